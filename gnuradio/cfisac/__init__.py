@@ -1,0 +1,14 @@
+"""``from gnuradio import cfisac``: the GNU Radio-style entry point to gr-cfisac's blocks.
+
+This directory deliberately has no ``gnuradio/__init__.py`` beside it: GNU Radio's own
+``gnuradio/__init__.py`` extends its ``__path__`` over every ``gnuradio/`` directory on
+``sys.path`` (pkgutil.extend_path), which is how out-of-tree modules join the namespace.
+"""
+
+from gr_cfisac import *  # noqa: F401,F403
+from gr_cfisac import SystemConfig, __version__  # noqa: F401
+
+try:  # blocks need GNU Radio; the numerical core does not
+    from gr_cfisac.blocks import *  # noqa: F401,F403
+except ImportError:  # pragma: no cover - without gnuradio there are no blocks
+    pass

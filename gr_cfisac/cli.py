@@ -1,0 +1,52 @@
+"""The ``cfisac`` command: one sub-command per module, each with ``add_arguments`` and ``run``.
+
+Command modules keep heavy imports (torch, gnuradio) inside ``run`` so ``cfisac --help`` stays
+fast and works without the optional extras.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: sub-command -> module providing add_arguments(parser) and run(args) -> int
+COMMANDS: dict[str, str] = {
+    "demo": "gr_cfisac.demo",
+    "bench": "gr_cfisac.bench.cli",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cfisac", description="Cell-free ISAC for GNU Radio: simulate, train, benchmark."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        doc = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+        p = sub.add_parser(
+            name,
+            help=doc,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._module.run(args) or 0)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"cfisac {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cfisac {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Communication and sensing metrics: SINR (eq 20), SCNR (eq 22), rates (19, 21),
+the objectives of P1-P3 (eq 23), the penalized losses (38-40) and feasibility (Table III).
+
+Noise is unit power at every receiver. W may carry the sensing column (B, N, K+1), with
+W[..., 0] = w_0 and W[..., k] = w_k, or user beams only (B, N, K) (MU-MISO precoders).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _check_batch(name: str, x: np.ndarray, ndim: int) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions (batch first), got shape {x.shape}")
+    return x
+
+
+def _with_sensing_column(W: np.ndarray, K: int) -> np.ndarray:
+    """(B, N, K) user beams -> (B, N, K+1) with a zero sensing beam; (B, N, K+1) unchanged."""
+    if W.shape[-1] == K + 1:
+        return W
+    if W.shape[-1] == K:
+        return np.concatenate([np.zeros_like(W[..., :1]), W], axis=-1)
+    raise ValueError(
+        f"W must have K+1={K + 1} columns (sensing beam first) or K={K} user beams, "
+        f"got shape {W.shape}"
+    )
+
+
+def sinr(F: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Linear SINR of eq 20. F: (B, N, K) true channels, W: (B, N, K+1) or (B, N, K) -> (B, K).
+
+    gamma_k = |f_k^H w_k|^2 / (sum_{j != k, j = 0..K} |f_k^H w_j|^2 + 1).
+    """
+    F = _check_batch("F", F, 3)
+    W = _with_sensing_column(_check_batch("W", W, 3), F.shape[-1])
+    if F.shape[1] != W.shape[1]:
+        raise ValueError(f"F has N={F.shape[1]} rows but W has {W.shape[1]}; they must match")
+    gains = np.abs(np.einsum("bnk,bnj->bkj", F.conj(), W)) ** 2  # (B, K, K+1)
+    K = F.shape[-1]
+    signal = gains[:, np.arange(K), np.arange(K) + 1]
+    return signal / (gains.sum(axis=-1) - signal + 1.0)
+
+
+def scnr(G_t: np.ndarray, G_c: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Linear SCNR of eq 22 for realized sensing matrices. G_t (B, NR, MR, N),
+    G_c (B, NR, NC, MR, N), W (B, N, K+1) or (B, N, K) -> (B, NR).
+
+    gamma_S,j = sum_k tr(G_jt w_k w_k^H G_jt^H) / (sum_c sum_k tr(G_jc w_k w_k^H G_jc^H) + MR).
+    """
+    G_t = _check_batch("G_t", G_t, 4)
+    G_c = _check_batch("G_c", G_c, 5)
+    W = _check_batch("W", W, 3)
+    if G_t.shape[-1] != W.shape[1] or G_c.shape[-1] != W.shape[1]:
+        raise ValueError(
+            f"G_t/G_c have {G_t.shape[-1]}/{G_c.shape[-1]} columns but W has {W.shape[1]} rows"
+        )
+    MR = G_t.shape[2]
+    target = np.sum(np.abs(np.einsum("bjrn,bnk->bjrk", G_t, W)) ** 2, axis=(-2, -1))
+    clutter = np.sum(np.abs(np.einsum("bjcrn,bnk->bjcrk", G_c, W)) ** 2, axis=(-3, -2, -1))
+    return target / (clutter + MR)
+
+
+def scnr_averaged(Q_t: np.ndarray, Q_c: np.ndarray, W: np.ndarray, MR: int) -> np.ndarray:
+    """varpi-averaged SCNR: eq 22 with E|varpi|^2 = 1 in numerator and denominator.
+
+    Q_t, Q_c (B, NR, N, N) = E[G^H G] (channels.sensing_gram_averaged), W (B, N, K+1) -> (B, NR):
+    sum_k w_k^H Q_t w_k / (sum_k w_k^H Q_c w_k + MR). This is what precoders can evaluate.
+    """
+    W = _check_batch("W", W, 3)
+    target = np.einsum("bnk,bjnm,bmk->bj", W.conj(), Q_t, W).real
+    clutter = np.einsum("bnk,bjnm,bmk->bj", W.conj(), Q_c, W).real
+    return target / (clutter + MR)
+
+
+def rate(gamma: np.ndarray, kappa: float = 1.0) -> np.ndarray:
+    """kappa log2(1 + gamma) (eqs 19, 21)."""
+    return kappa * np.log2(1.0 + gamma)
+
+
+def comm_rates(F: np.ndarray, W: np.ndarray, kappa: float) -> np.ndarray:
+    """R_C,k of eq 19: (B, K) in bps/Hz."""
+    return rate(sinr(F, W), kappa)
+
+
+def sensing_rates(G_t: np.ndarray, G_c: np.ndarray, W: np.ndarray, kappa: float) -> np.ndarray:
+    """R_S,j of eq 21 for realized G: (B, NR) in bps/Hz."""
+    return rate(scnr(G_t, G_c, W), kappa)
+
+
+def objective(sinr_c: np.ndarray, scnr_s: np.ndarray, eta: float) -> np.ndarray:
+    """Objective of eq 23a: eta sum_k log2(1 + gamma_C,k) + (1 - eta) sum_j log2(1 + gamma_S,j).
+
+    eta = 0 is P1's sensing sum (SC), eta = 1 P2's communication sum (CC). -> (B,)
+    """
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError(f"eta must be in [0, 1], got {eta}")
+    return eta * np.log2(1 + sinr_c).sum(-1) + (1 - eta) * np.log2(1 + scnr_s).sum(-1)
+
+
+def loss_sc(Rc: np.ndarray, Rs: np.ndarray, comm_threshold: float, xi: float = 1.0) -> float:
+    """Loss of P1, eq 38: -mean[sum_j R_S,j - sum_k xi (min(0, R_C,k - theta_th))^2]."""
+    penalty = xi * np.minimum(0.0, Rc - comm_threshold) ** 2
+    return float(-np.mean(Rs.sum(-1) - penalty.sum(-1)))
+
+
+def loss_cc(Rc: np.ndarray, Rs: np.ndarray, sensing_threshold: float, varrho: float = 1.0) -> float:
+    """Loss of P2, eq 39: -mean[sum_k R_C,k - sum_j varrho (min(0, R_S,j - zeta_th))^2]."""
+    penalty = varrho * np.minimum(0.0, Rs - sensing_threshold) ** 2
+    return float(-np.mean(Rc.sum(-1) - penalty.sum(-1)))
+
+
+def loss_joint(Rc: np.ndarray, Rs: np.ndarray, eta: float) -> float:
+    """Loss of P3, eq 40: -mean[eta sum_k R_C,k + (1 - eta) sum_j R_S,j]."""
+    return float(-np.mean(eta * Rc.sum(-1) + (1 - eta) * Rs.sum(-1)))
+
+
+def feasibility(rates: np.ndarray, threshold: float, tol: float = 1e-9) -> dict[str, float]:
+    """Table III: fraction of realizations meeting every rate >= threshold, and the mean and
+    worst violation (bps/Hz) where violation = max over constraints of max(0, threshold - R)."""
+    violation = np.maximum(0.0, threshold - np.asarray(rates)).max(axis=-1)
+    return {
+        "rate": float(np.mean(violation <= tol)),
+        "mean_violation": float(np.mean(violation)),
+        "worst_violation": float(np.max(violation)),
+    }
+
+
+def per_tap_power(W: np.ndarray, NT: int) -> np.ndarray:
+    """Transmit power of each TAP, ||W_bar_i||_F^2: W (B, N, K') -> (B, NT)."""
+    W = _check_batch("W", W, 3)
+    B, N, _ = W.shape
+    if N % NT:
+        raise ValueError(f"W has N={N} rows, not a multiple of NT={NT}")
+    return (np.abs(W.reshape(B, NT, N // NT, -1)) ** 2).sum(axis=(-2, -1))

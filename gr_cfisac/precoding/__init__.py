@@ -1,0 +1,6 @@
+"""Precoders. MU-MISO ones return user beams (B, N, K); ISAC ones (B, N, K+1), sensing first."""
+
+from .linear import mrt, rzf, zf
+from .power import project_power, scale_power
+
+__all__ = ["mrt", "zf", "rzf", "scale_power", "project_power"]
