@@ -1,6 +1,16 @@
 """Precoders. MU-MISO ones return user beams (B, N, K); ISAC ones (B, N, K+1), sensing first."""
 
+from .isac import isac_beamformer, nullspace_beam, target_beam
 from .linear import mrt, rzf, zf
 from .power import project_power, scale_power
 
-__all__ = ["mrt", "zf", "rzf", "scale_power", "project_power"]
+__all__ = [
+    "mrt",
+    "zf",
+    "rzf",
+    "scale_power",
+    "project_power",
+    "isac_beamformer",
+    "target_beam",
+    "nullspace_beam",
+]
