@@ -49,6 +49,8 @@ def scnr(G_t: np.ndarray, G_c: np.ndarray, W: np.ndarray) -> np.ndarray:
     G_c (B, NR, NC, MR, N), W (B, N, K+1) or (B, N, K) -> (B, NR).
 
     gamma_S,j = sum_k tr(G_jt w_k w_k^H G_jt^H) / (sum_c sum_k tr(G_jc w_k w_k^H G_jc^H) + MR).
+    Clutter powers add scatterer by scatterer: the cross terms of the coherent sum in eq 18
+    vanish on average over the independent RCS fluctuations varpi.
     """
     G_t = _check_batch("G_t", G_t, 4)
     G_c = _check_batch("G_c", G_c, 5)
