@@ -3,11 +3,13 @@
 from .isac import isac_beamformer, nullspace_beam, target_beam
 from .linear import mrt, rzf, zf
 from .power import project_power, scale_power
+from .wmmse import wmmse
 
 __all__ = [
     "mrt",
     "zf",
     "rzf",
+    "wmmse",
     "scale_power",
     "project_power",
     "isac_beamformer",
