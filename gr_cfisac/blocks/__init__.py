@@ -1,0 +1,35 @@
+"""GNU Radio blocks of gr-cfisac: thin adapters over the numerical core (DESIGN.md).
+
+``from gnuradio import cfisac`` re-exports these. Every block works on whole coherence blocks
+(see :mod:`gr_cfisac.blocks._base`); item layouts are in :mod:`gr_cfisac.blocks.layout`,
+message format in :mod:`gr_cfisac.blocks.messages`.
+"""
+
+from .chain import Chain, build_chain
+from .downlink_channel import downlink_channel
+from .echo_channel import echo_channel
+from .fusion import fusion
+from .layout import item_size
+from .metrics_sink import metrics_sink
+from .music_localizer import display_size, music_localizer
+from .pilot_estimator import pilot_estimator
+from .precoder import precoder, resolve_precoder
+from .scenario_source import scenario_source
+from .transmitter import transmitter
+
+__all__ = [
+    "scenario_source",
+    "pilot_estimator",
+    "precoder",
+    "resolve_precoder",
+    "transmitter",
+    "downlink_channel",
+    "echo_channel",
+    "music_localizer",
+    "fusion",
+    "metrics_sink",
+    "item_size",
+    "display_size",
+    "build_chain",
+    "Chain",
+]

@@ -1,0 +1,290 @@
+"""Metrics sink: joins ground truth and estimates per block and measures what the chain achieved.
+
+Ports (per coherence block):
+
+- in ``user`` x K         complex64, tau items: what user k received (downlink_channel)
+- in ``symbols``          complex64[K+1], tau items: x(t) as sent (transmitter)
+- in ``truth``            complex64[truth], 1 item: true F, realized G, positions (scenario)
+- in ``W``                complex64[N (K+1)], 1 item: the beamformer used (precoder)
+- with ``with_sensing``:
+  - in ``geometry``       complex64[geometry], 1 item: sensing geometry (for the CRB)
+  - in ``rap`` x NR       complex64[MR], tau items: what RAP j received (echo_channel)
+  - in ``fix``            float32[fix], 1 item: the fused target position and angles (fusion)
+- out ``rates``, optional float32[K + NR], 1 item: measured communication rates then sensing
+  rates (bps/Hz), for QT GUI time sinks
+- out ``equalized``, optional complex64, tau items: user ``display_user``'s symbols divided by
+  the measured gain (for a constellation display)
+- message out ``metrics``: {cb, sinr_db, rate, scnr_db, sensing_rate, position_error_m,
+  angle_error_deg} every ``msg_interval`` blocks
+
+Measured, per block, from the samples (not from the formulas):
+- SINR_k: least-squares gain g = <y_k, x_k> / tau, residual e = y_k - g x_k, SINR = (|g|^2 -
+  s2 / tau) / s2 with s2 = ||e||^2 / (tau - 1) (unbiased for unit-power symbols);
+- SCNR_j: the target's echo T = G_jt W x(t) from the truth, SCNR = ||T||^2 / ||y_j - T||^2
+  (clutter plus noise as received);
+- localization: position error (m) of the fused fix and eq 43's angle error at every RAP, next
+  to the CRB (bounds.target_bounds) and the position-error bound of the block.
+The formulas (metrics.sinr eq 20, metrics.scnr eq 22) are recorded beside them for the same
+realizations. A running summary is printed every ``print_interval`` blocks, every block's row
+goes to ``csv_path`` (if given), and :meth:`results` / :meth:`summary` give them to Python.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pmt
+
+from ..bounds import position_error_bound, target_bounds
+from ..config import SystemConfig
+from ..echo import scatterer_gains, source_covariance
+from ..geometry import DOWNWARD_FRAME, ap_positions
+from ..localization import localization_error
+from ..metrics import rate, scnr, sinr
+from ._base import CoherenceBlock, Port, check_config
+from .layout import fix_layout, geometry_layout, precoder_layout, truth_layout, unpack_geometry
+from .messages import encode
+
+
+def measured_sinr(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SINR from received samples y (..., tau) and the unit-power symbols x (..., tau) sent to
+    that user: least-squares gain and unbiased residual power. -> (SINR (...), gain (...))."""
+    tau = y.shape[-1]
+    g = np.einsum("...t,...t->...", y, x.conj()) / np.einsum("...t,...t->...", x, x.conj()).real
+    e = y - g[..., None] * x
+    s2 = (np.abs(e) ** 2).sum(-1) / (tau - 1)
+    return np.maximum(np.abs(g) ** 2 - s2 / tau, 0.0) / s2, g
+
+
+def measured_scnr(y: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """SCNR from received snapshots y (..., MR, tau) and the target echo in them (same shape):
+    ||target||^2 / ||y - target||^2 (clutter plus noise as received)."""
+    t = (np.abs(target) ** 2).sum(axis=(-2, -1))
+    return t / (np.abs(y - target) ** 2).sum(axis=(-2, -1))
+
+
+def _db(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(x)
+
+
+class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
+    """Measured per-user SINR/rate, per-RAP SCNR/sensing rate and localization error per block."""
+
+    def __init__(
+        self,
+        config: SystemConfig,
+        with_sensing: bool = True,
+        csv_path: str = "",
+        print_interval: int = 100,
+        display_user: int = 1,
+        msg_interval: int = 1,
+        history: int = 100_000,
+        max_blocks: int = 64,
+    ) -> None:
+        cfg = check_config(config)
+        if not 1 <= int(display_user) <= cfg.K:
+            raise ValueError(
+                f"metrics_sink: display_user must be in 1..K={cfg.K}, got {display_user}"
+            )
+        for name, value in (("print_interval", print_interval), ("msg_interval", msg_interval)):
+            if int(value) < 0:
+                raise ValueError(f"metrics_sink: {name} must be >= 0 (0: off), got {value}")
+        self.truth = truth_layout(cfg)
+        self.whole = precoder_layout(cfg)
+        self.geometry = geometry_layout(cfg)
+        self.fix = fix_layout(cfg)
+        self.with_sensing = bool(with_sensing)
+        inputs = [Port(f"user{k + 1}", np.complex64, 1, cfg.tau) for k in range(cfg.K)] + [
+            Port("symbols", np.complex64, cfg.K + 1, cfg.tau),
+            Port("truth", np.complex64, self.truth.size, 1),
+            Port("W", np.complex64, self.whole.size, 1),
+        ]
+        if self.with_sensing:
+            inputs += [Port("geometry", np.complex64, self.geometry.size, 1)]
+            inputs += [Port(f"rap{j + 1}", np.complex64, cfg.MR, cfg.tau) for j in range(cfg.NR)]
+            inputs += [Port("fix", np.float32, self.fix.size, 1)]
+        outputs = [
+            Port("rates", np.float32, cfg.K + cfg.NR, 1),
+            Port("equalized", np.complex64, 1, cfg.tau),
+        ]
+        super().__init__(
+            "cfisac_metrics_sink", cfg, inputs, outputs, min_outputs=0, max_blocks=max_blocks
+        )
+        self.display_user = int(display_user)
+        self.print_interval = int(print_interval)
+        self.msg_interval = int(msg_interval)
+        self.csv_path = Path(csv_path) if csv_path else None
+        self._csv = None
+        self._records: deque[dict[str, np.ndarray]] = deque()
+        self._history = int(history)
+        self._kept = 0
+        self._last_print = 0
+        _, self.rap_pos = ap_positions(cfg)
+        self.rap_frame = np.broadcast_to(DOWNWARD_FRAME, (cfg.NR, 3, 3)).copy()
+        self.message_port_register_out(pmt.intern("metrics"))
+
+    # ------------------------------------------------------------------ GNU Radio
+    def stop(self) -> bool:
+        if self._csv is not None:
+            self._csv[0].close()
+            self._csv = None
+        if self.print_interval and self.blocks_done > self._last_print:
+            print(self.summary_line(), flush=True)
+        return True
+
+    def process(self, cb, ins, outs) -> None:
+        cfg = self.cfg
+        K, NR, n = cfg.K, cfg.NR, len(cb)
+        y = np.stack([ins[k][:, :, 0] for k in range(K)], axis=1).astype(np.complex128)
+        x = np.swapaxes(ins[K][:], 1, 2).astype(np.complex128)  # (n, K+1, tau)
+        truth = self.truth.unpack(ins[K + 1][:, 0])
+        W = self.whole.unpack(ins[K + 2][:, 0])["W"]
+        rec: dict[str, np.ndarray] = {"cb": cb.copy()}
+        sinr_meas, gain = measured_sinr(y, x[:, 1:])
+        rec["sinr"] = sinr_meas
+        rec["sinr_formula"] = sinr(truth["F"], W)
+        rec["rate"] = rate(sinr_meas, cfg.kappa)
+        rec["rate_formula"] = rate(rec["sinr_formula"], cfg.kappa)
+        if self.with_sensing:
+            rec.update(self._sensing(ins, truth, W, x))
+        self._record(rec)
+        if outs:
+            srate = rec.get("sensing_rate", np.full((n, NR), np.nan))
+            outs[0][:, 0] = np.concatenate([rec["rate"], srate], axis=1)
+        if len(outs) > 1:
+            u = self.display_user - 1
+            outs[1][:, :, 0] = y[:, u] / np.where(gain[:, u] == 0, 1, gain[:, u])[:, None]
+        if self.msg_interval:
+            for j in np.flatnonzero(cb % self.msg_interval == 0):
+                self.publish("metrics", self._message(rec, j))
+
+    def _sensing(self, ins, truth, W, x) -> dict[str, np.ndarray]:
+        cfg = self.cfg
+        K, NR = cfg.K, cfg.NR
+        sg = unpack_geometry(cfg, ins[K + 3][:, 0])
+        y = np.stack([np.swapaxes(ins[K + 4 + j], 1, 2) for j in range(NR)], axis=1)
+        fix = self.fix.unpack(ins[K + 4 + NR][:, 0])
+        n = len(W)
+        echo_t = (truth["G_t"].reshape(n, NR * cfg.MR, cfg.N) @ W @ x).reshape(y.shape)
+        out = {
+            "scnr": measured_scnr(y.astype(np.complex128), echo_t),
+            "scnr_formula": scnr(truth["G_t"], truth["G_c"], W),
+        }
+        out["sensing_rate"] = rate(out["scnr"], cfg.kappa)
+        out["sensing_rate_formula"] = rate(out["scnr_formula"], cfg.kappa)
+        out["position_error"] = np.linalg.norm(fix["pos"] - truth["target_pos"], axis=-1)
+        out["angle_error"] = localization_error(
+            truth["psi_t"], truth["theta_t"], fix["psi"], fix["theta"]
+        )
+        P = source_covariance(*scatterer_gains(sg, W, truth["varpi_t"], truth["varpi_c"]))
+        with np.errstate(all="ignore"):  # an unidentifiable geometry has an infinite bound
+            bounds = target_bounds(sg, P, *cfg.MR_shape, cfg.tau)
+            out["angle_crb"] = bounds.angle_rmse_bound
+            out["peb"] = position_error_bound(
+                self.rap_pos, self.rap_frame, truth["target_pos"], bounds.info_uv, known_height=True
+            )[0]
+        return out
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _record(self, rec: dict[str, np.ndarray]) -> None:
+        self._records.append(rec)
+        self._kept += len(rec["cb"])
+        while self._kept - len(self._records[0]["cb"]) >= self._history:
+            self._kept -= len(self._records.popleft()["cb"])
+        if self.csv_path is not None:
+            self._write_csv(rec)
+        if (
+            self.print_interval
+            and self.blocks_done + len(rec["cb"]) - self._last_print >= self.print_interval
+        ):
+            self._last_print = self.blocks_done + len(rec["cb"])
+            print(self.summary_line(), flush=True)
+
+    def _write_csv(self, rec: dict[str, np.ndarray]) -> None:
+        cols = [(k, v) for k, v in rec.items() if k != "cb"]
+        if self._csv is None:
+            f = open(self.csv_path, "w", newline="")  # noqa: SIM115 - closed in stop()
+            header = ["cb"] + [
+                f"{k}_{i + 1}" if v.ndim > 1 else k
+                for k, v in cols
+                for i in range(max(1, v.shape[-1] if v.ndim > 1 else 1))
+            ]
+            writer = csv.writer(f)
+            writer.writerow(header)
+            self._csv = (f, writer)
+        f, writer = self._csv
+        table = np.column_stack([rec["cb"]] + [v.reshape(len(rec["cb"]), -1) for _, v in cols])
+        writer.writerows([[int(r[0])] + [f"{v:.6g}" for v in r[1:]] for r in table])
+        f.flush()
+
+    def _message(self, rec: dict[str, np.ndarray], j: int):
+        fields = {"sinr_db": _db(rec["sinr"][j]), "rate": rec["rate"][j]}
+        if "scnr" in rec:
+            fields.update(
+                scnr_db=_db(rec["scnr"][j]),
+                sensing_rate=rec["sensing_rate"][j],
+                position_error_m=float(rec["position_error"][j]),
+                angle_error_deg=np.degrees(rec["angle_error"][j]),
+            )
+        return encode(int(rec["cb"][j]), **fields)
+
+    def results(self) -> dict[str, np.ndarray]:
+        """Every recorded block (up to ``history``): name -> (blocks, ...) arrays, linear units,
+        angles in radians. Keys: cb, sinr, sinr_formula, rate, rate_formula and, with sensing,
+        scnr, scnr_formula, sensing_rate, sensing_rate_formula, position_error, angle_error,
+        angle_crb, peb."""
+        if not self._records:
+            return {}
+        keys = self._records[0].keys()
+        return {k: np.concatenate([r[k] for r in self._records]) for k in keys}
+
+    def summary(self) -> dict[str, np.ndarray | float]:
+        """Averages over the recorded blocks: mean SINR/SCNR (dB of the linear mean), mean
+        rates, RMS position and angle errors (misses excluded) with the RMS bounds."""
+        r = self.results()
+        if not r:
+            return {"blocks": 0}
+        out: dict[str, np.ndarray | float] = {"blocks": len(r["cb"])}
+        for k in ("sinr", "sinr_formula", "scnr", "scnr_formula"):
+            if k in r:
+                out[k + "_db"] = _db(r[k].mean(0))
+        for k in ("rate", "rate_formula", "sensing_rate", "sensing_rate_formula"):
+            if k in r:
+                out[k] = r[k].mean(0)
+        if "position_error" in r:
+            pe = r["position_error"]
+            ok = np.isfinite(pe)
+            out["position_rmse_m"] = float(np.sqrt(np.mean(pe[ok] ** 2))) if ok.any() else np.nan
+            out["position_miss_rate"] = float(1 - ok.mean())
+            out["peb_rms_m"] = float(np.sqrt(np.mean(r["peb"] ** 2)))
+            ae = r["angle_error"]
+            out["angle_rmse"] = np.array(
+                [
+                    np.sqrt(np.nanmean(ae[:, j] ** 2)) if np.isfinite(ae[:, j]).any() else np.nan
+                    for j in range(ae.shape[1])
+                ]
+            )
+            out["angle_crb_rms"] = np.sqrt(np.mean(r["angle_crb"] ** 2, axis=0))
+        return out
+
+    def summary_line(self) -> str:
+        s = self.summary()
+        if not s.get("blocks"):
+            return "cfisac metrics: no blocks yet"
+        fmt = " ".join
+        line = (
+            f"cfisac metrics after {s['blocks']} blocks: SINR dB measured "
+            f"[{fmt(f'{v:.1f}' for v in s['sinr_db'])}] formula "
+            f"[{fmt(f'{v:.1f}' for v in s['sinr_formula_db'])}], sum rate "
+            f"{np.sum(s['rate']):.2f} bps/Hz"
+        )
+        if "sensing_rate" in s:
+            line += (
+                f"; sensing rate [{fmt(f'{v:.3f}' for v in s['sensing_rate'])}] bps/Hz; position "
+                f"RMSE {s['position_rmse_m']:.3f} m (PEB {s['peb_rms_m']:.3f} m)"
+            )
+        return line

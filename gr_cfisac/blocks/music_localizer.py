@@ -1,0 +1,128 @@
+"""MUSIC localizer: per RAP, 2D MUSIC angles of every block and a display spectrum (eqs 41-43).
+
+Ports (per coherence block; one group per RAP served, ``num_raps`` of them, independent):
+
+- in ``rap`` x n                complex64[MR], tau items: the RAP's snapshots y_j(t)
+- out ``angles`` x n            float32[angles], 1 item: the strongest ``n_peaks`` MUSIC peaks
+  (psi, theta radians, spectrum value, model order; layout.angles_layout) from the core's
+  search (music.estimate, "fast" coarse-to-fine or the paper's "grid")
+- out ``spectrum`` x n, optional float32[n_az n_el], 1 item: eq 42 on a coarse display grid,
+  azimuth-major (row = one azimuth), in dB below the block's maximum (a QT GUI raster shows
+  it with n_el columns)
+- message out ``angles``: {cb, psi_deg, theta_deg, value (n, n_peaks), n_sources (n,)}
+
+``n_sources``: sources assumed by MUSIC (0: estimated per block by MDL, music.model_order);
+default NC + 1 (target and clutter).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pmt
+
+from .. import music
+from ..config import SystemConfig
+from ._base import CoherenceBlock, Port, check_config
+from .layout import angles_layout
+from .messages import encode
+
+
+def display_grid(step_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Azimuth [-180, 180) and elevation [0, 90] axes (radians) of the display spectrum."""
+    if not 0 < step_deg <= 45:
+        raise ValueError(f"display_step_deg must be in (0, 45], got {step_deg}")
+    az = np.arange(-180.0, 180.0, step_deg)
+    el = np.linspace(0.0, 90.0, int(round(90.0 / step_deg)) + 1)
+    return np.radians(az), np.radians(el)
+
+
+def display_size(step_deg: float) -> int:
+    """Length of the display spectrum vector for a grid step: n_az * n_el."""
+    az, el = display_grid(step_deg)
+    return az.size * el.size
+
+
+class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
+    """2D MUSIC per RAP and block: peak angles (stream + message) and a display spectrum."""
+
+    def __init__(
+        self,
+        config: SystemConfig,
+        n_sources: int | None = None,
+        n_peaks: int | None = None,
+        method: str = "fast",
+        num_raps: int | None = None,
+        display_step_deg: float = 4.0,
+        msg_interval: int = 1,
+        max_blocks: int = 64,
+    ) -> None:
+        cfg = check_config(config)
+        M = cfg.MR
+        self.n_sources = cfg.NC + 1 if n_sources is None else int(n_sources)
+        if self.n_sources != 0:
+            music.check_sources(self.n_sources, M)
+        self.n_peaks = (self.n_sources or cfg.NC + 1) if n_peaks in (None, 0) else int(n_peaks)
+        if method not in ("fast", "grid"):
+            raise ValueError(f"music_localizer: method must be 'fast' or 'grid', got {method!r}")
+        n = cfg.NR if num_raps in (None, 0) else int(num_raps)
+        if not 1 <= n <= cfg.NR:
+            raise ValueError(f"music_localizer: num_raps must be in 1..NR={cfg.NR}, got {num_raps}")
+        self.method, self.num_raps = method, n
+        self.az, self.el = display_grid(display_step_deg)
+        self.angles = angles_layout(self.n_peaks)
+        inputs = [Port(f"rap{j + 1}", np.complex64, M, cfg.tau) for j in range(n)]
+        outputs = [Port(f"angles{j + 1}", np.float32, self.angles.size, 1) for j in range(n)] + [
+            Port(f"spectrum{j + 1}", np.float32, self.az.size * self.el.size, 1) for j in range(n)
+        ]
+        super().__init__(
+            "cfisac_music_localizer", cfg, inputs, outputs, min_outputs=n, max_blocks=max_blocks
+        )
+        if int(msg_interval) < 0:
+            raise ValueError(f"music_localizer: msg_interval must be >= 0, got {msg_interval}")
+        self.msg_interval = int(msg_interval)
+        self.message_port_register_out(pmt.intern("angles"))
+        self.last_spectrum: np.ndarray | None = None  # (n_raps, n_az, n_el), for notebooks
+
+    def process(self, cb, ins, outs) -> None:
+        cfg, n = self.cfg, self.num_raps
+        rows, cols = cfg.MR_shape
+        Y = np.stack([np.swapaxes(ins[j], 1, 2) for j in range(n)], axis=1)  # (b, n, MR, tau)
+        res = music.estimate(
+            Y.astype(np.complex128), rows, cols, self.n_sources or None, self.n_peaks, self.method
+        )
+        for j in range(n):
+            outs[j][:, 0] = self.angles.pack(
+                psi=res.angles[:, j, :, 0],
+                theta=res.angles[:, j, :, 1],
+                value=res.value[:, j],
+                n_sources=res.n_sources[:, j, None].astype(float),
+            )
+        if len(outs) > n:  # spectra of the first len(outs) - n RAPs are connected
+            spec = self._display(Y, res.n_sources)
+            self.last_spectrum = spec[-1]
+            for j in range(len(outs) - n):
+                outs[n + j][:, 0] = spec[:, j].reshape(len(cb), -1)
+        if self.msg_interval:
+            for b in np.flatnonzero(cb % self.msg_interval == 0):
+                self.publish(
+                    "angles",
+                    encode(
+                        int(cb[b]),
+                        psi_deg=np.degrees(res.angles[b, :, :, 0]),
+                        theta_deg=np.degrees(res.angles[b, :, :, 1]),
+                        value=res.value[b],
+                        n_sources=res.n_sources[b].astype(np.int64),
+                    ),
+                )
+
+    def _display(self, Y: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """Eq 42 on the display grid in dB below each spectrum's peak: (b, n, n_az, n_el)."""
+        rows, cols = self.cfg.MR_shape
+        R = music.sample_covariance(Y.astype(np.complex128))
+        out = np.zeros(R.shape[:2] + (self.az.size, self.el.size))
+        order = np.clip(order, 1, self.cfg.MR - 1)
+        for k in np.unique(order):
+            sel = order == k
+            out[sel] = music.spectrum(R[sel], rows, cols, int(k), self.az, self.el)
+        out = 10 * np.log10(out / out.max(axis=(-2, -1), keepdims=True))
+        return out.astype(np.float32)

@@ -1,0 +1,200 @@
+"""Precoder: gathers the channel estimates of one block from all TAPs and publishes W.
+
+Ports (per coherence block, one item each):
+
+- in ``estimate`` x NT  complex64[K MT]: TAP i's h_hat_ik (from pilot_estimator)
+- in ``geometry``       complex64[geometry]: the network-known sensing geometry
+- out ``beam`` x NT     complex64[MT (K+1)]: TAP i's rows W_bar_i of W (eq 12), sensing beam first
+- out ``W``             complex64[N (K+1)]: the whole W, for monitors and metrics
+- message out ``beamformer``: {cb, W (N, K+1), algorithm} every ``msg_interval`` blocks
+
+``algorithm`` (see :func:`resolve_precoder`):
+- a MU-MISO precoder of the core, "mrt", "zf", "rzf" or "wmmse": user beams from the
+  estimates, combined with a sensing beam toward the target ("target") or its projection onto
+  the users' null space ("nullspace"), or none ("none"), with ``sensing_fraction`` of the power
+  (precoding.isac_beamformer);
+- "optimize": the iterative ISAC optimizer of eq 23 (``regime``, ``eta``), which sees the
+  estimates and the varpi-averaged grams Q_t, Q_c of the sensing geometry;
+- a path to an ``.onnx`` model (with its card beside it): the learned precoder host;
+- "remote": the ZeroMQ precoder service at ``remote_address`` (gr_cfisac.service).
+
+Every algorithm sees only what the network knows (estimates and sensing geometry), never the
+true channels. Power: ||W||_F^2 = rho NT (eq 23d), or per TAP with ``per_tap``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pmt
+
+from .. import precoding
+from ..channels import SensingGeometry, sensing_gram_averaged
+from ..config import SystemConfig
+from ._base import CoherenceBlock, Port, check_config
+from .layout import beam_layout, estimate_layout, geometry_layout, precoder_layout, unpack_geometry
+from .messages import encode
+
+#: MU-MISO precoders of the core: name -> function(F, power, noise=1, per_tap=None) -> (B, N, K)
+MU_MISO = ("mrt", "zf", "rzf", "wmmse")
+SENSING_BEAMS = ("nullspace", "target", "none")
+
+Precoder = Callable[[np.ndarray, SensingGeometry], np.ndarray]
+
+
+def resolve_precoder(
+    algorithm: str,
+    cfg: SystemConfig,
+    sensing_fraction: float = 0.1,
+    sensing_beam: str = "nullspace",
+    per_tap: bool = False,
+    regime: str = "joint",
+    eta: float = 0.5,
+    threads: int = 1,
+    remote_address: str = "",
+) -> Precoder:
+    """A function (F_hat (B, N, K), SensingGeometry) -> W (B, N, K+1) for an algorithm name.
+
+    The seam for the block's ``algorithm`` parameter; raises ValueError for an unknown name.
+    """
+    algorithm = str(algorithm).strip()
+    power = cfg.power_budget
+    taps = cfg.NT if per_tap else None
+    if algorithm in MU_MISO:
+        if sensing_beam not in SENSING_BEAMS:
+            raise ValueError(
+                f"precoder: sensing_beam must be one of {SENSING_BEAMS}, got {sensing_beam!r}"
+            )
+        if not 0.0 <= sensing_fraction <= 1.0:
+            raise ValueError(
+                f"precoder: sensing_fraction must be in [0, 1], got {sensing_fraction}"
+            )
+        user_precoder = getattr(precoding, algorithm)
+        fraction = 0.0 if sensing_beam == "none" else float(sensing_fraction)
+
+        def classical(F_hat: np.ndarray, sg: SensingGeometry) -> np.ndarray:
+            users = user_precoder(F_hat, power, per_tap=taps)
+            beam = precoding.target_beam(sg.aT_t, sg.amp_t)
+            if sensing_beam == "nullspace":
+                beam = precoding.nullspace_beam(beam, F_hat)
+            W = precoding.isac_beamformer(users, beam, power, fraction)
+            return precoding.scale_power(W, power, taps) if per_tap else W
+
+        return classical
+    if algorithm == "optimize":
+        from ..precoding.optimizer import optimize
+
+        def optimizer(F_hat: np.ndarray, sg: SensingGeometry) -> np.ndarray:
+            Q_t, Q_c = sensing_gram_averaged(sg)
+            return optimize(
+                F_hat,
+                Q_t,
+                Q_c,
+                cfg,
+                regime=regime,
+                eta=eta,
+                quality="fast",
+                per_tap=per_tap,
+                rng=0,
+            )
+
+        return optimizer
+    if algorithm.endswith(".onnx"):
+        from ..precoding.onnx import load_precoder
+
+        if not Path(algorithm).exists():
+            raise ValueError(
+                f"precoder: model {algorithm} does not exist; give the path of an .onnx model "
+                "with its .json card beside it, or a classical algorithm "
+                f"({', '.join(MU_MISO)}, optimize)"
+            )
+        model = load_precoder(algorithm, cfg, threads)
+        return lambda F_hat, sg: model(F_hat, sensing=sg)
+    if algorithm == "remote":
+        try:
+            from ..service import RemotePrecoder
+        except ImportError as exc:
+            raise ValueError(
+                "precoder: algorithm 'remote' needs gr_cfisac.service (the ZeroMQ precoder "
+                f"client), which could not be imported: {exc}"
+            ) from exc
+        if not remote_address:
+            raise ValueError(
+                "precoder: algorithm 'remote' needs remote_address, e.g. tcp://host:5555"
+            )
+        client = RemotePrecoder(remote_address, cfg)
+        return lambda F_hat, sg: client(F_hat, sensing=sg)
+    raise ValueError(
+        f"precoder: unknown algorithm {algorithm!r}; use one of {', '.join(MU_MISO)}, "
+        "optimize, remote, or the path of an .onnx model"
+    )
+
+
+class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
+    """ISAC precoder over all TAPs: estimates in, per-TAP W_bar_i and W out, one item per block."""
+
+    def __init__(
+        self,
+        config: SystemConfig,
+        algorithm: str = "zf",
+        sensing_fraction: float = 0.1,
+        sensing_beam: str = "nullspace",
+        per_tap: bool = False,
+        regime: str = "joint",
+        eta: float = 0.5,
+        threads: int = 1,
+        remote_address: str = "",
+        msg_interval: int = 1,
+        max_blocks: int = 64,
+    ) -> None:
+        cfg = check_config(config)
+        self.estimate = estimate_layout(cfg)
+        self.geometry = geometry_layout(cfg)
+        self.beam = beam_layout(cfg)
+        self.whole = precoder_layout(cfg)
+        inputs = [Port(f"estimate{i}", np.complex64, self.estimate.size, 1) for i in range(cfg.NT)]
+        inputs.append(Port("geometry", np.complex64, self.geometry.size, 1))
+        outputs = [Port(f"beam{i}", np.complex64, self.beam.size, 1) for i in range(cfg.NT)]
+        outputs.append(Port("W", np.complex64, self.whole.size, 1))
+        super().__init__("cfisac_precoder", cfg, inputs, outputs, max_blocks=max_blocks)
+        self.algorithm = str(algorithm)
+        self.design = resolve_precoder(
+            algorithm,
+            cfg,
+            sensing_fraction,
+            sensing_beam,
+            per_tap,
+            regime,
+            eta,
+            threads,
+            remote_address,
+        )
+        if int(msg_interval) < 0:
+            raise ValueError(
+                f"precoder: msg_interval must be >= 0 (0: no messages), got {msg_interval}"
+            )
+        self.msg_interval = int(msg_interval)
+        self.message_port_register_out(pmt.intern("beamformer"))
+
+    def process(self, cb, ins, outs) -> None:
+        cfg = self.cfg
+        NT, MT, n = cfg.NT, cfg.MT, len(cb)
+        # (blocks, NT, K, MT) -> F_hat (blocks, N, K), TAP-major rows
+        h = np.stack([ins[i][:, 0] for i in range(NT)], axis=1).reshape(n, NT, cfg.K, MT)
+        F_hat = np.transpose(h, (0, 1, 3, 2)).reshape(n, cfg.N, cfg.K).astype(np.complex128)
+        sg = unpack_geometry(cfg, ins[NT][:, 0])
+        W = np.asarray(self.design(F_hat, sg))
+        if W.shape != (n, cfg.N, cfg.K + 1):
+            raise ValueError(
+                f"precoder {self.algorithm!r} returned W of shape {W.shape}, expected "
+                f"{(n, cfg.N, cfg.K + 1)} (sensing beam first)"
+            )
+        Wb = W.reshape(n, NT, MT, cfg.K + 1)
+        for i in range(NT):
+            outs[i][:, 0] = Wb[:, i].reshape(n, -1)
+        outs[NT][:, 0] = W.reshape(n, -1)
+        if self.msg_interval:
+            for j in np.flatnonzero(cb % self.msg_interval == 0):
+                self.publish("beamformer", encode(int(cb[j]), W=W[j], algorithm=self.algorithm))
