@@ -1,0 +1,102 @@
+"""QA of the precoder on a real top block: the core's precoders on the estimates, split per TAP,
+power of eq 23d, messages mirroring W, clear errors for unknown algorithms."""
+
+import numpy as np
+import pytest
+from gnuradio import blocks
+
+from gr_cfisac import precoding
+from gr_cfisac.blocks import precoder, resolve_precoder
+from gr_cfisac.blocks.layout import estimate_layout, pack_geometry, unpack_geometry
+from gr_cfisac.blocks.messages import decode
+from gr_cfisac.blocks.qa import run_block
+from gr_cfisac.channels import split_tap_major
+from gr_cfisac.metrics import sinr
+from gr_cfisac.scenario import draw_realizations
+
+B = 10
+
+
+@pytest.fixture
+def network(cfg):
+    r = draw_realizations(cfg, B, 8)
+    h = split_tap_major(r.F_hat, cfg.NT)  # (B, NT, K, MT)
+    ports = [estimate_layout(cfg).pack(h_hat=h[:, i])[:, None] for i in range(cfg.NT)]
+    geometry = pack_geometry(cfg, r.sensing)
+    ports.append(geometry[:, None])
+    F_hat = r.F_hat.astype(np.complex64).astype(complex)
+    return ports, F_hat, unpack_geometry(cfg, geometry), r
+
+
+def W_of(cfg, outs):
+    return outs[cfg.NT].data[:, 0].reshape(-1, cfg.N, cfg.K + 1)
+
+
+@pytest.mark.parametrize("algorithm", ["mrt", "zf", "rzf"])
+def test_classical_isac_beamformer_equals_the_core(cfg, network, algorithm):
+    ports, F_hat, sg, _ = network
+    outs = run_block(precoder(cfg, algorithm, sensing_fraction=0.25, msg_interval=0), ports)
+    P = cfg.power_budget
+    users = getattr(precoding, algorithm)(F_hat, P)
+    beam = precoding.nullspace_beam(precoding.target_beam(sg.aT_t, sg.amp_t), F_hat)
+    want = precoding.isac_beamformer(users, beam, P, 0.25)
+    W = W_of(cfg, outs)
+    np.testing.assert_allclose(W, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+    np.testing.assert_allclose(np.sum(np.abs(W) ** 2, axis=(1, 2)), P, rtol=1e-5)
+    # the per-TAP ports carry the TAP's rows of W
+    for i in range(cfg.NT):
+        Wi = outs[i].data[:, 0].reshape(B, cfg.MT, cfg.K + 1)
+        np.testing.assert_array_equal(Wi, W[:, i * cfg.MT : (i + 1) * cfg.MT])
+    for o in outs:
+        assert o.cb() == [(b, b) for b in range(B)]
+
+
+def test_nullspace_sensing_beam_adds_no_interference_at_the_estimates(cfg, network):
+    ports, F_hat, *_ = network
+    W = W_of(cfg, run_block(precoder(cfg, "zf", sensing_fraction=0.5, msg_interval=0), ports))
+    leak = np.abs(np.einsum("bnk,bn->bk", F_hat.conj(), W[..., 0].astype(complex)))
+    signal = np.abs(np.einsum("bnk,bnk->bk", F_hat.conj(), W[..., 1:].astype(complex)))
+    assert np.all(leak < 1e-4 * signal)
+
+
+def test_precoder_uses_estimates_not_truth(cfg, network):
+    ports, F_hat, _, r = network
+    W = W_of(cfg, run_block(precoder(cfg, "zf", sensing_fraction=0.0, msg_interval=0), ports))
+    # ZF on the estimates: no interference at the estimates, some at the true channels
+    g_hat = np.abs(np.einsum("bnk,bnj->bkj", F_hat.conj(), W[..., 1:].astype(complex)))
+    off = ~np.eye(cfg.K, dtype=bool)
+    assert np.all(g_hat[:, off] < 1e-4 * g_hat[:, ~off].min())
+    assert np.isfinite(sinr(r.F, W.astype(complex))).all()
+
+
+def test_messages_mirror_W_with_cb_and_shape(cfg, network):
+    ports = network[0]
+    debug = blocks.message_debug()
+    outs = run_block(
+        precoder(cfg, "mrt", msg_interval=3),
+        ports,
+        extra=lambda tb, blk: tb.msg_connect((blk, "beamformer"), (debug, "store")),
+    )
+    msgs = [decode(debug.get_message(i)) for i in range(debug.num_messages())]
+    assert [m["cb"] for m in msgs] == list(range(0, B, 3))
+    for m in msgs:
+        assert m["W"].shape == (cfg.N, cfg.K + 1) and m["algorithm"] == "mrt"
+        np.testing.assert_array_equal(m["W"], W_of(cfg, outs)[m["cb"]])
+
+
+def test_algorithm_errors_name_the_choices(cfg):
+    with pytest.raises(ValueError, match="unknown algorithm 'magic'.*mrt, zf, rzf, wmmse"):
+        resolve_precoder("magic", cfg)
+    with pytest.raises(ValueError, match="model /nonexistent.onnx does not exist"):
+        resolve_precoder("/nonexistent.onnx", cfg)
+    with pytest.raises(ValueError, match="sensing_fraction must be in"):
+        resolve_precoder("zf", cfg, sensing_fraction=1.5)
+    with pytest.raises(ValueError, match="sensing_beam must be one of"):
+        precoder(cfg, "zf", sensing_beam="sideways")
+
+
+def test_per_tap_power(cfg, network):
+    ports = network[0]
+    W = W_of(cfg, run_block(precoder(cfg, "rzf", per_tap=True, msg_interval=0), ports))
+    per_tap = np.sum(np.abs(W.reshape(B, cfg.NT, cfg.MT, -1)) ** 2, axis=(2, 3))
+    np.testing.assert_allclose(per_tap, cfg.rho, rtol=1e-4)

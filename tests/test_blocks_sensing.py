@@ -1,0 +1,128 @@
+"""QA of the MUSIC localizer and the target fusion on real top blocks: the sensing core's angles
+on the same snapshots, the display spectrum of eq 42, target association and the position fix."""
+
+import numpy as np
+import pytest
+from gnuradio import blocks
+
+from gr_cfisac import music
+from gr_cfisac.blocks import display_size, fusion, music_localizer
+from gr_cfisac.blocks.layout import angles_layout, fix_layout, pack_geometry
+from gr_cfisac.blocks.messages import decode
+from gr_cfisac.blocks.music_localizer import display_grid
+from gr_cfisac.blocks.qa import run_block
+from gr_cfisac.echo import synthesize
+from gr_cfisac.precoding import isac_beamformer, nullspace_beam, target_beam, zf
+from gr_cfisac.scenario import draw_realizations
+
+B = 8
+
+
+@pytest.fixture(scope="module")
+def scene():
+    from gr_cfisac.config import SystemConfig
+
+    cfg = SystemConfig()
+    r = draw_realizations(cfg, B, 21)
+    beam = nullspace_beam(target_beam(r.sensing.aT_t, r.sensing.amp_t), r.F_hat)
+    W = isac_beamformer(zf(r.F_hat, cfg.power_budget), beam, cfg.power_budget, 0.6)
+    echo = synthesize(r.sensing, W, cfg.tau, 5)
+    Y = echo.y.astype(np.complex64)  # (B, NR, MR, tau) as the stream carries it
+    ports = [np.swapaxes(Y[:, j], 1, 2) for j in range(cfg.NR)]
+    return cfg, r, Y.astype(complex), ports
+
+
+def test_music_angles_equal_the_core_on_the_same_snapshots(scene):
+    cfg, _, Y, ports = scene
+    debug = blocks.message_debug()
+    blk = music_localizer(cfg, msg_interval=1)
+    outs = run_block(
+        blk, ports, n_outputs=cfg.NR,
+        extra=lambda tb, b: tb.msg_connect((b, "angles"), (debug, "store")),
+    )
+    want = music.estimate(Y, *cfg.MR_shape, n_sources=cfg.NC + 1, n_peaks=cfg.NC + 1)
+    layout = angles_layout(cfg.NC + 1)
+    for j in range(cfg.NR):
+        got = layout.unpack(outs[j].data[:, 0])
+        np.testing.assert_allclose(got["psi"], want.angles[:, j, :, 0], atol=2e-6)
+        np.testing.assert_allclose(got["theta"], want.angles[:, j, :, 1], atol=2e-6)
+        value = want.value[:, j]  # float32 carries values beyond its range as inf
+        np.testing.assert_allclose(got["value"], np.where(value > 3.4e38, np.inf, value), rtol=1e-5)
+        assert np.all(got["n_sources"] == cfg.NC + 1)
+        assert outs[j].cb() == [(b, b) for b in range(B)]
+    msgs = [decode(debug.get_message(i)) for i in range(debug.num_messages())]
+    assert [m["cb"] for m in msgs] == list(range(B))
+    np.testing.assert_allclose(msgs[2]["psi_deg"], np.degrees(want.angles[2, :, :, 0]), atol=1e-4)
+
+
+def test_model_order_mode_uses_mdl_per_block(scene):
+    cfg, _, Y, ports = scene
+    outs = run_block(music_localizer(cfg, n_sources=0, n_peaks=3, msg_interval=0), ports, n_outputs=cfg.NR)
+    want = music.estimate(Y, *cfg.MR_shape, n_sources=None, n_peaks=3)
+    got = angles_layout(3).unpack(outs[0].data[:, 0])
+    np.testing.assert_array_equal(got["n_sources"][:, 0], want.n_sources[:, 0])
+
+
+def test_display_spectrum_is_eq42_in_db(scene):
+    cfg, _, Y, ports = scene
+    step = 10.0
+    outs = run_block(music_localizer(cfg, display_step_deg=step, msg_interval=0), ports)
+    assert len(outs) == 2 * cfg.NR
+    az, el = display_grid(step)
+    assert outs[cfg.NR].data.shape[-1] == display_size(step) == az.size * el.size
+    R = music.sample_covariance(Y[:, 1])
+    spec = music.spectrum(R, *cfg.MR_shape, cfg.NC + 1, az, el)
+    want = 10 * np.log10(spec / spec.max(axis=(-2, -1), keepdims=True))
+    got = outs[cfg.NR + 1].data[:, 0].reshape(B, az.size, el.size)
+    np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+def fix_of(cfg, outs):
+    return fix_layout(cfg).unpack(outs[0].data[:, 0])
+
+
+def peaks_ports(cfg, psi, theta):
+    layout = angles_layout(psi.shape[-1])
+    return [
+        layout.pack(psi=psi[:, j], theta=theta[:, j], value=np.ones_like(psi[:, j]),
+                    n_sources=np.full((len(psi), 1), psi.shape[-1]))[:, None]
+        for j in range(cfg.NR)
+    ]
+
+
+def test_fusion_finds_the_target_among_clutter_peaks(scene):
+    cfg, r, _, _ = scene
+    sg = r.sensing
+    # clutter peaks first (stronger), the target last: association by the known direction
+    psi = np.concatenate([sg.psi_c, sg.psi_t[..., None]], -1)
+    theta = np.concatenate([sg.theta_c, sg.theta_t[..., None]], -1)
+    geometry = pack_geometry(cfg, sg)[:, None]
+    fix = fix_of(cfg, run_block(fusion(cfg, msg_interval=0), peaks_ports(cfg, psi, theta) + [geometry]))
+    np.testing.assert_allclose(fix["pos"], r.geom.target_pos, atol=1e-3)
+    np.testing.assert_allclose(fix["psi"], sg.psi_t, atol=1e-5)
+    # "strongest" takes the first peak: a clutter direction, so the fix is elsewhere
+    fix = fix_of(
+        cfg,
+        run_block(fusion(cfg, association="strongest", msg_interval=0),
+                  peaks_ports(cfg, psi, theta) + [geometry]),
+    )
+    np.testing.assert_allclose(fix["psi"], sg.psi_c[..., 0], atol=1e-5)
+
+
+def test_fusion_marks_misses_when_no_peak_is_near_the_target(scene):
+    cfg, r, _, _ = scene
+    sg = r.sensing
+    psi, theta = sg.psi_c.copy(), sg.theta_c.copy()  # only clutter peaks at every RAP
+    geometry = pack_geometry(cfg, sg)[:, None]
+    fix = fix_of(cfg, run_block(fusion(cfg, n_peaks=cfg.NC, gate_deg=1.0, msg_interval=0),
+                                peaks_ports(cfg, psi, theta) + [geometry]))
+    assert np.all(np.isnan(fix["pos"])) and np.all(np.isnan(fix["psi"]))
+
+
+def test_bad_parameters(cfg):
+    with pytest.raises(ValueError, match="MUSIC resolves at most"):
+        music_localizer(cfg, n_sources=cfg.MR)
+    with pytest.raises(ValueError, match="association must be one of"):
+        fusion(cfg, association="vote")
+    with pytest.raises(ValueError, match="display_step_deg"):
+        music_localizer(cfg, display_step_deg=0)
