@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import angles_from_uv, direction_cosines, element_indices, steering, steering_uv
+from .arrays import angles_from_uv, direction_cosines, element_indices, steering
 
 #: The paper's search grid (Section VII-B): start, stop, step in degrees, both axes.
 PAPER_GRID_DEG = (-100.0, 100.0, 0.5)
@@ -32,7 +32,7 @@ PAPER_GRID_DEG = (-100.0, 100.0, 0.5)
 _SAME_PEAK_UV = 1e-4
 #: Candidates refined per block beyond the peaks asked for.
 _EXTRA_CANDIDATES = 8
-_NEWTON_ITERATIONS = 30
+_NEWTON_ITERATIONS = 60
 _RIM = 0.9  # sin(theta) above which the refinement works in (psi, theta)
 
 
@@ -52,6 +52,17 @@ def sample_covariance(Y: np.ndarray) -> np.ndarray:
     if Y.ndim < 2:
         raise ValueError(f"Y must be (..., M, tau) snapshots, got shape {Y.shape}")
     return Y @ np.swapaxes(Y, -1, -2).conj() / Y.shape[-1]
+
+
+def forward_backward(R: np.ndarray) -> np.ndarray:
+    """Forward-backward averaged covariance (R + J R^* J) / 2, J the exchange matrix.
+
+    Valid for a URPA: reversing the element order maps a(u, v) to a phase times a(u, v)^*, so
+    the averaged R keeps eq 42's steering while two coherent echoes (e.g. target and clutter
+    both lit mainly by the one sensing stream x_0) are decorrelated. (..., M, M) -> same.
+    """
+    R = _check_covariance(R)
+    return 0.5 * (R + np.flip(R, axis=(-2, -1)).conj())
 
 
 def check_sources(n_sources: int, M: int) -> None:
@@ -172,6 +183,12 @@ class Peaks:
         """(..., n, 2): [psi, theta] per peak."""
         return np.stack([self.psi, self.theta], axis=-1)
 
+    def take(self, index: int | np.ndarray | slice) -> Peaks:
+        """The peaks of some blocks (indexing the leading axes)."""
+        return Peaks(
+            self.psi[index], self.theta[index], self.u[index], self.v[index], self.value[index]
+        )
+
 
 @dataclass(frozen=True)
 class MusicResult:
@@ -210,54 +227,92 @@ def _top_candidates(values: np.ndarray, mask: np.ndarray, count: int) -> tuple[n
     return idx, val
 
 
-def _derivatives(
-    P: np.ndarray, u: np.ndarray, v: np.ndarray, r: np.ndarray, c: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """f = a^H P a with its (u, v) gradient (..., k, 2) and Hessian (..., k, 2, 2).
+# The search works on f(u, v) = a^H P a, P = E_n E_n^H, written as a 2D trigonometric
+# polynomial over the element-position differences ("lags") (dr, dc) = (r_m - r_n, c_m - c_n):
+# conj(a_m) a_n = exp(j pi (dr u - dc v)), so f = p_0 + 2 Re sum_l p_l exp(j pi (dr_l u - dc_l v))
+# over half of the lags (dr > 0, or dr = 0 and dc > 0), p_l the sum of P over lag l's entries.
+# (2 rows - 1)(2 cols - 1) / 2 coefficients per block instead of an M x M projector.
 
-    P (..., M, M) noise projector, u, v (..., k). da/du = -j pi r a, da/dv = +j pi c a.
-    """
-    a = np.exp(-1j * np.pi * (r * u[..., None] - c * v[..., None]))  # (..., k, M)
-    Pt = np.swapaxes(P, -1, -2)
-    Pa = a @ Pt
-    du, dv = -1j * np.pi * r, 1j * np.pi * c
-    f = np.einsum("...km,...km->...k", a.conj(), Pa).real
-    # a_x^H P a = conj(d_x) (a^H P a per element) summed: sum_m conj(d_x,m a_m) (Pa)_m
-    aPa = a.conj() * Pa  # (..., k, M)
-    g_u = 2 * (np.conj(du) * aPa).sum(-1).real
-    g_v = 2 * (np.conj(dv) * aPa).sum(-1).real
-    # second derivatives: a_xy = d_x d_y a; a_x^H P a_y = sum conj(d_x a)_m (P (d_y a))_m
-    Pau = (du * a) @ Pt
-    Pav = (dv * a) @ Pt
-    h_uu = 2 * ((np.conj(du * du) * aPa).sum(-1) + ((du * a).conj() * Pau).sum(-1)).real
-    h_vv = 2 * ((np.conj(dv * dv) * aPa).sum(-1) + ((dv * a).conj() * Pav).sum(-1)).real
-    h_uv = 2 * ((np.conj(du * dv) * aPa).sum(-1) + ((du * a).conj() * Pav).sum(-1)).real
-    grad = np.stack([g_u, g_v], axis=-1)
-    hess = np.stack([np.stack([h_uu, h_uv], -1), np.stack([h_uv, h_vv], -1)], -2)
+
+@functools.lru_cache(maxsize=16)
+def _lags(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Half-plane lags dr, dc (L,) and the (M*M, L) 0/1 matrix summing P's entries per lag."""
+    r, c = element_indices(rows, cols)
+    dr = (r[:, None] - r[None, :]).ravel()
+    dc = (c[:, None] - c[None, :]).ravel()
+    lr, lc = np.meshgrid(np.arange(rows), np.arange(-(cols - 1), cols), indexing="ij")
+    lr, lc = lr.ravel(), lc.ravel()
+    keep = (lr > 0) | ((lr == 0) & (lc > 0))
+    lr, lc = lr[keep], lc[keep]
+    S = ((dr[:, None] == lr[None, :]) & (dc[:, None] == lc[None, :])).astype(float)
+    return lr.astype(float), lc.astype(float), S
+
+
+def _lag_coefficients(P: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """p_0 (B,) = tr P and p (B, L) lag sums of projectors P (B, M, M)."""
+    _, _, S = _lags(rows, cols)
+    M = P.shape[-1]
+    return np.trace(P, axis1=-2, axis2=-1).real, P.reshape(-1, M * M) @ S
+
+
+def _lag_basis(u: np.ndarray, v: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Real basis [cos, -sin](j pi (dr u - dc v)) (G, 2L) so that f = p_0 + 2 basis @ [Re p, Im p]."""
+    lr, lc, _ = _lags(rows, cols)
+    phase = np.pi * (np.outer(u, lr) - np.outer(v, lc))
+    return np.concatenate([np.cos(phase), -np.sin(phase)], axis=-1)
+
+
+def _poly(
+    p0: np.ndarray, p: np.ndarray, u: np.ndarray, v: np.ndarray, lr: np.ndarray, lc: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """q_l = p_l exp(j pi (dr_l u - dc_l v)) (N, L) and f = p_0 + 2 Re sum q (N,). p (N, L)."""
+    q = p * np.exp(1j * np.pi * (u[:, None] * lr - v[:, None] * lc))
+    return q, p0 + 2 * q.real.sum(-1)
+
+
+def _derivatives(
+    p0: np.ndarray, p: np.ndarray, u: np.ndarray, v: np.ndarray, lr: np.ndarray, lc: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """f (N,), its (u, v) gradient (N, 2) and Hessian (N, 2, 2) for per-start coefficients."""
+    q, f = _poly(p0, p, u, v, lr, lc)
+    # d/du multiplies q_l by j pi dr_l, d/dv by -j pi dc_l
+    weights = np.pi * np.stack([lr, -lc], axis=-1)  # (L, 2)
+    grad = -2 * q.imag @ weights
+    hess = -2 * np.einsum("nl,li,lj->nij", q.real, weights, weights)
     return f, grad, hess
 
 
 def _newton_step(grad: np.ndarray, hess: np.ndarray, cap: float) -> np.ndarray:
-    """Levenberg-damped Newton step -(H + mu I)^{-1} g for a minimum, length capped. (..., 2)."""
-    lam_min = np.linalg.eigvalsh(hess)[..., 0]
+    """Levenberg-damped Newton step -(H + mu I)^{-1} g toward a minimum, length capped. (N, 2)."""
+    a, b, d = hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 1]
+    lam_min = 0.5 * (a + d) - np.sqrt(0.25 * (a - d) ** 2 + b**2)
     scale = np.abs(hess).max(axis=(-2, -1)) + 1e-300
     mu = np.where(lam_min > 1e-9 * scale, 0.0, -lam_min + 1e-3 * scale)
-    H = hess + mu[..., None, None] * np.eye(2)
-    det = H[..., 0, 0] * H[..., 1, 1] - H[..., 0, 1] * H[..., 1, 0]
-    det = np.where(np.abs(det) > 0, det, 1e-300)
-    step = -np.stack(
-        [
-            (H[..., 1, 1] * grad[..., 0] - H[..., 0, 1] * grad[..., 1]) / det,
-            (-H[..., 1, 0] * grad[..., 0] + H[..., 0, 0] * grad[..., 1]) / det,
-        ],
-        axis=-1,
+    a, d = a + mu, d + mu
+    det = a * d - b * b
+    det = np.where(det > 0, det, 1e-300)
+    step = (
+        -np.stack([d * grad[:, 0] - b * grad[:, 1], a * grad[:, 1] - b * grad[:, 0]], -1)
+        / det[:, None]
     )
     length = np.linalg.norm(step, axis=-1, keepdims=True)
     return step * np.minimum(1.0, cap / np.maximum(length, 1e-300))
 
 
-def _uv_of(psi: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return direction_cosines(psi, theta)
+def _rim_newton_step(
+    psi: np.ndarray, theta: np.ndarray, grad: np.ndarray, hess: np.ndarray, cap: float
+) -> np.ndarray:
+    """Newton step in (psi, theta) from the (u, v) gradient and Hessian (chain rule). (N, 2)."""
+    st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(psi), np.cos(psi)
+    J = np.stack([np.stack([-st * sp, ct * cp], -1), np.stack([st * cp, ct * sp], -1)], -2)
+    g = np.einsum("nij,ni->nj", J, grad)
+    # second derivatives: u_pp = u_tt = -u, u_pt = -ct sp; v_pp = v_tt = -v, v_pt = ct cp
+    u, v = st * cp, st * sp
+    d2u = np.stack([np.stack([-u, -ct * sp], -1), np.stack([-ct * sp, -u], -1)], -2)
+    d2v = np.stack([np.stack([-v, ct * cp], -1), np.stack([ct * cp, -v], -1)], -2)
+    H = np.einsum("nij,nik,nkl->njl", J, hess, J)
+    H = H + grad[:, 0, None, None] * d2u + grad[:, 1, None, None] * d2v
+    return _newton_step(g, H, cap)
 
 
 def refine(
@@ -267,86 +322,69 @@ def refine(
     rows: int,
     cols: int,
     cap: float = 0.05,
-    max_move: float = np.inf,
     iterations: int = _NEWTON_ITERATIONS,
     tol: float = 1e-10,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Newton refinement of spectrum maxima (minima of f = a^H P a) from starts (u, v) (..., k).
+    """Newton refinement of spectrum maxima (minima of f = a^H P a) from starts (u, v) (B, k).
 
-    P (..., M, M) the noise projector E_n E_n^H. Inside the disk the steps are taken in (u, v);
-    where sin(theta) > 0.9 in (psi, theta), through the chain rule, so that maxima on the rim
-    theta = 90 deg (a fold of the map) are found like any other. Every step must lower f (step
-    halving). A start that drifts farther than ``max_move`` (in (u, v)) is heading for a maximum
-    another start covers, or for none: it is dropped (f = inf). -> refined u, v and f (..., k).
+    P (B, M, M) the noise projector E_n E_n^H of each block. Inside the disk the steps are
+    taken in (u, v); where sin(theta) > 0.9 in (psi, theta), through the chain rule, so that
+    maxima on the rim theta = 90 deg (a fold of the map) are found like any other. Steps are
+    capped at ``cap`` and halved until f drops; a start stops when its step is below ``tol`` or
+    nothing lowers f. Starts still moving after ``iterations`` get f = inf (no peak).
+    -> refined u, v and f (B, k).
     """
-    r, c = element_indices(rows, cols)
-    u = np.array(u, dtype=float)
-    v = np.array(v, dtype=float)
-    rad = np.hypot(u, v)
-    scale = np.where(rad > 1.0, 1.0 / np.maximum(rad, 1e-300), 1.0)
-    u, v = u * scale, v * scale
-    u0, v0 = u.copy(), v.copy()
-    alive = np.ones(u.shape, dtype=bool)
+    P = np.asarray(P).reshape((-1,) + np.shape(P)[-2:])
+    shape = np.broadcast(u, v).shape
+    lr, lc, _ = _lags(rows, cols)
+    p0, p = _lag_coefficients(P, rows, cols)
+    k = int(np.prod(shape)) // P.shape[0]
+    p0, p = np.repeat(p0, k), np.repeat(p, k, axis=0)
+    u = np.broadcast_to(u, shape).astype(float).ravel()
+    v = np.broadcast_to(v, shape).astype(float).ravel()
+    shrink = 1.0 / np.maximum(np.hypot(u, v), 1.0)
+    u, v = u * shrink, v * shrink
     psi = np.arctan2(v, u)
-    theta = np.arcsin(np.clip(np.hypot(u, v), 0.0, 1.0))
-    f, grad, hess = _derivatives(P, u, v, r, c)
+    theta = np.arcsin(np.minimum(np.hypot(u, v), 1.0))
+    active = np.arange(u.size)
+    pa0, pa = p0, p
     for _ in range(iterations):
-        rim = np.sin(theta) > _RIM
-        step_uv = _newton_step(grad, hess, cap)
-        # chain rule to (psi, theta): J = d(u, v)/d(psi, theta)
-        st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(psi), np.cos(psi)
-        J = np.stack([np.stack([-st * sp, ct * cp], -1), np.stack([st * cp, ct * sp], -1)], -2)
-        g_pt = np.einsum("...ij,...i->...j", J, grad)
-        # second derivatives of u and v: u_pp = u_tt = -u, u_pt = -ct sp; v_pp = v_tt = -v, v_pt = ct cp
-        uu, vv = st * cp, st * sp
-        curv = grad[..., 0, None, None] * np.stack(
-            [np.stack([-uu, -ct * sp], -1), np.stack([-ct * sp, -uu], -1)], -2
-        ) + grad[..., 1, None, None] * np.stack(
-            [np.stack([-vv, ct * cp], -1), np.stack([ct * cp, -vv], -1)], -2
-        )
-        h_pt = np.einsum("...ij,...ik,...kl->...jl", J, hess, J) + curv
-        step_pt = _newton_step(g_pt, h_pt, cap)
-        best_f = f.copy()
-        new_u, new_v, new_psi, new_theta = u.copy(), v.copy(), psi.copy(), theta.copy()
-        moved = np.zeros(f.shape, dtype=bool)
-        for frac in (1.0, 0.5, 0.25, 0.125):
-            tu = u + frac * step_uv[..., 0]
-            tv = v + frac * step_uv[..., 1]
-            tp = psi + frac * step_pt[..., 0]
-            tt = theta + frac * step_pt[..., 1]
-            ru, rv = _uv_of(tp, tt)
-            tu = np.where(rim, ru, tu)
-            tv = np.where(rim, rv, tv)
-            # an interior (u, v) step that leaves the disk is pulled back onto the rim
-            out = np.hypot(tu, tv) > 1.0
-            shrink = np.where(out, 1.0 / np.maximum(np.hypot(tu, tv), 1e-300), 1.0)
-            tu, tv = tu * shrink, tv * shrink
-            tf = _spectrum_denominator(P, tu, tv, r, c)
-            take = alive & (~moved) & (tf < best_f)
-            best_f = np.where(take, tf, best_f)
-            new_u = np.where(take, tu, new_u)
-            new_v = np.where(take, tv, new_v)
-            new_psi = np.where(take, np.where(rim, tp, np.arctan2(tv, tu)), new_psi)
-            new_theta = np.where(
-                take, np.where(rim, tt, np.arcsin(np.clip(np.hypot(tu, tv), 0, 1))), new_theta
-            )
-            moved |= take
-        delta = np.hypot(new_u - u, new_v - v)
-        u, v, psi, theta = new_u, new_v, new_psi, new_theta
-        alive &= np.hypot(u - u0, v - v0) <= max_move
-        if not np.any(alive & (delta > tol)):
+        if active.size == 0:
             break
-        f, grad, hess = _derivatives(P, u, v, r, c)
-    f = np.where(alive, _spectrum_denominator(P, u, v, r, c), np.inf)
-    return u, v, f
-
-
-def _spectrum_denominator(
-    P: np.ndarray, u: np.ndarray, v: np.ndarray, r: np.ndarray, c: np.ndarray
-) -> np.ndarray:
-    a = np.exp(-1j * np.pi * (r * u[..., None] - c * v[..., None]))
-    Pa = a @ np.swapaxes(P, -1, -2)  # rows (P a_k)^T
-    return np.maximum((a.conj() * Pa).sum(-1).real, 1e-300)
+        ua, va, sa, ta = u[active], v[active], psi[active], theta[active]
+        f, grad, hess = _derivatives(pa0, pa, ua, va, lr, lc)
+        rim = np.sin(ta) > _RIM
+        step_uv = _newton_step(grad, hess, cap)
+        step_pt = _rim_newton_step(sa, ta, grad, hess, cap)
+        nu, nv, npsi, nth = ua.copy(), va.copy(), sa.copy(), ta.copy()
+        todo = np.arange(active.size)
+        for frac in 0.5 ** np.arange(12):
+            tp = sa[todo] + frac * step_pt[todo, 0]
+            tt = ta[todo] + frac * step_pt[todo, 1]
+            ru, rv = direction_cosines(tp, tt)
+            tu = np.where(rim[todo], ru, ua[todo] + frac * step_uv[todo, 0])
+            tv = np.where(rim[todo], rv, va[todo] + frac * step_uv[todo, 1])
+            # an interior (u, v) step that leaves the disk is pulled back onto the rim
+            shrink = 1.0 / np.maximum(np.hypot(tu, tv), 1.0)
+            tu, tv = tu * shrink, tv * shrink
+            _, tf = _poly(pa0[todo], pa[todo], tu, tv, lr, lc)
+            take = tf < f[todo]
+            idx = todo[take]
+            nu[idx], nv[idx] = tu[take], tv[take]
+            npsi[idx] = np.where(rim[idx], tp[take], np.arctan2(tv[take], tu[take]))
+            nth[idx] = np.where(
+                rim[idx], tt[take], np.arcsin(np.minimum(np.hypot(tu, tv), 1))[take]
+            )
+            todo = todo[~take]
+            if todo.size == 0:
+                break
+        moving = np.hypot(nu - ua, nv - va) > tol
+        u[active], v[active], psi[active], theta[active] = nu, nv, npsi, nth
+        active, pa0, pa = active[moving], pa0[moving], pa[moving]
+    _, f = _poly(p0, p, u, v, lr, lc)
+    f = np.maximum(f, 1e-300)
+    f[active] = np.inf  # not converged: not a peak (a converged start covers its target)
+    return u.reshape(shape), v.reshape(shape), f.reshape(shape)
 
 
 def _select_distinct(
@@ -373,7 +411,7 @@ def _select_distinct(
 class MusicEstimator:
     """2D MUSIC for one rows x cols URPA, with the search grids precomputed.
 
-    method "fast" (coarse (u, v) grid of step ``coarse_step``, default 0.2 / max(rows, cols),
+    method "fast" (coarse (u, v) grid of step ``coarse_step``, default 0.1 / max(rows, cols),
     then Newton refinement) or "grid" (the paper's 401 x 401 grid, or ``grid`` = (az, el) axes,
     then the same refinement unless refine=False).
     """
@@ -397,16 +435,17 @@ class MusicEstimator:
         self.refine_peaks = refine
         self.candidates = int(candidates)
         if method == "fast":
-            h = coarse_step if coarse_step is not None else 0.2 / max(rows, cols)
+            h = coarse_step if coarse_step is not None else 0.1 / max(rows, cols)
             if not 0 < h < 0.5:
                 raise ValueError(f"coarse_step must be in (0, 0.5), got {h}")
             self.step = float(h)
-            axis = np.arange(-1.0 - h, 1.0 + 1.5 * h, h)
+            half = int(np.ceil(1.0 / h))
+            axis = np.arange(-half, half + 1) * h
             uu, vv = np.meshgrid(axis, axis, indexing="ij")
             self.grid_shape = uu.shape
             self.grid_u, self.grid_v = uu.ravel(), vv.ravel()
-            # keep a ring just outside the disk so rim maxima show up as coarse maxima
-            self.grid_mask = np.hypot(self.grid_u, self.grid_v) <= 1.0 + h
+            # the visible disk only; a rim maximum shows up at the outermost points
+            self.grid_mask = np.hypot(self.grid_u, self.grid_v) <= 1.0
         else:
             az, el = paper_grid() if grid is None else (np.ravel(grid[0]), np.ravel(grid[1]))
             self.step = float(max(np.abs(np.diff(az)).max(), np.abs(np.diff(el)).max()))
@@ -414,7 +453,8 @@ class MusicEstimator:
             gu, gv = direction_cosines(az[:, None], el[None, :])
             self.grid_u, self.grid_v = gu.ravel(), gv.ravel()
             self.grid_mask = np.ones(self.grid_u.size, dtype=bool)
-        self.steering_conj = steering_uv(self.grid_u, self.grid_v, self.rows, self.cols).conj()
+        # f on the grid = p_0 + 2 basis @ [Re p, Im p]: the precomputed "steering" of the search
+        self.basis = _lag_basis(self.grid_u, self.grid_v, self.rows, self.cols)
 
     # -- the search -------------------------------------------------------------
     def peaks(self, R: np.ndarray, n_sources: int, n_peaks: int | None = None) -> Peaks:
@@ -428,8 +468,7 @@ class MusicEstimator:
         R = R.reshape((-1, self.M, self.M))
         _, vecs = np.linalg.eigh(R)
         En = vecs[..., : self.M - n_sources]
-        P = En @ np.swapaxes(En, -1, -2).conj()
-        u, v, f = self._search(vecs, P, n_sources, n_peaks)
+        u, v, f = self._search(En @ np.swapaxes(En, -1, -2).conj(), n_peaks)
         psi, theta = angles_from_uv(np.nan_to_num(u), np.nan_to_num(v))
         missing = np.isnan(u)
         shape = lead + (n_peaks,)
@@ -441,24 +480,27 @@ class MusicEstimator:
             value=np.where(missing, -np.inf, 1.0 / f).reshape(shape),
         )
 
-    def _search(
-        self, vecs: np.ndarray, P: np.ndarray, n_sources: int, n_peaks: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _search(self, P: np.ndarray, n_peaks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         count = n_peaks + self.candidates
-        k = min(n_sources, self.M - n_sources)
-        chunk = max(1, int(4e6 // (self.grid_u.size * k)))  # bound the (G, B k) temporaries
-        us, vs, fs = [], [], []
-        for s in range(0, vecs.shape[0], chunk):
-            den = _denominator(self.steering_conj, vecs[s : s + chunk], n_sources)
-            vals = np.where(self.grid_mask, 1.0 / den, -np.inf)
+        p0, p = _lag_coefficients(P, self.rows, self.cols)
+        coef = np.concatenate([p.real, p.imag], axis=-1).T  # (2L, B)
+        chunk = max(1, int(4e6 // self.grid_u.size))  # bound the (G, B) temporaries
+        us, vs = [], []
+        for s in range(0, P.shape[0], chunk):
+            den = p0[s : s + chunk, None] + 2 * (self.basis @ coef[:, s : s + chunk]).T  # (b, G)
+            vals = np.where(self.grid_mask, 1.0 / np.maximum(den, 1e-300), -np.inf)
             mask = _local_maxima(vals.reshape((-1,) + self.grid_shape)).reshape(den.shape)
             idx, _ = _top_candidates(vals, mask, count)
             us.append(self.grid_u[idx])
             vs.append(self.grid_v[idx])
-            fs.append(np.take_along_axis(den, idx, axis=-1))
-        u, v, f = np.concatenate(us), np.concatenate(vs), np.concatenate(fs)
+        u, v = np.concatenate(us), np.concatenate(vs)
         if self.refine_peaks:
-            u, v, f = refine(P, u, v, self.rows, self.cols, cap=self.step, max_move=3 * self.step)
+            u, v, f = refine(P, u, v, self.rows, self.cols, cap=0.5 * self.step)
+        else:
+            lr, lc, _ = _lags(self.rows, self.cols)
+            k = u.shape[-1]
+            _, f = _poly(np.repeat(p0, k), np.repeat(p, k, axis=0), u.ravel(), v.ravel(), lr, lc)
+            f = np.maximum(f, 1e-300).reshape(u.shape)
         return _select_distinct(u, v, f, n_peaks)
 
     # -- snapshots in, angles out -----------------------------------------------
@@ -468,11 +510,13 @@ class MusicEstimator:
         n_sources: int | None = None,
         n_peaks: int | None = None,
         criterion: str = "mdl",
+        fb: bool = False,
     ) -> MusicResult:
         """MUSIC over a batch of snapshot blocks: Y (B, M, tau) (any leading axes) -> result.
 
         n_sources None: estimated per block (:func:`model_order`); n_peaks defaults to the
-        model order (its maximum over the batch when estimated).
+        model order (its maximum over the batch when estimated). fb: forward-backward average
+        the covariance first (:func:`forward_backward`; not in the paper, helps coherent echoes).
         """
         Y = np.asarray(Y)
         if Y.ndim < 2 or Y.shape[-2] != self.M:
@@ -482,6 +526,8 @@ class MusicEstimator:
             )
         lead, tau = Y.shape[:-2], Y.shape[-1]
         R = sample_covariance(Y.reshape((-1, self.M, tau)))
+        if fb:
+            R = forward_backward(R)
         lam = np.linalg.eigvalsh(R)
         if n_sources is None:
             order = np.minimum(model_order(lam, tau, criterion), self.M - 1)
@@ -535,7 +581,8 @@ def estimate(
     n_peaks: int | None = None,
     method: str = "fast",
     criterion: str = "mdl",
+    fb: bool = False,
 ) -> MusicResult:
     """MUSIC angles from snapshot blocks Y (B, M, tau) (any leading axes, e.g. (B, NR, MR, tau)):
     angles (B, n, 2) [psi, theta] radians with their spectrum values. See MusicEstimator."""
-    return estimator(rows, cols, method)(Y, n_sources, n_peaks, criterion)
+    return estimator(rows, cols, method)(Y, n_sources, n_peaks, criterion, fb)

@@ -1,0 +1,278 @@
+"""From MUSIC peaks to a target position: target association, the localization error of eq 43,
+and multistatic least-squares fusion of the RAPs' angles into a position in metres.
+
+Angles are radians. Errors are taken after mapping both directions to the canonical range
+(arrays.canonical_angles) with the azimuth difference wrapped (arrays.wrap_angle), as eq 43
+compares (psi, theta) pairs; directions are matched by the angle between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .arrays import canonical_angles, direction_cosines, wrap_angle
+from .bounds import uv_jacobian
+
+# ----------------------------------------------------------------------------- errors (eq 43)
+
+
+def angle_errors(
+    psi_true: np.ndarray, theta_true: np.ndarray, psi_est: np.ndarray, theta_est: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(psi_true - psi_est wrapped to (-pi, pi], theta_true - theta_est), both canonical."""
+    pt, tt = canonical_angles(psi_true, theta_true)
+    pe, te = canonical_angles(psi_est, theta_est)
+    return wrap_angle(pt - pe), tt - te
+
+
+def localization_error(
+    psi_true: np.ndarray, theta_true: np.ndarray, psi_est: np.ndarray, theta_est: np.ndarray
+) -> np.ndarray:
+    """Eq 43 for each realization: sqrt((psi_true - psi_est)^2 + (theta_true - theta_est)^2)."""
+    dpsi, dtheta = angle_errors(psi_true, theta_true, psi_est, theta_est)
+    return np.hypot(dpsi, dtheta)
+
+
+def localization_rmse(
+    psi_true: np.ndarray, theta_true: np.ndarray, psi_est: np.ndarray, theta_est: np.ndarray
+) -> float:
+    """Root mean square of eq 43 over all realizations (NaN estimates, i.e. misses, excluded)."""
+    err = localization_error(psi_true, theta_true, psi_est, theta_est)
+    err = err[np.isfinite(err)]
+    return float(np.sqrt(np.mean(err**2))) if err.size else float("nan")
+
+
+def separation(
+    psi_a: np.ndarray, theta_a: np.ndarray, psi_b: np.ndarray, theta_b: np.ndarray
+) -> np.ndarray:
+    """Angle between two directions in front of an array (radians, broadcasting)."""
+    ua, va = direction_cosines(np.asarray(psi_a, float), np.asarray(theta_a, float))
+    ub, vb = direction_cosines(np.asarray(psi_b, float), np.asarray(theta_b, float))
+    wa = np.sqrt(np.maximum(0.0, 1 - ua**2 - va**2))
+    wb = np.sqrt(np.maximum(0.0, 1 - ub**2 - vb**2))
+    # atan2 of |a x b| and a.b is accurate for tiny angles
+    cross = np.sqrt((va * wb - wa * vb) ** 2 + (wa * ub - ua * wb) ** 2 + (ua * vb - va * ub) ** 2)
+    return np.arctan2(cross, ua * ub + va * vb + wa * wb)
+
+
+# ----------------------------------------------------------------------------- association
+
+
+def associate_target(
+    angles: np.ndarray,
+    prior: np.ndarray | None = None,
+    clutter_map: ClutterMap | None = None,
+    gate: float | None = None,
+) -> np.ndarray:
+    """Index of the target among the MUSIC peaks of each block, -1 where none qualifies.
+
+    angles (..., n, 2) [psi, theta] strongest first (NaN = no peak). With a ``prior``
+    (..., 2) direction (e.g. from the initial sensing stage that built G_t), the peak nearest
+    to it, within ``gate`` radians if given. With a ``clutter_map``, the strongest peak that is
+    not a known clutter direction. With neither, the strongest peak.
+    """
+    angles = np.asarray(angles, dtype=float)
+    if angles.ndim < 2 or angles.shape[-1] != 2:
+        raise ValueError(f"angles must be (..., n, 2) [psi, theta], got shape {angles.shape}")
+    valid = np.all(np.isfinite(angles), axis=-1)
+    if clutter_map is not None:
+        valid &= ~clutter_map.is_clutter(angles)
+    if prior is not None:
+        prior = np.asarray(prior, dtype=float)
+        dist = separation(angles[..., 0], angles[..., 1], prior[..., None, 0], prior[..., None, 1])
+        if gate is not None:
+            valid &= dist <= gate
+        score = np.where(valid, dist, np.inf)
+        idx = np.argmin(score, axis=-1)
+    else:
+        idx = np.argmax(valid, axis=-1)  # first valid = strongest
+    return np.where(np.any(valid, axis=-1), idx, -1)
+
+
+def pick(angles: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """angles (..., n, 2) at index (...,) -> (..., 2), NaN where index is -1."""
+    angles = np.asarray(angles, dtype=float)
+    idx = np.maximum(index, 0)[..., None, None]
+    out = np.take_along_axis(angles, np.broadcast_to(idx, angles.shape[:-2] + (1, 2)), axis=-2)
+    return np.where((np.asarray(index) >= 0)[..., None], out[..., 0, :], np.nan)
+
+
+class ClutterMap:
+    """Directions that keep producing MUSIC peaks, learned block by block at one RAP.
+
+    Static clutter shows up in most blocks; a direction seen in at least ``min_fraction`` of
+    the blocks so far (after ``warmup`` blocks) counts as clutter. Learn it while the target is
+    absent or moving, or from a calibration run: a target that stays put would be learned too.
+    radius: directions closer than this (radians) are the same cell.
+    """
+
+    def __init__(self, radius: float = np.radians(3.0), min_fraction: float = 0.5, warmup: int = 5):
+        if radius <= 0 or not 0 < min_fraction <= 1 or warmup < 1:
+            raise ValueError(
+                "ClutterMap: radius must be > 0, min_fraction in (0, 1], warmup >= 1; got "
+                f"{radius}, {min_fraction}, {warmup}"
+            )
+        self.radius, self.min_fraction, self.warmup = radius, min_fraction, warmup
+        self.centers = np.zeros((0, 2))  # (psi, theta) of learned cells
+        self.hits = np.zeros(0)
+        self.blocks = 0
+
+    def update(self, angles: np.ndarray) -> None:
+        """Learn from peaks (B, n, 2) (or (n, 2)) of consecutive blocks, in order."""
+        angles = np.asarray(angles, dtype=float).reshape((-1,) + np.shape(angles)[-2:])
+        for block in angles:
+            block = block[np.all(np.isfinite(block), axis=-1)]
+            seen = np.zeros(len(self.centers), dtype=bool)
+            for psi, theta in block:
+                if len(self.centers):
+                    d = separation(self.centers[:, 0], self.centers[:, 1], psi, theta)
+                    i = int(np.argmin(d))
+                    if d[i] <= self.radius:
+                        if not seen[i]:
+                            self.hits[i] += 1
+                            seen[i] = True
+                        continue
+                self.centers = np.vstack([self.centers, [psi, theta]])
+                self.hits = np.append(self.hits, 1.0)
+                seen = np.append(seen, True)
+            self.blocks += 1
+
+    @property
+    def clutter(self) -> np.ndarray:
+        """(C, 2) directions currently counted as clutter."""
+        if self.blocks < self.warmup:
+            return np.zeros((0, 2))
+        return self.centers[self.hits >= self.min_fraction * self.blocks]
+
+    def is_clutter(self, angles: np.ndarray) -> np.ndarray:
+        """(..., n, 2) -> (..., n) True where a peak lies within radius of a clutter cell."""
+        angles = np.asarray(angles, dtype=float)
+        known = self.clutter
+        if not len(known):
+            return np.zeros(angles.shape[:-1], dtype=bool)
+        d = separation(angles[..., None, 0], angles[..., None, 1], known[:, 0], known[:, 1])
+        return np.any(d <= self.radius, axis=-1)
+
+
+# ----------------------------------------------------------------------------- fusion
+
+
+@dataclass(frozen=True)
+class PositionFix:
+    """Fused target positions. position (B, 3) metres; covariance (B, 3, 3) of its error
+    (from the given information, or scaled by the residual when none was given); rms_residual
+    (B,) of the (u, v) fit; used (B, NR) the RAPs that contributed."""
+
+    position: np.ndarray
+    covariance: np.ndarray
+    rms_residual: np.ndarray
+    used: np.ndarray
+
+    @property
+    def error_radius(self) -> np.ndarray:
+        """sqrt(trace(covariance)) (B,): the fix's RMS position error, metres."""
+        return np.sqrt(np.trace(self.covariance, axis1=-2, axis2=-1))
+
+
+def _rays(rap_frame: np.ndarray, psi: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """World unit vectors (B, NR, 3) from each RAP toward (psi, theta) in its frame."""
+    u, v = direction_cosines(psi, theta)
+    w = np.sqrt(np.maximum(0.0, 1.0 - u**2 - v**2))
+    return (
+        u[..., None] * rap_frame[:, 0]
+        + v[..., None] * rap_frame[:, 1]
+        + w[..., None] * rap_frame[:, 2]
+    )
+
+
+def fuse_position(
+    rap_pos: np.ndarray,
+    rap_frame: np.ndarray,
+    psi: np.ndarray,
+    theta: np.ndarray,
+    info_uv: np.ndarray | None = None,
+    height_m: float | None = None,
+    iterations: int = 10,
+) -> PositionFix:
+    """Least-squares position from the target's angles at every RAP.
+
+    rap_pos (NR, 3), rap_frame (NR, 3, 3) (geometry.Geometry), psi, theta (B, NR) radians (NaN:
+    the RAP has no target peak and is left out); info_uv (B, NR, 2, 2) weights of the (u, v)
+    residuals (bounds.TargetBounds.info_uv, or the inverse covariance of the estimates; None:
+    equal weights). The start is the point nearest to all rays (closed form); Gauss-Newton then
+    minimizes the weighted (u, v) residuals. height_m fixes z (only x, y are estimated).
+    Needs two RAPs (one with a known height); blocks with fewer get NaN.
+    """
+    psi = np.atleast_2d(np.asarray(psi, dtype=float))
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
+    B, NR = psi.shape
+    if rap_pos.shape != (NR, 3) or rap_frame.shape != (NR, 3, 3):
+        raise ValueError(
+            f"rap_pos must be (NR={NR}, 3) and rap_frame (NR, 3, 3), got {rap_pos.shape} and "
+            f"{rap_frame.shape}"
+        )
+    used = np.isfinite(psi) & np.isfinite(theta)
+    if info_uv is None:
+        weights = np.broadcast_to(np.eye(2), (B, NR, 2, 2)).copy()
+    else:
+        weights = np.array(np.broadcast_to(info_uv, (B, NR, 2, 2)), dtype=float)
+        used &= np.all(np.isfinite(weights), axis=(-2, -1))
+    weights[~used] = 0.0
+    need = 1 if height_m is not None else 2  # blocks with fewer RAPs get NaN
+    psi0, theta0 = np.where(used, psi, 0.0), np.where(used, theta, 0.0)
+    z_u, z_v = direction_cosines(psi0, theta0)
+    z = np.stack([z_u, z_v], axis=-1)  # (B, NR, 2)
+    dims = 2 if height_m is not None else 3
+
+    # start: argmin_p sum_j ||(I - d d^T)(p - q_j)||^2 over the used rays
+    d = _rays(rap_frame, psi0, theta0)
+    proj = np.eye(3) - d[..., :, None] * d[..., None, :]  # (B, NR, 3, 3)
+    proj = proj * used[..., None, None]
+    A = proj.sum(1)
+    b = np.einsum("bjxy,jy->bx", proj, rap_pos)
+    if height_m is not None:
+        b = b[:, :2] - A[:, :2, 2] * height_m
+        A = A[:, :2, :2]
+    ok = used.sum(-1) >= need
+    A_safe = np.where(ok[:, None, None], A, np.eye(dims))
+    x = np.linalg.solve(A_safe, b[..., None])[..., 0]
+
+    def full(x: np.ndarray) -> np.ndarray:
+        return x if height_m is None else np.concatenate([x, np.full((B, 1), height_m)], -1)
+
+    for _ in range(iterations):
+        p = full(x)
+        delta = p[:, None, :] - rap_pos
+        unit = delta / np.linalg.norm(delta, axis=-1, keepdims=True)
+        h = np.einsum("bjx,jkx->bjk", unit, rap_frame[:, :2, :])  # predicted (u, v)
+        res = np.where(used[..., None], z - h, 0.0)
+        D = uv_jacobian(rap_pos, rap_frame, p)[..., :dims]  # (B, NR, 2, dims)
+        J = np.einsum("bjkx,bjkl,bjly->bxy", D, weights, D)
+        g = np.einsum("bjkx,bjkl,bjl->bx", D, weights, res)
+        J_safe = np.where(ok[:, None, None], J, np.eye(dims))
+        step = np.linalg.solve(J_safe, g[..., None])[..., 0]
+        x = x + np.where(ok[:, None], step, 0.0)
+        if np.max(np.abs(step[ok]), initial=0.0) < 1e-9:
+            break
+    p = full(x)
+    delta = p[:, None, :] - rap_pos
+    unit = delta / np.linalg.norm(delta, axis=-1, keepdims=True)
+    h = np.einsum("bjx,jkx->bjk", unit, rap_frame[:, :2, :])
+    res = np.where(used[..., None], z - h, 0.0)
+    D = uv_jacobian(rap_pos, rap_frame, p)[..., :dims]
+    J = np.einsum("bjkx,bjkl,bjly->bxy", D, weights, D)
+    J_safe = np.where(ok[:, None, None], J, np.eye(dims))
+    cov = np.linalg.inv(J_safe)
+    n_res = 2 * used.sum(-1)
+    rss = np.einsum("bjk,bjkl,bjl->b", res, weights, res)
+    rms = np.sqrt(np.einsum("bjk,bjk->b", res, res) / np.maximum(n_res, 1))
+    if info_uv is None:  # unknown accuracy: scale by the residual variance
+        dof = np.maximum(n_res - dims, 1)
+        cov = cov * (rss / dof)[:, None, None]
+    cov_full = np.zeros((B, 3, 3))
+    cov_full[:, :dims, :dims] = cov
+    position = np.where(ok[:, None], p, np.nan)
+    cov_full = np.where(ok[:, None, None], cov_full, np.nan)
+    return PositionFix(position, cov_full, np.where(ok, rms, np.nan), used)
