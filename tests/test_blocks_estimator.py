@@ -68,7 +68,9 @@ def test_one_tap_block_serves_any_tap_alone(cfg, uplink):
     outs = run_block(pilot_estimator(cfg, num_taps=1), [ports[i], ports[cfg.NT + i]])
     want = mmse_estimate(y_tilde[:, i], mean[:, i], cov[:, i], cfg.rho_p, cfg.tau_p)
     np.testing.assert_allclose(
-        outs[0].data[:, 0].reshape(B, cfg.K, cfg.MT), want, rtol=1e-5,
+        outs[0].data[:, 0].reshape(B, cfg.K, cfg.MT),
+        want,
+        rtol=1e-5,
         atol=1e-6 * np.abs(want).max(),
     )
 

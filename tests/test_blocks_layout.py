@@ -22,8 +22,13 @@ def test_truth_layout_round_trip_keeps_complex64_precision(cfg, rng):
     n = 3
     F = rng.standard_normal((n, cfg.N, cfg.K)) * 1e-4 + 1j * rng.standard_normal((n, cfg.N, cfg.K))
     fields = {
-        f.name: (rng.standard_normal((n,) + f.shape) if f.real else F if f.name == "F" else
-                 rng.standard_normal((n,) + f.shape) + 1j * rng.standard_normal((n,) + f.shape))
+        f.name: (
+            rng.standard_normal((n,) + f.shape)
+            if f.real
+            else F
+            if f.name == "F"
+            else rng.standard_normal((n,) + f.shape) + 1j * rng.standard_normal((n,) + f.shape)
+        )
         for f in layout.fields
     }
     items = layout.pack(**fields)
@@ -82,7 +87,9 @@ def test_chunked_draws_do_not_depend_on_how_blocks_are_requested():
 
     whole = ChunkedDraws(9, 1, draw).get(np.arange(3 * CHUNK + 5))
     pieces = ChunkedDraws(9, 1, draw)
-    parts = [pieces.get(np.arange(a, min(a + 7, 3 * CHUNK + 5))) for a in range(0, 3 * CHUNK + 5, 7)]
+    parts = [
+        pieces.get(np.arange(a, min(a + 7, 3 * CHUNK + 5))) for a in range(0, 3 * CHUNK + 5, 7)
+    ]
     np.testing.assert_array_equal(np.concatenate([p["x"] for p in parts]), whole["x"])
     np.testing.assert_array_equal(whole["cb"], np.arange(3 * CHUNK + 5))
     other = ChunkedDraws(9, 2, draw).get(np.arange(4))

@@ -5,8 +5,8 @@ import csv
 
 import numpy as np
 import pytest
-from gnuradio import blocks
 
+from gnuradio import blocks
 from gr_cfisac.blocks import metrics_sink
 from gr_cfisac.blocks.layout import fix_layout, pack_geometry, precoder_layout, truth_layout
 from gr_cfisac.blocks.messages import decode
@@ -60,14 +60,22 @@ def run():
     y_rap += crandn(rng, y_rap.shape)
     truth = truth_layout(cfg)
     fields = {f.name: np.zeros((B,) + f.shape) for f in truth.fields}
-    fields.update(F=r.F, G_t=r.G_t, G_c=r.G_c, target_pos=r.geom.target_pos,
-                  psi_t=r.sensing.psi_t, theta_t=r.sensing.theta_t)
+    fields.update(
+        F=r.F,
+        G_t=r.G_t,
+        G_c=r.G_c,
+        target_pos=r.geom.target_pos,
+        psi_t=r.sensing.psi_t,
+        theta_t=r.sensing.theta_t,
+    )
     fields["varpi_t"] = np.ones(fields["varpi_t"].shape, complex)
     fields["varpi_c"] = np.ones(fields["varpi_c"].shape, complex)
     truth_items = truth.pack(**fields)
     offset = np.array([1.0, -2.0, 0.0])
     fix = fix_layout(cfg).pack(
-        pos=r.geom.target_pos + offset, psi=r.sensing.psi_t + 0.01, theta=r.sensing.theta_t,
+        pos=r.geom.target_pos + offset,
+        psi=r.sensing.psi_t + 0.01,
+        theta=r.sensing.theta_t,
         error_radius=np.ones((B, 1)),
     )
     ports = [y[:, k, :, None] for k in range(cfg.K)] + [
@@ -85,7 +93,9 @@ def test_metrics_agree_with_the_formulas_on_the_same_realizations(run, tmp_path)
     debug = blocks.message_debug()
     sink = metrics_sink(cfg, csv_path=str(tmp_path / "m.csv"), print_interval=0, msg_interval=10)
     outs = run_block(
-        sink, ports, n_outputs=2,
+        sink,
+        ports,
+        n_outputs=2,
         extra=lambda tb, b: tb.msg_connect((b, "metrics"), (debug, "store")),
     )
     res = sink.results()

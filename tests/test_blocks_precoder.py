@@ -3,8 +3,8 @@ power of eq 23d, messages mirroring W, clear errors for unknown algorithms."""
 
 import numpy as np
 import pytest
-from gnuradio import blocks
 
+from gnuradio import blocks
 from gr_cfisac import precoding
 from gr_cfisac.blocks import precoder, resolve_precoder
 from gr_cfisac.blocks.layout import estimate_layout, pack_geometry, unpack_geometry

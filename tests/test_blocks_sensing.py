@@ -3,8 +3,8 @@ on the same snapshots, the display spectrum of eq 42, target association and the
 
 import numpy as np
 import pytest
-from gnuradio import blocks
 
+from gnuradio import blocks
 from gr_cfisac import music
 from gr_cfisac.blocks import display_size, fusion, music_localizer
 from gr_cfisac.blocks.layout import angles_layout, fix_layout, pack_geometry
@@ -37,7 +37,9 @@ def test_music_angles_equal_the_core_on_the_same_snapshots(scene):
     debug = blocks.message_debug()
     blk = music_localizer(cfg, msg_interval=1)
     outs = run_block(
-        blk, ports, n_outputs=cfg.NR,
+        blk,
+        ports,
+        n_outputs=cfg.NR,
         extra=lambda tb, b: tb.msg_connect((b, "angles"), (debug, "store")),
     )
     want = music.estimate(Y, *cfg.MR_shape, n_sources=cfg.NC + 1, n_peaks=cfg.NC + 1)
@@ -57,7 +59,9 @@ def test_music_angles_equal_the_core_on_the_same_snapshots(scene):
 
 def test_model_order_mode_uses_mdl_per_block(scene):
     cfg, _, Y, ports = scene
-    outs = run_block(music_localizer(cfg, n_sources=0, n_peaks=3, msg_interval=0), ports, n_outputs=cfg.NR)
+    outs = run_block(
+        music_localizer(cfg, n_sources=0, n_peaks=3, msg_interval=0), ports, n_outputs=cfg.NR
+    )
     want = music.estimate(Y, *cfg.MR_shape, n_sources=None, n_peaks=3)
     got = angles_layout(3).unpack(outs[0].data[:, 0])
     np.testing.assert_array_equal(got["n_sources"][:, 0], want.n_sources[:, 0])
@@ -84,8 +88,12 @@ def fix_of(cfg, outs):
 def peaks_ports(cfg, psi, theta):
     layout = angles_layout(psi.shape[-1])
     return [
-        layout.pack(psi=psi[:, j], theta=theta[:, j], value=np.ones_like(psi[:, j]),
-                    n_sources=np.full((len(psi), 1), psi.shape[-1]))[:, None]
+        layout.pack(
+            psi=psi[:, j],
+            theta=theta[:, j],
+            value=np.ones_like(psi[:, j]),
+            n_sources=np.full((len(psi), 1), psi.shape[-1]),
+        )[:, None]
         for j in range(cfg.NR)
     ]
 
@@ -97,14 +105,18 @@ def test_fusion_finds_the_target_among_clutter_peaks(scene):
     psi = np.concatenate([sg.psi_c, sg.psi_t[..., None]], -1)
     theta = np.concatenate([sg.theta_c, sg.theta_t[..., None]], -1)
     geometry = pack_geometry(cfg, sg)[:, None]
-    fix = fix_of(cfg, run_block(fusion(cfg, msg_interval=0), peaks_ports(cfg, psi, theta) + [geometry]))
+    fix = fix_of(
+        cfg, run_block(fusion(cfg, msg_interval=0), peaks_ports(cfg, psi, theta) + [geometry])
+    )
     np.testing.assert_allclose(fix["pos"], r.geom.target_pos, atol=1e-3)
     np.testing.assert_allclose(fix["psi"], sg.psi_t, atol=1e-5)
     # "strongest" takes the first peak: a clutter direction, so the fix is elsewhere
     fix = fix_of(
         cfg,
-        run_block(fusion(cfg, association="strongest", msg_interval=0),
-                  peaks_ports(cfg, psi, theta) + [geometry]),
+        run_block(
+            fusion(cfg, association="strongest", msg_interval=0),
+            peaks_ports(cfg, psi, theta) + [geometry],
+        ),
     )
     np.testing.assert_allclose(fix["psi"], sg.psi_c[..., 0], atol=1e-5)
 
@@ -114,8 +126,13 @@ def test_fusion_marks_misses_when_no_peak_is_near_the_target(scene):
     sg = r.sensing
     psi, theta = sg.psi_c.copy(), sg.theta_c.copy()  # only clutter peaks at every RAP
     geometry = pack_geometry(cfg, sg)[:, None]
-    fix = fix_of(cfg, run_block(fusion(cfg, n_peaks=cfg.NC, gate_deg=1.0, msg_interval=0),
-                                peaks_ports(cfg, psi, theta) + [geometry]))
+    fix = fix_of(
+        cfg,
+        run_block(
+            fusion(cfg, n_peaks=cfg.NC, gate_deg=1.0, msg_interval=0),
+            peaks_ports(cfg, psi, theta) + [geometry],
+        ),
+    )
     assert np.all(np.isnan(fix["pos"])) and np.all(np.isnan(fix["psi"]))
 
 

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pmt
+
 from gnuradio import blocks, gr
 
 from ._base import CB_KEY, CoherenceBlock
 
-_SOURCES = {np.dtype(np.complex64): blocks.vector_source_c, np.dtype(np.float32): blocks.vector_source_f}
+_SOURCES = {
+    np.dtype(np.complex64): blocks.vector_source_c,
+    np.dtype(np.float32): blocks.vector_source_f,
+}
 _SINKS = {np.dtype(np.complex64): blocks.vector_sink_c, np.dtype(np.float32): blocks.vector_sink_f}
 
 
@@ -50,9 +54,7 @@ class Output:
 
     def cb(self) -> list[tuple[int, int]]:
         """(offset, value) of every cb tag."""
-        return [
-            (t.offset, pmt.to_uint64(t.value)) for t in self.tags if pmt.eq(t.key, CB_KEY)
-        ]
+        return [(t.offset, pmt.to_uint64(t.value)) for t in self.tags if pmt.eq(t.key, CB_KEY)]
 
 
 def run_block(

@@ -1,0 +1,187 @@
+"""The end-to-end flowgraph: the generated cfisac_sim measures what the formulas predict on the
+same realizations, MUSIC in the flowgraph is the core's MUSIC, tags stay aligned whatever the
+work() sizes, and misconfiguration stops the flowgraph at start with a clear message."""
+
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pmt
+import pytest
+
+from gnuradio import blocks, gr
+from gr_cfisac import music
+from gr_cfisac.blocks import build_chain, downlink_channel, pilot_estimator, scenario_source
+from gr_cfisac.blocks._base import ConfigMismatch, Misaligned
+from gr_cfisac.blocks.layout import angles_layout
+from gr_cfisac.config import SystemConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+N_BLOCKS = 40
+
+
+def run_with_timeout(tb: gr.top_block, seconds: float = 60.0) -> None:
+    """tb.run(), failing (instead of hanging) if the flowgraph does not end."""
+    tb.start()
+    waiter = threading.Thread(target=tb.wait, daemon=True)
+    waiter.start()
+    waiter.join(seconds)
+    if waiter.is_alive():
+        tb.stop()
+        waiter.join(10)
+        pytest.fail(f"the flowgraph did not end within {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """The grcc-generated flowgraph, with probes on the RAP streams and MUSIC outputs."""
+    sys.path.insert(0, str(ROOT / "flowgraphs"))
+    try:
+        from cfisac_sim import cfisac_sim
+    finally:
+        sys.path.pop(0)
+    tb = cfisac_sim(num_blocks=N_BLOCKS, seed=7, print_interval=0)
+    cfg = tb.cfg
+    rap = [blocks.vector_sink_c(cfg.MR) for _ in range(cfg.NR)]
+    angles = [blocks.vector_sink_f(angles_layout(cfg.NC + 1).size) for _ in range(cfg.NR)]
+    for j in range(cfg.NR):
+        tb.connect((tb.echo, j), rap[j])
+        tb.connect((tb.music, j), angles[j])
+    run_with_timeout(tb)
+    return tb, rap, angles
+
+
+def test_flowgraph_ran_every_block_without_errors(sim):
+    tb, *_ = sim
+    for b in (
+        tb.scenario,
+        tb.estimator,
+        tb.precoder,
+        tb.transmitter,
+        tb.downlink,
+        tb.echo,
+        tb.music,
+        tb.fusion,
+        tb.metrics,
+    ):
+        assert b.error is None, f"{b.name()}: {b.error}"
+        assert b.blocks_done == N_BLOCKS, b.name()
+
+
+def test_measured_sinr_matches_eq20_on_the_same_realizations(sim):
+    tb, *_ = sim
+    r = tb.metrics.results()
+    np.testing.assert_array_equal(r["cb"], np.arange(N_BLOCKS))
+    ratio = r["sinr"] / r["sinr_formula"]
+    # per block the measurement has relative spread ~sqrt(2 / tau); averaged over all blocks
+    # and users it must sit on eq 20
+    sigma = np.sqrt(2 / tb.cfg.tau / ratio.size)
+    assert abs(ratio.mean() - 1) < 4 * sigma
+    assert np.all(np.abs(ratio - 1) < 0.6)
+    s_ratio = r["scnr"] / r["scnr_formula"]
+    assert abs(np.median(s_ratio) - 1) < 0.05
+    assert np.all(r["rate_formula"] > 1)  # ZF on the Table-I network: a few bps/Hz per user
+
+
+def test_music_in_the_flowgraph_is_the_core_function(sim):
+    tb, rap, angles = sim
+    cfg = tb.cfg
+    layout = angles_layout(cfg.NC + 1)
+    for j in range(cfg.NR):
+        Y = np.asarray(rap[j].data(), np.complex64).reshape(N_BLOCKS, cfg.tau, cfg.MR)
+        want = music.estimate(np.swapaxes(Y, 1, 2).astype(complex), *cfg.MR_shape, cfg.NC + 1)
+        got = layout.unpack(np.asarray(angles[j].data()).reshape(N_BLOCKS, -1))
+        np.testing.assert_allclose(got["psi"], want.angles[..., 0], atol=2e-6)
+        np.testing.assert_allclose(got["theta"], want.angles[..., 1], atol=2e-6)
+
+
+def chain_results(cfg, max_blocks, probes=False):
+    tb = gr.top_block()
+    chain = build_chain(tb, cfg, seed=3, num_blocks=30, max_blocks=max_blocks)
+    sinks = {}
+    if probes:  # vector sinks that record the cb tags of a few streams
+        for name, block, port in (
+            ("tap", chain.transmitter, 2),
+            ("user", chain.downlink, 1),
+            ("rap", chain.echo, 3),
+            ("fix", chain.fusion, 0),
+        ):
+            p = block.out_ports[port]
+            sink = (blocks.vector_sink_f if p.dtype == np.float32 else blocks.vector_sink_c)(p.vlen)
+            tb.connect((block, port), sink)
+            sinks[name] = (sink, p.per_block)
+    run_with_timeout(tb)
+    assert not chain.errors()
+    return chain.metrics.results(), sinks
+
+
+def test_tags_and_results_stay_aligned_with_odd_work_sizes(cfg):
+    """Every block's output for block cb depends only on block cb's inputs: shuffling the
+    work() boundaries (odd sizes, one block per call, many per call) changes nothing."""
+    reference, _ = chain_results(cfg, 64)
+    odd = {
+        "scenario": 5,
+        "estimator": 3,
+        "precoder": 7,
+        "transmitter": 1,
+        "downlink": 9,
+        "echo": 4,
+        "music": 3,
+        "fusion": 11,
+        "metrics": 2,
+    }
+    shuffled, sinks = chain_results(cfg, odd, probes=True)
+    assert set(shuffled) == set(reference)
+    for key in reference:
+        np.testing.assert_array_equal(shuffled[key], reference[key], err_msg=key)
+    for name, (sink, per) in sinks.items():
+        tags = [
+            (t.offset, pmt.to_uint64(t.value))
+            for t in sink.tags()
+            if pmt.symbol_to_string(t.key) == "cb"
+        ]
+        assert tags == [(b * per, b) for b in range(30)], name
+
+
+def test_config_mismatch_stops_the_flowgraph_at_start(cfg):
+    tb = gr.top_block()
+    source = scenario_source(cfg, num_blocks=0)  # would run forever
+    # an estimator built for another coherence time has the same port sizes: only the
+    # config tag can tell, at its first work() call
+    est = pilot_estimator(cfg.replace(tau_c=100))
+    for i in range(2 * cfg.NT):
+        tb.connect((source, i), (est, i))
+    for i in range(cfg.NT):
+        tb.connect((est, i), blocks.null_sink(8 * cfg.K * cfg.MT))
+    tb.connect((source, 2 * cfg.NT), blocks.null_sink(8 * source.truth.size))
+    tb.connect((source, 2 * cfg.NT + 1), blocks.null_sink(8 * source.geometry.size))
+    run_with_timeout(tb, 30)
+    assert isinstance(est.error, ConfigMismatch)
+    msg = str(est.error)
+    assert "tau_c=196 upstream vs 100 here" in msg and "cfisac_scenario_source" in msg
+    assert est.blocks_done == 0  # nothing was computed with the wrong config
+
+
+def test_dimension_mismatch_is_refused_when_connecting(cfg):
+    tb = gr.top_block()
+    source = scenario_source(cfg, num_blocks=1)
+    dl = downlink_channel(cfg.replace(K=3))
+    with pytest.raises(ValueError, match="itemsize mismatch"):
+        tb.connect((source, 2 * cfg.NT), (dl, cfg.NT))
+
+
+def test_misaligned_streams_stop_the_flowgraph_with_a_message(cfg):
+    tb = gr.top_block()
+    chain = build_chain(tb, SystemConfig(), num_blocks=20, with_sensing=False)
+    # a second downlink whose truth input skips one coherence block
+    dl = downlink_channel(cfg)
+    for i in range(cfg.NT):
+        tb.connect((chain.transmitter, i), (dl, i))
+    skip = blocks.skiphead(8 * chain.scenario.truth.size, 1)
+    tb.connect((chain.scenario, 2 * cfg.NT), skip, (dl, cfg.NT))
+    for k in range(cfg.K):
+        tb.connect((dl, k), blocks.null_sink(8))
+    run_with_timeout(tb, 30)
+    assert isinstance(dl.error, Misaligned)
+    assert "truth" in str(dl.error) and "misaligned" in str(dl.error)
