@@ -75,7 +75,7 @@ def parameter(fg: Flowgraph, name: str, kind: str, value: str, label: str, at) -
 def chain(fg: Flowgraph, num_blocks: str, **music_params: str) -> None:
     """The whole CF-ISAC chain with the cfisac blocks, ids as used by the demo and tests."""
     NT, K, NR = CFG.NT, CFG.K, CFG.NR
-    fg.block("cfg", "cfisac_config", (200, 8))
+    fg.block("cfg", "cfisac_config", (200, 8), MR_shape="(rap_rows, rap_cols)")
     fg.block(
         "scenario",
         "cfisac_scenario_source",
@@ -151,6 +151,8 @@ def common_parameters(fg: Flowgraph, num_blocks: str) -> None:
     parameter(fg, "user_speed_mps", "eng_float", "0", "User speed (m/s)", (1040, 8))
     parameter(fg, "csv_path", "str", "", "Metrics CSV", (1200, 8))
     parameter(fg, "print_interval", "intx", "100", "Print every N blocks", (1340, 8))
+    parameter(fg, "rap_rows", "intx", "2", "RAP array rows", (1500, 8))
+    parameter(fg, "rap_cols", "intx", "2", "RAP array columns", (1640, 8))
 
 
 def headless() -> Flowgraph:

@@ -25,7 +25,7 @@ from gnuradio import eng_notation
 
 class cfisac_sim(gr.top_block):
 
-    def __init__(self, num_blocks=300, seed=1, algorithm='zf', sensing_fraction=0.3, user_speed_mps=0, csv_path='', print_interval=100):
+    def __init__(self, num_blocks=300, seed=1, algorithm='zf', sensing_fraction=0.3, user_speed_mps=0, csv_path='', print_interval=100, rap_rows=2, rap_cols=2):
         gr.top_block.__init__(self, "CF-ISAC simulation (headless)", catch_exceptions=True)
 
         ##################################################
@@ -38,11 +38,13 @@ class cfisac_sim(gr.top_block):
         self.user_speed_mps = user_speed_mps
         self.csv_path = csv_path
         self.print_interval = print_interval
+        self.rap_rows = rap_rows
+        self.rap_cols = rap_cols
 
         ##################################################
         # Variables
         ##################################################
-        self.cfg = cfg = cfisac.SystemConfig(NT=8, NR=4, MT_shape=(2, 2), MR_shape=(2, 2), K=4, NC=2, tau_c=196, tau_p=4, tap_power_dbm=(-12.0), pilot_power_dbm=0.0, carrier_hz=3.5e9, bandwidth_hz=20e6, noise_figure_db=9.0, rcs_target_m2=20.0, rcs_clutter_m2=10.0, area_m=50.0, **{})
+        self.cfg = cfg = cfisac.SystemConfig(NT=8, NR=4, MT_shape=(2, 2), MR_shape=(rap_rows, rap_cols), K=4, NC=2, tau_c=196, tau_p=4, tap_power_dbm=(-12.0), pilot_power_dbm=0.0, carrier_hz=3.5e9, bandwidth_hz=20e6, noise_figure_db=9.0, rcs_target_m2=20.0, rcs_clutter_m2=10.0, area_m=50.0, **{})
 
         ##################################################
         # Blocks
@@ -62,78 +64,78 @@ class cfisac_sim(gr.top_block):
         ##################################################
         # Connections
         ##################################################
-        self.connect((self.downlink, 2), (self.metrics, 2))
         self.connect((self.downlink, 3), (self.metrics, 3))
+        self.connect((self.downlink, 2), (self.metrics, 2))
         self.connect((self.downlink, 1), (self.metrics, 1))
         self.connect((self.downlink, 0), (self.metrics, 0))
-        self.connect((self.echo, 1), (self.metrics, 9))
         self.connect((self.echo, 2), (self.metrics, 10))
-        self.connect((self.echo, 3), (self.metrics, 11))
+        self.connect((self.echo, 1), (self.metrics, 9))
         self.connect((self.echo, 0), (self.metrics, 8))
+        self.connect((self.echo, 3), (self.metrics, 11))
+        self.connect((self.echo, 3), (self.music, 3))
         self.connect((self.echo, 1), (self.music, 1))
         self.connect((self.echo, 2), (self.music, 2))
-        self.connect((self.echo, 3), (self.music, 3))
         self.connect((self.echo, 0), (self.music, 0))
-        self.connect((self.estimator, 0), (self.precoder, 0))
-        self.connect((self.estimator, 1), (self.precoder, 1))
         self.connect((self.estimator, 4), (self.precoder, 4))
-        self.connect((self.estimator, 3), (self.precoder, 3))
+        self.connect((self.estimator, 0), (self.precoder, 0))
         self.connect((self.estimator, 7), (self.precoder, 7))
-        self.connect((self.estimator, 2), (self.precoder, 2))
         self.connect((self.estimator, 5), (self.precoder, 5))
         self.connect((self.estimator, 6), (self.precoder, 6))
+        self.connect((self.estimator, 3), (self.precoder, 3))
+        self.connect((self.estimator, 1), (self.precoder, 1))
+        self.connect((self.estimator, 2), (self.precoder, 2))
         self.connect((self.fusion, 0), (self.metrics, 12))
-        self.connect((self.music, 0), (self.fusion, 0))
-        self.connect((self.music, 2), (self.fusion, 2))
         self.connect((self.music, 1), (self.fusion, 1))
+        self.connect((self.music, 2), (self.fusion, 2))
+        self.connect((self.music, 0), (self.fusion, 0))
         self.connect((self.music, 3), (self.fusion, 3))
         self.connect((self.precoder, 8), (self.metrics, 6))
-        self.connect((self.precoder, 5), (self.transmitter, 5))
-        self.connect((self.precoder, 2), (self.transmitter, 2))
-        self.connect((self.precoder, 3), (self.transmitter, 3))
-        self.connect((self.precoder, 6), (self.transmitter, 6))
-        self.connect((self.precoder, 4), (self.transmitter, 4))
-        self.connect((self.precoder, 1), (self.transmitter, 1))
-        self.connect((self.precoder, 7), (self.transmitter, 7))
         self.connect((self.precoder, 0), (self.transmitter, 0))
+        self.connect((self.precoder, 2), (self.transmitter, 2))
+        self.connect((self.precoder, 5), (self.transmitter, 5))
+        self.connect((self.precoder, 4), (self.transmitter, 4))
+        self.connect((self.precoder, 6), (self.transmitter, 6))
+        self.connect((self.precoder, 3), (self.transmitter, 3))
+        self.connect((self.precoder, 7), (self.transmitter, 7))
+        self.connect((self.precoder, 1), (self.transmitter, 1))
         self.connect((self.scenario, 16), (self.downlink, 8))
         self.connect((self.scenario, 16), (self.echo, 8))
-        self.connect((self.scenario, 13), (self.estimator, 13))
-        self.connect((self.scenario, 14), (self.estimator, 14))
-        self.connect((self.scenario, 7), (self.estimator, 7))
-        self.connect((self.scenario, 5), (self.estimator, 5))
-        self.connect((self.scenario, 15), (self.estimator, 15))
-        self.connect((self.scenario, 9), (self.estimator, 9))
         self.connect((self.scenario, 11), (self.estimator, 11))
-        self.connect((self.scenario, 3), (self.estimator, 3))
-        self.connect((self.scenario, 6), (self.estimator, 6))
+        self.connect((self.scenario, 4), (self.estimator, 4))
+        self.connect((self.scenario, 1), (self.estimator, 1))
+        self.connect((self.scenario, 9), (self.estimator, 9))
         self.connect((self.scenario, 12), (self.estimator, 12))
         self.connect((self.scenario, 2), (self.estimator, 2))
-        self.connect((self.scenario, 1), (self.estimator, 1))
-        self.connect((self.scenario, 8), (self.estimator, 8))
-        self.connect((self.scenario, 4), (self.estimator, 4))
+        self.connect((self.scenario, 15), (self.estimator, 15))
+        self.connect((self.scenario, 6), (self.estimator, 6))
+        self.connect((self.scenario, 13), (self.estimator, 13))
         self.connect((self.scenario, 0), (self.estimator, 0))
+        self.connect((self.scenario, 3), (self.estimator, 3))
+        self.connect((self.scenario, 5), (self.estimator, 5))
         self.connect((self.scenario, 10), (self.estimator, 10))
+        self.connect((self.scenario, 8), (self.estimator, 8))
+        self.connect((self.scenario, 14), (self.estimator, 14))
+        self.connect((self.scenario, 7), (self.estimator, 7))
         self.connect((self.scenario, 17), (self.fusion, 4))
-        self.connect((self.scenario, 17), (self.metrics, 7))
         self.connect((self.scenario, 16), (self.metrics, 5))
+        self.connect((self.scenario, 17), (self.metrics, 7))
         self.connect((self.scenario, 17), (self.precoder, 8))
-        self.connect((self.transmitter, 6), (self.downlink, 6))
-        self.connect((self.transmitter, 2), (self.downlink, 2))
-        self.connect((self.transmitter, 4), (self.downlink, 4))
-        self.connect((self.transmitter, 7), (self.downlink, 7))
         self.connect((self.transmitter, 0), (self.downlink, 0))
         self.connect((self.transmitter, 1), (self.downlink, 1))
-        self.connect((self.transmitter, 5), (self.downlink, 5))
         self.connect((self.transmitter, 3), (self.downlink, 3))
-        self.connect((self.transmitter, 1), (self.echo, 1))
-        self.connect((self.transmitter, 6), (self.echo, 6))
-        self.connect((self.transmitter, 4), (self.echo, 4))
-        self.connect((self.transmitter, 5), (self.echo, 5))
+        self.connect((self.transmitter, 7), (self.downlink, 7))
+        self.connect((self.transmitter, 5), (self.downlink, 5))
+        self.connect((self.transmitter, 6), (self.downlink, 6))
+        self.connect((self.transmitter, 4), (self.downlink, 4))
+        self.connect((self.transmitter, 2), (self.downlink, 2))
         self.connect((self.transmitter, 2), (self.echo, 2))
+        self.connect((self.transmitter, 6), (self.echo, 6))
         self.connect((self.transmitter, 0), (self.echo, 0))
+        self.connect((self.transmitter, 5), (self.echo, 5))
         self.connect((self.transmitter, 7), (self.echo, 7))
         self.connect((self.transmitter, 3), (self.echo, 3))
+        self.connect((self.transmitter, 4), (self.echo, 4))
+        self.connect((self.transmitter, 1), (self.echo, 1))
         self.connect((self.transmitter, 8), (self.metrics, 4))
 
 
@@ -179,6 +181,18 @@ class cfisac_sim(gr.top_block):
     def set_print_interval(self, print_interval):
         self.print_interval = print_interval
 
+    def get_rap_rows(self):
+        return self.rap_rows
+
+    def set_rap_rows(self, rap_rows):
+        self.rap_rows = rap_rows
+
+    def get_rap_cols(self):
+        return self.rap_cols
+
+    def set_rap_cols(self, rap_cols):
+        self.rap_cols = rap_cols
+
     def get_cfg(self):
         return self.cfg
 
@@ -211,13 +225,19 @@ def argument_parser():
     parser.add_argument(
         "--print-interval", dest="print_interval", type=intx, default=100,
         help="Set Print every N blocks [default=%(default)r]")
+    parser.add_argument(
+        "--rap-rows", dest="rap_rows", type=intx, default=2,
+        help="Set RAP array rows [default=%(default)r]")
+    parser.add_argument(
+        "--rap-cols", dest="rap_cols", type=intx, default=2,
+        help="Set RAP array columns [default=%(default)r]")
     return parser
 
 
 def main(top_block_cls=cfisac_sim, options=None):
     if options is None:
         options = argument_parser().parse_args()
-    tb = top_block_cls(num_blocks=options.num_blocks, seed=options.seed, algorithm=options.algorithm, sensing_fraction=options.sensing_fraction, user_speed_mps=options.user_speed_mps, csv_path=options.csv_path, print_interval=options.print_interval)
+    tb = top_block_cls(num_blocks=options.num_blocks, seed=options.seed, algorithm=options.algorithm, sensing_fraction=options.sensing_fraction, user_speed_mps=options.user_speed_mps, csv_path=options.csv_path, print_interval=options.print_interval, rap_rows=options.rap_rows, rap_cols=options.rap_cols)
 
     def sig_handler(sig=None, frame=None):
         tb.stop()
