@@ -1,0 +1,260 @@
+"""ONNX Runtime host for learned precoders (DESIGN.md, ONNX contract). numpy + onnxruntime only.
+
+A model ``NAME.onnx`` ships with its card ``NAME.json``. :class:`OnnxPrecoder` checks the card
+against the running :class:`~gr_cfisac.config.SystemConfig` (every system field, the sha256 of the
+.onnx, the graph's input/output shapes) and refuses a mismatch with a message naming the field;
+it builds the I/Q input of eq 24 from channel estimates F_hat (B, N, K) and returns the ISAC
+beamformer W (B, N, K+1) complex64, W[..., 0] the sensing beam. Paper-faithful models (users
+only) were trained for one sensing scene, recorded in the card: given sensing tokens of another
+scene (or ``scene='random'``) they refuse. Target-aware models take the scene as the ``sensing``
+input. :func:`load_precoder` shares one session per (model, config, threads) across callers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import SystemConfig
+
+CARD_FORMAT = "cfisac-model-card/1"
+
+
+def card_path(model_path: str | Path) -> Path:
+    """The card beside a model: NAME.onnx -> NAME.json."""
+    return Path(model_path).with_suffix(".json")
+
+
+def load_card(model_path: str | Path) -> dict[str, Any]:
+    """Read and minimally validate the model card of ``model_path``."""
+    path = card_path(model_path)
+    if not Path(model_path).exists():
+        raise FileNotFoundError(f"model {model_path} does not exist")
+    if not path.exists():
+        raise FileNotFoundError(f"model card {path} not found beside {model_path}")
+    try:
+        card = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"model card {path} is not valid JSON ({exc})") from exc
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise ValueError(f"model card {path}: field 'format' must be {CARD_FORMAT!r}")
+    for key in ("system", "sha256", "onnx", "scene", "dimensions"):
+        if key not in card:
+            raise ValueError(f"model card {path}: missing field {key!r}")
+    return card
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0) or a == b
+    return a == b
+
+
+def check_card(card: dict[str, Any], cfg: SystemConfig, where: str = "model card") -> None:
+    """Raise ValueError naming the first system field where the card differs from ``cfg``.
+
+    Fields absent from the card (an older card) are compared with SystemConfig's defaults.
+    """
+    running = cfg.to_dict()
+    running.pop("extra", None)
+    defaults = SystemConfig().to_dict()
+    recorded = card["system"]
+    for name in sorted(set(running) | set(recorded)):
+        if name == "extra":
+            continue
+        if name not in running:
+            raise ValueError(
+                f"{where}: field system.{name} is unknown to this SystemConfig; the model was "
+                "written by a newer gr-cfisac"
+            )
+        want = recorded.get(name, defaults[name])
+        if not _same(want, running[name]):
+            raise ValueError(
+                f"{where}: field system.{name} = {want!r} differs from the running "
+                f"SystemConfig {name} = {running[name]!r}; use a model trained for this "
+                f"configuration or set {name}={want!r}"
+            )
+
+
+class OnnxPrecoder:
+    """A learned ISAC precoder in ONNX Runtime.
+
+    ``OnnxPrecoder(model_path, cfg, threads=1)(F_hat[, sensing]) -> W (B, N, K+1) complex64``.
+    ``sensing``: complex tokens (B, 1+NC, N) from channels.sensing_tokens, or a SensingGeometry.
+    ``scene``: 'paper' / 'random' / None — what the caller will feed; a paper-faithful model
+    refuses 'random'. ``session_options`` overrides the defaults (threads, ORT_ENABLE_ALL).
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        cfg: SystemConfig,
+        threads: int = 1,
+        scene: str | None = None,
+        session_options: Any = None,
+        verify_sha256: bool = True,
+    ) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(model_path)
+        self.card = load_card(self.path)
+        self.cfg = cfg
+        where = f"model card {card_path(self.path)}"
+        check_card(self.card, cfg, where)
+        if verify_sha256 and file_sha256(self.path) != self.card["sha256"]:
+            raise ValueError(
+                f"{where}: field sha256 does not match {self.path.name}; the model file changed "
+                "after its card was written (re-export it)"
+            )
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        if session_options is None:
+            session_options = ort.SessionOptions()
+            session_options.intra_op_num_threads = threads
+            session_options.inter_op_num_threads = 1
+            session_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(
+            str(self.path), sess_options=session_options, providers=["CPUExecutionProvider"]
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.target_aware = "sensing" in self.input_names
+        self._check_graph(where)
+        self.scene = self.card["scene"]
+        if scene is not None:
+            self.check_scene_kind(scene)
+        self._scene_tokens = None
+        if "sensing_tokens_iq" in self.scene:
+            self._scene_tokens = np.asarray(self.scene["sensing_tokens_iq"], dtype=np.float32)
+
+    # ---------------------------------------------------------------- validation
+    def _check_graph(self, where: str) -> None:
+        K, N, NC = self.cfg.K, self.cfg.N, self.cfg.NC
+        want = {"channels": [K, 2 * N], "sensing": [1 + NC, 2 * N]}
+        if "channels" not in self.input_names:
+            raise ValueError(f"{self.path}: the graph has no 'channels' input ({self.input_names})")
+        for inp in self.session.get_inputs():
+            if inp.name not in want:
+                raise ValueError(f"{self.path}: unexpected graph input {inp.name!r}")
+            if list(inp.shape[1:]) != want[inp.name]:
+                raise ValueError(
+                    f"{where}: graph input {inp.name} has shape {inp.shape}, the running "
+                    f"configuration needs (batch, {want[inp.name][0]}, {want[inp.name][1]})"
+                )
+        out = self.session.get_outputs()
+        if [o.name for o in out] != ["beamformer"] or list(out[0].shape[1:]) != [K + 1, 2 * N]:
+            raise ValueError(
+                f"{where}: the graph must output 'beamformer' (batch, {K + 1}, {2 * N}), "
+                f"got {[(o.name, o.shape) for o in out]}"
+            )
+
+    def check_scene_kind(self, scene: str) -> None:
+        """Refuse a scene a paper-faithful model was not trained for."""
+        kind = self.card["scene"].get("kind")
+        if kind == "paper" and scene != "paper":
+            raise ValueError(
+                f"{self.path.name} is paper-faithful: trained for the fixed 'paper' sensing scene "
+                f"only, not scene={scene!r}; use a target-aware model (input 'sensing')"
+            )
+
+    def _check_scene_tokens(self, tokens_iq: np.ndarray) -> None:
+        if self._scene_tokens is None:
+            return
+        ref = self._scene_tokens
+        diff = np.abs(tokens_iq - ref).max(axis=(-2, -1))
+        if np.any(diff > 1e-3 * np.abs(ref).max()):
+            raise ValueError(
+                f"{self.path.name} is paper-faithful: the sensing scene given (target/clutter) "
+                f"differs from the one in its card (target at {self.scene.get('target_pos')}); "
+                "use a target-aware model for other scenes"
+            )
+
+    # ---------------------------------------------------------------- inputs
+    def _channels(self, F_hat: np.ndarray) -> np.ndarray:
+        F_hat = np.asarray(F_hat)
+        if F_hat.ndim == 2:
+            F_hat = F_hat[None]
+        N, K = self.cfg.N, self.cfg.K
+        if F_hat.ndim != 3 or F_hat.shape[1:] != (N, K):
+            raise ValueError(
+                f"F_hat must be (B, N={N}, K={K}) channel estimates, got {F_hat.shape}"
+            )
+        if not np.iscomplexobj(F_hat):
+            raise ValueError("F_hat must be complex (channel estimates f_hat_k as columns)")
+        x = np.swapaxes(F_hat, 1, 2)
+        return np.concatenate([x.real, x.imag], axis=-1).astype(np.float32)
+
+    def _sensing(self, sensing: Any, batch: int) -> np.ndarray:
+        if hasattr(sensing, "aT_t"):  # a SensingGeometry
+            from ..channels import sensing_tokens
+
+            sensing = sensing_tokens(sensing)
+        tokens = np.asarray(sensing)
+        if tokens.ndim == 2:
+            tokens = tokens[None]
+        shape = (1 + self.cfg.NC, self.cfg.N)
+        if tokens.ndim != 3 or tokens.shape[1:] != shape or not np.iscomplexobj(tokens):
+            raise ValueError(
+                f"sensing must be complex tokens (B, 1+NC={shape[0]}, N={shape[1]}) from "
+                f"channels.sensing_tokens or a SensingGeometry, got {tokens.shape}"
+            )
+        if tokens.shape[0] not in (1, batch):
+            raise ValueError(f"sensing has batch {tokens.shape[0]}, F_hat has {batch}")
+        rows = np.concatenate([tokens.real, tokens.imag], axis=-1).astype(np.float32)
+        return np.broadcast_to(rows, (batch,) + rows.shape[1:]).copy()
+
+    # ---------------------------------------------------------------- inference
+    def run_rows(self, channels: np.ndarray, sensing: np.ndarray | None = None) -> np.ndarray:
+        """Raw graph call: float32 rows in, (B, K+1, 2N) rows out (no checks; the fast path)."""
+        feeds = {"channels": channels}
+        if self.target_aware:
+            feeds["sensing"] = sensing
+        return self.session.run(None, feeds)[0]
+
+    def __call__(self, F_hat: np.ndarray, sensing: Any = None) -> np.ndarray:
+        """W (B, N, K+1) complex64 for estimates F_hat (B, N, K) (and the sensing scene)."""
+        channels = self._channels(F_hat)
+        tokens = None
+        if sensing is not None:
+            tokens = self._sensing(sensing, channels.shape[0])
+            if not self.target_aware:
+                self._check_scene_tokens(tokens)
+        elif self.target_aware:
+            raise ValueError(
+                f"{self.path.name} is target-aware: pass sensing= (channels.sensing_tokens of the "
+                "scene, or its SensingGeometry)"
+            )
+        rows = self.run_rows(channels, tokens)
+        n = rows.shape[-1] // 2
+        return np.swapaxes(rows[..., :n] + 1j * rows[..., n:], 1, 2).astype(np.complex64)
+
+
+@lru_cache(maxsize=16)
+def _cached(path: str, mtime: float, cfg_json: str, threads: int) -> OnnxPrecoder:
+    return OnnxPrecoder(path, SystemConfig.from_json(cfg_json), threads)
+
+
+def load_precoder(model_path: str | Path, cfg: SystemConfig, threads: int = 1) -> OnnxPrecoder:
+    """A shared OnnxPrecoder: loaded once per (model file, configuration, threads)."""
+    path = Path(model_path).resolve()
+    if not path.exists():
+        raise FileNotFoundError(f"model {model_path} does not exist")
+    cfg_dict = cfg.to_dict()
+    cfg_dict.pop("extra", None)
+    return _cached(str(path), path.stat().st_mtime, json.dumps(cfg_dict, sort_keys=True), threads)

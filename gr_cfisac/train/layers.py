@@ -1,0 +1,227 @@
+"""Named layers mirroring the STCIB paper's blocks (section V), each usable and testable alone.
+
+Shapes: sets are (B, T, d) float tensors, T tokens of width d. Every set layer here is
+permutation equivariant over T (no positional encoding, eq 29-36), except pooling layers whose
+outputs come from learned seeds (invariant) — see :class:`PMA`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class InputScaling(nn.Module):
+    """Multiply raw inputs by a fixed factor inside the graph.
+
+    The core's channel coefficients are ~1e-5 (pathloss), below LayerNorm's epsilon; the factor
+    (sqrt(rho), so the scaled values are per-antenna received SNR amplitudes) lives in the graph and
+    in the model card, so the ONNX input stays in the core's raw units (DESIGN.md).
+    """
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = float(factor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+class RowFF(nn.Module):
+    """Row-wise feed-forward rFF (eq 26): the same two-layer ReLU MLP on every token.
+    (B, T, d_in) -> (B, T, d_out)."""
+
+    def __init__(self, d_in: int, d_hidden: int, d_out: int) -> None:
+        super().__init__()
+        self.inner = nn.Linear(d_in, d_hidden)
+        self.outer = nn.Linear(d_hidden, d_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.outer(torch.relu(self.inner(x)))
+
+
+class SetLayerNorm(nn.Module):
+    """LayerNorm over a whole set (B, T, d): one mean and variance per set, affine per feature.
+
+    Keeps the users' relative channel strengths (a per-token LayerNorm removes each user's gain)
+    and stays permutation equivariant. (B, T, d) -> (B, T, d).
+    """
+
+    def __init__(self, d: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+        self.bias = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(-2, -1), keepdim=True)
+        centred = x - mean
+        var = (centred * centred).mean(dim=(-2, -1), keepdim=True)
+        return centred * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+
+class TokenEmbedding(nn.Module):
+    """Pre-processing of eqs 24-26: scaled I/Q rows -> LayerNorm (25) -> rFF (26).
+    (B, T, 2N) raw -> (B, T, d). ``norm`` 'token' normalizes each row (the usual reading of
+    eq 25), 'set' the whole set (:class:`SetLayerNorm`)."""
+
+    def __init__(
+        self, d_in: int, d_model: int, d_hidden: int, scale: float, norm: str = "token"
+    ) -> None:
+        super().__init__()
+        if norm not in ("token", "set"):
+            raise ValueError(f"norm must be 'token' or 'set', got {norm!r}")
+        self.scale = InputScaling(scale)
+        self.norm = nn.LayerNorm(d_in) if norm == "token" else SetLayerNorm(d_in)
+        self.rff = RowFF(d_in, d_hidden, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rff(self.norm(self.scale(x)))
+
+
+class MultiHead(nn.Module):
+    """Multi-head attention of eqs 31-33 with h heads, d_head = d / h and the 1/sqrt(d_head)
+    scaling. Q (B or 1, m1, d), K = V (B, m2, d) -> (B, m1, d).
+
+    Set sizes are read as Python ints, so the exported graph reshapes with constants (the batch
+    axis as -1) instead of computing shapes at run time; a query without batch (learned inducing
+    points or seeds, (1, m1, d)) broadcasts over the batch, so its projection is constant-folded.
+    """
+
+    def __init__(self, d_model: int, heads: int) -> None:
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model={d_model} must be a multiple of heads={heads}")
+        self.heads = heads
+        self.d_head = d_model // heads
+        self.w_q = nn.Linear(d_model, d_model)
+        self.w_k = nn.Linear(d_model, d_model)
+        self.w_v = nn.Linear(d_model, d_model)
+        self.w_o = nn.Linear(d_model, d_model)
+
+    def _split(self, x: torch.Tensor, tokens: int) -> torch.Tensor:
+        return x.reshape(-1, tokens, self.heads, self.d_head).transpose(1, 2)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        m1, m2, d = int(query.shape[1]), int(keys.shape[1]), int(query.shape[2])
+        q = self._split(self.w_q(query), m1) * (1.0 / math.sqrt(self.d_head))
+        k = self._split(self.w_k(keys), m2)
+        v = self._split(self.w_v(keys), m2)
+        heads = torch.softmax(q @ k.transpose(-1, -2), dim=-1) @ v  # (B, h, m1, d_head), eq 33
+        return self.w_o(heads.transpose(1, 2).reshape(-1, m1, d))  # concat + W_O, eq 31
+
+
+class MAB(nn.Module):
+    """Multihead attention block, eqs 29-30: J = LN(X + MultiHead(X, Y, Y)), MAB = LN(J + rFF(J)).
+    X (B or 1, m1, d), Y (B, m2, d) -> (B, m1, d)."""
+
+    def __init__(self, d_model: int, heads: int, d_hidden: int) -> None:
+        super().__init__()
+        self.attention = MultiHead(d_model, heads)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.rff = RowFF(d_model, d_hidden, d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        j = self.norm1(x + self.attention(x, y))
+        return self.norm2(j + self.rff(j))
+
+
+class SAB(nn.Module):
+    """Set attention block, eq 36: SAB(V) = MAB(V, V). (B, T, d) -> (B, T, d), equivariant."""
+
+    def __init__(self, d_model: int, heads: int, d_hidden: int) -> None:
+        super().__init__()
+        self.mab = MAB(d_model, heads, d_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mab(x, x)
+
+
+class ISAB(nn.Module):
+    """Induced set attention block, eq 28: ISAB_n(F) = MAB(F, MAB(I, F)) with n learned inducing
+    points I. (B, T, d) -> (B, T, d), equivariant, O(T n)."""
+
+    def __init__(self, d_model: int, heads: int, d_hidden: int, inducing: int) -> None:
+        super().__init__()
+        self.inducing = nn.Parameter(torch.empty(1, inducing, d_model))
+        nn.init.xavier_uniform_(self.inducing)
+        self.summarize = MAB(d_model, heads, d_hidden)
+        self.broadcast = MAB(d_model, heads, d_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.broadcast(x, self.summarize(self.inducing, x))
+
+
+class PMA(nn.Module):
+    """Pooling by multihead attention, eq 35: PMA_q(U) = MAB(P_q, rFF(U)) with q learned seeds.
+    (B, T, d) -> (B, q, d), invariant to the order of the T tokens."""
+
+    def __init__(self, d_model: int, heads: int, d_hidden: int, seeds: int) -> None:
+        super().__init__()
+        self.seeds = nn.Parameter(torch.empty(1, seeds, d_model))
+        nn.init.xavier_uniform_(self.seeds)
+        self.rff = RowFF(d_model, d_hidden, d_model)
+        self.mab = MAB(d_model, heads, d_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mab(self.seeds, self.rff(x))
+
+
+class PowerLambda(nn.Module):
+    """The power layer of eq 37: W = Z if ||Z||_F^2 <= rho NT, else sqrt(rho NT) Z / ||Z||_F.
+
+    The network's raw output is first multiplied by sqrt(rho NT) (in the card as output_scale), so
+    a raw Frobenius norm of 1 is the full budget. (B, K+1, 2N) -> (B, K+1, 2N); the I/Q rows make
+    ||Z||_F of the real tensor equal ||W||_F of the complex beamformer.
+    """
+
+    def __init__(self, power: float) -> None:
+        super().__init__()
+        self.power = float(power)
+        self.amplitude = math.sqrt(self.power)
+
+    def forward(self, z_raw: torch.Tensor) -> torch.Tensor:
+        norm = torch.sqrt((z_raw * z_raw).sum(dim=(-2, -1), keepdim=True) + 1e-12)
+        return z_raw * (self.amplitude / torch.clamp(norm, min=1.0))
+
+
+class SpanHead(RowFF):
+    """Output rows from tokens, optionally in the span of the users' channel estimates.
+
+    'free' (the paper, eq 34's last rFF): row r = rFF(z_r). 'span' (our option): row r =
+    rFF(z_r) + sum_j a_rj f_j / ||f_j||, with complex coefficients a_rj = <P z_r, Q e_j> (two
+    bilinear forms, for Re and Im) between output token z_r and input j's encoded token e_j. The
+    optimal MU-MISO beams lie in the span of the channels (ZF, RZF, WMMSE all do), so the network
+    learns (K+1) x J coefficients instead of regressing 2N-dim beams; it stays permutation
+    equivariant. Inputs j are the users (and, target-aware, the sensing tokens, so the target
+    direction is in the span too). tokens (B, R, d), inputs (B, J, d), rows (B, J, 2N) -> (B, R, 2N).
+    """
+
+    def __init__(self, d_model: int, d_hidden: int, N: int, kind: str = "free") -> None:
+        super().__init__(d_model, d_hidden, 2 * N)  # the free rFF part (same weights as RowFF)
+        if kind not in ("free", "span"):
+            raise ValueError(f"head must be 'free' or 'span', got {kind!r}")
+        self.kind = kind
+        self.N = N
+        if kind == "span":
+            self.query = nn.Linear(d_model, 2 * d_model)
+            self.key = nn.Linear(d_model, 2 * d_model)
+            self.scale = 1.0 / math.sqrt(d_model)
+
+    def forward(
+        self, tokens: torch.Tensor, users: torch.Tensor, channels: torch.Tensor
+    ) -> torch.Tensor:
+        rows = super().forward(tokens)
+        if self.kind == "free":
+            return rows
+        d = int(tokens.shape[2])
+        q, k = self.query(tokens), self.key(users)
+        a_re = (q[..., :d] @ k[..., :d].transpose(1, 2)) * self.scale  # (B, R, K)
+        a_im = (q[..., d:] @ k[..., d:].transpose(1, 2)) * self.scale
+        unit = channels * torch.rsqrt((channels * channels).sum(-1, keepdim=True) + 1e-12)
+        f_re, f_im = unit[..., : self.N], unit[..., self.N :]
+        span = torch.cat([a_re @ f_re - a_im @ f_im, a_re @ f_im + a_im @ f_re], dim=-1)
+        return rows + span

@@ -1,0 +1,119 @@
+"""Learned precoders: STCIB (paper section V, with our token decoder), its literal PMA_{K+1}
+variant, the target-aware STCIB and the CNN baseline (section VII-A.3).
+
+Every model maps ``channels`` (B, K, 2N) raw I/Q rows of F_hat (eq 24) — and, target-aware,
+``sensing`` (B, 1+NC, 2N) — to ``beamformer`` (B, K+1, 2N), row 0 the sensing beam w_0 and row k
+user k's w_k, after the power layer (37): exactly the ONNX contract of DESIGN.md.
+
+Deviation from the paper (decoder='tokens', the default): the paper's decoder
+rFF(SAB(SAB(PMA_{K+1}(U)))) (eq 34) makes K+1 outputs from learned seeds, so it cannot know which
+output belongs to which user — permuting the users leaves its output unchanged. Ours keeps the
+encoder ISAB_n(ISAB_n(.)) and the SAB/rFF decoder but runs it on [PMA_1(U); U]: the pooled token
+gives the sensing beam and user k's encoded token gives w_k, so the model is permutation
+equivariant over users. decoder='pma' builds the literal paper decoder for comparison.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .layers import ISAB, PMA, SAB, PowerLambda, SpanHead, TokenEmbedding
+
+#: token types of the target-aware input set (learned type embedding)
+USER, TARGET, CLUTTER = 0, 1, 2
+
+
+class STCIB(nn.Module):
+    """Set Transformer precoder: embedding (24-26), encoder ISAB_n o ISAB_n (27-28), decoder,
+    power layer (37). forward(channels (B, K, 2N)[, sensing (B, 1+NC, 2N)]) -> (B, K+1, 2N)."""
+
+    def __init__(
+        self,
+        K: int,
+        N: int,
+        power: float,
+        input_scale: float,
+        model: ModelConfig,
+        NC: int = 0,
+    ) -> None:
+        super().__init__()
+        d, h, f = model.d_model, model.heads, model.ff_hidden
+        self.K, self.N, self.NC = K, N, NC
+        self.decoder_kind = model.decoder
+        self.target_aware = model.target_aware
+        self.embed = TokenEmbedding(2 * N, d, f, input_scale, model.input_norm)
+        if self.target_aware:
+            self.type_embedding = nn.Embedding(3, d)
+            types = torch.tensor([USER] * K + [TARGET] + [CLUTTER] * NC)
+            self.register_buffer("token_types", types, persistent=False)
+        self.encoder = nn.Sequential(ISAB(d, h, f, model.inducing), ISAB(d, h, f, model.inducing))
+        seeds = 1 if model.decoder == "tokens" else K + 1
+        self.pool = PMA(d, h, f, seeds)
+        self.decoder = nn.Sequential(SAB(d, h, f), SAB(d, h, f))
+        self.head = SpanHead(d, f, N, model.head)
+        self.power = PowerLambda(power)
+
+    def forward(self, channels: torch.Tensor, sensing: torch.Tensor | None = None) -> torch.Tensor:
+        tokens = self.embed(channels)
+        if self.target_aware:
+            if sensing is None:
+                raise ValueError("this target-aware model needs the 'sensing' input")
+            tokens = torch.cat([tokens, self.embed(sensing)], dim=1)
+            tokens = tokens + self.type_embedding(self.token_types)
+        encoded = self.encoder(tokens)
+        if self.decoder_kind == "tokens":
+            decoded = self.decoder(torch.cat([self.pool(encoded), encoded[:, : self.K]], dim=1))
+            # the pooled token attends over every token; users' outputs stay with their tokens
+            decoded = decoded[:, : self.K + 1]
+        else:
+            decoded = self.decoder(self.pool(encoded))
+        if self.target_aware:  # the span also covers the target and clutter directions
+            return self.power(self.head(decoded, encoded, torch.cat([channels, sensing], dim=1)))
+        return self.power(self.head(decoded, encoded, channels))
+
+
+class CNNPrecoder(nn.Module):
+    """CNN baseline of section VII-A.3: the same embedding, an encoder of two same-size
+    convolutions over the user axis, a transposed convolution adding one row (K -> K+1), a last
+    convolution to 2N features, the power layer. Order-dependent by construction.
+    (B, K, 2N) -> (B, K+1, 2N), row 0 the sensing beam."""
+
+    def __init__(self, K: int, N: int, power: float, input_scale: float, model: ModelConfig):
+        super().__init__()
+        c, k = model.cnn_channels, model.cnn_kernel
+        pad = k // 2
+        self.embed = TokenEmbedding(2 * N, c, model.ff_hidden, input_scale, model.input_norm)
+        self.encoder = nn.Sequential(
+            nn.Conv1d(c, c, k, padding=pad), nn.ReLU(), nn.Conv1d(c, c, k, padding=pad), nn.ReLU()
+        )
+        self.upsample = nn.ConvTranspose1d(c, c, kernel_size=2)  # K -> K+1 rows
+        self.out = nn.Conv1d(c, 2 * N, k, padding=pad)
+        self.power = PowerLambda(power)
+
+    def forward(self, channels: torch.Tensor, sensing: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.embed(channels).transpose(1, 2)  # (B, c, K)
+        x = torch.relu(self.upsample(self.encoder(x)))
+        return self.power(self.out(x).transpose(1, 2))
+
+
+def build_model(
+    model: ModelConfig, K: int, N: int, NC: int, power: float, input_scale: float
+) -> nn.Module:
+    """The model a ModelConfig describes, for K users, N = NT MT antennas and NC clutter sources."""
+    if model.arch == "cnn":
+        return CNNPrecoder(K, N, power, input_scale, model)
+    return STCIB(K, N, power, input_scale, model, NC)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def input_scale(rho: float) -> float:
+    """Factor applied to the raw I/Q inputs inside the graph: sqrt(rho) (see InputScaling)."""
+    return math.sqrt(rho)

@@ -1,0 +1,138 @@
+"""ONNX export: the DESIGN.md contract, onnx.checker, torch <-> ONNX Runtime parity, the card,
+and the contract's properties (power, user equivariance) on the exported graph itself."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from gr_cfisac.config import SystemConfig  # noqa: E402
+from gr_cfisac.train.config import TrainConfig  # noqa: E402
+from gr_cfisac.train.export import PARITY_TOLERANCE, export_run, sha256  # noqa: E402
+from gr_cfisac.train.trainer import Trainer  # noqa: E402
+
+TINY = Path(__file__).resolve().parents[1] / "gr_cfisac" / "train" / "configs" / "tiny.yml"
+
+
+def _train_and_export(root: Path, name: str, **model) -> Path:
+    data = TrainConfig.load(TINY).to_dict()
+    data["name"] = name
+    data["data"]["cache_dir"] = str(root / "data")
+    data["optim"]["max_epochs"] = 1
+    data["model"].update(model)
+    if model.get("target_aware"):
+        data["data"]["scene"] = "random"
+    cfg = TrainConfig.from_dict(data)
+    Trainer(cfg, root / name, progress=False).fit()
+    out = root / "models" / f"{name}.onnx"
+    export_run(root / name, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    return {
+        "stcib": _train_and_export(root, "tiny_stcib"),
+        "target": _train_and_export(root, "tiny_target", target_aware=True),
+        "cnn": _train_and_export(root, "tiny_cnn", arch="cnn"),
+    }
+
+
+def _inputs(path: Path, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    cfg = SystemConfig()
+    rng = np.random.default_rng(seed)
+    feeds = {"channels": (rng.standard_normal((batch, cfg.K, 2 * cfg.N)) * 1e-4).astype(np.float32)}
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    if "sensing" in [i.name for i in sess.get_inputs()]:
+        feeds["sensing"] = (rng.standard_normal((batch, 1 + cfg.NC, 2 * cfg.N)) * 3e-5).astype(
+            np.float32
+        )
+    return feeds
+
+
+@pytest.mark.parametrize("kind", ["stcib", "target", "cnn"])
+def test_graph_follows_the_contract_and_passes_the_checker(exported, kind):
+    cfg = SystemConfig()
+    model = onnx.load(str(exported[kind]))
+    onnx.checker.check_model(model, full_check=True)
+    sess = ort.InferenceSession(str(exported[kind]), providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    assert names == (["channels", "sensing"] if kind == "target" else ["channels"])
+    assert all(i.type == "tensor(float)" for i in sess.get_inputs())
+    assert sess.get_inputs()[0].shape[1:] == [cfg.K, 2 * cfg.N]
+    out = sess.get_outputs()
+    assert [o.name for o in out] == ["beamformer"] and out[0].shape[1:] == [cfg.K + 1, 2 * cfg.N]
+    for batch in (1, 7):  # dynamic batch axis
+        got = sess.run(None, _inputs(exported[kind], batch))[0]
+        assert got.shape == (batch, cfg.K + 1, 2 * cfg.N) and got.dtype == np.float32
+
+
+@pytest.mark.parametrize("kind", ["stcib", "target", "cnn"])
+def test_card_records_what_design_md_lists(exported, kind):
+    path = exported[kind]
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["sha256"] == sha256(path)
+    assert card["system"]["K"] == 4 and card["dimensions"]["N"] == 32
+    assert card["rho"] == pytest.approx(SystemConfig().rho)
+    assert card["regime"] == {"name": "joint", "eta": 0.4}
+    assert card["architecture"]["parameters"] > 0
+    assert card["training"]["data"]["train_size"] == 512
+    assert {"sum_rc", "sum_rs", "feasible"} <= set(card["validation"])
+    assert card["onnx"]["opset"] >= 17
+    assert card["onnx"]["parity_max_rel_diff"] <= PARITY_TOLERANCE
+    assert card["input_scale"] == pytest.approx(np.sqrt(SystemConfig().rho))
+    if kind == "target":
+        assert card["scene"]["kind"] == "any"
+        assert card["onnx"]["inputs"]["sensing"]["shape"] == ["batch", 3, 64]
+    else:
+        assert card["scene"]["kind"] == "paper"
+        assert np.asarray(card["scene"]["sensing_tokens_iq"]).shape == (3, 64)
+
+
+@pytest.mark.parametrize("kind", ["stcib", "target", "cnn"])
+def test_torch_and_onnxruntime_agree(exported, kind):
+    from gr_cfisac.train.trainer import load_best
+
+    path = exported[kind]
+    model, _, _ = load_best(path.parent.parent / path.stem)
+    feeds = _inputs(path, 16, seed=3)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, feeds)[0]
+    with torch.no_grad():
+        want = model(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+    rel = np.abs(got - want).max(axis=(1, 2)) / np.linalg.norm(want, axis=(1, 2))
+    assert rel.max() <= PARITY_TOLERANCE
+
+
+@pytest.mark.parametrize("kind", ["stcib", "target", "cnn"])
+@pytest.mark.parametrize("scale", [1e-8, 1.0, 1e4])
+def test_onnx_output_meets_the_power_constraint(exported, kind, scale):
+    feeds = {k: v * np.float32(scale) for k, v in _inputs(exported[kind], 32).items()}
+    sess = ort.InferenceSession(str(exported[kind]), providers=["CPUExecutionProvider"])
+    out = sess.run(None, feeds)[0].astype(np.float64)
+    assert np.all(np.isfinite(out))
+    assert np.all(np.sum(out**2, axis=(1, 2)) <= SystemConfig().power_budget * (1 + 1e-5))
+
+
+@pytest.mark.parametrize("kind", ["stcib", "target"])
+def test_onnx_model_is_user_permutation_equivariant(exported, kind):
+    feeds = _inputs(exported[kind], 8, seed=4)
+    perm = [3, 1, 0, 2]
+    sess = ort.InferenceSession(str(exported[kind]), providers=["CPUExecutionProvider"])
+    out = sess.run(None, feeds)[0]
+    out_p = sess.run(None, dict(feeds, channels=feeds["channels"][:, perm]))[0]
+    tol = 1e-4 * np.abs(out).max()
+    np.testing.assert_allclose(out_p[:, 0], out[:, 0], atol=tol, rtol=0)
+    np.testing.assert_allclose(out_p[:, 1:], out[:, 1:][:, perm], atol=tol, rtol=0)
+
+
+def test_export_refuses_a_wrong_suffix(exported, tmp_path):
+    run_dir = exported["stcib"].parent.parent / "tiny_stcib"
+    with pytest.raises(ValueError, match=".onnx"):
+        export_run(run_dir, tmp_path / "x.pt")

@@ -1,0 +1,158 @@
+"""Models and losses of the training sidecar: power constraint, user permutation equivariance,
+the CNN's parameter budget, and the torch rates/losses against the numpy core."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from gr_cfisac import metrics  # noqa: E402
+from gr_cfisac.config import SystemConfig  # noqa: E402
+from gr_cfisac.scenario import draw_realizations  # noqa: E402
+from gr_cfisac.train import losses  # noqa: E402
+from gr_cfisac.train.config import LossConfig, ModelConfig, TrainConfig  # noqa: E402
+from gr_cfisac.train.data import pack  # noqa: E402
+from gr_cfisac.train.models import build_model, count_parameters, input_scale  # noqa: E402
+from gr_cfisac.train.trainer import forward, to_tensors  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[1] / "gr_cfisac" / "train" / "configs"
+TINY = dict(d_model=16, heads=2, inducing=3, ff_hidden=24, cnn_channels=16)
+
+
+@pytest.fixture(scope="module")
+def real():
+    cfg = SystemConfig()
+    return draw_realizations(cfg, 24, np.random.default_rng(5), scene="random")
+
+
+@pytest.fixture(scope="module")
+def batch(real):
+    return to_tensors(pack(real))
+
+
+def _model(cfg, **kw):
+    torch.manual_seed(0)
+    mc = ModelConfig(**{**TINY, **kw})
+    return build_model(mc, cfg.K, cfg.N, cfg.NC, cfg.power_budget, input_scale(cfg.rho)).eval()
+
+
+VARIANTS = [
+    dict(),
+    dict(decoder="pma"),
+    dict(target_aware=True),
+    dict(input_norm="set"),
+    dict(arch="cnn"),
+]
+
+
+@pytest.mark.parametrize("kw", VARIANTS, ids=["stcib", "pma", "target", "setnorm", "cnn"])
+@pytest.mark.parametrize("scale", [1e-9, 1.0, 1e6])
+def test_every_model_meets_the_power_constraint(kw, scale, batch):
+    cfg = SystemConfig()
+    model = _model(cfg, **kw)
+    inputs = {k: v * scale if k in ("channels", "sensing_iq") else v for k, v in batch.items()}
+    with torch.no_grad():
+        out = forward(model, inputs)
+    assert out.shape == (24, cfg.K + 1, 2 * cfg.N)
+    assert torch.isfinite(out).all()
+    power = (out.double() ** 2).sum(dim=(1, 2))
+    assert torch.all(power <= cfg.power_budget * (1 + 1e-5))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(target_aware=True), dict(input_norm="set")],
+                         ids=["stcib", "target", "setnorm"])  # fmt: skip
+def test_permuting_users_permutes_user_rows_and_keeps_the_sensing_row(kw, batch):
+    cfg = SystemConfig()
+    model = _model(cfg, **kw)
+    perm = torch.tensor([2, 0, 3, 1])
+    permuted = dict(batch, channels=batch["channels"][:, perm])
+    with torch.no_grad():
+        out, out_p = forward(model, batch), forward(model, permuted)
+    scale = out.abs().max()
+    torch.testing.assert_close(out_p[:, 0], out[:, 0], atol=1e-4 * scale, rtol=0)
+    torch.testing.assert_close(out_p[:, 1:], out[:, 1:][:, perm], atol=1e-4 * scale, rtol=0)
+
+
+def test_paper_literal_pma_decoder_is_not_user_equivariant(batch):
+    """The reason for our decoder: PMA_{K+1}'s outputs ignore the order of the users."""
+    cfg = SystemConfig()
+    model = _model(cfg, decoder="pma")
+    perm = torch.tensor([2, 0, 3, 1])
+    with torch.no_grad():
+        out = forward(model, batch)
+        out_p = forward(model, dict(batch, channels=batch["channels"][:, perm]))
+    torch.testing.assert_close(out_p, out, atol=1e-3 * out.abs().max(), rtol=0)
+    assert not torch.allclose(out[:, 1:][:, perm], out[:, 1:], atol=1e-3 * out.abs().max())
+
+
+def test_target_aware_model_uses_and_needs_the_sensing_input(batch):
+    cfg = SystemConfig()
+    model = _model(cfg, target_aware=True)
+    with torch.no_grad():
+        a = model(batch["channels"], batch["sensing_iq"])
+        b = model(batch["channels"], batch["sensing_iq"].flip(0))
+    assert not torch.allclose(a, b)
+    with pytest.raises(ValueError, match="sensing"):
+        model(batch["channels"])
+
+
+@pytest.mark.parametrize("name", ["stcib_joint", "cnn_joint"])
+def test_shipped_configs_give_cnn_a_parameter_count_within_25_percent(name):
+    stcib = TrainConfig.load(CONFIGS / "stcib_joint.yml")
+    cnn = TrainConfig.load(CONFIGS / "cnn_joint.yml")
+    cfg = stcib.system_config()
+    n_st = count_parameters(build_model(stcib.model, cfg.K, cfg.N, cfg.NC, 1.0, 1.0))
+    n_cnn = count_parameters(build_model(cnn.model, cfg.K, cfg.N, cfg.NC, 1.0, 1.0))
+    assert abs(n_cnn / n_st - 1) <= 0.25, (n_cnn, n_st)
+
+
+def _rows(W):
+    x = np.swapaxes(W, 1, 2)
+    return torch.tensor(np.concatenate([x.real, x.imag], -1), dtype=torch.float32)
+
+
+def test_torch_rates_match_the_numpy_core(real, batch):
+    cfg = real.cfg
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((24, cfg.N, cfg.K + 1)) + 1j * rng.standard_normal(
+        (24, cfg.N, cfg.K + 1)
+    )
+    W *= np.sqrt(cfg.power_budget / np.sum(np.abs(W) ** 2, axis=(1, 2), keepdims=True))
+    Rc, Rs, Rs_avg = (x.double().numpy() for x in losses.rates(batch, _rows(W), cfg.kappa, cfg.MR))
+    np.testing.assert_allclose(Rc, metrics.comm_rates(real.F, W, cfg.kappa), rtol=2e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        Rs, metrics.sensing_rates(real.G_t, real.G_c, W, cfg.kappa), rtol=2e-4, atol=1e-6
+    )
+    want_avg = metrics.rate(metrics.scnr_averaged(real.Q_t, real.Q_c, W, cfg.MR), cfg.kappa)
+    np.testing.assert_allclose(Rs_avg, want_avg, rtol=2e-4, atol=1e-6)
+
+
+def test_losses_match_eqs_38_to_40_in_the_numpy_core():
+    rng = np.random.default_rng(1)
+    Rc, Rs, Rs_avg = (
+        rng.uniform(0, 6, (50, 4)),
+        rng.uniform(0, 1, (50, 4)),
+        rng.uniform(0, 1, (50, 4)),
+    )
+    t = [torch.tensor(x) for x in (Rc, Rs, Rs_avg)]
+    joint = LossConfig(regime="joint", eta=0.3)
+    assert float(losses.loss(*t, joint)) == pytest.approx(metrics.loss_joint(Rc, Rs, 0.3))
+    sc = LossConfig(regime="sc", comm_threshold=3.0, xi=2.0)
+    assert float(losses.loss(*t, sc)) == pytest.approx(metrics.loss_sc(Rc, Rs, 3.0, 2.0))
+    cc = LossConfig(regime="cc", sensing_threshold=0.5, varrho=4.0)
+    assert float(losses.loss(*t, cc)) == pytest.approx(metrics.loss_cc(Rc, Rs_avg, 0.5, 4.0))
+    margin = LossConfig(regime="sc", comm_threshold=3.0, xi=2.0, margin=0.5)
+    assert float(losses.loss(*t, margin)) == pytest.approx(metrics.loss_sc(Rc, Rs, 3.5, 2.0))
+
+
+def test_bad_configs_name_the_field():
+    with pytest.raises(ValueError, match="loss.regime"):
+        TrainConfig.from_dict({"loss": {"regime": "both"}})
+    with pytest.raises(ValueError, match="model.d_model"):
+        TrainConfig.from_dict({"model": {"d_model": 10, "heads": 4}})
+    with pytest.raises(ValueError, match="scene"):
+        TrainConfig.from_dict({"model": {"target_aware": True}, "data": {"scene": "paper"}})
+    with pytest.raises(ValueError, match="unknown key"):
+        TrainConfig.from_dict({"optim": {"learning_rate": 1e-3}})
