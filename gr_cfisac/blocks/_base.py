@@ -146,6 +146,8 @@ class CoherenceBlock(gr.basic_block):
             self.set_min_output_buffer(i, 2 * self.max_blocks * self._unit)
         if self.out_ports and self.in_ports:
             self.set_relative_rate(1.0)
+        if not self.in_ports:  # a source waits for room for several blocks, not one
+            self.set_min_noutput_items(min(self.max_blocks, 16) * self._unit)
         self.set_tag_propagation_policy(gr.TPP_DONT)
 
     # ------------------------------------------------------------------ subclass API
