@@ -39,14 +39,17 @@ def _fim(A: np.ndarray, D: np.ndarray, P: np.ndarray, snapshots: int, noise: flo
 
 
 def _invert(fim: np.ndarray) -> np.ndarray:
-    """Inverse of FIMs (..., p, p); inf on the diagonal where a FIM is singular."""
+    """Inverse of symmetric PSD information matrices (..., p, p), by eigendecomposition;
+    inf on the diagonal (NaN elsewhere) where one is singular (eigenvalue ratio below 1e-12)."""
+    fim = np.asarray(fim, dtype=float)
     eye = np.eye(fim.shape[-1])
     finite = np.all(np.isfinite(fim), axis=(-2, -1))
-    cond = np.linalg.cond(np.where(finite[..., None, None], fim, eye))
-    ok = finite & np.isfinite(cond) & (cond < 1e13)
-    safe = np.where(ok[..., None, None], fim, eye)
-    inv = np.linalg.inv(safe)
-    bad = np.where(np.eye(fim.shape[-1], dtype=bool), np.inf, np.nan)
+    lam, vec = np.linalg.eigh(
+        np.where(finite[..., None, None], 0.5 * (fim + np.swapaxes(fim, -1, -2)), eye)
+    )
+    ok = finite & (lam[..., 0] > 1e-12 * np.abs(lam[..., -1]))
+    inv = (vec / np.where(ok[..., None], lam, 1.0)[..., None, :]) @ np.swapaxes(vec, -1, -2)
+    bad = np.where(eye.astype(bool), np.inf, np.nan)
     return np.where(ok[..., None, None], inv, bad)
 
 

@@ -187,6 +187,18 @@ def _rays(rap_frame: np.ndarray, psi: np.ndarray, theta: np.ndarray) -> np.ndarr
     )
 
 
+def _pinv(J: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Pseudo-inverse of symmetric PSD matrices (B, d, d), zeros where not ok."""
+    J = np.where(ok[:, None, None] & np.all(np.isfinite(J), axis=(-2, -1))[:, None, None], J, 0.0)
+    return np.linalg.pinv(0.5 * (J + np.swapaxes(J, -1, -2)), hermitian=True)
+
+
+def _solve(J: np.ndarray, g: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """J^+ g per block (B, d); zero where not ok (a degenerate geometry gives no NaN)."""
+    g = np.where(ok[:, None] & np.all(np.isfinite(g), axis=-1)[:, None], g, 0.0)
+    return np.einsum("bxy,by->bx", _pinv(J, ok), g)
+
+
 def fuse_position(
     rap_pos: np.ndarray,
     rap_frame: np.ndarray,
@@ -236,8 +248,7 @@ def fuse_position(
         b = b[:, :2] - A[:, :2, 2] * height_m
         A = A[:, :2, :2]
     ok = used.sum(-1) >= need
-    A_safe = np.where(ok[:, None, None], A, np.eye(dims))
-    x = np.linalg.solve(A_safe, b[..., None])[..., 0]
+    x = _solve(A, b, ok)
 
     def full(x: np.ndarray) -> np.ndarray:
         return x if height_m is None else np.concatenate([x, np.full((B, 1), height_m)], -1)
@@ -251,9 +262,8 @@ def fuse_position(
         D = uv_jacobian(rap_pos, rap_frame, p)[..., :dims]  # (B, NR, 2, dims)
         J = np.einsum("bjkx,bjkl,bjly->bxy", D, weights, D)
         g = np.einsum("bjkx,bjkl,bjl->bx", D, weights, res)
-        J_safe = np.where(ok[:, None, None], J, np.eye(dims))
-        step = np.linalg.solve(J_safe, g[..., None])[..., 0]
-        x = x + np.where(ok[:, None], step, 0.0)
+        step = _solve(J, g, ok)
+        x = x + step
         if np.max(np.abs(step[ok]), initial=0.0) < 1e-9:
             break
     p = full(x)
@@ -263,8 +273,8 @@ def fuse_position(
     res = np.where(used[..., None], z - h, 0.0)
     D = uv_jacobian(rap_pos, rap_frame, p)[..., :dims]
     J = np.einsum("bjkx,bjkl,bjly->bxy", D, weights, D)
-    J_safe = np.where(ok[:, None, None], J, np.eye(dims))
-    cov = np.linalg.inv(J_safe)
+    ok &= np.all(np.isfinite(p), axis=-1)
+    cov = _pinv(J, ok)
     n_res = 2 * used.sum(-1)
     rss = np.einsum("bjk,bjkl,bjl->b", res, weights, res)
     rms = np.sqrt(np.einsum("bjk,bjk->b", res, res) / np.maximum(n_res, 1))

@@ -206,16 +206,17 @@ class MusicResult:
 
 
 def _local_maxima(V: np.ndarray) -> np.ndarray:
-    """Mask of grid points >= all 8 neighbours (edges padded with -inf). V (..., na, ne)."""
-    P = np.pad(V, [(0, 0)] * (V.ndim - 2) + [(1, 1), (1, 1)], constant_values=-np.inf)
-    na, ne = V.shape[-2:]
-    peak = np.ones(V.shape, dtype=bool)
-    for da in (0, 1, 2):
-        for de in (0, 1, 2):
-            if da == 1 and de == 1:
-                continue
-            peak &= V >= P[..., da : da + na, de : de + ne]
-    return peak & np.isfinite(V)
+    """Mask of grid points >= all 8 neighbours (outside the grid counts as -inf). V (..., na, ne).
+
+    A separable 3 x 3 maximum filter: a point is a local maximum where it equals it.
+    """
+    row = V.copy()
+    np.maximum(row[..., 1:, :], V[..., :-1, :], out=row[..., 1:, :])
+    np.maximum(row[..., :-1, :], V[..., 1:, :], out=row[..., :-1, :])
+    box = row.copy()
+    np.maximum(box[..., :, 1:], row[..., :, :-1], out=box[..., :, 1:])
+    np.maximum(box[..., :, :-1], row[..., :, 1:], out=box[..., :, :-1])
+    return (V >= box) & np.isfinite(V)
 
 
 def _top_candidates(values: np.ndarray, mask: np.ndarray, count: int) -> tuple[np.ndarray, ...]:
@@ -282,8 +283,9 @@ def _derivatives(
     return f, grad, hess
 
 
-def _newton_step(grad: np.ndarray, hess: np.ndarray, cap: float) -> np.ndarray:
-    """Levenberg-damped Newton step -(H + mu I)^{-1} g toward a minimum, length capped. (N, 2)."""
+def _newton_step(grad: np.ndarray, hess: np.ndarray, cap: float | np.ndarray) -> np.ndarray:
+    """Levenberg-damped Newton step -(H + mu I)^{-1} g toward a minimum, length at most cap
+    (a number or (N, 1)). (N, 2)."""
     a, b, d = hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 1]
     lam_min = 0.5 * (a + d) - np.sqrt(0.25 * (a - d) ** 2 + b**2)
     scale = np.abs(hess).max(axis=(-2, -1)) + 1e-300
@@ -300,7 +302,7 @@ def _newton_step(grad: np.ndarray, hess: np.ndarray, cap: float) -> np.ndarray:
 
 
 def _rim_newton_step(
-    psi: np.ndarray, theta: np.ndarray, grad: np.ndarray, hess: np.ndarray, cap: float
+    psi: np.ndarray, theta: np.ndarray, grad: np.ndarray, hess: np.ndarray, cap: np.ndarray
 ) -> np.ndarray:
     """Newton step in (psi, theta) from the (u, v) gradient and Hessian (chain rule). (N, 2)."""
     st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(psi), np.cos(psi)
@@ -330,8 +332,9 @@ def refine(
     P (B, M, M) the noise projector E_n E_n^H of each block. Inside the disk the steps are
     taken in (u, v); where sin(theta) > 0.9 in (psi, theta), through the chain rule, so that
     maxima on the rim theta = 90 deg (a fold of the map) are found like any other. Steps are
-    capped at ``cap`` and halved until f drops; a start stops when its step is below ``tol`` or
-    nothing lowers f. Starts still moving after ``iterations`` get f = inf (no peak).
+    capped by a trust radius (``cap`` at first; doubled after a full capped step, up to 16 cap,
+    so a start crossing a flat region speeds up, and halved after a rejected one) and halved
+    until f drops; a start stops when its step is below ``tol`` or nothing lowers f. Starts still moving after ``iterations`` get f = inf (no peak).
     -> refined u, v and f (B, k).
     """
     P = np.asarray(P).reshape((-1,) + np.shape(P)[-2:])
@@ -348,14 +351,18 @@ def refine(
     theta = np.arcsin(np.minimum(np.hypot(u, v), 1.0))
     active = np.arange(u.size)
     pa0, pa = p0, p
+    radius = np.full(u.size, float(cap))
     for _ in range(iterations):
         if active.size == 0:
             break
         ua, va, sa, ta = u[active], v[active], psi[active], theta[active]
         f, grad, hess = _derivatives(pa0, pa, ua, va, lr, lc)
         rim = np.sin(ta) > _RIM
-        step_uv = _newton_step(grad, hess, cap)
-        step_pt = _rim_newton_step(sa, ta, grad, hess, cap)
+        ra = radius[active][:, None]
+        step_uv = _newton_step(grad, hess, ra)
+        step_pt = _rim_newton_step(sa, ta, grad, hess, ra)
+        capped = np.where(rim, np.hypot(*step_pt.T), np.hypot(*step_uv.T)) >= 0.999 * ra[:, 0]
+        full = np.zeros(active.size, dtype=bool)
         nu, nv, npsi, nth = ua.copy(), va.copy(), sa.copy(), ta.copy()
         todo = np.arange(active.size)
         for frac in 0.5 ** np.arange(12):
@@ -370,6 +377,7 @@ def refine(
             _, tf = _poly(pa0[todo], pa[todo], tu, tv, lr, lc)
             take = tf < f[todo]
             idx = todo[take]
+            full[idx] = frac == 1.0
             nu[idx], nv[idx] = tu[take], tv[take]
             npsi[idx] = np.where(rim[idx], tp[take], np.arctan2(tv[take], tu[take]))
             nth[idx] = np.where(
@@ -380,6 +388,8 @@ def refine(
                 break
         moving = np.hypot(nu - ua, nv - va) > tol
         u[active], v[active], psi[active], theta[active] = nu, nv, npsi, nth
+        grow = np.where(full & capped, 2.0, np.where(full, 1.0, 0.5))
+        radius[active] = np.clip(radius[active] * grow, cap / 64, 16 * cap)
         active, pa0, pa = active[moving], pa0[moving], pa[moving]
     _, f = _poly(p0, p, u, v, lr, lc)
     f = np.maximum(f, 1e-300)
@@ -484,7 +494,7 @@ class MusicEstimator:
         count = n_peaks + self.candidates
         p0, p = _lag_coefficients(P, self.rows, self.cols)
         coef = np.concatenate([p.real, p.imag], axis=-1).T  # (2L, B)
-        chunk = max(1, int(4e6 // self.grid_u.size))  # bound the (G, B) temporaries
+        chunk = max(1, int(3e5 // self.grid_u.size))  # (b, G) temporaries that stay in cache
         us, vs = [], []
         for s in range(0, P.shape[0], chunk):
             den = p0[s : s + chunk, None] + 2 * (self.basis @ coef[:, s : s + chunk]).T  # (b, G)
