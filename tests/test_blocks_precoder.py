@@ -100,3 +100,61 @@ def test_per_tap_power(cfg, network):
     W = W_of(cfg, run_block(precoder(cfg, "rzf", per_tap=True, msg_interval=0), ports))
     per_tap = np.sum(np.abs(W.reshape(B, cfg.NT, cfg.MT, -1)) ** 2, axis=(2, 3))
     np.testing.assert_allclose(per_tap, cfg.rho, rtol=1e-4)
+
+
+def free_address() -> str:
+    """tcp address whose port and port + 1 (the service's reply port) are both free."""
+    import socket
+
+    rng = np.random.default_rng()
+    for port in rng.integers(20000, 60000, size=50):
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", int(port)))
+                b.bind(("127.0.0.1", int(port) + 1))
+            return f"tcp://127.0.0.1:{port}"
+        except OSError:
+            continue
+    pytest.skip("no two consecutive free ports")
+
+
+def test_remote_service_gives_the_same_beams_as_local(cfg, network):
+    import threading
+
+    from gr_cfisac.service import PrecoderService
+
+    ports, F_hat, sg, _ = network
+    address = free_address()
+    stop = threading.Event()
+    with PrecoderService("zf", cfg, address) as service:
+        server = threading.Thread(target=service.serve, kwargs={"stop": stop}, daemon=True)
+        server.start()
+        try:
+            block = precoder(
+                cfg, "remote", remote_address=address, remote_timeout_ms=5000, msg_interval=0
+            )
+            W = W_of(cfg, run_block(block, ports))
+        finally:
+            stop.set()
+            server.join(5)
+    local = W_of(cfg, run_block(precoder(cfg, "zf", msg_interval=0), ports))
+    np.testing.assert_allclose(W, local, rtol=1e-4, atol=1e-5 * np.abs(local).max())
+    assert block.design.status == "ok"
+
+
+def test_remote_down_falls_back_and_keeps_streaming(cfg, network):
+    ports = network[0]
+    block = precoder(
+        cfg,
+        "remote",
+        remote_address=free_address(),
+        remote_timeout_ms=50,
+        fallback="mrt",
+        msg_interval=0,
+    )
+    W = W_of(cfg, run_block(block, ports))
+    local = W_of(cfg, run_block(precoder(cfg, "mrt", msg_interval=0), ports))
+    np.testing.assert_allclose(W, local, rtol=1e-5)
+    assert block.design.status != "ok"
+    with pytest.raises(ValueError, match="needs remote_address"):
+        resolve_precoder("remote", cfg)

@@ -16,7 +16,9 @@ Ports (per coherence block, one item each):
 - "optimize": the iterative ISAC optimizer of eq 23 (``regime``, ``eta``), which sees the
   estimates and the varpi-averaged grams Q_t, Q_c of the sensing geometry;
 - a path to an ``.onnx`` model (with its card beside it): the learned precoder host;
-- "remote": the ZeroMQ precoder service at ``remote_address`` (gr_cfisac.service).
+- "remote": the ZeroMQ precoder service at ``remote_address`` (gr_cfisac.service); while it
+  is slow (``remote_timeout_ms``) or unreachable the block streams on with the local
+  ``fallback`` precoder and logs the service's status when it changes.
 
 Every algorithm sees only what the network knows (estimates and sensing geometry), never the
 true channels. Power: ||W||_F^2 = rho NT (eq 23d), or per TAP with ``per_tap``.
@@ -31,7 +33,7 @@ import numpy as np
 import pmt
 
 from .. import precoding
-from ..channels import SensingGeometry, sensing_gram_averaged
+from ..channels import SensingGeometry, sensing_gram_averaged, sensing_tokens
 from ..config import SystemConfig
 from ._base import CoherenceBlock, Port, check_config
 from .layout import beam_layout, estimate_layout, geometry_layout, precoder_layout, unpack_geometry
@@ -41,7 +43,61 @@ from .messages import encode
 MU_MISO = ("mrt", "zf", "rzf", "wmmse")
 SENSING_BEAMS = ("nullspace", "target", "none")
 
-Precoder = Callable[[np.ndarray, SensingGeometry], np.ndarray]
+Precoder = Callable[[np.ndarray, SensingGeometry, np.ndarray], np.ndarray]
+
+
+def _with_sensing_beam(
+    users: np.ndarray,
+    F_hat: np.ndarray,
+    sg: SensingGeometry,
+    cfg: SystemConfig,
+    fraction: float,
+    sensing_beam: str,
+    taps: int | None,
+) -> np.ndarray:
+    """ISAC W (B, N, K+1) from MU-MISO user beams plus the chosen sensing beam."""
+    power = cfg.power_budget
+    beam = precoding.target_beam(sg.aT_t, sg.amp_t)
+    if sensing_beam == "nullspace":
+        beam = precoding.nullspace_beam(beam, F_hat)
+    W = precoding.isac_beamformer(users, beam, power, 0.0 if sensing_beam == "none" else fraction)
+    return precoding.scale_power(W, power, taps) if taps else W
+
+
+class RemoteDesign:
+    """The ZeroMQ precoder service (gr_cfisac.service.RemotePrecoder) with a local fallback:
+    a block whose service is slow or gone keeps streaming with ``fallback`` beams, and
+    :attr:`status` / :attr:`counts` say what happened."""
+
+    def __init__(
+        self,
+        address: str,
+        cfg: SystemConfig,
+        fallback: Precoder,
+        timeout_ms: int,
+        sensing_fraction: float,
+        sensing_beam: str,
+        taps: int | None,
+    ) -> None:
+        from ..service import RemotePrecoder
+
+        self.client = RemotePrecoder(address, cfg, timeout_ms)
+        self.cfg, self.fallback = cfg, fallback
+        self.fraction, self.sensing_beam, self.taps = sensing_fraction, sensing_beam, taps
+
+    @property
+    def status(self) -> str:
+        return self.client.status
+
+    def __call__(self, F_hat: np.ndarray, sg: SensingGeometry, cb: np.ndarray) -> np.ndarray:
+        W = self.client(F_hat, self.cfg.power_budget, 1.0, cb=cb, sensing=sensing_tokens(sg))
+        if W is None:
+            return self.fallback(F_hat, sg, cb)
+        if W.shape[-1] == self.cfg.K:  # a MU-MISO service: add the sensing beam here
+            W = _with_sensing_beam(
+                W, F_hat, sg, self.cfg, self.fraction, self.sensing_beam, self.taps
+            )
+        return W
 
 
 def resolve_precoder(
@@ -54,39 +110,33 @@ def resolve_precoder(
     eta: float = 0.5,
     threads: int = 1,
     remote_address: str = "",
+    remote_timeout_ms: int = 500,
+    fallback: str = "zf",
 ) -> Precoder:
-    """A function (F_hat (B, N, K), SensingGeometry) -> W (B, N, K+1) for an algorithm name.
-
-    The seam for the block's ``algorithm`` parameter; raises ValueError for an unknown name.
-    """
+    """A function (F_hat (B, N, K), SensingGeometry, cb (B,)) -> W (B, N, K+1) for an
+    algorithm name: the seam behind the block's ``algorithm`` parameter. ValueError for an
+    unknown name or bad options."""
     algorithm = str(algorithm).strip()
     power = cfg.power_budget
     taps = cfg.NT if per_tap else None
+    if sensing_beam not in SENSING_BEAMS:
+        raise ValueError(
+            f"precoder: sensing_beam must be one of {SENSING_BEAMS}, got {sensing_beam!r}"
+        )
+    if not 0.0 <= sensing_fraction <= 1.0:
+        raise ValueError(f"precoder: sensing_fraction must be in [0, 1], got {sensing_fraction}")
     if algorithm in MU_MISO:
-        if sensing_beam not in SENSING_BEAMS:
-            raise ValueError(
-                f"precoder: sensing_beam must be one of {SENSING_BEAMS}, got {sensing_beam!r}"
-            )
-        if not 0.0 <= sensing_fraction <= 1.0:
-            raise ValueError(
-                f"precoder: sensing_fraction must be in [0, 1], got {sensing_fraction}"
-            )
         user_precoder = getattr(precoding, algorithm)
-        fraction = 0.0 if sensing_beam == "none" else float(sensing_fraction)
 
-        def classical(F_hat: np.ndarray, sg: SensingGeometry) -> np.ndarray:
+        def classical(F_hat: np.ndarray, sg: SensingGeometry, cb=None) -> np.ndarray:
             users = user_precoder(F_hat, power, per_tap=taps)
-            beam = precoding.target_beam(sg.aT_t, sg.amp_t)
-            if sensing_beam == "nullspace":
-                beam = precoding.nullspace_beam(beam, F_hat)
-            W = precoding.isac_beamformer(users, beam, power, fraction)
-            return precoding.scale_power(W, power, taps) if per_tap else W
+            return _with_sensing_beam(users, F_hat, sg, cfg, sensing_fraction, sensing_beam, taps)
 
         return classical
     if algorithm == "optimize":
         from ..precoding.optimizer import optimize
 
-        def optimizer(F_hat: np.ndarray, sg: SensingGeometry) -> np.ndarray:
+        def optimizer(F_hat: np.ndarray, sg: SensingGeometry, cb=None) -> np.ndarray:
             Q_t, Q_c = sensing_gram_averaged(sg)
             return optimize(
                 F_hat,
@@ -107,25 +157,22 @@ def resolve_precoder(
         if not Path(algorithm).exists():
             raise ValueError(
                 f"precoder: model {algorithm} does not exist; give the path of an .onnx model "
-                "with its .json card beside it, or a classical algorithm "
-                f"({', '.join(MU_MISO)}, optimize)"
+                f"with its .json card beside it, or a classical algorithm ({', '.join(MU_MISO)}, "
+                "optimize)"
             )
         model = load_precoder(algorithm, cfg, threads)
-        return lambda F_hat, sg: model(F_hat, sensing=sg)
+        return lambda F_hat, sg, cb=None: model(F_hat, sensing=sg)
     if algorithm == "remote":
-        try:
-            from ..service import RemotePrecoder
-        except ImportError as exc:
-            raise ValueError(
-                "precoder: algorithm 'remote' needs gr_cfisac.service (the ZeroMQ precoder "
-                f"client), which could not be imported: {exc}"
-            ) from exc
         if not remote_address:
             raise ValueError(
-                "precoder: algorithm 'remote' needs remote_address, e.g. tcp://host:5555"
+                "precoder: algorithm 'remote' needs remote_address, e.g. tcp://127.0.0.1:5560"
             )
-        client = RemotePrecoder(remote_address, cfg)
-        return lambda F_hat, sg: client(F_hat, sensing=sg)
+        if fallback not in MU_MISO:
+            raise ValueError(f"precoder: fallback must be one of {MU_MISO}, got {fallback!r}")
+        local = resolve_precoder(fallback, cfg, sensing_fraction, sensing_beam, per_tap)
+        return RemoteDesign(
+            remote_address, cfg, local, remote_timeout_ms, sensing_fraction, sensing_beam, taps
+        )
     raise ValueError(
         f"precoder: unknown algorithm {algorithm!r}; use one of {', '.join(MU_MISO)}, "
         "optimize, remote, or the path of an .onnx model"
@@ -146,6 +193,8 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         eta: float = 0.5,
         threads: int = 1,
         remote_address: str = "",
+        remote_timeout_ms: int = 500,
+        fallback: str = "zf",
         msg_interval: int = 1,
         max_blocks: int = 64,
     ) -> None:
@@ -170,7 +219,11 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             eta,
             threads,
             remote_address,
+            remote_timeout_ms,
+            fallback,
         )
+        self.fallback = fallback
+        self._remote_status = "idle"
         if int(msg_interval) < 0:
             raise ValueError(
                 f"precoder: msg_interval must be >= 0 (0: no messages), got {msg_interval}"
@@ -185,7 +238,14 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         h = np.stack([ins[i][:, 0] for i in range(NT)], axis=1).reshape(n, NT, cfg.K, MT)
         F_hat = np.transpose(h, (0, 1, 3, 2)).reshape(n, cfg.N, cfg.K).astype(np.complex128)
         sg = unpack_geometry(cfg, ins[NT][:, 0])
-        W = np.asarray(self.design(F_hat, sg))
+        W = np.asarray(self.design(F_hat, sg, cb))
+        if isinstance(self.design, RemoteDesign) and self.design.status != self._remote_status:
+            self._remote_status = self.design.status
+            report = self.logger.info if self._remote_status == "ok" else self.logger.warn
+            report(
+                f"remote precoder at block {int(cb[0])}: {self._remote_status}"
+                + ("" if self._remote_status == "ok" else f" (using {self.fallback} meanwhile)")
+            )
         if W.shape != (n, cfg.N, cfg.K + 1):
             raise ValueError(
                 f"precoder {self.algorithm!r} returned W of shape {W.shape}, expected "
@@ -197,4 +257,7 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         outs[NT][:, 0] = W.reshape(n, -1)
         if self.msg_interval:
             for j in np.flatnonzero(cb % self.msg_interval == 0):
-                self.publish("beamformer", encode(int(cb[j]), W=W[j], algorithm=self.algorithm))
+                fields = {"W": W[j], "algorithm": self.algorithm}
+                if isinstance(self.design, RemoteDesign):
+                    fields["remote_status"] = self.design.status
+                self.publish("beamformer", encode(int(cb[j]), **fields))
