@@ -158,3 +158,22 @@ def test_remote_down_falls_back_and_keeps_streaming(cfg, network):
     assert block.design.status != "ok"
     with pytest.raises(ValueError, match="needs remote_address"):
         resolve_precoder("remote", cfg)
+
+
+def shipped_model():
+    from pathlib import Path
+
+    models = sorted((Path(__file__).resolve().parents[1] / "models").glob("*.onnx"))
+    return models[0] if models else None
+
+
+@pytest.mark.skipif(shipped_model() is None, reason="no shipped .onnx model yet")
+def test_onnx_model_runs_in_the_block_as_in_the_host(cfg, network):
+    from gr_cfisac.precoding.onnx import load_precoder
+
+    ports, F_hat, sg, _ = network
+    path = str(shipped_model())
+    W = W_of(cfg, run_block(precoder(cfg, path, msg_interval=0), ports))
+    want = load_precoder(path, cfg)(F_hat, sensing=sg)
+    np.testing.assert_allclose(W, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+    assert np.sum(np.abs(W) ** 2, axis=(1, 2)).max() <= cfg.power_budget * (1 + 1e-4)

@@ -279,6 +279,10 @@ class CoherenceBlock(gr.basic_block):
                 self.add_item_tag(o, start + j * per, CB_KEY, pmt.from_uint64(value), self._srcid)
 
     # ------------------------------------------------------------------ messages
+    def subscribed(self, port: str) -> bool:
+        """Whether anything listens on a message port (messages are not built otherwise)."""
+        return pmt.length(self.message_subscribers(pmt.intern(port))) > 0
+
     def publish(self, port: str, msg) -> None:
         """Publish a PMT message on an output message port registered by the subclass."""
         self.message_port_pub(pmt.intern(port), msg)

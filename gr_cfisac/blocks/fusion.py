@@ -101,7 +101,7 @@ class fusion(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             theta=target[..., 1],
             error_radius=fix.error_radius[:, None],
         )
-        if self.msg_interval:
+        if self.msg_interval and self.subscribed("position"):
             for b in np.flatnonzero(cb % self.msg_interval == 0):
                 self.publish(
                     "position",

@@ -158,7 +158,7 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         if len(outs) > 1:
             u = self.display_user - 1
             outs[1][:, :, 0] = y[:, u] / np.where(gain[:, u] == 0, 1, gain[:, u])[:, None]
-        if self.msg_interval:
+        if self.msg_interval and self.subscribed("metrics"):
             for j in np.flatnonzero(cb % self.msg_interval == 0):
                 self.publish("metrics", self._message(rec, j))
 

@@ -102,7 +102,7 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             self.last_spectrum = spec[-1]
             for j in range(len(outs) - n):
                 outs[n + j][:, 0] = spec[:, j].reshape(len(cb), -1)
-        if self.msg_interval:
+        if self.msg_interval and self.subscribed("angles"):
             for b in np.flatnonzero(cb % self.msg_interval == 0):
                 self.publish(
                     "angles",

@@ -255,7 +255,7 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         for i in range(NT):
             outs[i][:, 0] = Wb[:, i].reshape(n, -1)
         outs[NT][:, 0] = W.reshape(n, -1)
-        if self.msg_interval:
+        if self.msg_interval and self.subscribed("beamformer"):
             for j in np.flatnonzero(cb % self.msg_interval == 0):
                 fields = {"W": W[j], "algorithm": self.algorithm}
                 if isinstance(self.design, RemoteDesign):
