@@ -1,0 +1,12 @@
+"""Benchmarks behind ``make bench`` / ``cfisac bench``: each writes bench/NAME.json (and plots).
+
+Speed figures are reported as ratios measured within one run (the machine is shared and noisy).
+"""
+
+#: benchmark name -> module with run(out_dir: pathlib.Path, quick: bool) -> dict
+BENCHMARKS: dict[str, str] = {
+    "core": "gr_cfisac.bench.core",
+    "precoders": "gr_cfisac.bench.precoders",
+    "flowgraph": "gr_cfisac.bench.flowgraph",
+    "sensing": "gr_cfisac.bench.sensing",
+}

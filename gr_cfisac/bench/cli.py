@@ -1,0 +1,33 @@
+"""Run benchmarks and write bench/NAME.json reports (``cfisac bench all`` runs every one)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import time
+from pathlib import Path
+
+from . import BENCHMARKS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="+", metavar="NAME",
+                        help=f"benchmarks to run: all, or any of {', '.join(BENCHMARKS)}")
+    parser.add_argument("--out", type=Path, default=Path("bench"), help="report folder")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+
+
+def run(args: argparse.Namespace) -> int:
+    names = list(BENCHMARKS) if "all" in args.names else args.names
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        raise ValueError(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)} or all")
+    for name in names:
+        t0 = time.perf_counter()
+        print(f"== bench {name}")
+        report = importlib.import_module(BENCHMARKS[name]).run(args.out, args.quick)
+        summary = report.get("summary", {})
+        print(json.dumps(summary, indent=2, default=float))
+        print(f"== bench {name}: {time.perf_counter() - t0:.1f} s -> {args.out / (name + '.json')}")
+    return 0
