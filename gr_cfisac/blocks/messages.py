@@ -40,9 +40,9 @@ def encode(cb: int | None, **fields: Any) -> pmt.pmt_t:
             continue
         flat = arr.ravel()
         if np.iscomplexobj(arr):
-            vec = pmt.init_c32vector(flat.size, flat.astype(np.complex64).tolist())
+            vec = pmt.init_c32vector(flat.size, flat.astype(np.complex64))
         else:
-            vec = pmt.init_f64vector(flat.size, flat.astype(np.float64).tolist())
+            vec = pmt.init_f64vector(flat.size, flat.astype(np.float64))
         msg = pmt.dict_add(msg, key, vec)
         shapes = pmt.dict_add(shapes, key, pmt.init_s64vector(arr.ndim, list(arr.shape)))
     return pmt.dict_add(msg, pmt.intern(SHAPE), shapes)
