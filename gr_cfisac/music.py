@@ -474,9 +474,11 @@ class MusicEstimator:
         n_peaks = n_sources if n_peaks is None else int(n_peaks)
         if n_peaks < 1:
             raise ValueError(f"n_peaks must be >= 1, got {n_peaks}")
-        lead = R.shape[:-2]
-        R = R.reshape((-1, self.M, self.M))
-        _, vecs = np.linalg.eigh(R)
+        _, vecs = np.linalg.eigh(R.reshape((-1, self.M, self.M)))
+        return self._peaks(vecs, n_sources, n_peaks, R.shape[:-2])
+
+    def _peaks(self, vecs: np.ndarray, n_sources: int, n_peaks: int, lead: tuple) -> Peaks:
+        """Peaks from ascending eigenvectors (B, M, M) of the covariances."""
         En = vecs[..., : self.M - n_sources]
         u, v, f = self._search(En @ np.swapaxes(En, -1, -2).conj(), n_peaks)
         psi, theta = angles_from_uv(np.nan_to_num(u), np.nan_to_num(v))
@@ -538,7 +540,7 @@ class MusicEstimator:
         R = sample_covariance(Y.reshape((-1, self.M, tau)))
         if fb:
             R = forward_backward(R)
-        lam = np.linalg.eigvalsh(R)
+        lam, vecs = np.linalg.eigh(R)
         if n_sources is None:
             order = np.minimum(model_order(lam, tau, criterion), self.M - 1)
         else:
@@ -551,7 +553,7 @@ class MusicEstimator:
             if n == 0:
                 continue
             sel = order == n
-            pk = self.peaks(R[sel], int(n), n_peaks=width)
+            pk = self._peaks(vecs[sel], int(n), width, (int(sel.sum()),))
             angles[sel] = pk.angles
             value[sel] = pk.value
             if n_peaks is None:  # at most n peaks for a block of order n
