@@ -26,6 +26,7 @@ library are used here (numerical-core rule: no gnuradio).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
@@ -139,7 +140,7 @@ def _schema_validate(metadata: dict, schema_file: str, where: str) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             if schema_file == "meta":
-                sigmf_validate.validate(metadata, sigmf_schema.get_schema())
+                sigmf_validate.validate(_representative(metadata), sigmf_schema.get_schema())
             else:
                 # The package's collection schema still describes core:streams as arrays,
                 # while the SigMF 1.2 spec and the package's own SigMFCollection use objects
@@ -158,6 +159,42 @@ def _schema_validate(metadata: dict, schema_file: str, where: str) -> None:
         ) from None
     except (RecursionError, TypeError, KeyError, ValueError) as exc:
         raise SigMFError(f"{where}: not valid SigMF ({type(exc).__name__}: {exc})") from None
+
+
+def _representative(metadata: dict) -> dict:
+    """Metadata with one annotation per distinct (key, value type) signature, after checking
+    every annotation's numeric ranges and order against the schema directly.
+
+    The schema constrains an annotation only through the types and numeric ranges of its
+    ``core:`` keys (no patterns; formats are not enforced), so validating one annotation per
+    signature plus these checks is equivalent to validating them all, at a fraction of the
+    cost (jsonschema spends ~150 us per annotation: 0.3 s for 2000 coherence blocks).
+    """
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, list) or len(annotations) <= 64:
+        return metadata
+    from sigmf import schema as sigmf_schema
+
+    props = sigmf_schema.get_schema()["properties"]["annotations"]["items"]["properties"]
+    ranges = {k: (v["minimum"], v["maximum"]) for k, v in props.items() if "minimum" in v}
+    reps: dict[tuple, Any] = {}
+    previous = -1
+    for i, a in enumerate(annotations):
+        if not isinstance(a, dict):
+            reps.setdefault(("not an object", type(a).__name__), a)
+            continue
+        sig = tuple(sorted((k, type(v).__name__) for k, v in a.items()))
+        reps.setdefault(sig, a)
+        for key, (lo, hi) in ranges.items():
+            v = a.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not lo <= v <= hi:
+                raise SigMFError(f"annotations/{i}/{key} = {v} is outside [{lo}, {hi}]")
+        start = a.get("core:sample_start")
+        if isinstance(start, int):
+            if start < previous:
+                raise SigMFError("annotations has incorrect sample start ordering")
+            previous = start
+    return {**metadata, "annotations": list(reps.values())}
 
 
 def _check_streams(streams: Any, where: str) -> None:
@@ -449,7 +486,8 @@ class RecordingWriter:
         out = []
         for a in ordered:
             if a.cb is not None and a.length is None:
-                nxt = next((s for s in starts if s > a.start), self.items_written)
+                i = bisect.bisect_right(starts, a.start)
+                nxt = starts[i] if i < len(starts) else self.items_written
                 length = max(0, min(nxt, self.items_written) - a.start)
                 fields = dict(a.fields)
                 per_block = self.stream.get("items_per_block")
@@ -593,21 +631,24 @@ class Recording:
         shape = self.global_info.get(f"{EXTENSION}:array_shape")
         return (int(shape[0]), int(shape[1])) if shape else None
 
-    def samples(self, start: int = 0, count: int | None = None) -> np.ndarray:
-        """Items [start, start+count) as a read-only (n, num_channels) complex64 array."""
+    def samples(self, start: int = 0, count: int | None = None, mmap: bool = False) -> np.ndarray:
+        """Items [start, start+count) as (n, num_channels) complex64: a copy read from the file,
+        or with ``mmap=True`` a read-only memory map (no copy; slower to touch on most VMs)."""
         if not 0 <= start <= self.num_items:
             raise ValueError(f"samples: start must be in [0, {self.num_items}], got {start}")
         stop = self.num_items if count is None else min(self.num_items, start + int(count))
         if stop <= start:
             return np.zeros((0, self.num_channels), dtype=np.complex64)
-        mm = np.memmap(
-            self.data_path,
-            dtype=ITEM_DTYPE,
-            mode="r",
-            offset=start * self.num_channels * ITEM_DTYPE.itemsize,
-            shape=((stop - start) * self.num_channels,),
-        )
-        return mm.reshape(stop - start, self.num_channels)
+        offset = start * self.num_channels * ITEM_DTYPE.itemsize
+        n = (stop - start) * self.num_channels
+        if mmap:
+            data = np.memmap(self.data_path, dtype=ITEM_DTYPE, mode="r", offset=offset, shape=(n,))
+        else:
+            data = np.fromfile(self.data_path, dtype=ITEM_DTYPE, count=n, offset=offset)
+            if data.size != n:
+                raise SigMFError(f"{self.data_path}: shorter than when it was opened (truncated)")
+            data = data.astype(np.complex64, copy=False)
+        return data.reshape(stop - start, self.num_channels)
 
     def blocks(self, complete_only: bool = True) -> list[Annotation]:
         """The ``cb`` annotations in order (without partial blocks unless asked)."""

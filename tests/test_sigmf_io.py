@@ -398,3 +398,23 @@ def test_fuzzed_collection_only_ever_raises_sigmf_error(tmp_path, rng):
 
 def test_sigmf_error_is_a_value_error():
     assert issubclass(SigMFError, ValueError)
+
+
+def test_long_recordings_are_fully_validated(tmp_path, rng):
+    """Many annotations are validated by signature: a bad one deep in the list is still found."""
+    blocks = [(b, b) for b in range(300)]
+    meta = write_recording(tmp_path / "long", _samples(rng, 300, 1), blocks=blocks)
+    original = json.loads(meta.read_text())
+    for path, value, why in [
+        (("annotations", 250, "core:sample_count"), -1, "outside"),
+        (("annotations", 251, "core:label"), 5, "not valid SigMF"),
+        (("annotations", 252, "core:sample_start"), 3, "ordering"),
+        (("annotations", 253, "core:freq_lower_edge"), 1e13, "outside"),
+    ]:
+        doc = json.loads(json.dumps(original))
+        doc[path[0]][path[1]][path[2]] = value
+        meta.write_text(json.dumps(doc))
+        with pytest.raises(SigMFError, match=why):
+            read_recording(meta, verify_checksum=False)
+    meta.write_text(json.dumps(original))
+    assert len(read_recording(meta).blocks()) == 300

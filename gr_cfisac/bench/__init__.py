@@ -9,4 +9,5 @@ BENCHMARKS: dict[str, str] = {
     "precoders": "gr_cfisac.bench.precoders",
     "flowgraph": "gr_cfisac.bench.flowgraph",
     "sensing": "gr_cfisac.bench.sensing",
+    "io": "gr_cfisac.bench.io",
 }
