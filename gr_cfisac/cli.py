@@ -14,6 +14,7 @@ import sys
 COMMANDS: dict[str, str] = {
     "demo": "gr_cfisac.demo",
     "bench": "gr_cfisac.bench.cli",
+    "serve": "gr_cfisac.serve",
     "train": "gr_cfisac.train.cmd_train",
     "export": "gr_cfisac.train.cmd_export",
     "evaluate": "gr_cfisac.train.cmd_evaluate",
