@@ -266,8 +266,15 @@ def _lag_basis(u: np.ndarray, v: np.ndarray, rows: int, cols: int) -> np.ndarray
 def _poly(
     p0: np.ndarray, p: np.ndarray, u: np.ndarray, v: np.ndarray, lr: np.ndarray, lc: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """q_l = p_l exp(j pi (dr_l u - dc_l v)) (N, L) and f = p_0 + 2 Re sum q (N,). p (N, L)."""
-    q = p * np.exp(1j * np.pi * (u[:, None] * lr - v[:, None] * lc))
+    """q_l = p_l exp(j pi (dr_l u - dc_l v)) (N, L) and f = p_0 + 2 Re sum q (N,). p (N, L).
+
+    The exponential factors: exp(j pi dr u) exp(-j pi dc v), one small table per axis.
+    """
+    r = np.arange(lr.max() + 1)
+    c = np.arange(lc.min(), lc.max() + 1)
+    e_r = np.exp(1j * np.pi * u[:, None] * r)
+    e_c = np.exp(-1j * np.pi * v[:, None] * c)
+    q = p * e_r[:, lr.astype(int)] * e_c[:, (lc - lc.min()).astype(int)]
     return q, p0 + 2 * q.real.sum(-1)
 
 
@@ -464,7 +471,9 @@ class MusicEstimator:
             self.grid_u, self.grid_v = gu.ravel(), gv.ravel()
             self.grid_mask = np.ones(self.grid_u.size, dtype=bool)
         # f on the grid = p_0 + 2 basis @ [Re p, Im p]: the precomputed "steering" of the search
-        self.basis = _lag_basis(self.grid_u, self.grid_v, self.rows, self.cols)
+        self.basis = _lag_basis(
+            self.grid_u[self.grid_mask], self.grid_v[self.grid_mask], self.rows, self.cols
+        )
 
     # -- the search -------------------------------------------------------------
     def peaks(self, R: np.ndarray, n_sources: int, n_peaks: int | None = None) -> Peaks:
@@ -499,9 +508,10 @@ class MusicEstimator:
         chunk = max(1, int(3e5 // self.grid_u.size))  # (b, G) temporaries that stay in cache
         us, vs = [], []
         for s in range(0, P.shape[0], chunk):
-            den = p0[s : s + chunk, None] + 2 * (self.basis @ coef[:, s : s + chunk]).T  # (b, G)
-            vals = np.where(self.grid_mask, 1.0 / np.maximum(den, 1e-300), -np.inf)
-            mask = _local_maxima(vals.reshape((-1,) + self.grid_shape)).reshape(den.shape)
+            den = p0[s : s + chunk, None] + 2 * (self.basis @ coef[:, s : s + chunk]).T
+            vals = np.full((den.shape[0], self.grid_u.size), -np.inf)  # (b, G)
+            vals[:, self.grid_mask] = 1.0 / np.maximum(den, 1e-300)
+            mask = _local_maxima(vals.reshape((-1,) + self.grid_shape)).reshape(vals.shape)
             idx, _ = _top_candidates(vals, mask, count)
             us.append(self.grid_u[idx])
             vs.append(self.grid_v[idx])
