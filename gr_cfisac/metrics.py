@@ -137,3 +137,27 @@ def per_tap_power(W: np.ndarray, NT: int) -> np.ndarray:
     if N % NT:
         raise ValueError(f"W has N={N} rows, not a multiple of NT={NT}")
     return (np.abs(W.reshape(B, NT, N // NT, -1)) ** 2).sum(axis=(-2, -1))
+
+
+# Sensing-accuracy bounds live in bounds.py (stochastic CRB of the target angles at a RAP and
+# the position-error bound of the fused estimate); re-exported here as DESIGN.md lists them.
+from .bounds import position_error_bound, stochastic_crb, stochastic_crb_uv, target_bounds  # noqa: E402
+
+__all__ = [
+    "sinr",
+    "scnr",
+    "scnr_averaged",
+    "rate",
+    "comm_rates",
+    "sensing_rates",
+    "objective",
+    "loss_sc",
+    "loss_cc",
+    "loss_joint",
+    "feasibility",
+    "per_tap_power",
+    "stochastic_crb",
+    "stochastic_crb_uv",
+    "target_bounds",
+    "position_error_bound",
+]
