@@ -58,16 +58,17 @@ INCOMPLETE_EXT = ".sigmf-incomplete"
 MAX_META_BYTES = 256 * 1024 * 1024
 
 #: Stream kinds with a documented item layout (docs/sigmf_extension.md); others are allowed.
+#: Per-block data kinds record their item layout in ``cfisac:stream.layout``.
 KNOWN_KINDS = (
+    "rap_echo",  # received echo snapshots at a RAP: tau items of MR per block (eq 18)
     "tap_pilots",  # received uplink pilots at a TAP: tau_p items of MT per block (eq 6)
     "tap_downlink",  # transmitted downlink snapshots of a TAP: tau items of MT per block
-    "rap_echo",  # received echo snapshots at a RAP: tau items of MR per block (eq 18)
-    "user_rx",  # received downlink samples at a user: tau items of 1 per block
-    "channels",  # true channels h_ik of one TAP: 1 item of K*MT per block
-    "channel_mean",  # known LoS means c_ik of one TAP: 1 item of K*MT per block
-    "channel_cov",  # known covariances C_hik of one TAP: 1 item of K*MT*MT per block
-    "estimates",  # channel estimates h_hat_ik of one TAP: 1 item of K*MT per block
-    "beamformer",  # W: 1 item of N*(K+1) per block
+    "stats",  # known statistics of one TAP (c_ik, C_hik): 1 item per block
+    "estimate",  # channel estimates h_hat_ik of one TAP: 1 item per block
+    "truth",  # ground truth (F, G_t, G_c, positions, target angles): 1 item per block
+    "geometry",  # network-known sensing geometry: 1 item per block
+    "beam",  # one TAP's rows of W: 1 item per block
+    "precoder",  # the whole W: 1 item per block
     "other",
 )
 
@@ -410,15 +411,25 @@ class RecordingWriter:
             fields[f"{EXTENSION}:truth"] = truth
         self.annotations.append(Annotation(int(start), None, "cb", fields))
 
-    def tag(self, offset: int, key: str, value: Any, value_type: str | None = None) -> None:
+    def tag(
+        self,
+        offset: int,
+        key: str,
+        value: Any,
+        value_type: str | None = None,
+        encoded: str | None = None,
+    ) -> None:
         """Record a stream tag: ``cb`` with an integer value becomes a block boundary, others
-        ``cfisac:tag`` annotations (value must be JSON-encodable)."""
+        ``cfisac:tag`` annotations: ``value`` (JSON-encodable, for people and other tools),
+        ``type`` and ``encoded`` (an exact encoding, e.g. the base64 of a serialized PMT)."""
         if key == "cb" and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
             self.mark_block(offset, int(value))
             return
         tag = {"key": str(key), "value": jsonable(value)}
         if value_type is not None:
             tag["type"] = value_type
+        if encoded is not None:
+            tag["encoded"] = str(encoded)
         self.annotations.append(
             Annotation(int(offset), None, str(key)[:20], {f"{EXTENSION}:tag": tag})
         )
@@ -658,13 +669,43 @@ class Recording:
         return out
 
     def tags(self) -> list[tuple[int, str, Any, str | None]]:
-        """(offset, key, value, type) of every recorded tag, ``cb`` included, in order."""
+        """(offset, key, value, type) of every recorded tag, ``cb`` included, in order
+        (the exact ``encoded`` form, where recorded, is in the annotation's ``tag``)."""
         out: list[tuple[int, str, Any, str | None]] = []
         for a in self.annotations:
             if a.cb is not None:
                 out.append((a.start, "cb", a.cb, "uint64"))
             elif isinstance(a.tag, dict) and "key" in a.tag:
                 out.append((a.start, str(a.tag["key"]), a.tag.get("value"), a.tag.get("type")))
+        return out
+
+    @property
+    def layout(self) -> list[dict[str, Any]] | None:
+        """The item layout of a per-block data stream (``cfisac:stream.layout``): fields
+        ``{name, shape, real}`` packed in order, or None."""
+        layout = self.stream.get("layout")
+        return layout if isinstance(layout, list) else None
+
+    def unpack(self, items: np.ndarray) -> dict[str, np.ndarray]:
+        """Items (n, num_channels) of a per-block data stream -> {field: (n, *shape)} (complex128,
+        or float64 for real fields), from the layout recorded in the metadata."""
+        layout = self.layout
+        if layout is None:
+            raise SigMFError(f"{self.meta_path}: no cfisac:stream.layout to unpack items with")
+        items = np.asarray(items).reshape(len(items), -1)
+        out, start = {}, 0
+        for f in layout:
+            shape = tuple(int(d) for d in f["shape"])
+            size = int(np.prod(shape, dtype=np.int64))
+            part = items[:, start : start + size]
+            part = part.real.astype(np.float64) if f.get("real") else part.astype(np.complex128)
+            out[str(f["name"])] = part.reshape((len(items),) + shape)
+            start += size
+        if start != items.shape[1]:
+            raise SigMFError(
+                f"{self.meta_path}: cfisac:stream.layout covers {start} values, items have "
+                f"{items.shape[1]}"
+            )
         return out
 
     def block_samples(self, items_per_block: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,8 @@ from .music_localizer import display_size, music_localizer
 from .pilot_estimator import pilot_estimator
 from .precoder import precoder, resolve_precoder
 from .scenario_source import scenario_source
+from .sigmf_sink import sigmf_sink
+from .sigmf_source import sigmf_source
 from .transmitter import transmitter
 
 __all__ = [
@@ -32,4 +34,6 @@ __all__ = [
     "display_size",
     "build_chain",
     "Chain",
+    "sigmf_sink",
+    "sigmf_source",
 ]
