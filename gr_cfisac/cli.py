@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "demo": "gr_cfisac.demo",
     "bench": "gr_cfisac.bench.cli",
     "serve": "gr_cfisac.serve",
+    "replay": "gr_cfisac.replay",
     "train": "gr_cfisac.train.cmd_train",
     "export": "gr_cfisac.train.cmd_export",
     "evaluate": "gr_cfisac.train.cmd_evaluate",
