@@ -16,6 +16,7 @@ from gr_cfisac.train.config import TrainConfig  # noqa: E402
 from gr_cfisac.train.export import PARITY_TOLERANCE, export_run, sha256  # noqa: E402
 from gr_cfisac.train.trainer import Trainer  # noqa: E402
 
+ALL = ["stcib", "target", "cnn", "zf", "zf-target"]
 TINY = Path(__file__).resolve().parents[1] / "gr_cfisac" / "train" / "configs" / "tiny.yml"
 
 
@@ -41,6 +42,8 @@ def exported(tmp_path_factory):
         "stcib": _train_and_export(root, "tiny_stcib"),
         "target": _train_and_export(root, "tiny_target", target_aware=True),
         "cnn": _train_and_export(root, "tiny_cnn", arch="cnn"),
+        "zf": _train_and_export(root, "tiny_zf", head="zf"),
+        "zf-target": _train_and_export(root, "tiny_zf_target", head="zf", target_aware=True),
     }
 
 
@@ -56,14 +59,14 @@ def _inputs(path: Path, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     return feeds
 
 
-@pytest.mark.parametrize("kind", ["stcib", "target", "cnn"])
+@pytest.mark.parametrize("kind", ALL)
 def test_graph_follows_the_contract_and_passes_the_checker(exported, kind):
     cfg = SystemConfig()
     model = onnx.load(str(exported[kind]))
     onnx.checker.check_model(model, full_check=True)
     sess = ort.InferenceSession(str(exported[kind]), providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
-    assert names == (["channels", "sensing"] if kind == "target" else ["channels"])
+    assert names == (["channels", "sensing"] if "target" in kind else ["channels"])
     assert all(i.type == "tensor(float)" for i in sess.get_inputs())
     assert sess.get_inputs()[0].shape[1:] == [cfg.K, 2 * cfg.N]
     out = sess.get_outputs()
@@ -73,7 +76,7 @@ def test_graph_follows_the_contract_and_passes_the_checker(exported, kind):
         assert got.shape == (batch, cfg.K + 1, 2 * cfg.N) and got.dtype == np.float32
 
 
-@pytest.mark.parametrize("kind", ["stcib", "target", "cnn"])
+@pytest.mark.parametrize("kind", ALL)
 def test_card_records_what_design_md_lists(exported, kind):
     path = exported[kind]
     card = json.loads(path.with_suffix(".json").read_text())
@@ -87,7 +90,8 @@ def test_card_records_what_design_md_lists(exported, kind):
     assert card["onnx"]["opset"] >= 17
     assert card["onnx"]["parity_max_rel_diff"] <= PARITY_TOLERANCE
     assert card["input_scale"] == pytest.approx(np.sqrt(SystemConfig().rho))
-    if kind == "target":
+    assert card["onnx"]["custom_domains"] == (["com.microsoft"] if "zf" in kind else [])
+    if "target" in kind:
         assert card["scene"]["kind"] == "any"
         assert card["onnx"]["inputs"]["sensing"]["shape"] == ["batch", 3, 64]
     else:
@@ -95,7 +99,7 @@ def test_card_records_what_design_md_lists(exported, kind):
         assert np.asarray(card["scene"]["sensing_tokens_iq"]).shape == (3, 64)
 
 
-@pytest.mark.parametrize("kind", ["stcib", "target", "cnn"])
+@pytest.mark.parametrize("kind", ALL)
 def test_torch_and_onnxruntime_agree(exported, kind):
     from gr_cfisac.train.trainer import load_best
 
@@ -110,7 +114,7 @@ def test_torch_and_onnxruntime_agree(exported, kind):
     assert rel.max() <= PARITY_TOLERANCE
 
 
-@pytest.mark.parametrize("kind", ["stcib", "target", "cnn"])
+@pytest.mark.parametrize("kind", ALL)
 @pytest.mark.parametrize("scale", [1e-8, 1.0, 1e4])
 def test_onnx_output_meets_the_power_constraint(exported, kind, scale):
     feeds = {k: v * np.float32(scale) for k, v in _inputs(exported[kind], 32).items()}
@@ -120,7 +124,7 @@ def test_onnx_output_meets_the_power_constraint(exported, kind, scale):
     assert np.all(np.sum(out**2, axis=(1, 2)) <= SystemConfig().power_budget * (1 + 1e-5))
 
 
-@pytest.mark.parametrize("kind", ["stcib", "target"])
+@pytest.mark.parametrize("kind", ["stcib", "target", "zf", "zf-target"])
 def test_onnx_model_is_user_permutation_equivariant(exported, kind):
     feeds = _inputs(exported[kind], 8, seed=4)
     perm = [3, 1, 0, 2]
@@ -136,3 +140,23 @@ def test_export_refuses_a_wrong_suffix(exported, tmp_path):
     run_dir = exported["stcib"].parent.parent / "tiny_stcib"
     with pytest.raises(ValueError, match=".onnx"):
         export_run(run_dir, tmp_path / "x.pt")
+
+
+def test_cli_train_export_evaluate_round_trip(tmp_path, capsys):
+    from gr_cfisac.cli import main
+
+    out = tmp_path / "m" / "cli_tiny.onnx"
+    argv = ["train", "--config", str(TINY), "--name", "cli_tiny", "--epochs", "1",
+            "--cache-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+            "--export", str(out), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["training"]["config"]["optim"]["max_epochs"] == 1
+    assert card["training"]["config"]["data"]["cache_dir"] == str(tmp_path / "data")
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--size", "40"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["realizations"] == 40
+    assert report["max_power_ratio"] <= 1 + 1e-5
+    assert 0 < report["sum_rc"] and 0 < report["sum_rs"]
+    assert main(["export", str(tmp_path / "missing")]) == 2  # clear error, no traceback

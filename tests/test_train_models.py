@@ -40,6 +40,9 @@ def _model(cfg, **kw):
 
 VARIANTS = [
     dict(),
+    dict(head="span"),
+    dict(head="zf"),
+    dict(head="zf", target_aware=True),
     dict(decoder="pma"),
     dict(target_aware=True),
     dict(input_norm="set"),
@@ -47,7 +50,9 @@ VARIANTS = [
 ]
 
 
-@pytest.mark.parametrize("kw", VARIANTS, ids=["stcib", "pma", "target", "setnorm", "cnn"])
+@pytest.mark.parametrize(
+    "kw", VARIANTS, ids=["stcib", "span", "zf", "zf-target", "pma", "target", "setnorm", "cnn"]
+)
 @pytest.mark.parametrize("scale", [1e-9, 1.0, 1e6])
 def test_every_model_meets_the_power_constraint(kw, scale, batch):
     cfg = SystemConfig()
@@ -61,8 +66,13 @@ def test_every_model_meets_the_power_constraint(kw, scale, batch):
     assert torch.all(power <= cfg.power_budget * (1 + 1e-5))
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(target_aware=True), dict(input_norm="set")],
-                         ids=["stcib", "target", "setnorm"])  # fmt: skip
+EQUIVARIANT = [dict(), dict(target_aware=True), dict(input_norm="set"), dict(head="span"),
+               dict(head="zf"), dict(head="zf", target_aware=True)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "kw", EQUIVARIANT, ids=["stcib", "target", "setnorm", "span", "zf", "zf-target"]
+)
 def test_permuting_users_permutes_user_rows_and_keeps_the_sensing_row(kw, batch):
     cfg = SystemConfig()
     model = _model(cfg, **kw)
@@ -156,3 +166,24 @@ def test_bad_configs_name_the_field():
         TrainConfig.from_dict({"model": {"target_aware": True}, "data": {"scene": "paper"}})
     with pytest.raises(ValueError, match="unknown key"):
         TrainConfig.from_dict({"optim": {"learning_rate": 1e-3}})
+
+
+def test_zero_forcing_basis_matches_numpy_zf_and_projects_out_the_users(real):
+    from gr_cfisac.precoding import zf
+    from gr_cfisac.train.data import iq
+    from gr_cfisac.train.layers import ZeroForcingBasis
+
+    cfg = real.cfg
+    rows = torch.tensor(iq(real.F_hat), dtype=torch.float64) * 1e4
+    z, project_out = ZeroForcingBasis(cfg.N, delta=1e-9)(rows)
+    Z = (z[..., : cfg.N] + 1j * z[..., cfg.N :]).numpy()  # (B, K, N): row k is z_k
+    W = zf(real.F_hat, 1.0)
+    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.abs(np.einsum("bkn,bnk->bk", Z.conj(), W)), 1.0, atol=1e-8)
+    v = torch.randn(24, 3, 2 * cfg.N, dtype=torch.float64)
+    pv = project_out(v)
+    P = (pv[..., : cfg.N] + 1j * pv[..., cfg.N :]).numpy()
+    V = (v[..., : cfg.N] + 1j * v[..., cfg.N :]).numpy()
+    leak = np.abs(np.einsum("bnk,brn->brk", real.F_hat.conj(), P)).max()
+    assert leak < 1e-6 * np.abs(np.einsum("bnk,brn->brk", real.F_hat.conj(), V)).max()
+    torch.testing.assert_close(project_out(pv), pv)  # a projector

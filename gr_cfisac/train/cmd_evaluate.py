@@ -20,9 +20,7 @@ from ..config import SystemConfig
 from ..scenario import Realizations
 
 
-def score(
-    real: Realizations, W: np.ndarray, eta: float, comm_threshold: float, sensing_threshold: float
-) -> dict[str, np.ndarray]:
+def score(real: Realizations, W: np.ndarray, eta: float) -> dict[str, np.ndarray]:
     """Per-realization metrics of W (B, N, K+1) on true F and realized G (and averaged Q)."""
     cfg = real.cfg
     Rc = metrics.comm_rates(real.F, W, cfg.kappa)
@@ -79,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         W = host(real.F_hat, sensing)
         elapsed += time.perf_counter() - t0
-        for k, v in score(real, W.astype(complex), eta, th_c, th_s).items():
+        for k, v in score(real, W.astype(complex), eta).items():
             acc.setdefault(k, []).append(v)
     parts = {k: np.concatenate(v) for k, v in acc.items()}
     report = summarize(parts, th_c, th_s)

@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--arch", choices=["stcib", "cnn"])
     g.add_argument("--decoder", choices=["tokens", "pma"])
     g.add_argument("--input-norm", choices=["token", "set"])
-    g.add_argument("--head", choices=["free", "span"])
+    g.add_argument("--head", choices=["free", "span", "zf"])
     g.add_argument("--target-aware", action="store_true", default=None)
     g.add_argument("--scene", choices=["paper", "random"])
     g.add_argument("--cache-dir")

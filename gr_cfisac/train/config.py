@@ -17,6 +17,7 @@ from ..config import SystemConfig
 REGIMES = ("joint", "sc", "cc")
 ARCHITECTURES = ("stcib", "cnn")
 DECODERS = ("tokens", "pma")
+HEADS = ("free", "span", "zf")
 
 
 @dataclass
@@ -49,7 +50,8 @@ class ModelConfig:
     decoder 'tokens' (ours: users from user tokens, sensing from a pooled token) or 'pma'
     (the paper's literal PMA_{K+1}, eq 34); target_aware adds sensing tokens; input_norm 'token'
     (LayerNorm per row, eq 25) or 'set' (one LayerNorm over the whole input set); head 'free'
-    (the paper's rFF) or 'span' (beams in the span of the estimates, layers.SpanHead). CNN: channels."""
+    (the paper's rFF), 'span' (beams in the span of the estimates, layers.SpanHead) or 'zf'
+    (ZF directions + null-space part, layers.ZeroForcingHead). CNN: channels."""
 
     arch: str = "stcib"
     decoder: str = "tokens"
@@ -70,8 +72,8 @@ class ModelConfig:
             raise ValueError(f"model.decoder must be one of {DECODERS}, got {self.decoder!r}")
         if self.input_norm not in ("token", "set"):
             raise ValueError(f"model.input_norm must be 'token' or 'set', got {self.input_norm!r}")
-        if self.head not in ("free", "span"):
-            raise ValueError(f"model.head must be 'free' or 'span', got {self.head!r}")
+        if self.head not in HEADS:
+            raise ValueError(f"model.head must be one of {HEADS}, got {self.head!r}")
         if self.arch == "cnn" and self.target_aware:
             raise ValueError("model.target_aware is only implemented for arch 'stcib'")
         if self.d_model % self.heads:

@@ -38,6 +38,26 @@ DECODER_NOTE = (
 )
 
 
+HEAD_NOTES = {
+    "free": "Output rows from the paper's final rFF (eq 34): 2N-dim beams regressed freely.",
+    "span": "Deviation: output rows = rFF part + learned complex combination of the unit-norm "
+    "inputs (layers.SpanHead).",
+    "zf": "Deviation: output rows = null-space projection of the rFF part + learned complex "
+    "combination of the users' regularized-ZF directions (layers.ZeroForcingHead; one 2K x 2K "
+    "inverse in the graph, com.microsoft::Inverse of ONNX Runtime). Beyond the paper: it makes "
+    "interference nulling exact instead of learned.",
+}
+
+
+def custom_domains(path: str | Path) -> list[str]:
+    """Operator domains of a graph other than the default ONNX one (e.g. com.microsoft)."""
+    import onnx
+
+    return sorted(
+        {n.domain for n in onnx.load(str(path)).graph.node if n.domain not in ("", "ai.onnx")}
+    )
+
+
 def paper_sensing_tokens(sc: SystemConfig) -> np.ndarray:
     """Sensing tokens (1, 1+NC, N) of the paper's fixed scene (what paper-faithful models assume)."""
     return sensing_tokens(sensing_geometry(sc, drop(sc, 0, 1, "paper")))
@@ -73,7 +93,15 @@ def example_inputs(cfg: TrainConfig, size: int = 64) -> dict[str, np.ndarray]:
     return out
 
 
+def _inverse_symbolic(g, x):
+    """torch.linalg.inv -> com.microsoft::Inverse (ONNX Runtime's batched matrix inverse)."""
+    return g.op("com.microsoft::Inverse", x).setType(x.type())
+
+
 def _export(model: torch.nn.Module, args: tuple, buffer: io.BytesIO, names: list[str]) -> None:
+    from torch.onnx import register_custom_op_symbolic
+
+    register_custom_op_symbolic("aten::linalg_inv", _inverse_symbolic, OPSET)
     torch.onnx.export(
         _OnnxWrapper(model).eval(),
         args,
@@ -84,6 +112,7 @@ def _export(model: torch.nn.Module, args: tuple, buffer: io.BytesIO, names: list
         output_names=["beamformer"],
         dynamic_axes={**{n: {0: "batch"} for n in names}, "beamformer": {0: "batch"}},
         do_constant_folding=True,
+        custom_opsets={"com.microsoft": 1},
     )
 
 
@@ -161,6 +190,7 @@ def model_card(
         arch["note"] = DECODER_NOTE if cfg.model.decoder == "tokens" else (
             "Paper-literal decoder rFF(SAB(SAB(PMA_{K+1}(U)))) (eq 34): NOT permutation "
             "equivariant over users (output rows come from learned seeds).")  # fmt: skip
+    arch["head_note"] = HEAD_NOTES[cfg.model.head]
     return {
         "format": CARD_FORMAT,
         "name": cfg.name,
@@ -190,6 +220,7 @@ def model_card(
             "outputs": {"beamformer": {"dtype": "float32", "shape": ["batch", sc.K + 1, d2]}},
             "layout": "row k = [Re(w_k^T), Im(w_k^T)], row 0 the sensing beam w_0; TAP-major",
             "parity_max_rel_diff": parity_value,
+            "custom_domains": custom_domains(onnx_path),
         },
         "training": {
             "config": cfg.to_dict(),

@@ -225,3 +225,104 @@ class SpanHead(RowFF):
         f_re, f_im = unit[..., : self.N], unit[..., self.N :]
         span = torch.cat([a_re @ f_re - a_im @ f_im, a_re @ f_im + a_im @ f_re], dim=-1)
         return rows + span
+
+
+def _unit_rows(rows: torch.Tensor) -> torch.Tensor:
+    """Each I/Q row scaled to unit norm. (..., 2N) -> (..., 2N)."""
+    return rows * torch.rsqrt((rows * rows).sum(-1, keepdim=True) + 1e-12)
+
+
+class ZeroForcingBasis(nn.Module):
+    """Regularized zero-forcing directions and the null-space projector of the users' estimates.
+
+    With F~ the unit-norm user channels (columns), X = (F~^H F~ + delta I)^{-1} (one 2K x 2K real
+    inverse of the block form [[Re, -Im], [Im, Re]]; exported as com.microsoft::Inverse, an ONNX
+    Runtime operator), Z = F~ X holds the (R)ZF directions z_k (f~_j^H z_k = 0 for j != k when
+    delta -> 0) and P v = Z F~^H v projects onto span(F~). Permutation equivariant over users.
+    forward(rows (B, K, 2N)) -> (unit ZF rows (B, K, 2N), projector callable on (B, R, 2N)).
+    """
+
+    def __init__(self, N: int, delta: float = 1e-4) -> None:
+        super().__init__()
+        self.N = N
+        self.delta = float(delta)
+
+    def forward(self, rows: torch.Tensor):
+        N = self.N
+        unit = _unit_rows(rows)
+        re, im = unit[..., :N], unit[..., N:]  # rows f~_k^T, (B, K, N)
+        K = int(rows.shape[1])
+        # Gram G_jk = f~_j^H f~_k
+        g_re = re @ re.transpose(1, 2) + im @ im.transpose(1, 2)
+        g_im = re @ im.transpose(1, 2) - im @ re.transpose(1, 2)
+        block = torch.cat(
+            [torch.cat([g_re, -g_im], dim=2), torch.cat([g_im, g_re], dim=2)], dim=1
+        ) + self.delta * torch.eye(2 * K, dtype=rows.dtype)
+        inv = torch.linalg.inv(block)
+        x_re, x_im = inv[:, :K, :K], inv[:, K:, :K]  # X = x_re + j x_im, (B, K, K)
+        # z_k = sum_j X_jk f~_j  ->  rows Z^T = X^T F~^T
+        xt_re, xt_im = x_re.transpose(1, 2), x_im.transpose(1, 2)
+        z_re = xt_re @ re - xt_im @ im
+        z_im = xt_re @ im + xt_im @ re
+        z = _unit_rows(torch.cat([z_re, z_im], dim=-1))
+
+        def project_out(v: torch.Tensor) -> torch.Tensor:
+            """(I - F~ X F~^H) v for rows v (B, R, 2N): the part no user receives."""
+            v_re, v_im = v[..., :N], v[..., N:]
+            # c_j = f~_j^H v  (B, R, K)
+            c_re = v_re @ re.transpose(1, 2) + v_im @ im.transpose(1, 2)
+            c_im = v_im @ re.transpose(1, 2) - v_re @ im.transpose(1, 2)
+            # d = X c  (coefficients on f~), then P v = sum_j d_j f~_j
+            d_re = c_re @ xt_re - c_im @ xt_im
+            d_im = c_re @ xt_im + c_im @ xt_re
+            p_re = d_re @ re - d_im @ im
+            p_im = d_re @ im + d_im @ re
+            return v - torch.cat([p_re, p_im], dim=-1)
+
+        return z, project_out
+
+
+class ZeroForcingHead(nn.Module):
+    """Output rows = the interference-free part of rFF(z_r) plus a learned combination of the
+    users' ZF directions: w_r = P_perp rFF(z_r) + sum_k a_rk z_k (+ sum_c b_rc P_perp s_c, the
+    sensing tokens' directions, for target-aware models). Every beam is thereby split into what the
+    users receive (only through the ZF directions, weighted by the learned complex a_rk = bilinear
+    forms of tokens, as in :class:`SpanHead`) and what they do not; any beam is representable
+    (C^N = span(F) + null(F^H)). tokens (B, R, d), users (B, K, d), channels (B, K, 2N) scaled,
+    sensing (B, S, 2N) scaled or None, sensing_tokens (B, S, d) or None -> (B, R, 2N).
+    """
+
+    def __init__(self, d_model: int, d_hidden: int, N: int) -> None:
+        super().__init__()
+        self.N = N
+        self.rff = RowFF(d_model, d_hidden, 2 * N)
+        self.basis = ZeroForcingBasis(N)
+        self.query = nn.Linear(d_model, 2 * d_model)
+        self.key = nn.Linear(d_model, 2 * d_model)
+        self.scale = 1.0 / math.sqrt(d_model)
+
+    def _combine(
+        self, tokens: torch.Tensor, keys: torch.Tensor, basis: torch.Tensor
+    ) -> torch.Tensor:
+        d = int(tokens.shape[2])
+        q, k = self.query(tokens), self.key(keys)
+        a_re = (q[..., :d] @ k[..., :d].transpose(1, 2)) * self.scale
+        a_im = (q[..., d:] @ k[..., d:].transpose(1, 2)) * self.scale
+        b_re, b_im = basis[..., : self.N], basis[..., self.N :]
+        return torch.cat([a_re @ b_re - a_im @ b_im, a_re @ b_im + a_im @ b_re], dim=-1)
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        users: torch.Tensor,
+        channels: torch.Tensor,
+        sensing: torch.Tensor | None = None,
+        sensing_tokens: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        z, project_out = self.basis(channels)
+        rows = project_out(self.rff(tokens))
+        keys, basis = users, z
+        if sensing is not None:
+            keys = torch.cat([users, sensing_tokens], dim=1)
+            basis = torch.cat([z, _unit_rows(project_out(_unit_rows(sensing)))], dim=1)
+        return rows + self._combine(tokens, keys, basis)

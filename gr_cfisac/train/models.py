@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .layers import ISAB, PMA, SAB, PowerLambda, SpanHead, TokenEmbedding
+from .layers import ISAB, PMA, SAB, PowerLambda, SpanHead, TokenEmbedding, ZeroForcingHead
 
 #: token types of the target-aware input set (learned type embedding)
 USER, TARGET, CLUTTER = 0, 1, 2
@@ -54,7 +54,11 @@ class STCIB(nn.Module):
         seeds = 1 if model.decoder == "tokens" else K + 1
         self.pool = PMA(d, h, f, seeds)
         self.decoder = nn.Sequential(SAB(d, h, f), SAB(d, h, f))
-        self.head = SpanHead(d, f, N, model.head)
+        self.head_kind = model.head
+        if model.head == "zf":
+            self.head = ZeroForcingHead(d, f, N)
+        else:
+            self.head = SpanHead(d, f, N, model.head)
         self.power = PowerLambda(power)
 
     def forward(self, channels: torch.Tensor, sensing: torch.Tensor | None = None) -> torch.Tensor:
@@ -71,9 +75,18 @@ class STCIB(nn.Module):
             decoded = decoded[:, : self.K + 1]
         else:
             decoded = self.decoder(self.pool(encoded))
-        if self.target_aware:  # the span also covers the target and clutter directions
-            return self.power(self.head(decoded, encoded, torch.cat([channels, sensing], dim=1)))
-        return self.power(self.head(decoded, encoded, channels))
+        if self.head_kind == "zf":
+            scaled = self.embed.scale(channels)
+            if self.target_aware:
+                users, scene = encoded[:, : self.K], encoded[:, self.K :]
+                rows = self.head(decoded, users, scaled, self.embed.scale(sensing), scene)
+            else:
+                rows = self.head(decoded, encoded, scaled)
+        elif self.target_aware:  # the span also covers the target and clutter directions
+            rows = self.head(decoded, encoded, torch.cat([channels, sensing], dim=1))
+        else:
+            rows = self.head(decoded, encoded, channels)
+        return self.power(rows)
 
 
 class CNNPrecoder(nn.Module):
