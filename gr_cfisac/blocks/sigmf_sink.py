@@ -12,7 +12,7 @@ Ports (all optional groups, in this order; counts are parameters; per coherence 
 
 In GRC a ``preset`` picks a leading run of these groups (PRESETS) with NR / NT ports each.
 
-Each port becomes one recording ``PATH-<kind><index>`` (antennas or layout values as
+Each port becomes one recording ``PATH-<kind><index>`` (an empty PATH records nothing) (antennas or layout values as
 interleaved cf32_le channels, gr_cfisac.sigmf_io) and the capture's collection
 ``PATH.sigmf-collection`` groups them, with the SystemConfig and the AP geometry. Every ``cb``
 tag becomes a block annotation; with the truth port connected, each block annotation carries
@@ -221,9 +221,8 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                 raise ValueError(f"sigmf_sink: {kind} must be in 0..{limits[kind]}, got {n}")
         if sum(counts.values()) == 0:
             raise ValueError("sigmf_sink: record at least one port (e.g. rap_echo=NR)")
-        if not str(path):
-            raise ValueError("sigmf_sink: path must name the capture, e.g. captures/run1")
-        self.path = Path(path)
+        # an empty path records nothing (GRC: leave the capture empty to switch recording off)
+        self.path = Path(path) if str(path or "") else None
         self.description = description
         self.overwrite = bool(overwrite)
         self.streams: list[tuple[str, int, StreamKind]] = []  # (kind, index, description)
@@ -244,7 +243,9 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> bool:
         super().start()
-        if self.capture is None and self.collection_path is None:
+        if self.path is None:
+            self.logger.info("cfisac_sigmf_sink: no capture path: not recording")
+        elif self.capture is None and self.collection_path is None:
             self.open()
         return True
 
