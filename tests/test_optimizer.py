@@ -192,6 +192,24 @@ def test_p1_meets_the_rate_threshold_where_zf_can(real, cfg):
     assert np.all(sens[both] >= zf_best[both] - 1e-9)
 
 
+def test_margin_raises_the_threshold(real, cfg):
+    sl = slice(0, 4)
+    W, info = optimize(
+        real.F_hat[sl],
+        real.Q_t[sl],
+        real.Q_c[sl],
+        cfg,
+        regime="sc",
+        comm_threshold=2.5,
+        margin=0.5,
+        quality="fast",
+        return_info=True,
+    )
+    rates = cfg.kappa * np.log2(1 + sinr(real.F_hat[sl], W))
+    np.testing.assert_array_equal(info["feasible"], rates.min(-1) >= 3.0)
+    assert info["feasible"].all()
+
+
 def test_p2_meets_the_sensing_threshold_where_zf_can(real, cfg):
     th = 0.5
     W, info = optimize(
@@ -246,3 +264,5 @@ def test_bad_input_is_rejected(real, cfg):
         optimize(F, Qt, Qc, cfg, quality="ultra")
     with pytest.raises(ValueError, match="eta"):
         optimize(F, Qt, Qc, cfg, eta=1.5)
+    with pytest.raises(ValueError, match="margin"):
+        optimize(F, Qt, Qc, cfg, regime="sc", comm_threshold=3.0, margin=-1.0)

@@ -170,8 +170,8 @@ class _Spec:
     MR: float
     kappa: float
     eta: float
-    comm_thr: float | None  # vartheta_th of 23c (None: no constraint)
-    sens_thr: float | None  # zeta_th of 23b
+    comm_thr: float | None  # vartheta_th of 23c plus the user's margin (None: no constraint)
+    sens_thr: float | None  # zeta_th of 23b plus the user's margin
     blocks: int  # power blocks: 1 (total power) or NT (per-TAP balls)
 
     @property
@@ -603,6 +603,7 @@ def optimize(
     max_iters: int | None = None,
     tol: float | None = None,
     per_tap: bool = False,
+    margin: float = 0.0,
     rng: np.random.Generator | int | None = None,
     chunk: int = 64,
     progress: bool = False,
@@ -615,7 +616,10 @@ def optimize(
     regime "joint" (P3): eta-weighted sum (23a), thresholds optional; "sc" (P1): sensing sum
     with every user's kappa-rate >= ``comm_threshold`` (23c); "cc" (P2): communication sum with
     every RAP's kappa-rate >= ``sensing_threshold`` (23b). ``quality`` picks a named setting
-    (``QUALITY``); ``starts``, ``max_iters`` (per ALM round) and ``tol`` override it. Random
+    (``QUALITY``); ``starts``, ``max_iters`` (per ALM round) and ``tol`` override it. The
+    constraints are judged on the estimates and the varpi-averaged SCNR; ``margin`` (bps/Hz)
+    raises both thresholds to buy robustness to estimation error and RCS fluctuations, which
+    they do not see ("feasible" then means meeting threshold + margin). Random
     starts use ``rng``: same seed, same output. Realizations are solved ``chunk`` at a time
     (``progress`` shows a tqdm bar). ``return_info`` adds a dict with, as the optimizer sees
     them (estimates, varpi-averaged SCNR): "objective" (B,) of 23a, the kappa-rates
@@ -643,6 +647,8 @@ def optimize(
             settings[key] = value
     if int(settings["starts"]) < 1:
         raise ValueError(f"starts must be >= 1, got {settings['starts']}")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0 bps/Hz, got {margin}")
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     rng = np.random.default_rng(rng)
@@ -656,7 +662,7 @@ def optimize(
     parts = []
     for lo in chunks:
         sl = slice(lo, min(B, lo + chunk))
-        spec_args = (regime, eta, comm_threshold, sensing_threshold, settings, per_tap, rng)
+        spec_args = (regime, eta, comm_threshold, sensing_threshold, settings, per_tap, margin, rng)
         parts.append(_optimize_chunk(F_hat[sl], Q_t[sl], Q_c[sl], cfg, *spec_args))
     W = np.concatenate([p[0] for p in parts])
     if not return_info:
@@ -689,7 +695,9 @@ def _alm_update(spec: _Spec, work: _Work, active: np.ndarray, Rc, Rs, prev_viol)
     return (viol <= 1e-6) & (change <= 1e-4)
 
 
-def _optimize_chunk(F_hat, Q_t, Q_c, cfg, regime, eta, comm_thr, sens_thr, settings, per_tap, rng):
+def _optimize_chunk(
+    F_hat, Q_t, Q_c, cfg, regime, eta, comm_thr, sens_thr, settings, per_tap, margin, rng
+):
     B, N, K = F_hat.shape
     P, S = cfg.power_budget, int(settings["starts"])
     nb = cfg.NT if per_tap else 1
@@ -703,8 +711,8 @@ def _optimize_chunk(F_hat, Q_t, Q_c, cfg, regime, eta, comm_thr, sens_thr, setti
         MR=float(cfg.MR),
         kappa=cfg.kappa,
         eta=eta,
-        comm_thr=comm_thr,
-        sens_thr=sens_thr,
+        comm_thr=None if comm_thr is None else comm_thr + margin,
+        sens_thr=None if sens_thr is None else sens_thr + margin,
         blocks=nb,
     )
     V0 = _starts(spec, F_hat, Fs, L, P * Q_t, P * Q_c, cfg, regime, S, rng)

@@ -120,7 +120,7 @@ def wmmse(
     power: float,
     noise: float = 1.0,
     per_tap: int | None = None,
-    iterations: int = 200,
+    iterations: int = 500,
     tol: float = 1e-6,
     weights: np.ndarray | None = None,
     init: np.ndarray | None = None,
