@@ -6,10 +6,12 @@ users open):
     GRC_BLOCKS_PATH=grc .venv/bin/python /usr/bin/grcc -o flowgraphs flowgraphs/cfisac_hil_rap.grc
 
 TAP side (``cfisac_hil_tap``): the network's transmit side and the simulated air: scenario,
-per-TAP MMSE estimation, precoder, transmitter and echo channel. It serves every RAP's
-snapshots, the sensing geometry and the ground truth on GNU Radio's own ZeroMQ PUSH sinks
-(tags passed: ``cb`` and ``cfisac_config`` cross the link) at ``tcp://HOST:BASE_PORT + k``
-(k = 0..NR-1 the RAPs, NR the geometry, NR+1 the truth), and records what it sent.
+per-TAP MMSE estimation, precoder (any algorithm; ``remote`` with ``remote_address`` asks a
+``cfisac serve`` precoder service on another host), transmitter and echo channel. It serves
+every RAP's snapshots, the sensing geometry and the ground truth on GNU Radio's own ZeroMQ
+PUSH sinks (tags passed: ``cb`` and ``cfisac_config`` cross the link) at
+``tcp://HOST:BASE_PORT + k`` (k = 0..NR-1 the RAPs, NR the geometry, NR+1 the truth), and
+records what it sent.
 
 RAP side (``cfisac_hil_rap``): what runs on the receive hosts: ZeroMQ PULL sources for the RAP
 snapshots (replace them by radio sources on a real testbed), MUSIC per RAP, fusion into a
@@ -47,6 +49,7 @@ def tap_side() -> Flowgraph:
     parameter(fg, "host", "str", "127.0.0.1", "Bind address", (1040, 8))
     parameter(fg, "base_port", "intx", "5600", "First port", (1200, 8))
     parameter(fg, "capture", "str", "", "Record what is sent (folder/NAME)", (1340, 8))
+    parameter(fg, "remote_address", "str", "", "Precoder service (algorithm remote)", (1520, 8))
     fg.block("cfg", "cfisac_config", (200, 8))
     fg.block(
         "scenario",
@@ -68,6 +71,7 @@ def tap_side() -> Flowgraph:
         algorithm="algorithm",
         sensing_fraction="sensing_fraction",
         sensing_beam='"nullspace"',
+        remote_address="remote_address",
     )
     fg.block("transmitter", "cfisac_transmitter", (900, 200), config="cfg", seed="seed + 1")
     fg.block("echo", "cfisac_echo_channel", (1200, 300), config="cfg", seed="seed + 3")

@@ -27,7 +27,7 @@ from gnuradio import zeromq
 
 class cfisac_hil_tap(gr.top_block):
 
-    def __init__(self, num_blocks=0, seed=1, algorithm='zf', sensing_fraction=0.5, host='127.0.0.1', base_port=5600, capture=''):
+    def __init__(self, num_blocks=0, seed=1, algorithm='zf', sensing_fraction=0.5, host='127.0.0.1', base_port=5600, capture='', remote_address=''):
         gr.top_block.__init__(self, "CF-ISAC hardware-in-the-loop: TAP side", catch_exceptions=True)
 
         ##################################################
@@ -40,6 +40,7 @@ class cfisac_hil_tap(gr.top_block):
         self.host = host
         self.base_port = base_port
         self.capture = capture
+        self.remote_address = remote_address
 
         ##################################################
         # Variables
@@ -61,7 +62,7 @@ class cfisac_hil_tap(gr.top_block):
         self.push_rap2 = zeromq.push_sink(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 1), 100, True, (-1))
         self.push_rap1 = zeromq.push_sink(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 0), 100, True, (-1))
         self.push_geometry = zeromq.push_sink(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'geometry'), 'tcp://%s:%d' % (host, base_port + 4), 100, True, (-1))
-        self.precoder = cfisac.precoder(cfg, algorithm=algorithm, sensing_fraction=sensing_fraction, sensing_beam="nullspace", per_tap=False, regime="joint", eta=0.5, threads=1, remote_address='', remote_timeout_ms=500, fallback="zf", msg_interval=1, max_blocks=64)
+        self.precoder = cfisac.precoder(cfg, algorithm=algorithm, sensing_fraction=sensing_fraction, sensing_beam="nullspace", per_tap=False, regime="joint", eta=0.5, threads=1, remote_address=remote_address, remote_timeout_ms=500, fallback="zf", msg_interval=1, max_blocks=64)
         self.estimator = cfisac.pilot_estimator(cfg, method="mmse", num_taps=0, max_blocks=64)
         self.echo = cfisac.echo_channel(cfg, seed=(seed + 3), noise=True, max_blocks=64)
 
@@ -73,57 +74,57 @@ class cfisac_hil_tap(gr.top_block):
         self.connect((self.echo, 1), (self.push_rap2, 0))
         self.connect((self.echo, 2), (self.push_rap3, 0))
         self.connect((self.echo, 3), (self.push_rap4, 0))
-        self.connect((self.echo, 1), (self.recorder, 1))
-        self.connect((self.echo, 3), (self.recorder, 3))
-        self.connect((self.echo, 0), (self.recorder, 0))
         self.connect((self.echo, 2), (self.recorder, 2))
+        self.connect((self.echo, 3), (self.recorder, 3))
+        self.connect((self.echo, 1), (self.recorder, 1))
+        self.connect((self.echo, 0), (self.recorder, 0))
         self.connect((self.estimator, 0), (self.precoder, 0))
-        self.connect((self.estimator, 4), (self.precoder, 4))
-        self.connect((self.estimator, 2), (self.precoder, 2))
-        self.connect((self.estimator, 1), (self.precoder, 1))
         self.connect((self.estimator, 3), (self.precoder, 3))
-        self.connect((self.estimator, 5), (self.precoder, 5))
-        self.connect((self.estimator, 6), (self.precoder, 6))
+        self.connect((self.estimator, 1), (self.precoder, 1))
+        self.connect((self.estimator, 2), (self.precoder, 2))
         self.connect((self.estimator, 7), (self.precoder, 7))
-        self.connect((self.precoder, 1), (self.transmitter, 1))
-        self.connect((self.precoder, 3), (self.transmitter, 3))
-        self.connect((self.precoder, 7), (self.transmitter, 7))
+        self.connect((self.estimator, 4), (self.precoder, 4))
+        self.connect((self.estimator, 6), (self.precoder, 6))
+        self.connect((self.estimator, 5), (self.precoder, 5))
         self.connect((self.precoder, 5), (self.transmitter, 5))
         self.connect((self.precoder, 4), (self.transmitter, 4))
-        self.connect((self.precoder, 6), (self.transmitter, 6))
+        self.connect((self.precoder, 3), (self.transmitter, 3))
         self.connect((self.precoder, 0), (self.transmitter, 0))
         self.connect((self.precoder, 2), (self.transmitter, 2))
+        self.connect((self.precoder, 6), (self.transmitter, 6))
+        self.connect((self.precoder, 7), (self.transmitter, 7))
+        self.connect((self.precoder, 1), (self.transmitter, 1))
         self.connect((self.precoder, 8), (self.w_null, 0))
         self.connect((self.scenario, 16), (self.echo, 8))
-        self.connect((self.scenario, 4), (self.estimator, 4))
         self.connect((self.scenario, 15), (self.estimator, 15))
-        self.connect((self.scenario, 12), (self.estimator, 12))
-        self.connect((self.scenario, 11), (self.estimator, 11))
-        self.connect((self.scenario, 0), (self.estimator, 0))
-        self.connect((self.scenario, 9), (self.estimator, 9))
-        self.connect((self.scenario, 6), (self.estimator, 6))
         self.connect((self.scenario, 7), (self.estimator, 7))
+        self.connect((self.scenario, 4), (self.estimator, 4))
+        self.connect((self.scenario, 11), (self.estimator, 11))
         self.connect((self.scenario, 3), (self.estimator, 3))
-        self.connect((self.scenario, 13), (self.estimator, 13))
-        self.connect((self.scenario, 1), (self.estimator, 1))
-        self.connect((self.scenario, 8), (self.estimator, 8))
-        self.connect((self.scenario, 5), (self.estimator, 5))
+        self.connect((self.scenario, 9), (self.estimator, 9))
         self.connect((self.scenario, 14), (self.estimator, 14))
-        self.connect((self.scenario, 10), (self.estimator, 10))
+        self.connect((self.scenario, 12), (self.estimator, 12))
+        self.connect((self.scenario, 6), (self.estimator, 6))
         self.connect((self.scenario, 2), (self.estimator, 2))
+        self.connect((self.scenario, 10), (self.estimator, 10))
+        self.connect((self.scenario, 1), (self.estimator, 1))
+        self.connect((self.scenario, 5), (self.estimator, 5))
+        self.connect((self.scenario, 0), (self.estimator, 0))
+        self.connect((self.scenario, 13), (self.estimator, 13))
+        self.connect((self.scenario, 8), (self.estimator, 8))
         self.connect((self.scenario, 17), (self.precoder, 8))
         self.connect((self.scenario, 17), (self.push_geometry, 0))
         self.connect((self.scenario, 16), (self.push_truth, 0))
-        self.connect((self.scenario, 17), (self.recorder, 5))
         self.connect((self.scenario, 16), (self.recorder, 4))
-        self.connect((self.transmitter, 4), (self.echo, 4))
-        self.connect((self.transmitter, 3), (self.echo, 3))
-        self.connect((self.transmitter, 1), (self.echo, 1))
+        self.connect((self.scenario, 17), (self.recorder, 5))
         self.connect((self.transmitter, 2), (self.echo, 2))
-        self.connect((self.transmitter, 5), (self.echo, 5))
-        self.connect((self.transmitter, 7), (self.echo, 7))
         self.connect((self.transmitter, 0), (self.echo, 0))
         self.connect((self.transmitter, 6), (self.echo, 6))
+        self.connect((self.transmitter, 4), (self.echo, 4))
+        self.connect((self.transmitter, 1), (self.echo, 1))
+        self.connect((self.transmitter, 7), (self.echo, 7))
+        self.connect((self.transmitter, 3), (self.echo, 3))
+        self.connect((self.transmitter, 5), (self.echo, 5))
         self.connect((self.transmitter, 8), (self.symbols_null, 0))
 
 
@@ -169,6 +170,12 @@ class cfisac_hil_tap(gr.top_block):
     def set_capture(self, capture):
         self.capture = capture
 
+    def get_remote_address(self):
+        return self.remote_address
+
+    def set_remote_address(self, remote_address):
+        self.remote_address = remote_address
+
     def get_cfg(self):
         return self.cfg
 
@@ -201,13 +208,16 @@ def argument_parser():
     parser.add_argument(
         "--capture", dest="capture", type=str, default='',
         help="Set Record what is sent (folder/NAME) [default=%(default)r]")
+    parser.add_argument(
+        "--remote-address", dest="remote_address", type=str, default='',
+        help="Set Precoder service (algorithm remote) [default=%(default)r]")
     return parser
 
 
 def main(top_block_cls=cfisac_hil_tap, options=None):
     if options is None:
         options = argument_parser().parse_args()
-    tb = top_block_cls(num_blocks=options.num_blocks, seed=options.seed, algorithm=options.algorithm, sensing_fraction=options.sensing_fraction, host=options.host, base_port=options.base_port, capture=options.capture)
+    tb = top_block_cls(num_blocks=options.num_blocks, seed=options.seed, algorithm=options.algorithm, sensing_fraction=options.sensing_fraction, host=options.host, base_port=options.base_port, capture=options.capture, remote_address=options.remote_address)
 
     def sig_handler(sig=None, frame=None):
         tb.stop()

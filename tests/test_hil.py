@@ -47,43 +47,30 @@ def _free_base_port(count: int) -> int:
     raise RuntimeError("no free ports")
 
 
-@pytest.fixture(scope="module")
-def hil(tmp_path_factory):
-    cfg = SystemConfig()
-    tmp = tmp_path_factory.mktemp("hil")
-    base = _free_base_port(cfg.NR + 2)
-    rap = subprocess.Popen(
-        [
-            sys.executable,
-            "flowgraphs/cfisac_hil_rap.py",
-            "--num-blocks",
-            str(BLOCKS),
-            "--base-port",
-            str(base),
-            "--fix-path",
-            str(tmp / "fix.f32"),
-            "--capture",
-            str(tmp / "rap"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    tap = subprocess.Popen(
-        [
-            sys.executable,
-            "flowgraphs/cfisac_hil_tap.py",
-            "--base-port",
-            str(base),
-            "--capture",
-            str(tmp / "tap"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def _run_pair(tmp: Path, base: int, *tap_args: str) -> None:
+    """Run the RAP side to completion and the TAP side until then; both must exit cleanly."""
+    rap_cmd = [
+        "flowgraphs/cfisac_hil_rap.py",
+        "--num-blocks",
+        str(BLOCKS),
+        "--base-port",
+        str(base),
+        "--fix-path",
+        str(tmp / "fix.f32"),
+        "--capture",
+        str(tmp / "rap"),
+    ]
+    tap_cmd = [
+        "flowgraphs/cfisac_hil_tap.py",
+        "--base-port",
+        str(base),
+        "--capture",
+        str(tmp / "tap"),
+        *tap_args,
+    ]
+    kw = {"cwd": ROOT, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    rap = subprocess.Popen([sys.executable, *rap_cmd], **kw)
+    tap = subprocess.Popen([sys.executable, *tap_cmd], **kw)
     try:
         rap_out, _ = rap.communicate(timeout=300)
         time.sleep(0.5)
@@ -94,6 +81,13 @@ def hil(tmp_path_factory):
         tap.kill()
     assert rap.returncode == 0, rap_out[-3000:]
     assert tap.returncode == 0, tap_out[-3000:]
+
+
+@pytest.fixture(scope="module")
+def hil(tmp_path_factory):
+    cfg = SystemConfig()
+    tmp = tmp_path_factory.mktemp("hil")
+    _run_pair(tmp, _free_base_port(cfg.NR + 2))
     return cfg, tmp
 
 
@@ -158,3 +152,40 @@ def test_localization_still_works_on_the_rap_side(hil):
     assert fused["median_error_m"] < 6.0
     pos = fix_layout(cfg).field(np.fromfile(tmp / "fix.f32", np.float32).reshape(BLOCKS, -1), "pos")
     assert np.isfinite(pos[:, 0]).mean() == pytest.approx(fused["blocks_with_fix"])
+
+
+def test_hil_with_the_precoder_as_a_remote_service(hil, tmp_path):
+    """TAP side with algorithm=remote and `cfisac serve zf` in a third process: the service
+    designs every W, and the RAP side localizes as with the local ZF precoder."""
+    from gr_cfisac.service import RemotePrecoder
+
+    cfg, first = hil
+    base = _free_base_port(cfg.NR + 4)
+    service = f"tcp://127.0.0.1:{base + cfg.NR + 2}"
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "gr_cfisac.cli", "serve", "zf", "--address", service],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        with RemotePrecoder(service, cfg, timeout_ms=500) as probe:  # wait until it serves
+            deadline = time.monotonic() + 60
+            while probe.ping() is None and time.monotonic() < deadline:
+                pass
+            assert probe.ok, probe.status
+        _run_pair(tmp_path, base, "--algorithm", "remote", "--remote-address", service)
+        serve.send_signal(signal.SIGINT)
+        out, _ = serve.communicate(timeout=30)
+    finally:
+        serve.kill()
+    served = int(out.split("'ok': ")[1].split(",")[0].split("}")[0])
+    assert served >= BLOCKS // 64 + 1, out  # W came from the service (the fallback is ZF too)
+    remote = np.fromfile(tmp_path / "fix.f32", np.float32).reshape(BLOCKS, -1)
+    local = np.fromfile(first / "fix.f32", np.float32).reshape(BLOCKS, -1)
+    pos_r, pos_l = (fix_layout(cfg).field(x, "pos") for x in (remote, local))
+    both = np.isfinite(pos_r[:, 0]) & np.isfinite(pos_l[:, 0])
+    assert both.mean() >= 0.5
+    # W crosses the wire as complex64: the fixes agree to far better than a centimetre
+    assert np.abs(pos_r[both] - pos_l[both]).max() < 1e-2

@@ -406,3 +406,23 @@ def test_cfisac_serve_command_serves_until_interrupted(cfg, tmp_path):
         proc.kill()
     assert proc.returncode == 0, out
     assert f"requests  PULL {addr}" in out and "stopped" in out and "'ok': " in out
+
+
+def test_service_hosts_the_shipped_onnx_model(cfg, addr):
+    model = ROOT / "models" / "stcib_joint.onnx"
+    if not model.exists():
+        pytest.skip("no shipped ONNX model")
+    from gr_cfisac.precoding.onnx import load_precoder
+    from gr_cfisac.scenario import draw_realizations
+
+    F = draw_realizations(cfg, 3, 0).F_hat.astype(np.complex64).astype(np.complex128)
+    with Running(PrecoderService(str(model), cfg, addr)):
+        with RemotePrecoder(addr, cfg, timeout_ms=5000) as remote:
+            _until_ok(remote, F)
+            W = remote(F, cb=np.arange(3))
+            assert remote.last_model == "stcib_joint.onnx"
+    local = load_precoder(model, cfg)(F)
+    assert W.shape == (3, cfg.N, cfg.K + 1)  # ISAC: the sensing beam first
+    assert _rel(W, local) < 1e-6
+    with pytest.raises(ValueError, match="card|differs|mismatch|NT"):
+        PrecoderService(str(model), cfg.replace(NT=4), addr + "-other")
