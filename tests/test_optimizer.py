@@ -264,5 +264,9 @@ def test_bad_input_is_rejected(real, cfg):
         optimize(F, Qt, Qc, cfg, quality="ultra")
     with pytest.raises(ValueError, match="eta"):
         optimize(F, Qt, Qc, cfg, eta=1.5)
+    with pytest.raises(ValueError, match="W"):
+        comm_rates_and_gradient(F, zf(F, 1.0))  # user beams only: no sensing column
+    with pytest.raises(ValueError, match="Q_t must be"):
+        sensing_rates_and_gradient(Qt[:, 0], Qc, np.zeros((12, cfg.N, cfg.K + 1)), cfg.MR)
     with pytest.raises(ValueError, match="margin"):
         optimize(F, Qt, Qc, cfg, regime="sc", comm_threshold=3.0, margin=-1.0)

@@ -121,10 +121,9 @@ def _others(K: int) -> np.ndarray:
 def _sensing_gradient(L, Y, a, c, ws, rt, MR):
     """2 d/dW* of sum_j ws_j log2(1 + SCNR_j) = (2 / ln 2) L (coef o Y): (M, N, K+1)."""
     total = a + c + MR
+    rc = Y.shape[1] // a.shape[1] - rt
     coef_t = np.repeat(ws / total, rt, axis=1)
-    coef_c = np.repeat(
-        ws * (1.0 / total - 1.0 / (c + MR)), (Y.shape[1] - coef_t.shape[1]) // a.shape[1], axis=1
-    )
+    coef_c = np.repeat(ws * (1.0 / total - 1.0 / (c + MR)), rc, axis=1)
     coef = np.concatenate([coef_t, coef_c], axis=1)
     return (2.0 / _LN2) * (L @ (coef[:, :, None] * Y))
 
@@ -137,6 +136,12 @@ def comm_rates_and_gradient(
     F (B, N, K), W (B, N, K+1). The gradient is 2 d/dW* (B, N, K+1), so that a small change D
     moves the weighted sum by Re tr(grad^H D).
     """
+    F, W = np.asarray(F), np.asarray(W)
+    if F.ndim != 3 or W.ndim != 3 or W.shape != (F.shape[0], F.shape[1], F.shape[2] + 1):
+        raise ValueError(
+            f"F must be (B, N, K) and W (B, N, K+1) with the sensing beam first; got {F.shape} "
+            f"and {W.shape}"
+        )
     Z = _herm(F) @ W
     rates, T, I = _comm_terms(Z)
     wc = np.ones_like(rates) if weights is None else np.broadcast_to(weights, rates.shape)
@@ -150,7 +155,14 @@ def sensing_rates_and_gradient(
 
     Q_t, Q_c (B, NR, N, N), W (B, N, K+1) -> ((B, NR), (B, N, K+1)).
     """
-    L_t, L_c = _gram_factor(Q_t), _gram_factor(Q_c)
+    W = np.asarray(W)
+    if W.ndim != 3:
+        raise ValueError(f"W must be (B, N, K+1), got shape {W.shape}")
+    B, N, _ = W.shape
+    for name, Q in (("Q_t", Q_t), ("Q_c", Q_c)):
+        if np.ndim(Q) != 4 or np.shape(Q)[0] != B or np.shape(Q)[2:] != (N, N):
+            raise ValueError(f"{name} must be (B, NR, N, N) with B={B}, N={N}; got {np.shape(Q)}")
+    L_t, L_c = _gram_factor(np.asarray(Q_t)), _gram_factor(np.asarray(Q_c))
     L = _stack_factors(L_t, L_c)
     Y = _herm(L) @ W
     NR, rt = L_t.shape[1], L_t.shape[-1]
