@@ -13,19 +13,20 @@ ort = pytest.importorskip("onnxruntime")
 
 from gr_cfisac.config import SystemConfig  # noqa: E402
 from gr_cfisac.train.config import TrainConfig  # noqa: E402
-from gr_cfisac.train.export import PARITY_TOLERANCE, export_run, sha256  # noqa: E402
+from gr_cfisac.train.export import PARITY_TOLERANCE, export_run, run_named, sha256  # noqa: E402
 from gr_cfisac.train.trainer import Trainer  # noqa: E402
 
-ALL = ["stcib", "target", "cnn", "zf", "zf-target"]
+ALL = ["stcib", "target", "cnn", "zf", "zf-target", "sc-cond"]
 TINY = Path(__file__).resolve().parents[1] / "gr_cfisac" / "train" / "configs" / "tiny.yml"
 
 
-def _train_and_export(root: Path, name: str, **model) -> Path:
+def _train_and_export(root: Path, name: str, loss: dict | None = None, **model) -> Path:
     data = TrainConfig.load(TINY).to_dict()
     data["name"] = name
     data["data"]["cache_dir"] = str(root / "data")
     data["optim"]["max_epochs"] = 1
     data["model"].update(model)
+    data["loss"].update(loss or {})
     if model.get("target_aware"):
         data["data"]["scene"] = "random"
     cfg = TrainConfig.from_dict(data)
@@ -44,6 +45,13 @@ def exported(tmp_path_factory):
         "cnn": _train_and_export(root, "tiny_cnn", arch="cnn"),
         "zf": _train_and_export(root, "tiny_zf", head="zf"),
         "zf-target": _train_and_export(root, "tiny_zf_target", head="zf", target_aware=True),
+        "sc-cond": _train_and_export(
+            root,
+            "tiny_sc_cond",
+            loss={"regime": "sc", "threshold_range": [0.5, 5.0]},
+            head="zf",
+            threshold_input=True,
+        ),
     }
 
 
@@ -52,10 +60,13 @@ def _inputs(path: Path, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     feeds = {"channels": (rng.standard_normal((batch, cfg.K, 2 * cfg.N)) * 1e-4).astype(np.float32)}
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    if "sensing" in [i.name for i in sess.get_inputs()]:
+    names = [i.name for i in sess.get_inputs()]
+    if "sensing" in names:
         feeds["sensing"] = (rng.standard_normal((batch, 1 + cfg.NC, 2 * cfg.N)) * 3e-5).astype(
             np.float32
         )
+    if "threshold" in names:
+        feeds["threshold"] = rng.uniform(0.5, 5.0, (batch, 1)).astype(np.float32)
     return feeds
 
 
@@ -66,7 +77,8 @@ def test_graph_follows_the_contract_and_passes_the_checker(exported, kind):
     onnx.checker.check_model(model, full_check=True)
     sess = ort.InferenceSession(str(exported[kind]), providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
-    assert names == (["channels", "sensing"] if "target" in kind else ["channels"])
+    want = {"target": ["channels", "sensing"], "sc-cond": ["channels", "threshold"]}
+    assert names == want.get(kind.replace("zf-", ""), ["channels"])
     assert all(i.type == "tensor(float)" for i in sess.get_inputs())
     assert sess.get_inputs()[0].shape[1:] == [cfg.K, 2 * cfg.N]
     out = sess.get_outputs()
@@ -83,14 +95,20 @@ def test_card_records_what_design_md_lists(exported, kind):
     assert card["sha256"] == sha256(path)
     assert card["system"]["K"] == 4 and card["dimensions"]["N"] == 32
     assert card["rho"] == pytest.approx(SystemConfig().rho)
-    assert card["regime"] == {"name": "joint", "eta": 0.4}
+    if kind == "sc-cond":
+        assert card["regime"]["threshold_range"] == [0.5, 5.0]
+        assert card["onnx"]["inputs"]["threshold"]["range"] == [0.5, 5.0]
+    else:
+        assert card["regime"] == {"name": "joint", "eta": 0.4}
     assert card["architecture"]["parameters"] > 0
     assert card["training"]["data"]["train_size"] == 512
     assert {"sum_rc", "sum_rs", "feasible"} <= set(card["validation"])
     assert card["onnx"]["opset"] >= 17
     assert card["onnx"]["parity_max_rel_diff"] <= PARITY_TOLERANCE
     assert card["input_scale"] == pytest.approx(np.sqrt(SystemConfig().rho))
-    assert card["onnx"]["custom_domains"] == (["com.microsoft"] if "zf" in kind else [])
+    assert card["onnx"]["custom_domains"] == (
+        [] if kind in ("stcib", "target", "cnn") else ["com.microsoft"]
+    )
     if "target" in kind:
         assert card["scene"]["kind"] == "any"
         assert card["onnx"]["inputs"]["sensing"]["shape"] == ["batch", 3, 64]
@@ -109,7 +127,7 @@ def test_torch_and_onnxruntime_agree(exported, kind):
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, feeds)[0]
     with torch.no_grad():
-        want = model(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+        want = run_named(model, feeds).numpy()
     rel = np.abs(got - want).max(axis=(1, 2)) / np.linalg.norm(want, axis=(1, 2))
     assert rel.max() <= PARITY_TOLERANCE
 
@@ -124,7 +142,7 @@ def test_onnx_output_meets_the_power_constraint(exported, kind, scale):
     assert np.all(np.sum(out**2, axis=(1, 2)) <= SystemConfig().power_budget * (1 + 1e-5))
 
 
-@pytest.mark.parametrize("kind", ["stcib", "target", "zf", "zf-target"])
+@pytest.mark.parametrize("kind", ["stcib", "target", "zf", "zf-target", "sc-cond"])
 def test_onnx_model_is_user_permutation_equivariant(exported, kind):
     feeds = _inputs(exported[kind], 8, seed=4)
     perm = [3, 1, 0, 2]
@@ -160,3 +178,24 @@ def test_cli_train_export_evaluate_round_trip(tmp_path, capsys):
     assert report["max_power_ratio"] <= 1 + 1e-5
     assert 0 < report["sum_rc"] and 0 < report["sum_rs"]
     assert main(["export", str(tmp_path / "missing")]) == 2  # clear error, no traceback
+
+
+def test_threshold_conditioned_model_uses_its_threshold(exported):
+    from gr_cfisac.precoding.onnx import OnnxPrecoder
+    from gr_cfisac.scenario import draw_realizations
+
+    cfg = SystemConfig()
+    host = OnnxPrecoder(exported["sc-cond"], cfg)
+    r = draw_realizations(cfg, 4, 2)
+    W1, W4 = host(r.F_hat, threshold=1.0), host(r.F_hat, threshold=4.0)
+    assert not np.allclose(W1, W4)
+    per_sample = host(r.F_hat, threshold=[1.0, 4.0, 1.0, 4.0])
+    tol = 1e-5 * np.abs(W1).max()
+    np.testing.assert_allclose(per_sample[0], W1[0], atol=tol, rtol=0)
+    np.testing.assert_allclose(per_sample[1], W4[1], atol=tol, rtol=0)
+    with pytest.raises(ValueError, match="threshold-conditioned"):
+        host(r.F_hat)
+    with pytest.raises(ValueError, match="outside the range"):
+        host(r.F_hat, threshold=9.0)
+    with pytest.raises(ValueError, match="takes no threshold"):
+        OnnxPrecoder(exported["zf"], cfg)(r.F_hat, threshold=1.0)

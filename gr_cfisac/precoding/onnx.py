@@ -95,7 +95,8 @@ def check_card(card: dict[str, Any], cfg: SystemConfig, where: str = "model card
 class OnnxPrecoder:
     """A learned ISAC precoder in ONNX Runtime.
 
-    ``OnnxPrecoder(model_path, cfg, threads=1)(F_hat[, sensing]) -> W (B, N, K+1) complex64``.
+    ``OnnxPrecoder(model_path, cfg, threads=1)(F_hat[, sensing][, threshold]) -> W (B, N, K+1)``
+    complex64; ``threshold`` (bps/Hz, a number or (B,)) only for threshold-conditioned models.
     ``sensing``: complex tokens (B, 1+NC, N) from channels.sensing_tokens, or a SensingGeometry.
     ``scene``: 'paper' / 'random' / None — what the caller will feed; a paper-faithful model
     refuses 'random'. ``session_options`` overrides the defaults (threads, ORT_ENABLE_ALL).
@@ -135,6 +136,8 @@ class OnnxPrecoder:
         )
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.target_aware = "sensing" in self.input_names
+        self.threshold_input = "threshold" in self.input_names
+        self.threshold_range = self.card["onnx"]["inputs"].get("threshold", {}).get("range")
         self._check_graph(where)
         self.scene = self.card["scene"]
         if scene is not None:
@@ -146,7 +149,7 @@ class OnnxPrecoder:
     # ---------------------------------------------------------------- validation
     def _check_graph(self, where: str) -> None:
         K, N, NC = self.cfg.K, self.cfg.N, self.cfg.NC
-        want = {"channels": [K, 2 * N], "sensing": [1 + NC, 2 * N]}
+        want = {"channels": [K, 2 * N], "sensing": [1 + NC, 2 * N], "threshold": [1]}
         if "channels" not in self.input_names:
             raise ValueError(f"{self.path}: the graph has no 'channels' input ({self.input_names})")
         for inp in self.session.get_inputs():
@@ -220,16 +223,46 @@ class OnnxPrecoder:
         return np.broadcast_to(rows, (batch,) + rows.shape[1:]).copy()
 
     # ---------------------------------------------------------------- inference
-    def run_rows(self, channels: np.ndarray, sensing: np.ndarray | None = None) -> np.ndarray:
+    def _threshold(self, threshold: Any, batch: int) -> np.ndarray:
+        if not self.threshold_input:
+            raise ValueError(f"{self.path.name} takes no threshold (its threshold is fixed)")
+        if threshold is None:
+            raise ValueError(
+                f"{self.path.name} is threshold-conditioned: pass threshold= (bps/Hz, trained "
+                f"for {self.threshold_range})"
+            )
+        t = np.asarray(threshold, dtype=np.float32).reshape(-1)
+        if t.size not in (1, batch):
+            raise ValueError(f"threshold must be a number or ({batch},), got shape {t.shape}")
+        lo, hi = self.threshold_range
+        if np.any(t < lo) or np.any(t > hi):
+            raise ValueError(
+                f"threshold {t.min():g}..{t.max():g} bps/Hz is outside the range {self.path.name} "
+                f"was trained for, [{lo:g}, {hi:g}]"
+            )
+        return np.broadcast_to(t, (batch,)).reshape(batch, 1).copy()
+
+    def run_rows(
+        self,
+        channels: np.ndarray,
+        sensing: np.ndarray | None = None,
+        threshold: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Raw graph call: float32 rows in, (B, K+1, 2N) rows out (no checks; the fast path)."""
         feeds = {"channels": channels}
         if self.target_aware:
             feeds["sensing"] = sensing
+        if self.threshold_input:
+            feeds["threshold"] = threshold
         return self.session.run(None, feeds)[0]
 
-    def __call__(self, F_hat: np.ndarray, sensing: Any = None) -> np.ndarray:
-        """W (B, N, K+1) complex64 for estimates F_hat (B, N, K) (and the sensing scene)."""
+    def __call__(self, F_hat: np.ndarray, sensing: Any = None, threshold: Any = None) -> np.ndarray:
+        """W (B, N, K+1) complex64 for estimates F_hat (B, N, K) (and the sensing scene; the rate
+        threshold for threshold-conditioned models)."""
         channels = self._channels(F_hat)
+        th = None
+        if threshold is not None or self.threshold_input:
+            th = self._threshold(threshold, channels.shape[0])
         tokens = None
         if sensing is not None:
             tokens = self._sensing(sensing, channels.shape[0])
@@ -240,7 +273,7 @@ class OnnxPrecoder:
                 f"{self.path.name} is target-aware: pass sensing= (channels.sensing_tokens of the "
                 "scene, or its SensingGeometry)"
             )
-        rows = self.run_rows(channels, tokens)
+        rows = self.run_rows(channels, tokens, th)
         n = rows.shape[-1] // 2
         return np.swapaxes(rows[..., :n] + 1j * rows[..., n:], 1, 2).astype(np.complex64)
 

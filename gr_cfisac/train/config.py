@@ -24,7 +24,9 @@ HEADS = ("free", "span", "zf")
 class LossConfig:
     """Regime and its parameters: SC (eq 38, comm threshold vartheta_th, penalty xi), CC (eq 39,
     sensing threshold zeta_th, penalty varrho), joint (eq 40, weight eta). ``margin`` (bps/Hz) is
-    added to the threshold inside the penalty so trained models land on the feasible side."""
+    added to the threshold inside the penalty so trained models land on the feasible side.
+    ``threshold_range`` [lo, hi] trains a threshold-conditioned model (SC / CC): every sample gets
+    a threshold drawn uniformly from it, which the model takes as an input."""
 
     regime: str = "joint"
     eta: float = 0.4
@@ -33,12 +35,20 @@ class LossConfig:
     xi: float = 10.0
     varrho: float = 10.0
     margin: float = 0.0
+    threshold_range: list[float] | None = None
 
     def validate(self) -> None:
         if self.regime not in REGIMES:
             raise ValueError(f"loss.regime must be one of {REGIMES}, got {self.regime!r}")
         if not 0.0 <= self.eta <= 1.0:
             raise ValueError(f"loss.eta must be in [0, 1], got {self.eta}")
+        if self.threshold_range is not None:
+            lo, hi = (float(x) for x in self.threshold_range)
+            if self.regime == "joint" or not 0 <= lo < hi:
+                raise ValueError(
+                    "loss.threshold_range must be [lo, hi] with 0 <= lo < hi, for regime sc or cc; "
+                    f"got {self.threshold_range!r} with regime {self.regime!r}"
+                )
         for name in ("comm_threshold", "sensing_threshold", "xi", "varrho", "margin"):
             if getattr(self, name) < 0:
                 raise ValueError(f"loss.{name} must be >= 0, got {getattr(self, name)}")
@@ -58,6 +68,7 @@ class ModelConfig:
     target_aware: bool = False
     input_norm: str = "token"
     head: str = "free"
+    threshold_input: bool = False
     d_model: int = 64
     heads: int = 4
     inducing: int = 8
@@ -74,6 +85,8 @@ class ModelConfig:
             raise ValueError(f"model.input_norm must be 'token' or 'set', got {self.input_norm!r}")
         if self.head not in HEADS:
             raise ValueError(f"model.head must be one of {HEADS}, got {self.head!r}")
+        if self.arch == "cnn" and self.threshold_input:
+            raise ValueError("model.threshold_input is only implemented for arch 'stcib'")
         if self.arch == "cnn" and self.target_aware:
             raise ValueError("model.target_aware is only implemented for arch 'stcib'")
         if self.d_model % self.heads:
@@ -156,7 +169,18 @@ class TrainConfig:
                 "a target-aware model needs data.scene 'random' (a moving target); "
                 "set data.scene: random"
             )
+        if self.model.threshold_input != (self.loss.threshold_range is not None):
+            raise ValueError(
+                "model.threshold_input and loss.threshold_range go together: a threshold-"
+                "conditioned model needs the range its thresholds are drawn from"
+            )
         self.system_config()
+
+    def threshold(self) -> float | None:
+        """The regime's threshold (SC: vartheta_th, CC: zeta_th), None for joint."""
+        return {"sc": self.loss.comm_threshold, "cc": self.loss.sensing_threshold}.get(
+            self.loss.regime
+        )
 
     def system_config(self) -> SystemConfig:
         """The SystemConfig this model is trained for (Table-I defaults plus ``system``)."""

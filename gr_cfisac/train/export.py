@@ -24,6 +24,7 @@ from ..config import SystemConfig
 from ..geometry import drop, paper_scene
 from .config import TrainConfig
 from .data import iq, iq_rows, load_split
+from .layers import ZeroForcingBasis
 from .models import count_parameters, input_scale
 
 OPSET = 17
@@ -73,14 +74,21 @@ def sha256(path: str | Path) -> str:
 
 
 class _OnnxWrapper(torch.nn.Module):
-    """Fixes the positional signature the exporter sees (channels[, sensing])."""
+    """Fixes the positional signature the exporter sees (channels[, sensing][, threshold])."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, names: list[str]) -> None:
         super().__init__()
         self.model = model
+        self.names = names
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.model(*inputs)
+        return run_named(self.model, dict(zip(self.names, inputs)))
+
+
+def run_named(model: torch.nn.Module, inputs: dict[str, Any]) -> torch.Tensor:
+    """Call a model with named graph inputs (channels, sensing, threshold)."""
+    t = {k: v if isinstance(v, torch.Tensor) else torch.from_numpy(v) for k, v in inputs.items()}
+    return model(t["channels"], sensing=t.get("sensing"), threshold=t.get("threshold"))
 
 
 def example_inputs(cfg: TrainConfig, size: int = 64) -> dict[str, np.ndarray]:
@@ -90,6 +98,9 @@ def example_inputs(cfg: TrainConfig, size: int = 64) -> dict[str, np.ndarray]:
     out = {"channels": iq(val["F_hat"])}
     if cfg.model.target_aware:
         out["sensing"] = iq_rows(val["sensing"])
+    if cfg.model.threshold_input:
+        lo, hi = cfg.loss.threshold_range
+        out["threshold"] = np.linspace(lo, hi, len(out["channels"]), dtype=np.float32)[:, None]
     return out
 
 
@@ -102,8 +113,9 @@ def _export(model: torch.nn.Module, args: tuple, buffer: io.BytesIO, names: list
     from torch.onnx import register_custom_op_symbolic
 
     register_custom_op_symbolic("aten::linalg_inv", _inverse_symbolic, OPSET)
+    uses_inverse = any(isinstance(m, ZeroForcingBasis) for m in model.modules())
     torch.onnx.export(
-        _OnnxWrapper(model).eval(),
+        _OnnxWrapper(model, names).eval(),
         args,
         buffer,
         dynamo=False,
@@ -112,7 +124,7 @@ def _export(model: torch.nn.Module, args: tuple, buffer: io.BytesIO, names: list
         output_names=["beamformer"],
         dynamic_axes={**{n: {0: "batch"} for n in names}, "beamformer": {0: "batch"}},
         do_constant_folding=True,
-        custom_opsets={"com.microsoft": 1},
+        custom_opsets={"com.microsoft": 1} if uses_inverse else None,
     )
 
 
@@ -143,7 +155,7 @@ def parity(model: torch.nn.Module, inputs: dict[str, np.ndarray], path: str | Pa
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(["beamformer"], inputs)[0]
     with torch.no_grad():
-        want = model(*(torch.from_numpy(v) for v in inputs.values())).numpy()
+        want = run_named(model, inputs).numpy()
     diff = np.abs(got - want).max(axis=(1, 2))
     return float((diff / np.linalg.norm(want, axis=(1, 2))).max())
 
@@ -175,8 +187,13 @@ def model_card(
                 sensing_tokens_iq=iq_rows(paper_sensing_tokens(sc))[0].tolist(),
                 note="paper-faithful: trained for this fixed sensing scene only",
             )
+    if cfg.model.threshold_input:
+        inputs["threshold"] = {"dtype": "float32", "shape": ["batch", 1],
+                               "range": [float(x) for x in cfg.loss.threshold_range]}  # fmt: skip
     loss = cfg.loss
     regime: dict[str, Any] = {"name": loss.regime}
+    if loss.threshold_range is not None:
+        regime["threshold_range"] = [float(x) for x in loss.threshold_range]
     if loss.regime == "joint":
         regime["eta"] = loss.eta
     elif loss.regime == "sc":

@@ -170,6 +170,19 @@ class PMA(nn.Module):
         return self.mab(self.seeds, self.rff(x))
 
 
+class ThresholdEmbedding(nn.Module):
+    """A rate threshold as an input (beyond the paper): Linear(t / t_max) added to every token,
+    so one model serves every threshold. threshold (B, 1) bps/Hz -> (B, 1, d)."""
+
+    def __init__(self, d_model: int, t_max: float) -> None:
+        super().__init__()
+        self.t_max = float(t_max)
+        self.linear = nn.Linear(1, d_model)
+
+    def forward(self, threshold: torch.Tensor) -> torch.Tensor:
+        return self.linear(threshold * (1.0 / self.t_max)).unsqueeze(1)
+
+
 class PowerLambda(nn.Module):
     """The power layer of eq 37: W = Z if ||Z||_F^2 <= rho NT, else sqrt(rho NT) Z / ||Z||_F.
 

@@ -77,17 +77,26 @@ def rates(batch: dict[str, torch.Tensor], rows: torch.Tensor, kappa: float, MR: 
     return Rc, Rs, Rs_avg
 
 
-def loss(Rc: torch.Tensor, Rs: torch.Tensor, Rs_avg: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+def loss(
+    Rc: torch.Tensor,
+    Rs: torch.Tensor,
+    Rs_avg: torch.Tensor,
+    cfg: LossConfig,
+    threshold: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Loss of the regime: SC eq 38, CC eq 39, joint eq 40 (scalar, mean over the batch).
 
-    The penalties use threshold + margin, so that the optimum sits on the feasible side.
+    The penalties use threshold + margin, so that the optimum sits on the feasible side;
+    ``threshold`` (B, 1) gives every sample its own (threshold-conditioned models).
     """
     if cfg.regime == "joint":
         return -(cfg.eta * Rc.sum(-1) + (1 - cfg.eta) * Rs.sum(-1)).mean()
     if cfg.regime == "sc":
-        short = torch.clamp(Rc - (cfg.comm_threshold + cfg.margin), max=0.0)
+        th = cfg.comm_threshold if threshold is None else threshold
+        short = torch.clamp(Rc - (th + cfg.margin), max=0.0)
         return -(Rs.sum(-1) - cfg.xi * short.square().sum(-1)).mean()
-    short = torch.clamp(Rs_avg - (cfg.sensing_threshold + cfg.margin), max=0.0)
+    th = cfg.sensing_threshold if threshold is None else threshold
+    short = torch.clamp(Rs_avg - (th + cfg.margin), max=0.0)
     return -(Rc.sum(-1) - cfg.varrho * short.square().sum(-1)).mean()
 
 

@@ -21,7 +21,16 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .layers import ISAB, PMA, SAB, PowerLambda, SpanHead, TokenEmbedding, ZeroForcingHead
+from .layers import (
+    ISAB,
+    PMA,
+    SAB,
+    PowerLambda,
+    SpanHead,
+    ThresholdEmbedding,
+    TokenEmbedding,
+    ZeroForcingHead,
+)
 
 #: token types of the target-aware input set (learned type embedding)
 USER, TARGET, CLUTTER = 0, 1, 2
@@ -39,12 +48,16 @@ class STCIB(nn.Module):
         input_scale: float,
         model: ModelConfig,
         NC: int = 0,
+        threshold_max: float = 1.0,
     ) -> None:
         super().__init__()
         d, h, f = model.d_model, model.heads, model.ff_hidden
         self.K, self.N, self.NC = K, N, NC
         self.decoder_kind = model.decoder
         self.target_aware = model.target_aware
+        self.threshold_input = model.threshold_input
+        if self.threshold_input:
+            self.threshold_embedding = ThresholdEmbedding(d, threshold_max)
         self.embed = TokenEmbedding(2 * N, d, f, input_scale, model.input_norm)
         if self.target_aware:
             self.type_embedding = nn.Embedding(3, d)
@@ -61,8 +74,17 @@ class STCIB(nn.Module):
             self.head = SpanHead(d, f, N, model.head)
         self.power = PowerLambda(power)
 
-    def forward(self, channels: torch.Tensor, sensing: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        channels: torch.Tensor,
+        sensing: torch.Tensor | None = None,
+        threshold: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         tokens = self.embed(channels)
+        if self.threshold_input:
+            if threshold is None:
+                raise ValueError("this threshold-conditioned model needs the 'threshold' input")
+            tokens = tokens + self.threshold_embedding(threshold)
         if self.target_aware:
             if sensing is None:
                 raise ValueError("this target-aware model needs the 'sensing' input")
@@ -104,22 +126,44 @@ class CNNPrecoder(nn.Module):
             nn.Conv1d(c, c, k, padding=pad), nn.ReLU(), nn.Conv1d(c, c, k, padding=pad), nn.ReLU()
         )
         self.upsample = nn.ConvTranspose1d(c, c, kernel_size=2)  # K -> K+1 rows
-        self.out = nn.Conv1d(c, 2 * N, k, padding=pad)
+        self.head_kind = model.head
+        if model.head == "zf":  # the same output head as STCIB's, for a like-for-like comparison
+            self.out = nn.Conv1d(c, c, k, padding=pad)
+            self.head = ZeroForcingHead(c, model.ff_hidden, N)
+        elif model.head == "free":
+            self.out = nn.Conv1d(c, 2 * N, k, padding=pad)
+        else:
+            raise ValueError(f"CNN head must be 'free' or 'zf', got {model.head!r}")
         self.power = PowerLambda(power)
 
-    def forward(self, channels: torch.Tensor, sensing: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.embed(channels).transpose(1, 2)  # (B, c, K)
-        x = torch.relu(self.upsample(self.encoder(x)))
-        return self.power(self.out(x).transpose(1, 2))
+    def forward(
+        self,
+        channels: torch.Tensor,
+        sensing: torch.Tensor | None = None,
+        threshold: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        users = self.embed(channels)  # (B, K, c)
+        x = torch.relu(self.upsample(self.encoder(users.transpose(1, 2))))
+        rows = self.out(x).transpose(1, 2)  # (B, K+1, 2N) or (B, K+1, c)
+        if self.head_kind == "zf":
+            rows = self.head(rows, users, self.embed.scale(channels))
+        return self.power(rows)
 
 
 def build_model(
-    model: ModelConfig, K: int, N: int, NC: int, power: float, input_scale: float
+    model: ModelConfig,
+    K: int,
+    N: int,
+    NC: int,
+    power: float,
+    input_scale: float,
+    threshold_max: float = 1.0,
 ) -> nn.Module:
-    """The model a ModelConfig describes, for K users, N = NT MT antennas and NC clutter sources."""
+    """The model a ModelConfig describes, for K users, N = NT MT antennas and NC clutter sources
+    (threshold_max: the top of the threshold range of a threshold-conditioned model)."""
     if model.arch == "cnn":
         return CNNPrecoder(K, N, power, input_scale, model)
-    return STCIB(K, N, power, input_scale, model, NC)
+    return STCIB(K, N, power, input_scale, model, NC, threshold_max)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -56,14 +56,30 @@ def make_model(cfg: TrainConfig) -> torch.nn.Module:
     """The untrained model of a TrainConfig (initialized from cfg.seed)."""
     sc = cfg.system_config()
     torch.manual_seed(cfg.seed)
-    return build_model(cfg.model, sc.K, sc.N, sc.NC, sc.power_budget, input_scale(sc.rho))
+    t_max = cfg.loss.threshold_range[1] if cfg.loss.threshold_range else 1.0
+    return build_model(
+        cfg.model, sc.K, sc.N, sc.NC, sc.power_budget, input_scale(sc.rho), float(t_max)
+    )
 
 
 def forward(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Run a model on a batch (passing the sensing tokens only to target-aware models)."""
+    """Run a model on a batch (sensing tokens for target-aware models, the per-sample
+    threshold for threshold-conditioned ones)."""
+    kwargs = {}
     if getattr(model, "target_aware", False):
-        return model(batch["channels"], batch["sensing_iq"])
-    return model(batch["channels"])
+        kwargs["sensing"] = batch["sensing_iq"]
+    if getattr(model, "threshold_input", False):
+        kwargs["threshold"] = batch["threshold"]
+    return model(batch["channels"], **kwargs)
+
+
+def draw_thresholds(cfg: TrainConfig, n: int, seed: int) -> torch.Tensor | None:
+    """Per-sample thresholds (n, 1) uniform in loss.threshold_range (None if not conditioned)."""
+    if cfg.loss.threshold_range is None:
+        return None
+    lo, hi = (float(x) for x in cfg.loss.threshold_range)
+    gen = torch.Generator().manual_seed(seed)
+    return lo + (hi - lo) * torch.rand(n, 1, generator=gen)
 
 
 @torch.no_grad()
@@ -80,8 +96,9 @@ def evaluate(
         batch = slice_batch(data, slice(start, start + batch_size))
         parts.append(losses.rates(batch, forward(model, batch), sc.kappa, sc.MR))
     Rc, Rs, Rs_avg = (torch.cat([p[i] for p in parts]) for i in range(3))
+    th = data.get("threshold")
     out = {
-        "loss": float(losses.loss(Rc, Rs, Rs_avg, cfg.loss)),
+        "loss": float(losses.loss(Rc, Rs, Rs_avg, cfg.loss, th)),
         "sum_rc": float(Rc.sum(-1).mean()),
         "sum_rs": float(Rs.sum(-1).mean()),
         "sum_rs_avg": float(Rs_avg.sum(-1).mean()),
@@ -89,9 +106,7 @@ def evaluate(
     }
     constrained = losses.threshold_rates(Rc, Rs_avg, cfg.loss)
     if constrained is not None:
-        threshold = (
-            cfg.loss.comm_threshold if cfg.loss.regime == "sc" else cfg.loss.sensing_threshold
-        )
+        threshold = cfg.threshold() if th is None else th
         violation = torch.clamp(threshold - constrained, min=0.0).amax(-1)
         out["feasible"] = float((violation <= 1e-9).double().mean())
         out["mean_violation"] = float(violation.mean())
@@ -135,6 +150,9 @@ class Trainer:
         d = self.cfg.data
         train = to_tensors(load_split(self.sc, d, "train", d.train_size, self.progress))
         val = to_tensors(load_split(self.sc, d, "val", d.val_size, self.progress))
+        val_thresholds = draw_thresholds(self.cfg, d.val_size, seed=d.seed)
+        if val_thresholds is not None:  # fixed per validation sample
+            val["threshold"] = val_thresholds
         return train, val
 
     def _resume(self) -> bool:
@@ -191,12 +209,17 @@ class Trainer:
             from tqdm import tqdm
 
             starts = tqdm(starts, desc=bar_desc, unit="batch", leave=False)
+        thresholds = draw_thresholds(
+            self.cfg, n, seed=self.cfg.seed * 100_003 + 7 + self.state["epoch"]
+        )
         for start in starts:
             batch = slice_batch(train, order[start : start + o.batch_size])
+            if thresholds is not None:
+                batch["threshold"] = thresholds[start : start + o.batch_size]
             Rc, Rs, Rs_avg = losses.rates(
                 batch, forward(self.model, batch), self.sc.kappa, self.sc.MR
             )
-            value = losses.loss(Rc, Rs, Rs_avg, self.cfg.loss)
+            value = losses.loss(Rc, Rs, Rs_avg, self.cfg.loss, batch.get("threshold"))
             self.optim.zero_grad(set_to_none=True)
             value.backward()
             if o.grad_clip > 0:
