@@ -191,9 +191,8 @@ def sensing_matrices(
     # (B, NR, MR, NT, MT) -> (B, NR, MR, N)
     G_t = np.einsum("bji,bjr,bim->bjrim", alpha_t, sg.aR_t, sg.aT_t.conj())
     G_c = np.einsum("bjci,bjcr,bcim->bjcrim", alpha_c, sg.aR_c, sg.aT_c.conj())
-    return G_t.reshape(B, NR, sg.aR_t.shape[-1], -1), G_c.reshape(
-        B, NR, sg.NC, sg.aR_t.shape[-1], -1
-    )
+    MR, N = sg.aR_t.shape[-1], NT * sg.aT_t.shape[-1]
+    return G_t.reshape(B, NR, MR, N), G_c.reshape(B, NR, sg.NC, MR, N)
 
 
 def _block_gram(amp2: np.ndarray, aT: np.ndarray, MR: int) -> np.ndarray:

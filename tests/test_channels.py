@@ -108,3 +108,19 @@ def test_sensing_tokens_layout(cfg):
     assert tok.shape == (3, 1 + cfg.NC, cfg.N)
     scale = np.sqrt((sg.amp_t[1] ** 2).sum(0))
     np.testing.assert_allclose(tok[1, 0, 4:8], scale[1] * sg.aT_t[1, 1])
+
+
+def test_no_clutter_network():
+    from gr_cfisac.config import SystemConfig
+    from gr_cfisac.metrics import scnr
+    from gr_cfisac.precoding import mrt
+    from gr_cfisac.scenario import draw_realizations
+
+    cfg = SystemConfig(NC=0)
+    r = draw_realizations(cfg, 4, 1, scene="random")
+    assert r.G_c.shape == (4, cfg.NR, 0, cfg.MR, cfg.N)
+    W = mrt(r.F_hat, cfg.power_budget)
+    # no clutter: SCNR is the target echo power over the noise term MR
+    target = np.sum(np.abs(np.einsum("bjrn,bnk->bjrk", r.G_t, W)) ** 2, axis=(-2, -1))
+    np.testing.assert_allclose(scnr(r.G_t, r.G_c, W), target / cfg.MR)
+    np.testing.assert_allclose(r.Q_c, 0)
