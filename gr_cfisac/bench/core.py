@@ -106,6 +106,8 @@ def _score(r: Realizations, W: np.ndarray) -> dict[str, np.ndarray]:
         "Rc": metrics.rate(g_true, cfg.kappa).sum(-1),
         "Rs": metrics.rate(s_true, cfg.kappa).sum(-1),
         "power_ratio": (np.abs(W) ** 2).sum(axis=(1, 2)) / cfg.power_budget,
+        # each TAP's power over its equal share rho (= power_budget / NT)
+        "tap_power_ratio": metrics.per_tap_power(W, cfg.NT) / cfg.rho,
     }
 
 
@@ -168,6 +170,8 @@ def _summary(s: dict[str, np.ndarray], seconds: float, n: int) -> dict[str, floa
         "Rc": float(s["Rc"].mean()),
         "Rs": float(s["Rs"].mean()),
         "max_power_ratio": float(s["power_ratio"].max()),
+        "per_tap_power_ratio_mean": s["tap_power_ratio"].mean(0).round(4).tolist(),
+        "per_tap_power_ratio_max": float(s["tap_power_ratio"].max()),
         "seconds_per_realization": seconds,
         "realizations": n,
     }
