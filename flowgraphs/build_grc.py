@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from gr_cfisac.blocks.music_localizer import display_grid
@@ -195,9 +196,16 @@ def with_gui() -> Flowgraph:
         "qtgui_time_raster_sink_x",
         (2100, 620),
         type="float",
-        name='"MUSIC spectrum, RAP 1 (dB; rows: azimuth -180..180, columns: elevation 0..90)"',
+        name='"MUSIC spectrum, RAP 1 (dB below its peak)"',
         ncols=str(el.size),
         nrows=str(az.size),
+        x_label='"elevation (deg)"',
+        x_start_value=str(float(np.degrees(el[0]))),
+        x_end_value=str(float(np.degrees(el[-1]))),
+        y_label='"azimuth (deg)"',
+        # the raster draws the first row (azimuth -180) at the top
+        y_start_value=str(float(np.degrees(az[-1]))),
+        y_end_value=str(float(np.degrees(az[0]))),
         samp_rate="1",
         grid="False",
         zmin="-30",
@@ -233,6 +241,8 @@ def with_gui() -> Flowgraph:
         update_time="0.10",
         gui_hint="(1, 0, 1, 2)",
         legend="True",
+        entags="False",
+        ylabel='"rate (bps/Hz)"',
         **time_params,
     )
     fg.connect("metrics", 0, "rate_streams", 0)
