@@ -178,8 +178,10 @@ def test_zero_forcing_basis_matches_numpy_zf_and_projects_out_the_users(real):
 
     cfg = real.cfg
     rows = torch.tensor(iq(real.F_hat), dtype=torch.float64) * 1e4
-    z, project_out = ZeroForcingBasis(cfg.N, delta=1e-9)(rows)
-    Z = (z[..., : cfg.N] + 1j * z[..., cfg.N :]).numpy()  # (B, K, N): row k is z_k
+    z, project_out = ZeroForcingBasis(cfg.N, delta=1e-9).double()(rows)
+    Z = (z[:, : cfg.K, : cfg.N] + 1j * z[:, : cfg.K, cfg.N :]).numpy()  # (B, K, N): row k is z_k
+    jZ = (z[:, cfg.K :, : cfg.N] + 1j * z[:, cfg.K :, cfg.N :]).numpy()
+    np.testing.assert_allclose(jZ, 1j * Z, atol=1e-12)  # rows K.. are j z_k
     W = zf(real.F_hat, 1.0)
     W /= np.linalg.norm(W, axis=1, keepdims=True)
     np.testing.assert_allclose(np.abs(np.einsum("bkn,bnk->bk", Z.conj(), W)), 1.0, atol=1e-8)

@@ -35,6 +35,19 @@ SENSING_THRESHOLD = 0.5  # zeta_th of the CC model (bps/Hz)
 SIZE = {True: 100, False: 2000}
 OPTIMIZER_SIZE = {True: 8, False: int(os.environ.get("CFISAC_BENCH_OPTIMIZER_SIZE", "200"))}
 TIMING_REPEATS = {True: 3, False: 7}
+#: trade-off curves (Figs 7-8): thresholds, and realizations per point for the optimizer
+SC_THRESHOLDS = (1.0, 2.0, 3.0, 4.0, 5.0)
+CC_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+CURVE_SIZE = {True: 6, False: 200}
+CURVE_QUALITY = "fast"
+#: shipped joint models: benchmark label -> model name
+JOINT_MODELS = (
+    ("STCIB (ONNX)", "stcib_joint"),
+    ("STCIB-PMA literal (ONNX)", "stcib_pma_joint"),
+    ("CNN (ONNX)", "cnn_joint"),
+    ("CNN, ZF head (ONNX)", "cnn_zf_joint"),
+    ("STCIB target-aware (ONNX)", "stcib_target_joint"),
+)
 
 
 def _concat(parts: list[Realizations]) -> Realizations:
@@ -123,8 +136,7 @@ def _precoders(cfg: SystemConfig, quick: bool) -> dict[str, Any]:
 
     P = cfg.power_budget
     out: dict[str, Any] = {}
-    for label, name in (("STCIB (ONNX)", "stcib_joint"), ("STCIB-PMA literal (ONNX)", "stcib_pma_joint"),
-                        ("CNN (ONNX)", "cnn_joint"), ("STCIB target-aware (ONNX)", "stcib_target_joint")):  # fmt: skip
+    for label, name in JOINT_MODELS:
         host = _onnx(name, cfg)
         if host is not None:
             if host.target_aware:
@@ -226,10 +238,12 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         "sc": _regime_section(cfg, real, quick, "sc"),
         "cc": _regime_section(cfg, real, quick, "cc"),
         "target_aware": _target_aware_section(cfg, quick),
+        "tradeoff": _tradeoff_section(cfg, real, quick),
         "notes": __doc__,
     }
     report["summary"] = _goals(report)
     _plot(report, out_dir / "precoders.png")
+    _plot_tradeoff(report["tradeoff"], out_dir / "precoders_tradeoff.png")
     write_report(out_dir, "precoders", report)
     return report
 
@@ -241,7 +255,7 @@ def _raw_latency(cfg: SystemConfig, real: Realizations, repeats: int) -> dict[st
     out = {}
     x1 = iq(real.F_hat[:1])
     s1 = iq_rows(__import__("gr_cfisac.channels", fromlist=["x"]).sensing_tokens(real.sensing)[:1])
-    for name in ("stcib_joint", "stcib_pma_joint", "cnn_joint", "stcib_target_joint"):
+    for _, name in JOINT_MODELS:
         host = _onnx(name, cfg)
         if host is None:
             continue
@@ -251,6 +265,76 @@ def _raw_latency(cfg: SystemConfig, real: Realizations, repeats: int) -> dict[st
             lambda h=host: h.run_rows(x1, s1), repeat=repeats * 3, number=200
         )
     return out
+
+
+def _tradeoff_section(cfg: SystemConfig, real: Realizations, quick: bool) -> dict[str, Any]:
+    """Figs 7-8: SC sensing sum over vartheta_th and CC comm sum over zeta_th, from the
+    threshold-conditioned models (one model per regime, all test realizations) next to the
+    optimizer (quality CURVE_QUALITY on the first CURVE_SIZE realizations per point)."""
+    from ..precoding.optimizer import optimize
+
+    out: dict[str, Any] = {
+        "optimizer_quality": CURVE_QUALITY,
+        "optimizer_realizations": CURVE_SIZE[quick],
+    }
+    sub = _take(real, CURVE_SIZE[quick])
+    for regime, thresholds, key in (("sc", SC_THRESHOLDS, "Rc"), ("cc", CC_THRESHOLDS, "Rs_avg")):
+        host = _onnx(f"stcib_{regime}_cond", cfg)
+        rows = []
+        for th in thresholds:
+            kw = {"comm_threshold": th} if regime == "sc" else {"sensing_threshold": th}
+            W_opt = optimize(sub.F_hat, sub.Q_t, sub.Q_c, cfg, regime=regime,
+                             quality=CURVE_QUALITY, rng=0, **kw)  # fmt: skip
+            s_opt = score(sub, W_opt)
+            row = {"threshold": th, "optimizer": _curve_point(s_opt, key, th)}
+            if host is not None:
+                s_net = score(real, host(real.F_hat, threshold=th))
+                row["stcib_conditioned"] = _curve_point(s_net, key, th)
+                row["stcib_conditioned_on_optimizer_subset"] = _curve_point(
+                    {k: v[: sub.batch] for k, v in s_net.items()}, key, th
+                )
+            rows.append(row)
+        out[regime] = rows
+    return out
+
+
+def _curve_point(s: dict[str, np.ndarray], key: str, threshold: float) -> dict[str, Any]:
+    f = metrics.feasibility(s[key], threshold)
+    return {"sum_rc": float(s["Rc"].sum(-1).mean()), "sum_rs": float(s["Rs"].sum(-1).mean()),
+            "sum_rs_avg": float(s["Rs_avg"].sum(-1).mean()), "feasibility": f,
+            "realizations": int(s["Rc"].shape[0])}  # fmt: skip
+
+
+def _plot_tradeoff(tradeoff: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4.5))
+    panels = (("sc", "sum_rs", "vartheta_th (bps/Hz)", "sum sensing rate (bps/Hz, realized G)"),
+              ("cc", "sum_rc", "zeta_th (bps/Hz)", "sum comm rate (bps/Hz, true F)"))  # fmt: skip
+    for a, (regime, y, xlabel, ylabel) in zip(ax, panels):
+        rows = tradeoff.get(regime, [])
+        x = [r["threshold"] for r in rows]
+        a.plot(
+            x,
+            [r["optimizer"][y] for r in rows],
+            "o-",
+            label=f"optimizer ({tradeoff['optimizer_quality']})",
+        )
+        if rows and "stcib_conditioned" in rows[0]:
+            a.plot(
+                x, [r["stcib_conditioned"][y] for r in rows], "s-", label="STCIB, threshold input"
+            )
+        a.set_xlabel(xlabel)
+        a.set_ylabel(ylabel)
+        a.set_title("SC (P1)" if regime == "sc" else "CC (P2)")
+        a.grid(alpha=0.3)
+        a.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _target_aware_section(cfg: SystemConfig, quick: bool) -> dict[str, Any]:
@@ -299,6 +383,9 @@ def _goals(report: dict[str, Any]) -> dict[str, Any]:
     if st is not None and cnn is not None:
         goals["stcib_over_cnn_objective"] = st["objective"] / cnn["objective"]
         goals["goal_10pct_above_cnn_met"] = st["objective"] / cnn["objective"] >= 1.10
+    cnn_zf = j.get("CNN, ZF head (ONNX)")
+    if st is not None and cnn_zf is not None:
+        goals["stcib_over_cnn_same_head_objective"] = st["objective"] / cnn_zf["objective"]
     for regime, key in (("sc", "feasibility_sc"), ("cc", "feasibility_cc_averaged")):
         row = report[regime].get("STCIB (ONNX)")
         if row is not None:

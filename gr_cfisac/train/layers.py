@@ -245,54 +245,45 @@ def _unit_rows(rows: torch.Tensor) -> torch.Tensor:
     return rows * torch.rsqrt((rows * rows).sum(-1, keepdim=True) + 1e-12)
 
 
-class ZeroForcingBasis(nn.Module):
-    """Regularized zero-forcing directions and the null-space projector of the users' estimates.
+def times_j(N: int) -> torch.Tensor:
+    """The real (2N, 2N) matrix J with [Re x, Im x] J = [Re(j x), Im(j x)] = [-Im x, Re x]."""
+    eye = torch.eye(N)
+    zero = torch.zeros(N, N)
+    return torch.cat([torch.cat([zero, eye], 1), torch.cat([-eye, zero], 1)], 0)
 
-    With F~ the unit-norm user channels (columns), X = (F~^H F~ + delta I)^{-1} (one 2K x 2K real
-    inverse of the block form [[Re, -Im], [Im, Re]]; exported as com.microsoft::Inverse, an ONNX
-    Runtime operator), Z = F~ X holds the (R)ZF directions z_k (f~_j^H z_k = 0 for j != k when
-    delta -> 0) and P v = Z F~^H v projects onto span(F~). Permutation equivariant over users.
-    forward(rows (B, K, 2N)) -> (unit ZF rows (B, K, 2N), projector callable on (B, R, 2N)).
+
+class ZeroForcingBasis(nn.Module):
+    """Regularized zero-forcing directions and the null-space projector of the users' estimates,
+    in the real I/Q form of the rows (no complex tensors in the graph).
+
+    A complex combination sum_k c_k f_k is the real combination of the 2K real rows
+    S = [F~; j F~] (unit-norm user rows and the same rows times j), so with
+    M = S S^T + delta I (= [[Re G, -Im G], [Im G, Re G]] for the Gram G = F~^H F~; one 2K x 2K
+    inverse, exported as com.microsoft::Inverse of ONNX Runtime):
+      Z = M^{-1} S      rows z_k (k < K) are the (R)ZF directions, f~_j^H z_k ~ 0 for j != k, and
+                        rows K + k are j z_k;
+      P v = (v S^T) Z   the projection onto span(F~); v - P v is what no user receives.
+    Permutation equivariant over users. forward(rows (B, K, 2N)) -> (Z unit rows (B, 2K, 2N),
+    projector callable on (B, R, 2N)).
     """
 
     def __init__(self, N: int, delta: float = 1e-4) -> None:
         super().__init__()
-        self.N = N
         self.delta = float(delta)
+        self.register_buffer("j", times_j(N), persistent=False)
 
     def forward(self, rows: torch.Tensor):
-        N = self.N
         unit = _unit_rows(rows)
-        re, im = unit[..., :N], unit[..., N:]  # rows f~_k^T, (B, K, N)
-        K = int(rows.shape[1])
-        # Gram G_jk = f~_j^H f~_k
-        g_re = re @ re.transpose(1, 2) + im @ im.transpose(1, 2)
-        g_im = re @ im.transpose(1, 2) - im @ re.transpose(1, 2)
-        block = torch.cat(
-            [torch.cat([g_re, -g_im], dim=2), torch.cat([g_im, g_re], dim=2)], dim=1
-        ) + self.delta * torch.eye(2 * K, dtype=rows.dtype)
-        inv = torch.linalg.inv(block)
-        x_re, x_im = inv[:, :K, :K], inv[:, K:, :K]  # X = x_re + j x_im, (B, K, K)
-        # z_k = sum_j X_jk f~_j  ->  rows Z^T = X^T F~^T
-        xt_re, xt_im = x_re.transpose(1, 2), x_im.transpose(1, 2)
-        z_re = xt_re @ re - xt_im @ im
-        z_im = xt_re @ im + xt_im @ re
-        z = _unit_rows(torch.cat([z_re, z_im], dim=-1))
+        S = torch.cat([unit, unit @ self.j], dim=1)  # (B, 2K, 2N)
+        K2 = int(S.shape[1])
+        M = S @ S.transpose(1, 2) + self.delta * torch.eye(K2, dtype=rows.dtype)
+        Z = torch.linalg.inv(M) @ S
 
         def project_out(v: torch.Tensor) -> torch.Tensor:
-            """(I - F~ X F~^H) v for rows v (B, R, 2N): the part no user receives."""
-            v_re, v_im = v[..., :N], v[..., N:]
-            # c_j = f~_j^H v  (B, R, K)
-            c_re = v_re @ re.transpose(1, 2) + v_im @ im.transpose(1, 2)
-            c_im = v_im @ re.transpose(1, 2) - v_re @ im.transpose(1, 2)
-            # d = X c  (coefficients on f~), then P v = sum_j d_j f~_j
-            d_re = c_re @ xt_re - c_im @ xt_im
-            d_im = c_re @ xt_im + c_im @ xt_re
-            p_re = d_re @ re - d_im @ im
-            p_im = d_re @ im + d_im @ re
-            return v - torch.cat([p_re, p_im], dim=-1)
+            """(I - P) v for rows v (B, R, 2N): the part no user receives."""
+            return v - (v @ S.transpose(1, 2)) @ Z
 
-        return z, project_out
+        return _unit_rows(Z), project_out
 
 
 class ZeroForcingHead(nn.Module):
@@ -314,15 +305,13 @@ class ZeroForcingHead(nn.Module):
         self.key = nn.Linear(d_model, 2 * d_model)
         self.scale = 1.0 / math.sqrt(d_model)
 
-    def _combine(
-        self, tokens: torch.Tensor, keys: torch.Tensor, basis: torch.Tensor
-    ) -> torch.Tensor:
+    def _coefficients(self, tokens: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """[Re a | Im a] (B, R, 2J): a_rj = <P z_r, Q e_j> for Re and Im (two bilinear forms)."""
         d = int(tokens.shape[2])
         q, k = self.query(tokens), self.key(keys)
-        a_re = (q[..., :d] @ k[..., :d].transpose(1, 2)) * self.scale
-        a_im = (q[..., d:] @ k[..., d:].transpose(1, 2)) * self.scale
-        b_re, b_im = basis[..., : self.N], basis[..., self.N :]
-        return torch.cat([a_re @ b_re - a_im @ b_im, a_re @ b_im + a_im @ b_re], dim=-1)
+        a_re = q[..., :d] @ k[..., :d].transpose(1, 2)
+        a_im = q[..., d:] @ k[..., d:].transpose(1, 2)
+        return torch.cat([a_re, a_im], dim=-1) * self.scale
 
     def forward(
         self,
@@ -332,10 +321,12 @@ class ZeroForcingHead(nn.Module):
         sensing: torch.Tensor | None = None,
         sensing_tokens: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        z, project_out = self.basis(channels)
+        z, project_out = self.basis(channels)  # rows [z_1..z_K, j z_1..j z_K]
         rows = project_out(self.rff(tokens))
-        keys, basis = users, z
+        keys, K = users, int(users.shape[1])
         if sensing is not None:
             keys = torch.cat([users, sensing_tokens], dim=1)
-            basis = torch.cat([z, _unit_rows(project_out(_unit_rows(sensing)))], dim=1)
-        return rows + self._combine(tokens, keys, basis)
+            u = _unit_rows(project_out(_unit_rows(sensing)))  # null-space scene directions
+            z = torch.cat([z[:, :K], u, z[:, K:], u @ self.basis.j], dim=1)
+        # complex combination: [Re a | Im a] @ [basis; j basis]
+        return rows + self._coefficients(tokens, keys) @ z
