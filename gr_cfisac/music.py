@@ -332,7 +332,7 @@ def refine(
     cols: int,
     cap: float = 0.05,
     iterations: int = _NEWTON_ITERATIONS,
-    tol: float = 1e-10,
+    tol: float = 1e-8,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Newton refinement of spectrum maxima (minima of f = a^H P a) from starts (u, v) (B, k).
 
@@ -341,7 +341,9 @@ def refine(
     maxima on the rim theta = 90 deg (a fold of the map) are found like any other. Steps are
     capped by a trust radius (``cap`` at first; doubled after a full capped step, up to 16 cap,
     so a start crossing a flat region speeds up, and halved after a rejected one) and halved
-    until f drops; a start stops when its step is below ``tol`` or nothing lowers f. Starts still moving after ``iterations`` get f = inf (no peak).
+    until f drops; a start stops when its Newton step is below ``tol`` (1e-8 in (u, v), ~6e-7
+    deg: finer steps only move f by rounding, so their line search would fail 12 times) or
+    nothing lowers f. Starts still moving after ``iterations`` get f = inf (no peak).
     -> refined u, v and f (B, k).
     """
     P = np.asarray(P).reshape((-1,) + np.shape(P)[-2:])
@@ -368,7 +370,17 @@ def refine(
         ra = radius[active][:, None]
         step_uv = _newton_step(grad, hess, ra)
         step_pt = _rim_newton_step(sa, ta, grad, hess, ra)
-        capped = np.where(rim, np.hypot(*step_pt.T), np.hypot(*step_uv.T)) >= 0.999 * ra[:, 0]
+        length = np.where(rim, np.hypot(*step_pt.T), np.hypot(*step_uv.T))
+        # a Newton step below tol: converged, no line search (f would only move by rounding)
+        settled = length <= tol
+        if settled.any():
+            keep = ~settled
+            active, pa0, pa = active[keep], pa0[keep], pa[keep]
+            ua, va, sa, ta, f, rim = ua[keep], va[keep], sa[keep], ta[keep], f[keep], rim[keep]
+            ra, step_uv, step_pt, length = ra[keep], step_uv[keep], step_pt[keep], length[keep]
+            if active.size == 0:
+                break
+        capped = length >= 0.999 * ra[:, 0]
         full = np.zeros(active.size, dtype=bool)
         nu, nv, npsi, nth = ua.copy(), va.copy(), sa.copy(), ta.copy()
         todo = np.arange(active.size)
