@@ -51,6 +51,23 @@ def linear_to_db(x: float | np.ndarray) -> float | np.ndarray:
     return 10.0 * np.log10(x)
 
 
+def _pair(name: str, value: Any, integer: bool = False) -> tuple:
+    """A 2-sequence of numbers (rows, cols) or (low, high); ValueError naming the field."""
+    try:
+        items = tuple(value)
+        ok = len(items) == 2 and not isinstance(value, str)
+        nums = tuple(float(x) for x in items) if ok else ()
+    except (TypeError, ValueError):
+        ok = False
+    if ok and integer:
+        ok = all(x == int(x) for x in nums)
+        nums = tuple(int(x) for x in nums) if ok else nums
+    if not ok:
+        kind = "two integers (rows, cols)" if integer else "two numbers (low, high)"
+        raise ValueError(f"SystemConfig.{name} must be {kind}, got {value!r}")
+    return nums
+
+
 @dataclass(frozen=True)
 class SystemConfig:
     """Dimensions, physical parameters and the normalized quantities derived from them.
@@ -94,9 +111,9 @@ class SystemConfig:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "MT_shape", tuple(int(x) for x in self.MT_shape))
-        object.__setattr__(self, "MR_shape", tuple(int(x) for x in self.MR_shape))
-        object.__setattr__(self, "rician_k_range", tuple(float(x) for x in self.rician_k_range))
+        object.__setattr__(self, "MT_shape", _pair("MT_shape", self.MT_shape, integer=True))
+        object.__setattr__(self, "MR_shape", _pair("MR_shape", self.MR_shape, integer=True))
+        object.__setattr__(self, "rician_k_range", _pair("rician_k_range", self.rician_k_range))
         self.validate()
 
     # ------------------------------------------------------------------ validation
@@ -135,6 +152,23 @@ class SystemConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"SystemConfig.{name} must be a positive number, got {value!r}")
+        for name in (
+            "tap_power_dbm",
+            "pilot_power_dbm",
+            "pathloss_ref_db",
+            "ap_height_m",
+            "user_height_m",
+            "target_height_m",
+        ):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise ValueError(f"SystemConfig.{name} must be a finite number, got {value!r}")
+        for name in ("rho_db", "rho_p_db"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise ValueError(
+                    f"SystemConfig.{name} must be a finite number (dB) or None, got {value!r}"
+                )
         for name in ("rcs_target_m2", "rcs_clutter_m2", "noise_figure_db"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):

@@ -55,6 +55,12 @@ def test_json_round_trip():
         ({"rician_k_range": (3, 1)}, "rician_k_range"),
         ({"correlation": "foo"}, "correlation"),
         ({"NC": -2}, "NC"),
+        ({"MT_shape": 4}, "MT_shape"),
+        ({"MR_shape": "22"}, "MR_shape"),
+        ({"MT_shape": (2.5, 2)}, "MT_shape"),
+        ({"rician_k_range": (1.0,)}, "rician_k_range"),
+        ({"rho_db": float("nan")}, "rho_db"),
+        ({"tap_power_dbm": float("inf")}, "tap_power_dbm"),
     ],
 )
 def test_invalid_values_raise_clear_errors(changes, field):
@@ -67,3 +73,28 @@ def test_from_json_rejects_unknown_fields_and_bad_json():
         SystemConfig.from_dict({"NT": 8, "bogus": 1})
     with pytest.raises(ValueError, match="not valid JSON"):
         SystemConfig.from_json("{nope")
+
+
+def test_shapes_from_json_lists_and_numpy_integers():
+    cfg = SystemConfig.from_json('{"MT_shape": [4, 2], "MR_shape": [3, 3]}')
+    assert cfg.MT_shape == (4, 2) and cfg.MR_shape == (3, 3) and cfg.MT == 8
+    assert SystemConfig(MT_shape=np.array([2, 3])).MT_shape == (2, 3)
+
+
+def test_defaults_land_in_the_papers_regime(cfg):
+    """The documented choice of physical defaults: with ZF or MRT on the paper scene, per-user
+    SINR roughly 0-20 dB and per-RAP SCNR roughly -10-10 dB (a few bps/Hz per user, a few
+    tenths of a bps/Hz per RAP), on the true channels and realized G."""
+    from gr_cfisac.metrics import rate, scnr, sinr
+    from gr_cfisac.precoding import mrt, zf
+    from gr_cfisac.scenario import draw_realizations
+
+    r = draw_realizations(cfg, 300, 0)
+    for precoder, sinr_db in ((zf, (15.0, 22.0)), (mrt, (5.0, 15.0))):
+        W = precoder(r.F_hat, cfg.power_budget)
+        g = 10 * np.log10(np.median(sinr(r.F, W)))
+        s = 10 * np.log10(np.median(scnr(r.G_t, r.G_c, W)))
+        assert sinr_db[0] < g < sinr_db[1], (precoder.__name__, g)
+        assert -14.0 < s < 0.0, (precoder.__name__, s)
+        assert 1.0 < rate(sinr(r.F, W), cfg.kappa).mean() < 8.0
+        assert 0.05 < rate(scnr(r.G_t, r.G_c, W), cfg.kappa).mean() < 1.0
