@@ -199,3 +199,12 @@ def test_threshold_conditioned_model_uses_its_threshold(exported):
         host(r.F_hat, threshold=9.0)
     with pytest.raises(ValueError, match="takes no threshold"):
         OnnxPrecoder(exported["zf"], cfg)(r.F_hat, threshold=1.0)
+
+
+def test_cli_evaluates_a_threshold_conditioned_model(exported, capsys):
+    from gr_cfisac.cli import main
+
+    assert main(["evaluate", str(exported["sc-cond"]), "--size", "20", "--threshold", "2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["comm_threshold"] == 2.0
+    assert main(["evaluate", str(exported["zf"]), "--size", "20", "--threshold", "2"]) == 2

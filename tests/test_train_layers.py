@@ -168,3 +168,14 @@ def test_free_head_is_the_papers_rff():
     torch.testing.assert_close(head(x, None, None), head.outer(torch.relu(head.inner(x))))
     with pytest.raises(ValueError, match="head"):
         SpanHead(D, FF, 5, kind="other")
+
+
+def test_gain_embedding_sees_what_layernorm_removes():
+    from gr_cfisac.train.layers import GainEmbedding
+
+    x = torch.randn(1, 2, 10)
+    x[0, 1] = x[0, 0] * 100.0  # same direction, 40 dB stronger
+    norm = torch.nn.LayerNorm(10)
+    torch.testing.assert_close(norm(x)[0, 0], norm(x)[0, 1], rtol=1e-4, atol=1e-4)
+    g = GainEmbedding(D)(x)
+    assert not torch.allclose(g[0, 0], g[0, 1])

@@ -48,13 +48,14 @@ VARIANTS = [
     dict(input_norm="set"),
     dict(arch="cnn"),
     dict(arch="cnn", head="zf"),
+    dict(head="zf", gain_input=True, target_aware=True),
 ]
 
 
 @pytest.mark.parametrize(
     "kw",
     VARIANTS,
-    ids=["stcib", "span", "zf", "zf-target", "pma", "target", "setnorm", "cnn", "cnn-zf"],
+    ids=["stcib", "span", "zf", "zf-target", "pma", "target", "setnorm", "cnn", "cnn-zf", "gain"],
 )
 @pytest.mark.parametrize("scale", [1e-9, 1.0, 1e6])
 def test_every_model_meets_the_power_constraint(kw, scale, batch):
@@ -70,11 +71,12 @@ def test_every_model_meets_the_power_constraint(kw, scale, batch):
 
 
 EQUIVARIANT = [dict(), dict(target_aware=True), dict(input_norm="set"), dict(head="span"),
-               dict(head="zf"), dict(head="zf", target_aware=True)]  # fmt: skip
+               dict(head="zf"), dict(head="zf", target_aware=True),
+               dict(head="zf", gain_input=True)]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "kw", EQUIVARIANT, ids=["stcib", "target", "setnorm", "span", "zf", "zf-target"]
+    "kw", EQUIVARIANT, ids=["stcib", "target", "setnorm", "span", "zf", "zf-target", "gain"]
 )
 def test_permuting_users_permutes_user_rows_and_keeps_the_sensing_row(kw, batch):
     cfg = SystemConfig()

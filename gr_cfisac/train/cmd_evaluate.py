@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=2000, help="held-out realizations")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
     parser.add_argument("--eta", type=float, help="weight of the joint objective (default: card)")
+    parser.add_argument(
+        "--threshold", type=float, help="rate threshold of an SC/CC model (default: its config's)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,12 +73,17 @@ def run(args: argparse.Namespace) -> int:
     host = OnnxPrecoder(args.model, cfg, threads=args.threads, scene=tcfg.data.scene)
     eta = args.eta if args.eta is not None else tcfg.loss.eta
     th_c, th_s = tcfg.loss.comm_threshold, tcfg.loss.sensing_threshold
+    if args.threshold is not None:
+        if tcfg.loss.regime == "joint":
+            raise ValueError("--threshold applies to SC/CC models only")
+        th_c, th_s = (args.threshold, th_s) if tcfg.loss.regime == "sc" else (th_c, args.threshold)
+    th_input = {"sc": th_c, "cc": th_s}.get(tcfg.loss.regime) if host.threshold_input else None
     acc: dict[str, list[np.ndarray]] = {}
     elapsed = 0.0
     for real in iter_realizations(cfg, tcfg.data, "test", args.size):
         sensing = real.sensing if host.target_aware else None
         t0 = time.perf_counter()
-        W = host(real.F_hat, sensing)
+        W = host(real.F_hat, sensing, th_input)
         elapsed += time.perf_counter() - t0
         for k, v in score(real, W.astype(complex), eta).items():
             acc.setdefault(k, []).append(v)
@@ -83,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     report = summarize(parts, th_c, th_s)
     report["max_power_ratio"] = report["max_power_ratio"] / cfg.power_budget
     report.update(model=str(args.model), realizations=args.size, eta=eta,
+                  comm_threshold=th_c, sensing_threshold=th_s,
                   seconds_per_realization_batched=elapsed / args.size)  # fmt: skip
     print(json.dumps(report, indent=2))
     return 0

@@ -77,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--input-norm", choices=["token", "set"])
     g.add_argument("--head", choices=["free", "span", "zf"])
     g.add_argument("--target-aware", action="store_true", default=None)
+    g.add_argument("--gain-input", action="store_true", default=None)
     g.add_argument("--scene", choices=["paper", "random"])
     g.add_argument("--cache-dir")
     for name in (
@@ -106,6 +107,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     if getattr(args, "target_aware", None):
         data["model"]["target_aware"] = True
         data["data"]["scene"] = "random"
+    if getattr(args, "gain_input", None):
+        data["model"]["gain_input"] = True
     if args.seed is not None:
         data["seed"] = args.seed
     if args.name:

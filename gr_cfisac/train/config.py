@@ -61,7 +61,8 @@ class ModelConfig:
     (the paper's literal PMA_{K+1}, eq 34); target_aware adds sensing tokens; input_norm 'token'
     (LayerNorm per row, eq 25) or 'set' (one LayerNorm over the whole input set); head 'free'
     (the paper's rFF), 'span' (beams in the span of the estimates, layers.SpanHead) or 'zf'
-    (ZF directions + null-space part, layers.ZeroForcingHead). CNN: channels."""
+    (ZF directions + null-space part, layers.ZeroForcingHead); gain_input adds each token's
+    log-energy (layers.GainEmbedding); threshold_input takes the SC/CC threshold. CNN: channels."""
 
     arch: str = "stcib"
     decoder: str = "tokens"
@@ -69,6 +70,7 @@ class ModelConfig:
     input_norm: str = "token"
     head: str = "free"
     threshold_input: bool = False
+    gain_input: bool = False
     d_model: int = 64
     heads: int = 4
     inducing: int = 8
@@ -85,8 +87,10 @@ class ModelConfig:
             raise ValueError(f"model.input_norm must be 'token' or 'set', got {self.input_norm!r}")
         if self.head not in HEADS:
             raise ValueError(f"model.head must be one of {HEADS}, got {self.head!r}")
-        if self.arch == "cnn" and self.threshold_input:
-            raise ValueError("model.threshold_input is only implemented for arch 'stcib'")
+        if self.arch == "cnn" and (self.threshold_input or self.gain_input):
+            raise ValueError(
+                "model.threshold_input and model.gain_input are only implemented for arch 'stcib'"
+            )
         if self.arch == "cnn" and self.target_aware:
             raise ValueError("model.target_aware is only implemented for arch 'stcib'")
         if self.d_model % self.heads:

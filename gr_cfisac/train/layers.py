@@ -183,6 +183,20 @@ class ThresholdEmbedding(nn.Module):
         return self.linear(threshold * (1.0 / self.t_max)).unsqueeze(1)
 
 
+class GainEmbedding(nn.Module):
+    """Each token's strength as a feature (beyond the paper): the per-row LayerNorm of eq 25 removes
+    a user's channel gain, which power allocation needs (weak users need more power to meet a rate
+    threshold). Linear(log10 ||x||^2 / 10) added to the token. scaled rows (B, T, 2N) -> (B, T, d)."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(1, d_model)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        energy = (rows * rows).sum(-1, keepdim=True)
+        return self.linear(torch.log10(energy + 1e-12) * 0.1)
+
+
 class PowerLambda(nn.Module):
     """The power layer of eq 37: W = Z if ||Z||_F^2 <= rho NT, else sqrt(rho NT) Z / ||Z||_F.
 

@@ -25,6 +25,7 @@ from .layers import (
     ISAB,
     PMA,
     SAB,
+    GainEmbedding,
     PowerLambda,
     SpanHead,
     ThresholdEmbedding,
@@ -56,6 +57,9 @@ class STCIB(nn.Module):
         self.decoder_kind = model.decoder
         self.target_aware = model.target_aware
         self.threshold_input = model.threshold_input
+        self.gain_input = model.gain_input
+        if self.gain_input:
+            self.gain_embedding = GainEmbedding(d)
         if self.threshold_input:
             self.threshold_embedding = ThresholdEmbedding(d, threshold_max)
         self.embed = TokenEmbedding(2 * N, d, f, input_scale, model.input_norm)
@@ -81,6 +85,8 @@ class STCIB(nn.Module):
         threshold: torch.Tensor | None = None,
     ) -> torch.Tensor:
         tokens = self.embed(channels)
+        if self.gain_input:
+            tokens = tokens + self.gain_embedding(self.embed.scale(channels))
         if self.threshold_input:
             if threshold is None:
                 raise ValueError("this threshold-conditioned model needs the 'threshold' input")
@@ -88,7 +94,10 @@ class STCIB(nn.Module):
         if self.target_aware:
             if sensing is None:
                 raise ValueError("this target-aware model needs the 'sensing' input")
-            tokens = torch.cat([tokens, self.embed(sensing)], dim=1)
+            scene = self.embed(sensing)
+            if self.gain_input:
+                scene = scene + self.gain_embedding(self.embed.scale(sensing))
+            tokens = torch.cat([tokens, scene], dim=1)
             tokens = tokens + self.type_embedding(self.token_types)
         encoded = self.encoder(tokens)
         if self.decoder_kind == "tokens":
