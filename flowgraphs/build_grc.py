@@ -19,6 +19,8 @@ from gr_cfisac.config import SystemConfig
 
 HERE = Path(__file__).resolve().parent
 CFG = SystemConfig()  # the flowgraphs' default network (Table I)
+#: the QT flowgraph displays the MUSIC spectrum of one coherence block in this many
+SPECTRUM_EVERY = 8
 
 
 class Flowgraph:
@@ -183,6 +185,15 @@ def with_gui() -> Flowgraph:
     chain(fg, "num_blocks", display_step_deg=str(step))
     K, NR = CFG.K, CFG.NR
     az, el = display_grid(step)
+    # one spectrum in SPECTRUM_EVERY blocks is plenty for the eye and spares the GUI thread
+    fg.block(
+        "spectrum_keep",
+        "blocks_keep_one_in_n",
+        (1800, 540),
+        type="float",
+        n=str(SPECTRUM_EVERY),
+        vlen=f"cfisac.display_size({step})",
+    )
     fg.block(
         "spectrum_stream",
         "blocks_vector_to_stream",
@@ -207,6 +218,9 @@ def with_gui() -> Flowgraph:
         y_start_value=str(float(np.degrees(az[-1]))),
         y_end_value=str(float(np.degrees(az[0]))),
         samp_rate="1",
+        # the raster draws a row only if update_time has passed since the last one and drops
+        # the others: with a period > 0 a spectrum's rows would land on the wrong azimuths
+        update_time="0",
         grid="False",
         zmin="-30",
         zmax="0",
@@ -214,7 +228,8 @@ def with_gui() -> Flowgraph:
         mult="[]",
         offset="[]",
     )
-    fg.connect("music", NR, "spectrum_stream", 0)
+    fg.connect("music", NR, "spectrum_keep", 0)
+    fg.connect("spectrum_keep", 0, "spectrum_stream", 0)
     fg.connect("spectrum_stream", 0, "spectrum_raster", 0)
     fg.block(
         "rate_streams",

@@ -149,3 +149,20 @@ def test_qt_flowgraph_builds_offscreen(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "blocks 8 errors []" in done.stdout
+
+
+def test_qt_raster_shows_whole_music_spectra():
+    """GNU Radio's time raster draws a row only when its update period has passed since the last
+    one and drops the rows in between: a spectrum arriving as n_az rows at once keeps its rows
+    on their azimuths only with a period of 0 and n_az x n_el cells."""
+    import yaml
+
+    from gr_cfisac.blocks.music_localizer import display_grid
+
+    doc = yaml.safe_load((ROOT / "flowgraphs" / "cfisac_sim_qt.grc").read_text())
+    params = {b["name"]: b["parameters"] for b in doc["blocks"]}
+    step = float(params["music"]["display_step_deg"])
+    az, el = display_grid(step)
+    raster = params["spectrum_raster"]
+    assert float(raster["update_time"]) == 0.0
+    assert (int(raster["nrows"]), int(raster["ncols"])) == (az.size, el.size)
