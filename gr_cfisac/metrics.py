@@ -17,6 +17,15 @@ def _check_batch(name: str, x: np.ndarray, ndim: int) -> np.ndarray:
     return x
 
 
+def _check_same_batch(a_name: str, a: np.ndarray, b_name: str, b: np.ndarray) -> None:
+    """Leading (batch) axes must match, or one of them be 1 (broadcast)."""
+    if a.shape[0] != b.shape[0] and 1 not in (a.shape[0], b.shape[0]):
+        raise ValueError(
+            f"{a_name} has batch {a.shape[0]} but {b_name} has {b.shape[0]}; pass one "
+            "realization's arrays per batch entry (or a batch of 1 to broadcast)"
+        )
+
+
 def _with_sensing_column(W: np.ndarray, K: int) -> np.ndarray:
     """(B, N, K) user beams -> (B, N, K+1) with a zero sensing beam; (B, N, K+1) unchanged."""
     if W.shape[-1] == K + 1:
@@ -38,6 +47,7 @@ def sinr(F: np.ndarray, W: np.ndarray) -> np.ndarray:
     W = _with_sensing_column(_check_batch("W", W, 3), F.shape[-1])
     if F.shape[1] != W.shape[1]:
         raise ValueError(f"F has N={F.shape[1]} rows but W has {W.shape[1]}; they must match")
+    _check_same_batch("F", F, "W", W)
     gains = np.abs(np.einsum("bnk,bnj->bkj", F.conj(), W)) ** 2  # (B, K, K+1)
     K = F.shape[-1]
     signal = gains[:, np.arange(K), np.arange(K) + 1]
@@ -59,6 +69,13 @@ def scnr(G_t: np.ndarray, G_c: np.ndarray, W: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"G_t/G_c have {G_t.shape[-1]}/{G_c.shape[-1]} columns but W has {W.shape[1]} rows"
         )
+    if G_c.shape[1] != G_t.shape[1] or G_c.shape[3] != G_t.shape[2]:
+        raise ValueError(
+            f"G_t is (B, NR, MR, N) = {G_t.shape} but G_c is {G_c.shape}; G_c must be "
+            "(B, NR, NC, MR, N) with the same NR and MR"
+        )
+    _check_same_batch("G_t", G_t, "G_c", G_c)
+    _check_same_batch("G_t", G_t, "W", W)
     MR = G_t.shape[2]
     target = np.sum(np.abs(np.einsum("bjrn,bnk->bjrk", G_t, W)) ** 2, axis=(-2, -1))
     clutter = np.sum(np.abs(np.einsum("bjcrn,bnk->bjcrk", G_c, W)) ** 2, axis=(-3, -2, -1))
@@ -72,6 +89,15 @@ def scnr_averaged(Q_t: np.ndarray, Q_c: np.ndarray, W: np.ndarray, MR: int) -> n
     sum_k w_k^H Q_t w_k / (sum_k w_k^H Q_c w_k + MR). This is what precoders can evaluate.
     """
     W = _check_batch("W", W, 3)
+    N = W.shape[1]
+    for name, Q in (("Q_t", Q_t), ("Q_c", Q_c)):
+        Q = _check_batch(name, Q, 4)
+        if Q.shape[-2:] != (N, N) or Q.shape[1] != np.shape(Q_t)[1]:
+            raise ValueError(
+                f"{name} must be (B, NR, N, N) with N={N} (the rows of W) and the same NR as "
+                f"Q_t, got {Q.shape}"
+            )
+        _check_same_batch(name, Q, "W", W)
     target = np.einsum("bnk,bjnm,bmk->bj", W.conj(), Q_t, W).real
     clutter = np.einsum("bnk,bjnm,bmk->bj", W.conj(), Q_c, W).real
     return target / (clutter + MR)

@@ -140,6 +140,19 @@ def test_shape_errors_are_clear(real):
         M.sinr(r.F[0], W)
     with pytest.raises(ValueError, match="columns"):
         M.scnr(r.G_t[..., :8], r.G_c, W)
+    # batches that neither match nor broadcast, and sensing matrices of different RAPs
+    with pytest.raises(ValueError, match="F has batch 3 but W has 2"):
+        M.sinr(r.F, W[:2])
+    with pytest.raises(ValueError, match="G_t has batch 3 but W has 2"):
+        M.scnr(r.G_t, r.G_c, W[:2])
+    with pytest.raises(ValueError, match="same NR and MR"):
+        M.scnr(r.G_t, r.G_c[:, :, :, :2], W)
+    with pytest.raises(ValueError, match=r"Q_c must be \(B, NR, N, N\) with N=32"):
+        M.scnr_averaged(r.Q_t, r.Q_c[..., :8, :8], W, cfg.MR)
+    with pytest.raises(ValueError, match="Q_t must have 4 dimensions"):
+        M.scnr_averaged(r.Q_t[0], r.Q_c, W, cfg.MR)
+    # a batch of one broadcasts
+    np.testing.assert_allclose(M.sinr(r.F[:1], W)[0], M.sinr(r.F, W)[0])
 
 
 def test_per_tap_power_sums_to_total(real):
