@@ -140,3 +140,11 @@ def test_precoders_reject_bad_input(real):
         zf(F[0], P)
     with pytest.raises(ValueError, match="sensing_fraction"):
         isac_beamformer(zf(F, P), F[..., 0], P, 1.5)
+    with pytest.raises(ValueError, match=r"zf needs at least as many transmit antennas"):
+        zf(F[:, :3], P)  # N = 3 < K = 4: no zero-forcing solution
+    with pytest.raises(ValueError, match=r"aT_t must be \(B, NT, MT\)"):
+        target_beam(real.sensing.aT_t[0])
+    with pytest.raises(ValueError, match=r"amp_t must be \(B=40, NR, NT=8\)"):
+        target_beam(real.sensing.aT_t, real.sensing.amp_t[:, :, :4])
+    with pytest.raises(ValueError, match=r"beam must be \(B, N\) and F_hat"):
+        nullspace_beam(F[:, :-1, 0], F)

@@ -1,7 +1,7 @@
 """ISAC beamformers from user beams plus a sensing beam with a power split.
 
 W = [w_0, w_1 ... w_K] (B, N, K+1), sensing beam first (DESIGN.md). The sensing beam either
-points at the target (per-TAP conjugate steering weighted by each TAP's large-scale reflection
+points at the target (per-TAP steering a_T,i, matched to the a_T,i^H of eq 16, weighted by each TAP's large-scale reflection
 amplitude toward the target) or is that beam projected onto the null space of the users'
 channel estimates, so that it adds no interference at the users (f_k^H w_0 = 0).
 """
@@ -17,7 +17,15 @@ def target_beam(aT_t: np.ndarray, amp_t: np.ndarray | None = None) -> np.ndarray
     aT_t (B, NT, MT) TAP steering toward the target; amp_t (B, NR, NT) large-scale reflection
     amplitudes (None: equal weights). -> (B, N) unit-norm.
     """
+    aT_t = np.asarray(aT_t)
+    if aT_t.ndim != 3:
+        raise ValueError(f"aT_t must be (B, NT, MT) TAP steering vectors, got shape {aT_t.shape}")
     B, NT, MT = aT_t.shape
+    amp_shape = np.shape(amp_t)
+    if amp_t is not None and (
+        len(amp_shape) != 3 or amp_shape[0] not in (1, B) or amp_shape[2] != NT
+    ):
+        raise ValueError(f"amp_t must be (B={B}, NR, NT={NT}), got shape {amp_shape}")
     weight = np.ones((B, NT)) if amp_t is None else np.sqrt((np.asarray(amp_t) ** 2).sum(axis=1))
     beam = (weight[..., None] * aT_t).reshape(B, NT * MT)
     return beam / np.linalg.norm(beam, axis=-1, keepdims=True)
@@ -28,6 +36,12 @@ def nullspace_beam(beam: np.ndarray, F_hat: np.ndarray) -> np.ndarray:
 
     Falls back to the unprojected beam where the projection vanishes (beam within span(F)).
     """
+    beam, F_hat = np.asarray(beam), np.asarray(F_hat)
+    if F_hat.ndim != 3 or beam.shape != F_hat.shape[:2]:
+        raise ValueError(
+            f"beam must be (B, N) and F_hat (B, N, K) with the same B and N; got {beam.shape} "
+            f"and {F_hat.shape}"
+        )
     gram = np.einsum("bnk,bnj->bkj", F_hat.conj(), F_hat)
     coeff = np.linalg.solve(gram, np.einsum("bnk,bn->bk", F_hat.conj(), beam)[..., None])
     proj = beam - (F_hat @ coeff)[..., 0]

@@ -24,8 +24,17 @@ def mrt(F: np.ndarray, power: float, noise: float = 1.0, per_tap: int | None = N
 
 
 def zf(F: np.ndarray, power: float, noise: float = 1.0, per_tap: int | None = None) -> np.ndarray:
-    """Zero forcing W = F (F^H F)^{-1}: f_j^H w_k = 0 for j != k. F (B, N, K) -> (B, N, K)."""
+    """Zero forcing W = F (F^H F)^{-1}: f_j^H w_k = 0 for j != k. F (B, N, K) -> (B, N, K).
+
+    Needs N >= K. With ``per_tap`` each TAP's rows are rescaled separately, which breaks the
+    nulling (use :func:`~gr_cfisac.precoding.wmmse` with ``per_tap`` for a per-TAP budget).
+    """
     F = _check(F)
+    if F.shape[1] < F.shape[2]:
+        raise ValueError(
+            f"zf needs at least as many transmit antennas as users: F is (B, N={F.shape[1]}, "
+            f"K={F.shape[2]}); use rzf or mrt, or more TAP antennas"
+        )
     gram = np.einsum("bnk,bnj->bkj", F.conj(), F)
     W = F @ np.linalg.inv(gram)
     return scale_power(W, power, per_tap)
