@@ -78,6 +78,8 @@ def estimate_channels(
     method: str = "mmse",
 ) -> np.ndarray:
     """Pilot transmission and estimation at every TAP; returns F_hat (B, N, K) TAP-major."""
+    if not (np.isfinite(rho_p) and rho_p > 0):
+        raise ValueError(f"estimate_channels: rho_p must be a positive pilot SNR, got {rho_p}")
     rng = np.random.default_rng(rng)
     NT = ch.cov.shape[1]
     K = ch.F.shape[-1]

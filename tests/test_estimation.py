@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gr_cfisac.channels import correlation_matrix, crandn
+from gr_cfisac.channels import correlation_matrix, crandn, split_tap_major
 from gr_cfisac.config import SystemConfig
 from gr_cfisac.estimation import (
     estimate_channels,
@@ -91,3 +91,27 @@ def test_estimate_channels_methods_and_errors(cfg):
     assert mse(r.F_hat) < mse(r_ls.F_hat)
     with pytest.raises(ValueError, match="method"):
         estimate_channels(r.comm, cfg.rho_p, cfg.tau_p, 0, method="magic")
+
+
+def test_pilot_chain_error_covariance_matches_eq11_for_every_user(cfg):
+    """The whole chain (eq 6 pilots of all K users at once, eq 7 projection, eq 8 with the
+    scenario's statistics) over 10k draws of one geometry: per TAP and user the empirical error
+    covariance is C_h - C_hhat of eqs 10-11, at a pilot power where the error is not tiny."""
+    from gr_cfisac.channels import draw_comm_channels
+    from gr_cfisac.geometry import drop
+
+    cfg = cfg.replace(pilot_power_dbm=-10.0, rician_k_range=(2.0, 2.0))
+    n = 10000
+    geom = drop(cfg, 8, 1).take(np.zeros(n, dtype=int))
+    ch = draw_comm_channels(cfg, geom, 1)
+    F_hat = estimate_channels(ch, cfg.rho_p, cfg.tau_p, 2)
+    err = split_tap_major(ch.F - F_hat, cfg.NT)  # (n, NT, K, MT)
+    emp = np.einsum("bikm,bikn->ikmn", err, err.conj()) / n
+    theory = mmse_error_covariance(ch.cov[0], cfg.rho_p, cfg.tau_p)
+    rel = np.linalg.norm(emp - theory, axis=(-2, -1)) / np.linalg.norm(theory, axis=(-2, -1))
+    assert rel.max() < 0.06, rel.max()
+    # the error is neither negligible nor the whole prior here (so a wrong scaling shows)
+    ratio = np.trace(theory, axis1=-2, axis2=-1).real / np.trace(ch.cov[0], axis1=-2, axis2=-1).real
+    assert 0.1 < np.median(ratio) < 0.9
+    with pytest.raises(ValueError, match="rho_p must be a positive"):
+        estimate_channels(ch, -1.0, cfg.tau_p, 0)
