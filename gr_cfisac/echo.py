@@ -331,6 +331,8 @@ def extended_clutter(
     point carries rcs_m2 / n. -> points (n, 3), rcs (n,) for :func:`with_clutter` and
     ``sensing_geometry(..., clutter_rcs_m2=rcs)``.
     """
+    if len(extent_m) != 2 or min(extent_m) < 0:
+        raise ValueError(f"extent_m must be (dx, dy) metres, both >= 0, got {extent_m!r}")
     if points_per_side < 1:
         raise ValueError(f"points_per_side must be >= 1, got {points_per_side}")
     if rcs_m2 < 0:

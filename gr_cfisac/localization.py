@@ -219,6 +219,10 @@ def fuse_position(
     """
     psi = np.atleast_2d(np.asarray(psi, dtype=float))
     theta = np.atleast_2d(np.asarray(theta, dtype=float))
+    if psi.shape != theta.shape or psi.ndim != 2:
+        raise ValueError(
+            f"psi and theta must both be (B, NR) target angles, got {psi.shape} and {theta.shape}"
+        )
     B, NR = psi.shape
     if rap_pos.shape != (NR, 3) or rap_frame.shape != (NR, 3, 3):
         raise ValueError(

@@ -83,6 +83,8 @@ def test_bad_input_gets_a_clear_message(cfg):
         echo.apply_sensing_channel(real.G_t, real.G_c, np.zeros((2, 5, 3)), 0)
     with pytest.raises(ValueError, match="sensing must be"):
         echo.transmit_symbols(0, 1, 4, 8, sensing="ofdm")
+    with pytest.raises(ValueError, match=r"extent_m must be \(dx, dy\)"):
+        echo.extended_clutter(np.zeros(3), (4.0,), 3, 10.0)
 
 
 def test_extended_clutter_region():

@@ -75,6 +75,8 @@ def test_fusion_recovers_the_position_from_exact_angles(cfg):
     assert np.allclose(one.position, geom.target_pos, atol=1e-6)
     with pytest.raises(ValueError, match="rap_pos must be"):
         fuse_position(geom.rap_pos[:2], geom.rap_frame, psi, theta)
+    with pytest.raises(ValueError, match="psi and theta must both be"):
+        fuse_position(geom.rap_pos, geom.rap_frame, psi, theta[:, :3])
 
 
 def test_fusion_error_matches_its_covariance_and_the_bound(cfg):
