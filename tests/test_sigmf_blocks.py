@@ -187,6 +187,20 @@ def test_source_loops_with_increasing_block_indices_and_can_stop_early(cfg, rng,
     assert len(out.data()) == 2 * cfg.tau * cfg.MR
 
 
+def test_source_runs_with_only_its_leading_ports_connected(cfg, tmp_path):
+    """GRC marks every group after the RAP echoes optional: a user replaying a capture with
+    truth and geometry through MUSIC alone leaves them unconnected."""
+    capture = _full_capture(cfg, tmp_path / "full")
+    tb = gr.top_block()
+    src = sigmf_source(cfg, str(capture), preset="rap_truth_geometry")
+    assert [k for k, _ in src.kinds][cfg.NR :] == ["truth", "geometry"]
+    outs = [_collect(tb, src, j, cfg.MR) for j in range(cfg.NR)]
+    tb.run()
+    assert src.error is None
+    for out in outs:
+        assert len(out.data()) == cfg.tau * cfg.MR  # the capture's one block
+
+
 def test_source_throttles_to_the_requested_block_rate(cfg, rng, tmp_path):
     capture, _ = _small_capture(cfg, rng, tmp_path / "slow", n_blocks=6)
     tb = gr.top_block()
@@ -326,12 +340,14 @@ def test_grc_ports_match_the_blocks(preset, tmp_path, platform):
         cfg_block.params["id"].set_value("cfg")
         blk = fg.new_block(block_id)
         blk.params["id"].set_value("blk")
-        blk.params["preset"].set_value(f'"{preset}"')
-        blk.params["path"].set_value(str(path))
+        blk.params["preset"].set_value(preset)  # enum options are bare names, no quotes
+        blk.params["path"].set_value(repr(str(path)))
         for _ in range(3):
             fg.rewrite()
         cfg = fg.namespace["cfg"]
-        instance = eval(blk.templates.render("make"), {"cfisac": cfisac, "cfg": cfg})
+        make = blk.templates.render("make")
+        assert f"preset='{preset}'" in make, make
+        instance = eval(make, {"cfisac": cfisac, "cfg": cfg})
         grc_ports = blk.sinks if block_id.endswith("sink") else blk.sources
         py_ports = instance.in_ports if block_id.endswith("sink") else instance.out_ports
         shown = [p for p in grc_ports if p.domain == "stream" and not p.hidden]

@@ -12,7 +12,7 @@ block indices keep increasing) and the other recorded tags; every output starts 
 - ``config``: the flowgraph's SystemConfig; it must match the capture's (else a ValueError
   naming the fields), or supplies the dimensions of a capture without ``cfisac:`` metadata.
 - counts per group: None (Python) takes every recording of that kind in the capture; in GRC a
-  ``preset`` as in the sink. A recording without ``cfisac:stream`` (made by another tool) is
+  ``preset`` as in the sink. Trailing ports may stay unconnected (only the first is required). A recording without ``cfisac:stream`` (made by another tool) is
   taken as ``plain_kind`` (default rap_echo), in file order, cut into blocks of its items per
   block with block indices 0, 1, ...
 - ``blocks_per_second``: 0 streams as fast as downstream takes it; > 0 throttles.
@@ -99,7 +99,11 @@ class sigmf_source(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                 ports.append(Port(f"{kind}{j}", np.complex64, spec.vlen, spec.per_block))
         if not ports:
             raise ValueError(f"sigmf_source: nothing to stream from {path}")
-        super().__init__("cfisac_sigmf_source", cfg, [], ports, max_blocks=max_blocks)
+        # trailing groups may be left unconnected (GRC marks them optional); GNU Radio asks
+        # for a leading run of connected outputs
+        super().__init__(
+            "cfisac_sigmf_source", cfg, [], ports, min_outputs=1, max_blocks=max_blocks
+        )
         self.capture = capture
         self._starts, cbs = self._block_table(ports, path)
         total = len(cbs)
