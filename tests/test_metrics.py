@@ -125,7 +125,18 @@ def test_rates_objective_losses_and_feasibility():
     )
     assert M.loss_cc(Rc, Rs, 0.75, varrho=1.0) == pytest.approx(-np.mean([1.5 - 0.0625, 1.5]))
     f = M.feasibility(Rc, 0.75)
-    assert f == {"rate": 0.0, "mean_violation": pytest.approx(0.5), "worst_violation": 0.75}
+    assert f == {
+        "rate": 0.0,
+        "mean_violation": pytest.approx(0.5),
+        "mean_violation_when_violated": pytest.approx(0.5),
+        "worst_violation": 0.75,
+    }
+    # one of four realizations violates (by 0.4): Table III's average is over that one
+    g = M.feasibility(np.array([[1.0, 2.0], [0.6, 1.5], [1.2, 1.1], [3.0, 1.0]]), 1.0)
+    assert g["rate"] == 0.75 and g["worst_violation"] == pytest.approx(0.4)
+    assert g["mean_violation"] == pytest.approx(0.1)
+    assert g["mean_violation_when_violated"] == pytest.approx(0.4)
+    assert M.feasibility(np.ones((3, 2)), 0.5)["mean_violation_when_violated"] == 0.0
     with pytest.raises(ValueError, match="eta"):
         M.objective(gc, gs, 1.5)
 
