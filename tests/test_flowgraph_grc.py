@@ -107,6 +107,43 @@ def test_grc_ports_match_the_io_signature(platform, block_id, network):
             assert p.key in registered, p.key
 
 
+#: parameters that change a block's ports (GRC hides or multiplies them)
+PORT_VARIANTS = [
+    ("cfisac_pilot_estimator", {"num_taps": "1", "method": '"ls"'}),
+    ("cfisac_music_localizer", {"num_raps": "2", "n_peaks": "2", "n_sources": "0"}),
+    ("cfisac_fusion", {"n_peaks": "2"}),
+    ("cfisac_metrics_sink", {"with_sensing": "False"}),
+    ("cfisac_transmitter", {"external_data": "True"}),
+]
+
+
+@pytest.mark.parametrize(
+    "block_id, params", PORT_VARIANTS, ids=[f"{b}-{'-'.join(p)}" for b, p in PORT_VARIANTS]
+)
+def test_grc_ports_follow_the_parameters(platform, block_id, params):
+    """The ports GRC shows for non-default parameters are the block's, in order, and cover
+    every port the block requires (hidden ones are optional on both sides)."""
+    from gnuradio import cfisac
+
+    fg, blk = grc_block(platform, block_id, OTHER_NETWORK, **params)
+    for key, value in params.items():
+        assert blk.params[key].get_value() == value, key
+    cfg = fg.namespace["cfg"]
+    instance = eval(blk.templates.render("make"), {"cfisac": cfisac, "cfg": cfg})
+    sides = (
+        (blk.sinks, instance.in_ports, instance.input_signature()),
+        (blk.sources, instance.out_ports, instance.output_signature()),
+    )
+    for grc_ports, py_ports, signature in sides:
+        streams = [p for p in grc_ports if p.domain == "stream"]
+        shown = [p for p in streams if not p.hidden]
+        assert all(p.optional for p in streams if p.hidden), block_id
+        assert signature.min_streams() <= len(shown) <= len(py_ports), block_id
+        for gp, pp in zip(shown, py_ports):
+            assert DTYPES[gp.dtype] == pp.dtype, f"{block_id} port {gp.key} ({pp.name})"
+            assert int(gp.vlen) == pp.vlen, f"{block_id} port {gp.key} ({pp.name}) vlen"
+
+
 @pytest.mark.parametrize("grc_file", FLOWGRAPHS, ids=[f.stem for f in FLOWGRAPHS])
 def test_grcc_regenerates_the_committed_python(grc_file, tmp_path):
     env = dict(os.environ, GRC_BLOCKS_PATH=str(GRC_DIR), QT_QPA_PLATFORM="offscreen")
