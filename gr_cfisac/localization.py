@@ -122,21 +122,25 @@ class ClutterMap:
     def update(self, angles: np.ndarray) -> None:
         """Learn from peaks (B, n, 2) (or (n, 2)) of consecutive blocks, in order."""
         angles = np.asarray(angles, dtype=float).reshape((-1,) + np.shape(angles)[-2:])
-        for block in angles:
+        for block in angles:  # blocks in order: what is learned from one is used by the next
             block = block[np.all(np.isfinite(block), axis=-1)]
-            seen = np.zeros(len(self.centers), dtype=bool)
-            for psi, theta in block:
-                if len(self.centers):
-                    d = separation(self.centers[:, 0], self.centers[:, 1], psi, theta)
-                    i = int(np.argmin(d))
-                    if d[i] <= self.radius:
-                        if not seen[i]:
-                            self.hits[i] += 1
-                            seen[i] = True
-                        continue
+            new = block
+            if len(self.centers) and len(block):
+                # every peak against every learned cell at once; a cell counts once per block
+                d = separation(
+                    block[:, None, 0], block[:, None, 1], self.centers[:, 0], self.centers[:, 1]
+                )
+                nearest = np.argmin(d, axis=1)
+                known = d[np.arange(len(block)), nearest] <= self.radius
+                self.hits[np.unique(nearest[known])] += 1
+                new = block[~known]
+            first_new = len(self.centers)
+            for psi, theta in new:  # unknown directions (rare once learned) open new cells
+                fresh = self.centers[first_new:]  # cells opened by this block
+                if len(fresh) and separation(*fresh.T, psi, theta).min() <= self.radius:
+                    continue
                 self.centers = np.vstack([self.centers, [psi, theta]])
                 self.hits = np.append(self.hits, 1.0)
-                seen = np.append(seen, True)
             self.blocks += 1
 
     @property

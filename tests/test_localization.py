@@ -142,3 +142,15 @@ def test_paper_scene_sensing_precoder_finds_the_target_and_comm_only_degrades():
     rmse_comm = np.sqrt(np.mean(out[0.0][0] ** 2))
     assert rmse_sense < 0.6 * rmse_comm
     assert out[0.5][1] < 0.5 * out[0.0][1]
+
+
+def test_clutter_map_counts_a_cell_once_per_block():
+    cmap = ClutterMap(radius=deg(2.0), min_fraction=0.5, warmup=1)
+    cmap.update(deg(np.array([[45.0, 30.0], [45.5, 30.0], [0.0, 60.0]])))  # two peaks, one cell
+    assert len(cmap.centers) == 2 and cmap.hits.tolist() == [1, 1]
+    cmap.update(deg(np.array([[[45.0, 30.5], [44.8, 30.2], [np.nan, np.nan]]])))
+    assert cmap.hits.tolist() == [2, 1] and cmap.blocks == 2
+    cmap.update(deg(np.array([[[10.0, 10.0], [10.5, 10.0], [45.2, 29.9]]])))
+    assert len(cmap.centers) == 3 and cmap.hits.tolist() == [3, 1, 1]
+    np.testing.assert_allclose(cmap.clutter, deg(np.array([[45.0, 30.0]])))  # 3 of 3 blocks
+    assert cmap.is_clutter(deg(np.array([[45.3, 30.1], [0.0, 60.0]]))).tolist() == [True, False]
