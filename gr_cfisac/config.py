@@ -22,9 +22,9 @@ campus plaza) with APs on grids at 10 m facing down and users/target at 1.5 m; 3
 20 MHz bandwidth, 9 dB noise figure (noise -92 dBm), -12 dBm per TAP (rho = 80 dB), 0 dBm user
 pilots (rho_p = 92 dB), target RCS variance 20 m^2 (a vehicle) and 10 m^2 per clutter point.
 With them, on the paper scene, ZF gives a median per-user SINR of ~19 dB and MRT ~11 dB, and
-both give per-RAP SCNR of -5 to -12 dB (a few bps/Hz per user, 0.1-0.4 bps/Hz per RAP before any
-sensing beam). The bistatic radar equation loses ~d^-4, so the RAP nearest the target sees the
-strongest echo.
+both give per-RAP median SCNRs of -6, -9, -13 and -14 dB (a few bps/Hz per user, 0.1-0.4 bps/Hz
+per RAP before any sensing beam; tests/test_config.py keeps them there). The bistatic radar
+equation loses ~d^-4, so the RAP nearest the target sees the strongest echo.
 """
 
 from __future__ import annotations
