@@ -588,7 +588,9 @@ class RemotePrecoder:
     with an error or a malformed reply. It never raises for those: :attr:`status` says what
     happened (``"ok"``, ``"timeout: ..."``, ``"unreachable: ..."``, ``"server error: ..."``,
     ``"malformed reply: ..."``) and :attr:`counts` tallies outcomes, for the block to report.
-    Bad arguments (wrong shapes) are programming errors and raise ValueError.
+    Bad arguments (wrong shapes) are programming errors and raise ValueError. Only the first
+    call waits (up to ``timeout_ms``) for a service to connect; while it stays unreachable the
+    next calls return at once, and the first after it is back is served.
 
     In a block's remote mode::
 
@@ -709,15 +711,16 @@ class RemotePrecoder:
     def _exchange(self, frame: bytes, seq: int) -> dict[str, Any] | None:
         self._drain()
         deadline = time.monotonic() + self.timeout_ms / 1000.0
+        # with IMMEDIATE the socket is writable only once a service is connected; ZeroMQ
+        # reconnects in the background, so once the service is known to be gone each call
+        # looks without waiting (a block falling back stays fast) and finds it when it is back
+        wait = 0 if self.status.startswith("unreachable") else max(1, int(self.timeout_ms))
         try:
-            # with IMMEDIATE the socket is writable only once a service is connected
-            if not self._push.poll(max(1, int(self.timeout_ms)), zmq.POLLOUT):
+            if not self._push.poll(wait, zmq.POLLOUT):
                 raise zmq.Again()
             self._push.send(frame, zmq.NOBLOCK)
         except zmq.Again:
-            return self._fail(
-                "unreachable", f"no service connected at {self.address} in {self.timeout_ms:g} ms"
-            )
+            return self._fail("unreachable", f"no service connected at {self.address}")
         except zmq.ZMQError as exc:
             return self._fail("unreachable", str(exc))
         malformed = None

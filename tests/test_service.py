@@ -426,3 +426,18 @@ def test_service_hosts_the_shipped_onnx_model(cfg, addr):
     assert _rel(W, local) < 1e-6
     with pytest.raises(ValueError, match="card|differs|mismatch|NT"):
         PrecoderService(str(model), cfg.replace(NT=4), addr + "-other")
+
+
+def test_client_does_not_wait_again_for_a_service_known_to_be_gone(cfg, addr):
+    """A block falling back while its service is down must not pay the timeout on every call;
+    ZeroMQ reconnects in the background and the next call after the restart is served."""
+    F = _estimates(cfg, 1)
+    with RemotePrecoder(addr, cfg, timeout_ms=1500) as remote:
+        assert remote(F) is None and remote.status.startswith("unreachable")
+        t0 = time.monotonic()
+        for _ in range(5):
+            assert remote(F) is None and remote.status.startswith("unreachable")
+        assert time.monotonic() - t0 < 1.5  # five calls in less than one timeout
+        assert remote.counts["unreachable"] == 6
+        with Running(PrecoderService("zf", cfg, addr)):
+            _until_ok(remote, F)
