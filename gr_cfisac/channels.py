@@ -20,8 +20,9 @@ from .config import SystemConfig
 from .geometry import Geometry, local_angles
 
 
-def crandn(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+def crandn(rng: np.random.Generator | int | None, shape: tuple[int, ...]) -> np.ndarray:
     """CN(0, 1) samples (complex128)."""
+    rng = np.random.default_rng(rng)
     return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2.0)
 
 
@@ -56,13 +57,14 @@ class CommChannels:
 
 
 def comm_statistics(
-    cfg: SystemConfig, geom: Geometry, rng: np.random.Generator
+    cfg: SystemConfig, geom: Geometry, rng: np.random.Generator | int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Long-term statistics of eq 1: mean (B, NT, K, MT), cov (B, NT, K, MT, MT), gain, rician.
 
     The LoS part c_ik = sqrt(K varsigma / (K+1)) e^{-j 2 pi d / lambda} a_T(psi_ik, theta_ik);
     the Rician factors are drawn uniformly from ``rician_k_range``.
     """
+    rng = np.random.default_rng(rng)
     rows, cols = cfg.MT_shape
     psi, theta, dist = local_angles(geom.tap_pos, geom.tap_frame, geom.user_pos)  # (B, K, NT)
     psi, theta, dist = (np.swapaxes(x, -1, -2) for x in (psi, theta, dist))  # (B, NT, K)
@@ -172,9 +174,10 @@ def sensing_geometry(
 
 
 def draw_rcs(
-    rng: np.random.Generator, batch: int, NR: int, NT: int, NC: int
+    rng: np.random.Generator | int | None, batch: int, NR: int, NT: int, NC: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normalized RCS fluctuations varpi ~ CN(0, 1) of eq 16: (B, NR, NT) and (B, NR, NC, NT)."""
+    rng = np.random.default_rng(rng)
     return crandn(rng, (batch, NR, NT)), crandn(rng, (batch, NR, NC, NT))
 
 

@@ -35,8 +35,9 @@ from .geometry import Geometry
 # ----------------------------------------------------------------------------- symbols
 
 
-def qpsk_symbols(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+def qpsk_symbols(rng: np.random.Generator | int | None, shape: tuple[int, ...]) -> np.ndarray:
     """Unit-power QPSK symbols (+-1 +-1j)/sqrt(2), complex128 of the given shape."""
+    rng = np.random.default_rng(rng)
     bits = rng.integers(0, 2, size=shape + (2,))
     return ((1 - 2 * bits[..., 0]) + 1j * (1 - 2 * bits[..., 1])) / np.sqrt(2.0)
 

@@ -124,3 +124,18 @@ def test_no_clutter_network():
     target = np.sum(np.abs(np.einsum("bjrn,bnk->bjrk", r.G_t, W)) ** 2, axis=(-2, -1))
     np.testing.assert_allclose(scnr(r.G_t, r.G_c, W), target / cfg.MR)
     np.testing.assert_allclose(r.Q_c, 0)
+
+
+def test_public_generators_take_a_seed_or_a_generator(cfg):
+    from gr_cfisac.channels import crandn
+    from gr_cfisac.echo import qpsk_symbols
+
+    for fn, args in (
+        (crandn, ((3, 2),)),
+        (draw_rcs, (2, cfg.NR, cfg.NT, cfg.NC)),
+        (qpsk_symbols, ((4, 5),)),
+        (lambda rng: comm_statistics(cfg, drop(cfg, 0, 2), rng)[3], ()),
+    ):
+        a, b = fn(7, *args), fn(np.random.default_rng(7), *args)
+        for x, y in zip(*(o if isinstance(o, tuple) else (o,) for o in (a, b)), strict=True):
+            np.testing.assert_array_equal(x, y)
