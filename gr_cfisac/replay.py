@@ -78,7 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = None
     if args.config is not None:
-        config = SystemConfig.from_json(args.config.read_text())
+        try:
+            config = SystemConfig.from_json(args.config.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"--config {args.config}: {getattr(exc, 'strerror', None) or exc}; give a "
+                "SystemConfig JSON file (SystemConfig.to_json())"
+            ) from None
     report = score_capture(
         args.capture,
         config,

@@ -823,16 +823,28 @@ def _read_recording(meta_path: Path, verify_checksum: bool, num_channels: int | 
     n_items = size // item_bytes
     expected = glob.get(f"{EXTENSION}:num_items")
     if expected is not None and expected != n_items:
+        hint = "re-copy the data file"
+        if (
+            isinstance(expected, int)
+            and expected > 0
+            and size % (expected * ITEM_DTYPE.itemsize) == 0
+        ):
+            fits = size // (expected * ITEM_DTYPE.itemsize)
+            hint = (
+                f"it holds {expected} items of {fits} channels: is core:num_channels "
+                f"({channels}) wrong?"
+            )
         raise SigMFError(
             f"{data_path}: truncated or mismatched: holds {n_items} items but the metadata says "
-            f"{expected}; re-copy the data file"
+            f"{expected}; {hint}"
         )
     if verify_checksum and "core:sha512" in glob:
         actual = _sha512_of(data_path)
         if actual != str(glob["core:sha512"]).lower():
             raise SigMFError(
                 f"{data_path}: sha512 checksum mismatch (the samples changed or were cut short "
-                "since recording); re-copy the data file, or read with verify_checksum=False"
+                "since recording); re-copy the data file, or skip the check "
+                "(verify_checksum=False; cfisac replay --no-verify)"
             )
     annotations = [_annotation(meta_path, a, n_items) for a in meta["annotations"]]
     config = _config_from(meta_path, glob.get(f"{EXTENSION}:config"))
@@ -990,7 +1002,7 @@ def read_collection(path: str | os.PathLike, *, verify_checksum: bool = True) ->
     """Read NAME.sigmf-collection and every recording it lists (hashes checked)."""
     coll_path = _with_ext(base_name(path), COLLECTION_EXT)
     if not coll_path.is_file():
-        raise SigMFError(f"{coll_path}: no such SigMF collection; check the path")
+        _missing_collection(coll_path)
     try:
         meta = _load_json(coll_path, "collection")
         if not isinstance(meta, dict) or not isinstance(meta.get("collection"), dict):
@@ -1023,13 +1035,47 @@ def read_collection(path: str | os.PathLike, *, verify_checksum: bool = True) ->
         ) from None
 
 
+def _unfinished_members(coll_path: Path) -> list[str]:
+    """Names of the unfinished recordings (.partial, .sigmf-incomplete) of a capture."""
+    prefix = glob_escape(base_name(coll_path).name + "-")
+    return sorted(
+        f.name
+        for ext in (PARTIAL_EXT, INCOMPLETE_EXT)
+        for f in coll_path.parent.glob(prefix + "*" + ext)
+    )
+
+
+def _missing_collection(coll_path: Path) -> None:
+    """SigMFError for an absent collection: incomplete (its recordings were never finished:
+    a killed flowgraph) when unfinished members lie beside it, else not found."""
+    unfinished = _unfinished_members(coll_path)
+    if unfinished:
+        more = f" and {len(unfinished) - 3} more" if len(unfinished) > 3 else ""
+        raise SigMFError(
+            f"{coll_path}: the capture is incomplete (its recorder never finished: a killed "
+            f"flowgraph or a failed write?); unfinished: {', '.join(unfinished[:3])}{more}. "
+            "Record it again"
+        )
+    raise SigMFError(f"{coll_path}: no such SigMF collection; check the path")
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with glob metacharacters escaped (a capture name is a plain file name)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
 def read_capture(path: str | os.PathLike, *, verify_checksum: bool = True) -> Collection:
     """A capture from a collection file, or from one recording's metadata: a recording naming
     its collection (``core:collection``) that lies beside it opens the whole collection;
-    otherwise the recording alone forms a one-stream capture."""
+    otherwise the recording alone forms a one-stream capture. A bare NAME opens
+    NAME.sigmf-collection when there is no NAME.sigmf-meta."""
     p = Path(path)
     if p.name.endswith(COLLECTION_EXT):
         return read_collection(p, verify_checksum=verify_checksum)
+    if p == base_name(p) and not _with_ext(p, META_EXT).exists():
+        coll = _with_ext(p, COLLECTION_EXT)
+        if coll.exists() or _unfinished_members(coll):
+            return read_collection(coll, verify_checksum=verify_checksum)
     rec = read_recording(p, verify_checksum=verify_checksum)
     coll_name = rec.global_info.get("core:collection")
     if isinstance(coll_name, str) and coll_name:

@@ -190,6 +190,9 @@ def test_each_corruption_gives_one_clear_error(tmp_path, rng):
     data.write_bytes(original_data[: 8 * cfg.MR * 40])
     assert "holds 40 items but the metadata says" in _error(meta, verify_checksum=False)
     restore()
+    meta.write_text(original_meta.replace('"core:num_channels": 4', '"core:num_channels": 2'))
+    assert "is core:num_channels (2) wrong?" in _error(meta)
+    restore()
     data.unlink()
     assert "data file rec.sigmf-data is missing" in _error(meta)
     restore()
@@ -242,6 +245,22 @@ def test_killed_writer_process_leaves_a_clearly_incomplete_recording(tmp_path):
     assert not (tmp_path / "killed.sigmf-meta").exists()
     with pytest.raises(SigMFError, match="incomplete"):
         read_recording(tmp_path / "killed")
+
+
+def test_unfinished_capture_is_reported_incomplete_not_missing(tmp_path, rng):
+    """A flowgraph killed while recording leaves its members' .partial files and no collection:
+    asking for the collection (or the bare capture name) says incomplete, not 'no such file'."""
+    cap = CaptureWriter(tmp_path, "run", SystemConfig())
+    for j in range(2):
+        cap.stream(f"rap_echo{j}", 4).write(_samples(rng, 8, 4))
+    for path in (tmp_path / "run.sigmf-collection", tmp_path / "run"):
+        with pytest.raises(SigMFError, match="capture is incomplete .*run-rap_echo0.sigmf-data"):
+            read_capture(path)
+    with pytest.raises(SigMFError, match="no such SigMF collection"):
+        read_capture(tmp_path / "other.sigmf-collection")
+    cap.close()
+    capture = read_capture(tmp_path / "run")  # the bare name opens the finished collection
+    assert [r.name for r in capture.recordings] == ["run-rap_echo0", "run-rap_echo1"]
 
 
 def test_full_disk_marks_the_recording_incomplete(tmp_path, rng):

@@ -155,6 +155,11 @@ def test_cli_explains_missing_and_mismatched_metadata(tmp_path, capsys, live):
     broken = tmp_path / "plain.sigmf-data"
     broken.write_bytes(broken.read_bytes()[:-4])
     assert main(["replay", str(meta), "--config", str(tmp_path / "missing.json")]) == 2
+    assert "--config " + str(tmp_path / "missing.json") in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text('{"K": "four"}')
+    assert main(["replay", str(meta), "--config", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json: SystemConfig.K" in err and "give a SystemConfig JSON file" in err
     (tmp_path / "cfg.json").write_text(cfg.to_json())
     assert main(["replay", str(meta), "--config", str(tmp_path / "cfg.json")]) == 2
     assert "not a whole number" in capsys.readouterr().err
