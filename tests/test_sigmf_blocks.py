@@ -354,3 +354,19 @@ def test_grc_ports_match_the_blocks(preset, tmp_path, platform):
         assert len(shown) == len(py_ports), f"{block_id} {preset}"
         for gp, pp in zip(shown, py_ports):
             assert gp.dtype == "complex" and int(gp.vlen) == pp.vlen, f"{block_id} {pp.name}"
+
+
+def test_sink_stopped_by_an_error_leaves_the_capture_incomplete(cfg, rng, tmp_path):
+    """Inputs from a block built for another network stop the sink at its first work(): the
+    capture must say so, not pass for a finished recording of nothing."""
+    data = _noise(rng, (4, cfg.tau, cfg.MR))
+    other = cfg.replace(tau_c=cfg.tau_c + 1, tau_p=cfg.tau_p + 1)  # the same tau
+    config_tag = (0, "cfisac_config", pmt.intern(other.to_json()))
+    tb = gr.top_block()
+    sink = sigmf_sink(cfg, str(tmp_path / "wrong"), rap_echo=1)
+    tb.connect(_tagged_source(data, cfg.tau, 0, [config_tag]), sink)
+    tb.run()
+    assert "different SystemConfig" in str(sink.error)
+    assert sink.collection_path is None
+    with pytest.raises(SigMFError, match="incomplete .*sink stopped on an error"):
+        read_recording(tmp_path / "wrong-rap_echo0")

@@ -20,7 +20,8 @@ the target/clutter/user positions (and, on a RAP's recording, the target's true 
 Other stream tags become annotations holding the exact serialized PMT.
 
 The capture is finished (metadata validated and atomically renamed into place) when the
-flowgraph stops; a killed flowgraph leaves it clearly incomplete. A write error (full disk) is
+flowgraph stops; a killed flowgraph leaves it clearly incomplete, and so does an error of the
+sink itself (inputs misaligned or from another configuration). A write error (full disk) is
 logged, the capture is marked incomplete and the flowgraph carries on without recording.
 """
 
@@ -273,7 +274,10 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             )
 
     def stop(self) -> bool:
-        """Finish the capture (GNU Radio calls this when the flowgraph stops)."""
+        """Finish the capture (GNU Radio calls this when the flowgraph stops), or, if this
+        block stopped on an error (misaligned or mismatched inputs), mark it incomplete."""
+        if self.error is not None and self.capture is not None:
+            self._fail(f"the sink stopped on an error: {self.error}")
         self.close()
         return True
 
