@@ -218,7 +218,9 @@ def fuse_position(
     the RAP has no target peak and is left out); info_uv (B, NR, 2, 2) weights of the (u, v)
     residuals (bounds.TargetBounds.info_uv, or the inverse covariance of the estimates; None:
     equal weights). The start is the point nearest to all rays (closed form); Gauss-Newton then
-    minimizes the weighted (u, v) residuals. height_m fixes z (only x, y are estimated).
+    minimizes the weighted (u, v) residuals, each step halved until the cost does not rise and
+    the point stays in front of the arrays; a fit that runs away (a grossly wrong angle can put
+    the optimum at infinity) falls back to the start. height_m fixes z (only x, y estimated).
     Needs two RAPs (one with a known height); blocks with fewer get NaN.
     """
     psi = np.atleast_2d(np.asarray(psi, dtype=float))
@@ -261,30 +263,50 @@ def fuse_position(
     def full(x: np.ndarray) -> np.ndarray:
         return x if height_m is None else np.concatenate([x, np.full((B, 1), height_m)], -1)
 
-    for _ in range(iterations):
+    def fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Point, (u, v) residuals, weighted cost, and whether every used RAP sees it in front."""
         p = full(x)
-        delta = p[:, None, :] - rap_pos
-        unit = delta / np.linalg.norm(delta, axis=-1, keepdims=True)
+        unit = p[:, None, :] - rap_pos
+        unit = unit / np.linalg.norm(unit, axis=-1, keepdims=True)
         h = np.einsum("bjx,jkx->bjk", unit, rap_frame[:, :2, :])  # predicted (u, v)
         res = np.where(used[..., None], z - h, 0.0)
+        front = np.all(~used | (np.einsum("bjx,jx->bj", unit, rap_frame[:, 2, :]) > 0), axis=-1)
+        return p, res, np.einsum("bjk,bjkl,bjl->b", res, weights, res), front
+
+    x0 = x
+    p, res, cost, front = fit(x)
+    for _ in range(iterations):
         D = uv_jacobian(rap_pos, rap_frame, p)[..., :dims]  # (B, NR, 2, dims)
         J = np.einsum("bjkx,bjkl,bjly->bxy", D, weights, D)
         g = np.einsum("bjkx,bjkl,bjl->bx", D, weights, res)
         step = _solve(J, g, ok)
-        x = x + step
-        if np.max(np.abs(step[ok]), initial=0.0) < 1e-9:
+        # halve a step that raises the cost or takes the point behind an array it was in front of
+        t = np.ones(B)
+        for _ in range(30):
+            trial = fit(x + t[:, None] * step)
+            good = (trial[2] <= cost) & (trial[3] | ~front)
+            if good.all():
+                break
+            t = np.where(good, t, 0.5 * t)
+        t = np.where(good, t, 0.0)
+        x = x + t[:, None] * step
+        p, res, cost, front = fit(x)
+        if np.max(np.abs(t[:, None] * step)[ok], initial=0.0) < 1e-9:
             break
-    p = full(x)
-    delta = p[:, None, :] - rap_pos
-    unit = delta / np.linalg.norm(delta, axis=-1, keepdims=True)
-    h = np.einsum("bjx,jkx->bjk", unit, rap_frame[:, :2, :])
-    res = np.where(used[..., None], z - h, 0.0)
+    # With a grossly wrong angle the least-squares optimum can lie at infinity (far away, every
+    # RAP sees nearly the same direction): a fit that wandered farther from the closed-form
+    # start than the farthest RAP is from it has failed; keep the start there.
+    reach = np.where(used, np.linalg.norm(full(x0)[:, None] - rap_pos, axis=-1), 0.0).max(-1)
+    lost = np.linalg.norm(p - full(x0), axis=-1) > reach
+    if lost.any():
+        x = np.where(lost[:, None], x0, x)
+        p, res, cost, front = fit(x)
     D = uv_jacobian(rap_pos, rap_frame, p)[..., :dims]
     J = np.einsum("bjkx,bjkl,bjly->bxy", D, weights, D)
     ok &= np.all(np.isfinite(p), axis=-1)
     cov = _pinv(J, ok)
     n_res = 2 * used.sum(-1)
-    rss = np.einsum("bjk,bjkl,bjl->b", res, weights, res)
+    rss = cost
     rms = np.sqrt(np.einsum("bjk,bjk->b", res, res) / np.maximum(n_res, 1))
     if info_uv is None:  # unknown accuracy: scale by the residual variance
         dof = np.maximum(n_res - dims, 1)

@@ -154,3 +154,20 @@ def test_clutter_map_counts_a_cell_once_per_block():
     assert len(cmap.centers) == 3 and cmap.hits.tolist() == [3, 1, 1]
     np.testing.assert_allclose(cmap.clutter, deg(np.array([[45.0, 30.0]])))  # 3 of 3 blocks
     assert cmap.is_clutter(deg(np.array([[45.3, 30.1], [0.0, 60.0]]))).tolist() == [True, False]
+
+
+def test_fusion_with_a_grossly_wrong_rap_stays_in_the_scene(cfg):
+    # RAP 2 picked a peak on the far side (azimuth off by 180 deg): the (u, v) least-squares
+    # optimum can then lie at infinity; the fix must stay in front of the arrays, within the
+    # scene, and say by its error radius that it is poor
+    geom = drop(cfg, 0, 200, "random")
+    psi, theta, _ = local_angles(geom.rap_pos, geom.rap_frame, geom.target_pos)
+    psi = psi + deg(np.random.default_rng(0).normal(0, 1.0, psi.shape))
+    clean = fuse_position(geom.rap_pos, geom.rap_frame, psi, theta)
+    psi[:, 1] += np.pi
+    fix = fuse_position(geom.rap_pos, geom.rap_frame, psi, theta)
+    err = np.linalg.norm(fix.position - geom.target_pos, axis=-1)
+    assert np.all(np.isfinite(fix.position))
+    assert err.max() < np.hypot(cfg.area_m, cfg.area_m)
+    assert np.all(fix.position[:, 2] < cfg.ap_height_m)
+    assert np.median(fix.error_radius) > 5 * np.median(clean.error_radius)
