@@ -172,17 +172,50 @@ def test_dimension_mismatch_is_refused_when_connecting(cfg):
         tb.connect((source, 2 * cfg.NT), (dl, cfg.NT))
 
 
-def test_misaligned_streams_stop_the_flowgraph_with_a_message(cfg):
-    tb = gr.top_block()
-    chain = build_chain(tb, SystemConfig(), num_blocks=20, with_sensing=False)
-    # a second downlink whose truth input skips one coherence block
+def _second_downlink(tb, chain, cfg, truth):
+    """A second downlink channel beside the chain's, its truth input from ``truth`` (a block
+    fed by the scenario's truth output, or a source), with its user outputs collected."""
     dl = downlink_channel(cfg)
     for i in range(cfg.NT):
         tb.connect((chain.transmitter, i), (dl, i))
-    skip = blocks.skiphead(8 * chain.scenario.truth.size, 1)
-    tb.connect((chain.scenario, 2 * cfg.NT), skip, (dl, cfg.NT))
+    if truth.input_signature().max_streams() == 0:
+        tb.connect(truth, (dl, cfg.NT))
+    else:
+        tb.connect((chain.scenario, 2 * cfg.NT), truth, (dl, cfg.NT))
+    sinks = [blocks.vector_sink_c() for _ in range(cfg.K)]
     for k in range(cfg.K):
-        tb.connect((dl, k), blocks.null_sink(8))
+        tb.connect((dl, k), sinks[k])
+    return dl, sinks
+
+
+def test_misaligned_streams_stop_the_flowgraph_with_a_message(cfg):
+    tb = gr.top_block()
+    chain = build_chain(tb, SystemConfig(), num_blocks=20, with_sensing=False)
+    # a truth stream that loses coherence block 5 mid-stream
+    cbs = [b for b in range(20) if b != 5]
+    items = chain.scenario.draws.get(np.array(cbs))["truth"]
+    tags = []
+    for j, b in enumerate(cbs):
+        t = gr.tag_t()
+        t.offset, t.key, t.value = j, pmt.intern("cb"), pmt.from_uint64(b)
+        tags.append(t)
+    truth = blocks.vector_source_c(items.ravel().tolist(), False, items.shape[1], tags)
+    dl, _ = _second_downlink(tb, chain, cfg, truth)
     run_with_timeout(tb, 30)
     assert isinstance(dl.error, Misaligned)
     assert "truth" in str(dl.error) and "misaligned" in str(dl.error)
+    assert dl.blocks_done <= 5  # nothing computed from another block's data
+
+
+def test_a_stream_joining_late_stops_the_flowgraph_with_what_to_do(cfg):
+    """A peer that joins a running stream (a ZeroMQ link to a flowgraph already streaming)
+    starts its inputs at different blocks: the message says so and what to do."""
+    tb = gr.top_block()
+    chain = build_chain(tb, SystemConfig(), num_blocks=20, with_sensing=False)
+    late = blocks.skiphead(8 * chain.scenario.truth.size, 3)  # truth joins at block 3
+    dl, _ = _second_downlink(tb, chain, cfg, late)
+    run_with_timeout(tb, 30)
+    assert isinstance(dl.error, Misaligned) and dl.blocks_done == 0
+    msg = str(dl.error)
+    assert "at coherence block 3 where input 0 (tap0) is at 0" in msg
+    assert "joined their streams at different points" in msg and "restart both" in msg

@@ -259,11 +259,17 @@ class CoherenceBlock(gr.basic_block):
             if found is None:
                 found, first = values, i
             elif np.any(values != found):
+                why = (
+                    "the inputs joined their streams at different points (a ZeroMQ peer "
+                    "connected to a flowgraph that was already streaming?): start the receiving "
+                    "side before the sending side, or restart both"
+                    if self.blocks_done == 0
+                    else "an upstream block dropped or repeated items"
+                )
                 raise Misaligned(
                     f"input {i} ({self.in_ports[i].name}) is at coherence block "
                     f"{int(values[0])} where input {first} ({self.in_ports[first].name}) is at "
-                    f"{int(found[0])}: the streams are misaligned (an upstream block dropped or "
-                    "repeated items)"
+                    f"{int(found[0])}: the streams are misaligned ({why})"
                 )
         if found is None:
             return np.arange(self._next_cb, self._next_cb + n, dtype=np.int64)
