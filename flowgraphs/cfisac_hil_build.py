@@ -17,6 +17,11 @@ RAP side (``cfisac_hil_rap``): what runs on the receive hosts: ZeroMQ PULL sourc
 snapshots (replace them by radio sources on a real testbed), MUSIC per RAP, fusion into a
 position written to ``fix_path`` (float32 items, blocks.layout.fix_layout), and a SigMF capture
 of what it received for ``cfisac replay``. It stops after ``num_blocks`` coherence blocks.
+
+Start the RAP side first (or both together): the TAP side then waits for it, and every stream
+starts at block 0. A RAP side started against a TAP side that is already streaming receives
+each stream from a different block (ZeroMQ and GNU Radio buffers hold different amounts of
+each); its blocks stop at once with a message saying so: restart both sides.
 """
 
 from __future__ import annotations
@@ -143,7 +148,7 @@ def rap_side() -> Flowgraph:
         "no_gui",
         "RAP snapshots, sensing geometry and ground truth from cfisac_hil_tap over ZeroMQ PULL "
         "sources (tags passed); MUSIC per RAP and fusion into a position; stops after "
-        "num_blocks blocks.",
+        "num_blocks blocks. Start it before the TAP side (or restart both).",
     )
     parameter(fg, "num_blocks", "intx", "100", "Coherence blocks", (400, 8))
     parameter(fg, "host", "str", "127.0.0.1", "TAP-side host", (560, 8))

@@ -7,7 +7,7 @@
 # GNU Radio Python Flow Graph
 # Title: CF-ISAC hardware-in-the-loop: RAP side
 # Author: gr-cfisac
-# Description: RAP snapshots, sensing geometry and ground truth from cfisac_hil_tap over ZeroMQ PULL sources (tags passed); MUSIC per RAP and fusion into a position; stops after num_blocks blocks.
+# Description: RAP snapshots, sensing geometry and ground truth from cfisac_hil_tap over ZeroMQ PULL sources (tags passed); MUSIC per RAP and fusion into a position; stops after num_blocks blocks. Start it before the TAP side (or restart both).
 # GNU Radio version: 3.10.5.1
 
 from gnuradio import blocks
@@ -140,7 +140,7 @@ class cfisac_hil_rap(gr.top_block):
 
 
 def argument_parser():
-    description = 'RAP snapshots, sensing geometry and ground truth from cfisac_hil_tap over ZeroMQ PULL sources (tags passed); MUSIC per RAP and fusion into a position; stops after num_blocks blocks.'
+    description = 'RAP snapshots, sensing geometry and ground truth from cfisac_hil_tap over ZeroMQ PULL sources (tags passed); MUSIC per RAP and fusion into a position; stops after num_blocks blocks. Start it before the TAP side (or restart both).'
     parser = ArgumentParser(description=description)
     parser.add_argument(
         "--num-blocks", dest="num_blocks", type=intx, default=100,
