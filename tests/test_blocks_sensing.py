@@ -121,6 +121,28 @@ def test_fusion_finds_the_target_among_clutter_peaks(scene):
     np.testing.assert_allclose(fix["psi"], sg.psi_c[..., 0], atol=1e-5)
 
 
+def test_fusion_position_messages_mirror_the_fix_stream(scene):
+    cfg, r, _, _ = scene
+    sg = r.sensing
+    psi = np.concatenate([sg.psi_c, sg.psi_t[..., None]], -1)
+    theta = np.concatenate([sg.theta_c, sg.theta_t[..., None]], -1)
+    debug = blocks.message_debug()
+    outs = run_block(
+        fusion(cfg, msg_interval=3, max_blocks=2),
+        peaks_ports(cfg, psi, theta) + [pack_geometry(cfg, sg)[:, None]],
+        extra=lambda tb, b: tb.msg_connect((b, "position"), (debug, "store")),
+    )
+    fix = fix_of(cfg, outs)
+    msgs = [decode(debug.get_message(i)) for i in range(debug.num_messages())]
+    assert [m["cb"] for m in msgs] == list(range(0, B, 3))  # every 3rd block, in order
+    for m in msgs:
+        b = m["cb"]
+        np.testing.assert_allclose(m["pos"], fix["pos"][b], atol=1e-4)
+        np.testing.assert_allclose(m["psi_deg"], np.degrees(fix["psi"][b]), atol=1e-3)
+        assert m["error_radius"] == pytest.approx(fix["error_radius"][b, 0], rel=1e-5, abs=1e-6)
+    assert outs[0].cb() == [(b, b) for b in range(B)]
+
+
 def test_fusion_marks_misses_when_no_peak_is_near_the_target(scene):
     cfg, r, _, _ = scene
     sg = r.sensing
