@@ -62,7 +62,7 @@ class cfisac_hil_tap(gr.top_block):
         self.push_rap2 = zeromq.push_sink(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 1), 100, True, (-1))
         self.push_rap1 = zeromq.push_sink(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 0), 100, True, (-1))
         self.push_geometry = zeromq.push_sink(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'geometry'), 'tcp://%s:%d' % (host, base_port + 4), 100, True, (-1))
-        self.precoder = cfisac.precoder(cfg, algorithm=algorithm, sensing_fraction=sensing_fraction, sensing_beam="nullspace", per_tap=False, regime="joint", eta=0.5, threads=1, remote_address=remote_address, remote_timeout_ms=500, fallback="zf", msg_interval=1, max_blocks=64)
+        self.precoder = cfisac.precoder(cfg, algorithm=algorithm, sensing_fraction=sensing_fraction, sensing_beam="nullspace", per_tap=False, regime="joint", eta=0.5, threads=1, remote_address=remote_address, remote_timeout_ms=500, fallback="zf", msg_interval=1, max_blocks=64, threshold=0.0)
         self.estimator = cfisac.pilot_estimator(cfg, method="mmse", num_taps=0, max_blocks=64)
         self.echo = cfisac.echo_channel(cfg, seed=(seed + 3), noise=True, max_blocks=64)
 

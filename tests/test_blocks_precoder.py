@@ -95,6 +95,55 @@ def test_algorithm_errors_name_the_choices(cfg):
         precoder(cfg, "zf", sensing_beam="sideways")
 
 
+def test_optimizer_regimes_get_their_rate_threshold(cfg, network):
+    """P1/P2 need a rate floor: the block passes its threshold to the core's optimizer, and
+    refuses at construction (not at its first work()) when it is missing."""
+    from gr_cfisac.channels import sensing_gram_averaged
+    from gr_cfisac.precoding.optimizer import optimize
+
+    ports, F_hat, sg, _ = network
+    two = [p[:2] for p in ports]
+    W = W_of(cfg, run_block(precoder(cfg, "optimize", regime="sc", threshold=1.0), two))
+    Q_t, Q_c = sensing_gram_averaged(unpack_geometry(cfg, ports[cfg.NT][:2, 0]))
+    want = optimize(
+        F_hat[:2], Q_t, Q_c, cfg, regime="sc", comm_threshold=1.0, quality="fast", rng=0
+    )
+    np.testing.assert_allclose(W, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+    with pytest.raises(ValueError, match="regime 'sc' needs threshold"):
+        precoder(cfg, "optimize", regime="sc")
+    with pytest.raises(ValueError, match="regime 'cc' needs threshold.*RAP"):
+        precoder(cfg, "optimize", regime="cc")
+    with pytest.raises(ValueError, match="regime must be one of"):
+        precoder(cfg, "optimize", regime="p4")
+    with pytest.raises(ValueError, match="joint regime weighs"):
+        precoder(cfg, "optimize", threshold=2.0)
+
+
+def test_threshold_conditioned_model_gets_the_block_threshold(cfg, network, monkeypatch, tmp_path):
+    import gr_cfisac.precoding.onnx as host
+
+    seen = []
+
+    class Conditioned:  # what load_precoder returns for a threshold-conditioned model
+        threshold_input, threshold_range = True, (0.5, 5.0)
+
+        def __call__(self, F_hat, sensing=None, threshold=None):
+            seen.append(threshold)
+            return precoding.isac_beamformer(
+                precoding.zf(F_hat, cfg.power_budget), F_hat[..., 0], cfg.power_budget, 0.0
+            )
+
+    monkeypatch.setattr(host, "load_precoder", lambda path, cfg, threads=1: Conditioned())
+    model = tmp_path / "sc_cond.onnx"
+    model.write_bytes(b"")
+    run_block(precoder(cfg, str(model), threshold=2.5, msg_interval=0), network[0])
+    assert seen and set(seen) == {2.5}
+    with pytest.raises(ValueError, match="threshold-conditioned: set threshold .*0.5..5"):
+        precoder(cfg, str(model))
+    with pytest.raises(ValueError, match="threshold-conditioned"):
+        precoder(cfg, str(model), threshold=9.0)
+
+
 def test_per_tap_power(cfg, network):
     ports = network[0]
     W = W_of(cfg, run_block(precoder(cfg, "rzf", per_tap=True, msg_interval=0), ports))

@@ -13,9 +13,11 @@ Ports (per coherence block, one item each):
   estimates, combined with a sensing beam toward the target ("target") or its projection onto
   the users' null space ("nullspace"), or none ("none"), with ``sensing_fraction`` of the power
   (precoding.isac_beamformer);
-- "optimize": the iterative ISAC optimizer of eq 23 (``regime``, ``eta``), which sees the
-  estimates and the varpi-averaged grams Q_t, Q_c of the sensing geometry;
-- a path to an ``.onnx`` model (with its card beside it): the learned precoder host;
+- "optimize": the iterative ISAC optimizer of eq 23 (``regime``, ``eta``; ``threshold`` is the
+  per-user rate floor of P1 "sc" or the per-RAP sensing-rate floor of P2 "cc", bps/Hz), which
+  sees the estimates and the varpi-averaged grams Q_t, Q_c of the sensing geometry;
+- a path to an ``.onnx`` model (with its card beside it): the learned precoder host
+  (``threshold``: the rate threshold a threshold-conditioned model is asked for);
 - "remote": the ZeroMQ precoder service at ``remote_address`` (gr_cfisac.service); while it
   is slow (``remote_timeout_ms``) or unreachable the block streams on with the local
   ``fallback`` precoder and logs the service's status when it changes.
@@ -42,6 +44,7 @@ from .messages import encode
 #: MU-MISO precoders of the core: name -> function(F, power, noise=1, per_tap=None) -> (B, N, K)
 MU_MISO = ("mrt", "zf", "rzf", "wmmse")
 SENSING_BEAMS = ("nullspace", "target", "none")
+REGIMES = ("joint", "sc", "cc")
 
 Precoder = Callable[[np.ndarray, SensingGeometry, np.ndarray], np.ndarray]
 
@@ -112,13 +115,17 @@ def resolve_precoder(
     remote_address: str = "",
     remote_timeout_ms: int = 500,
     fallback: str = "zf",
+    threshold: float | None = None,
 ) -> Precoder:
     """A function (F_hat (B, N, K), SensingGeometry, cb (B,)) -> W (B, N, K+1) for an
     algorithm name: the seam behind the block's ``algorithm`` parameter. ValueError for an
-    unknown name or bad options."""
+    unknown name or bad options (checked here, before the flowgraph runs)."""
     algorithm = str(algorithm).strip()
     power = cfg.power_budget
     taps = cfg.NT if per_tap else None
+    threshold = None if threshold in (None, 0) else float(threshold)
+    if threshold is not None and not (np.isfinite(threshold) and threshold > 0):
+        raise ValueError(f"precoder: threshold must be > 0 bps/Hz (0: none), got {threshold}")
     if sensing_beam not in SENSING_BEAMS:
         raise ValueError(
             f"precoder: sensing_beam must be one of {SENSING_BEAMS}, got {sensing_beam!r}"
@@ -136,6 +143,25 @@ def resolve_precoder(
     if algorithm == "optimize":
         from ..precoding.optimizer import optimize
 
+        if regime not in REGIMES:
+            raise ValueError(f"precoder: regime must be one of {REGIMES}, got {regime!r}")
+        if regime == "joint" and threshold is not None:
+            raise ValueError(
+                "precoder: threshold is the rate floor of regimes 'sc' (users) and 'cc' (RAPs); "
+                "the joint regime weighs the two with eta: set threshold to 0"
+            )
+        if regime != "joint" and threshold is None:
+            what = "every user's rate (P1)" if regime == "sc" else "every RAP's sensing rate (P2)"
+            raise ValueError(
+                f"precoder: regime {regime!r} needs threshold, the floor on {what} in bps/Hz"
+            )
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(f"precoder: eta must be in [0, 1], got {eta}")
+        thresholds = {
+            "comm_threshold": threshold if regime == "sc" else None,
+            "sensing_threshold": threshold if regime == "cc" else None,
+        }
+
         def optimizer(F_hat: np.ndarray, sg: SensingGeometry, cb=None) -> np.ndarray:
             Q_t, Q_c = sensing_gram_averaged(sg)
             return optimize(
@@ -148,6 +174,7 @@ def resolve_precoder(
                 quality="fast",
                 per_tap=per_tap,
                 rng=0,
+                **thresholds,
             )
 
         return optimizer
@@ -161,7 +188,19 @@ def resolve_precoder(
                 "optimize)"
             )
         model = load_precoder(algorithm, cfg, threads)
-        return lambda F_hat, sg, cb=None: model(F_hat, sensing=sg)
+        if getattr(model, "threshold_input", False):
+            lo, hi = model.threshold_range or (0.0, np.inf)
+            if threshold is None or not lo <= threshold <= hi:
+                raise ValueError(
+                    f"precoder: {Path(algorithm).name} is threshold-conditioned: set threshold "
+                    f"to a rate in its trained range {lo:g}..{hi:g} bps/Hz (got {threshold})"
+                )
+        elif threshold is not None:
+            raise ValueError(
+                f"precoder: {Path(algorithm).name} is not threshold-conditioned; set threshold "
+                "to 0 (its threshold was fixed in training, see its card)"
+            )
+        return lambda F_hat, sg, cb=None: model(F_hat, sensing=sg, threshold=threshold)
     if algorithm == "remote":
         if not remote_address:
             raise ValueError(
@@ -197,6 +236,7 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         fallback: str = "zf",
         msg_interval: int = 1,
         max_blocks: int = 64,
+        threshold: float = 0.0,
     ) -> None:
         cfg = check_config(config)
         self.estimate = estimate_layout(cfg)
@@ -221,6 +261,7 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             remote_address,
             remote_timeout_ms,
             fallback,
+            threshold,
         )
         self.fallback = fallback
         self._remote_status = "idle"
