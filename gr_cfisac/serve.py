@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config", type=Path, default=None, help="SystemConfig JSON (default: Table I)"
     )
     parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="rate threshold (bps/Hz) for a threshold-conditioned .onnx model",
+    )
+    parser.add_argument(
         "--max-requests",
         type=int,
         default=None,
@@ -54,7 +60,14 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cfg = SystemConfig() if args.config is None else SystemConfig.from_json(args.config.read_text())
-    service = PrecoderService(args.model, cfg, args.address, args.reply_address, args.reply_pattern)
+    service = PrecoderService(
+        args.model,
+        cfg,
+        args.address,
+        args.reply_address,
+        args.reply_pattern,
+        threshold=args.threshold,
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

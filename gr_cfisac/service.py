@@ -297,18 +297,31 @@ class Model:
     columns: int  # K+1 (ISAC, sensing beam first) or K (MU-MISO user beams)
 
 
-def load_model(model: str, cfg: SystemConfig) -> Model:
-    """An ``.onnx`` file (hosted by gr_cfisac.precoding.onnx, card checked against ``cfg``) or a
-    classical precoder name (mrt, zf, rzf, wmmse: MU-MISO beams (B, N, K))."""
+def load_model(model: str, cfg: SystemConfig, threshold: float | None = None) -> Model:
+    """An ``.onnx`` file (hosted by gr_cfisac.precoding.onnx, card checked against ``cfg``;
+    ``threshold`` (bps/Hz) is what a threshold-conditioned model is asked for) or a classical
+    precoder name (mrt, zf, rzf, wmmse: MU-MISO beams (B, N, K))."""
     if model.endswith(".onnx"):
         from .precoding.onnx import load_precoder
 
         host = load_precoder(Path(model), cfg)
+        name = Path(model).name
+        if getattr(host, "threshold_input", False):
+            lo, hi = host.threshold_range or (0.0, float("inf"))
+            if threshold is None or not lo <= threshold <= hi:
+                raise ValueError(
+                    f"{name} is threshold-conditioned: give a threshold in its trained range "
+                    f"{lo:g}..{hi:g} bps/Hz (cfisac serve --threshold), got {threshold}"
+                )
+        elif threshold is not None:
+            raise ValueError(f"{name} is not threshold-conditioned; drop the threshold")
         return Model(
-            Path(model).name,
-            lambda F_hat, power, noise, sensing: host(F_hat, sensing=sensing),
+            name,
+            lambda F_hat, power, noise, sensing: host(F_hat, sensing=sensing, threshold=threshold),
             cfg.K + 1,
         )
+    if threshold is not None:
+        raise ValueError(f"a threshold applies to threshold-conditioned .onnx models, not {model}")
     name = model.lower()
     if name not in CLASSICAL:
         raise ValueError(
@@ -361,11 +374,12 @@ class PrecoderService:
         reply_address: str | None = None,
         reply_pattern: str = "push",
         context: zmq.Context | None = None,
+        threshold: float | None = None,
     ) -> None:
         if reply_pattern not in ("push", "pub"):
             raise ValueError(f"reply_pattern must be 'push' or 'pub', got {reply_pattern!r}")
         self.cfg = cfg
-        self.model = load_model(model, cfg) if isinstance(model, str) else model
+        self.model = load_model(model, cfg, threshold) if isinstance(model, str) else model
         self.address = address
         self.reply_address = reply_address or reply_address_for(address)
         check_address(self.reply_address, "reply_address")

@@ -441,3 +441,30 @@ def test_client_does_not_wait_again_for_a_service_known_to_be_gone(cfg, addr):
         assert remote.counts["unreachable"] == 6
         with Running(PrecoderService("zf", cfg, addr)):
             _until_ok(remote, F)
+
+
+def test_threshold_conditioned_model_is_served_with_its_threshold(cfg, addr, monkeypatch):
+    """A threshold-conditioned .onnx model needs the rate it is asked for: `cfisac serve
+    --threshold` gives it (checked against the trained range at start, not per request)."""
+    import gr_cfisac.precoding.onnx as host
+
+    seen = []
+
+    class Conditioned:
+        threshold_input, threshold_range = True, (0.5, 5.0)
+
+        def __call__(self, F_hat, sensing=None, threshold=None):
+            seen.append(threshold)
+            return np.concatenate([F_hat[..., :1], zf(F_hat, cfg.power_budget)], axis=-1)
+
+    monkeypatch.setattr(host, "load_precoder", lambda path, cfg, threads=1: Conditioned())
+    with pytest.raises(ValueError, match="threshold-conditioned: give a threshold .*0.5..5"):
+        PrecoderService("sc_cond.onnx", cfg, addr)
+    with pytest.raises(ValueError, match="threshold-conditioned"):
+        PrecoderService("sc_cond.onnx", cfg, addr, threshold=7.0)
+    with pytest.raises(ValueError, match="not zf"):
+        PrecoderService("zf", cfg, addr, threshold=1.0)
+    with Running(PrecoderService("sc_cond.onnx", cfg, addr, threshold=2.0)):
+        with RemotePrecoder(addr, cfg, timeout_ms=2000) as remote:
+            _until_ok(remote, _estimates(cfg, 2))
+    assert seen and set(seen) == {2.0}
