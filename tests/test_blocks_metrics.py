@@ -140,3 +140,5 @@ def test_communication_only_sink(run):
 def test_bad_parameters(cfg):
     with pytest.raises(ValueError, match="display_user must be in 1..K"):
         metrics_sink(cfg, display_user=0)
+    with pytest.raises(ValueError, match="csv_path /nonexistent/m.csv: the folder /nonexistent"):
+        metrics_sink(cfg, csv_path="/nonexistent/m.csv")

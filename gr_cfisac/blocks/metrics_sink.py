@@ -118,6 +118,11 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         self.print_interval = int(print_interval)
         self.msg_interval = int(msg_interval)
         self.csv_path = Path(csv_path) if csv_path else None
+        if self.csv_path is not None and not self.csv_path.parent.is_dir():
+            raise ValueError(
+                f"metrics_sink: csv_path {csv_path}: the folder {self.csv_path.parent} does not "
+                "exist; create it or choose another path (empty: no CSV)"
+            )
         self._csv = None
         self._records: deque[dict[str, np.ndarray]] = deque()
         self._history = int(history)
