@@ -3,6 +3,7 @@ through estimation + MUSIC, looping, throttling, captures made by other tools, f
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -370,3 +371,25 @@ def test_sink_stopped_by_an_error_leaves_the_capture_incomplete(cfg, rng, tmp_pa
     assert sink.collection_path is None
     with pytest.raises(SigMFError, match="incomplete .*sink stopped on an error"):
         read_recording(tmp_path / "wrong-rap_echo0")
+
+
+def test_existing_capture_is_refused_up_front_and_never_hangs_the_flowgraph(cfg, rng, tmp_path):
+    """Running a flowgraph twice with the same capture path: the sink says so when it is built;
+    a capture that appears between building and starting is logged and the flowgraph runs on
+    (an exception in start() would kill the block's thread and hang it)."""
+    capture, data = _small_capture(cfg, rng, tmp_path / "run")
+    with pytest.raises(ValueError, match="run.sigmf-collection exists; .*overwrite"):
+        sigmf_sink(cfg, str(tmp_path / "run"), rap_echo=1)
+    sigmf_sink(cfg, str(tmp_path / "run"), rap_echo=1, overwrite=True)  # allowed
+    sink = sigmf_sink(cfg, str(tmp_path / "late"), rap_echo=1)
+    _small_capture(cfg, rng, tmp_path / "late")  # another run took the name meanwhile
+    tb = gr.top_block()
+    tb.connect(_tagged_source(data, cfg.tau, 0, []), sink)
+    tb.start()
+    finished = threading.Event()
+    threading.Thread(target=lambda: (tb.wait(), finished.set()), daemon=True).start()
+    if not finished.wait(30):
+        tb.stop()
+        pytest.fail("the flowgraph hung")
+    assert "cannot create the capture" in sink.recording_error and sink.blocks_done == len(data)
+    assert read_capture(tmp_path / "late.sigmf-collection").recordings  # the other run's, intact

@@ -177,6 +177,15 @@ def ap_geometry(cfg: SystemConfig) -> dict[str, Any]:
     }
 
 
+def _existing_capture(path: Path) -> Path | None:
+    """The capture's collection or one of its finished recordings, if any exists already."""
+    collection = path.with_name(path.name + ".sigmf-collection")
+    if collection.exists():
+        return collection
+    pattern = "".join(f"[{c}]" if c in "*?[" else c for c in path.name) + "-*.sigmf-meta"
+    return next(iter(sorted(path.parent.glob(pattern))), None)
+
+
 class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
     """Record AP ports and per-block data of a CF-ISAC flowgraph as a SigMF capture."""
 
@@ -226,6 +235,13 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         self.path = Path(path) if str(path or "") else None
         self.description = description
         self.overwrite = bool(overwrite)
+        if self.path is not None and not self.overwrite:
+            existing = _existing_capture(self.path)
+            if existing:
+                raise ValueError(
+                    f"sigmf_sink: {existing} exists; choose another capture path or set "
+                    "overwrite (GRC: Overwrite = Yes)"
+                )
         self.streams: list[tuple[str, int, StreamKind]] = []  # (kind, index, description)
         for kind in KIND_ORDER:
             spec = stream_kind(cfg, kind)
@@ -247,7 +263,11 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         if self.path is None:
             self.logger.info("cfisac_sigmf_sink: no capture path: not recording")
         elif self.capture is None and self.collection_path is None:
-            self.open()
+            try:
+                self.open()
+            except (SigMFError, OSError, ValueError) as exc:
+                # an exception here would kill the block's thread and hang the flowgraph
+                self._fail(f"cannot create the capture: {exc}")
         return True
 
     def open(self) -> None:
