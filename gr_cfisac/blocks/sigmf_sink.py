@@ -306,7 +306,7 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         if self.capture is not None and self.recording_error is None:
             try:
                 self.collection_path = self.capture.close()
-            except SigMFError as exc:
+            except (SigMFError, OSError) as exc:  # e.g. the collection file cannot be written
                 self._fail(str(exc))
         self.capture = None
         return self.collection_path
@@ -340,7 +340,7 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                             facts.pop("target_psi_deg")
                             facts.pop("target_theta_deg")
                     w.mark_block(first + b * spec.per_block, value, facts)
-        except SigMFError as exc:
+        except (SigMFError, OSError) as exc:
             self._fail(str(exc))
 
     def _block_truth(self, ins: list[np.ndarray]) -> list[dict[str, Any]]:
