@@ -806,6 +806,7 @@ def _read_recording(meta_path: Path, verify_checksum: bool, num_channels: int | 
             "plain cf32_le SigMF recording"
         )
     _check_extension_version(meta_path, glob)
+    _check_stream_fields(meta_path, glob)
     data_path = _data_path(meta_path, glob)
     try:
         size = data_path.stat().st_size
@@ -858,6 +859,51 @@ def _read_recording(meta_path: Path, verify_checksum: bool, num_channels: int | 
         num_items=int(n_items),
         config=config,
     )
+
+
+def _is_count(value: Any, minimum: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _check_stream_fields(meta_path: Path, glob: dict[str, Any]) -> None:
+    """The ``cfisac:`` global fields readers act on have the documented types."""
+
+    def bad(field: str, want: str) -> SigMFError:
+        return SigMFError(
+            f"{meta_path}: {EXTENSION}:{field} must be {want}; the metadata is corrupt"
+        )
+
+    stream = glob.get(f"{EXTENSION}:stream")
+    if stream is not None:
+        if not isinstance(stream, dict):
+            raise bad("stream", "an object")
+        if "kind" in stream and not isinstance(stream["kind"], str):
+            raise bad("stream.kind", "a string")
+        if "index" in stream and not _is_count(stream["index"]):
+            raise bad("stream.index", "a non-negative integer")
+        if "items_per_block" in stream and not _is_count(stream["items_per_block"], 1):
+            raise bad("stream.items_per_block", "a positive integer")
+        layout = stream.get("layout")
+        if layout is not None and not (
+            isinstance(layout, list)
+            and all(
+                isinstance(f, dict)
+                and isinstance(f.get("name"), str)
+                and isinstance(f.get("shape"), list)
+                and all(_is_count(d) for d in f["shape"])
+                and isinstance(f.get("real", False), bool)
+                for f in layout
+            )
+        ):
+            raise bad("stream.layout", "a list of {name, shape (integers), real}")
+    shape = glob.get(f"{EXTENSION}:array_shape")
+    if shape is not None and not (
+        isinstance(shape, list) and len(shape) == 2 and all(_is_count(d, 1) for d in shape)
+    ):
+        raise bad("array_shape", "[rows, cols]")
+    num_items = glob.get(f"{EXTENSION}:num_items")
+    if num_items is not None and not _is_count(num_items):
+        raise bad("num_items", "a non-negative integer")
 
 
 def _check_extension_version(meta_path: Path, info: dict[str, Any]) -> None:

@@ -163,3 +163,54 @@ def test_cli_explains_missing_and_mismatched_metadata(tmp_path, capsys, live):
     (tmp_path / "cfg.json").write_text(cfg.to_json())
     assert main(["replay", str(meta), "--config", str(tmp_path / "cfg.json")]) == 2
     assert "not a whole number" in capsys.readouterr().err
+
+
+def test_fuzzed_stream_metadata_never_crashes_the_source_or_replay(tmp_path):
+    """What readers act on (cfisac:stream kind, index, items_per_block, layout; array shape;
+    item count) damaged in every way the fuzzer knows: the reader, the SigMF source block and
+    `cfisac replay` answer with their documented ValueError, never a TypeError."""
+    from gr_cfisac.blocks.sigmf_source import sigmf_source
+    from gr_cfisac.sigmf_io import SigMFError, read_recording, write_recording
+
+    cfg = SystemConfig()
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((2 * cfg.tau, cfg.MR)) + 0j).astype(np.complex64)
+    meta = write_recording(
+        tmp_path / "rec",
+        x,
+        blocks=[(0, 0), (cfg.tau, 1)],
+        config=cfg,
+        stream={"kind": "rap_echo", "index": 0, "items_per_block": cfg.tau, "ap": "rap"},
+        array_shape=cfg.MR_shape,
+    )
+    original = json.loads(meta.read_text())
+    junk = [None, True, -1, 0, 2.5, "", "x", [], {}, [1, "a"], {"kind": []}, ["rap_echo"]]
+    keys = ["kind", "index", "items_per_block", "layout", "ap"]
+    fuzz = np.random.default_rng(8)
+    refused = 0
+    for _ in range(120):
+        doc = json.loads(json.dumps(original))
+        glob = doc["global"]
+        where = fuzz.integers(3)
+        value = junk[fuzz.integers(len(junk))]
+        if where == 0:
+            glob["cfisac:stream"][keys[fuzz.integers(len(keys))]] = value
+        elif where == 1:
+            glob["cfisac:array_shape"] = value
+        else:
+            glob["cfisac:num_items"] = value
+        meta.write_text(json.dumps(doc))
+        try:
+            read_recording(meta, verify_checksum=False)
+        except SigMFError:
+            refused += 1
+            continue
+        for run in (
+            lambda: sigmf_source(cfg, str(meta), verify_checksum=False),
+            lambda: score_capture(meta, cfg, verify_checksum=False),
+        ):
+            try:
+                run()
+            except ValueError:
+                pass
+    assert refused > 40
