@@ -316,7 +316,16 @@ def _rap_geometry(cfg: SystemConfig, capture: Collection) -> tuple[np.ndarray, n
 
     g = capture.geometry
     if g.get("rap_pos_m") and g.get("rap_frame"):
-        return np.asarray(g["rap_pos_m"], float), np.asarray(g["rap_frame"], float), "capture"
+        try:
+            pos, frame = np.asarray(g["rap_pos_m"], float), np.asarray(g["rap_frame"], float)
+        except (TypeError, ValueError):
+            pos = frame = np.zeros(0)
+        if pos.shape != (cfg.NR, 3) or frame.shape != (cfg.NR, 3, 3):
+            raise ValueError(
+                f"{capture.path}: cfisac:geometry rap_pos_m / rap_frame must be numbers of shape "
+                f"({cfg.NR}, 3) / ({cfg.NR}, 3, 3); the metadata is corrupt"
+            )
+        return pos, frame, "capture"
     _, raps = ap_positions(cfg)
     return raps, np.broadcast_to(DOWNWARD_FRAME, (cfg.NR, 3, 3)).copy(), "config (ap_positions)"
 

@@ -999,6 +999,11 @@ class Collection:
                 ),
                 {},
             )
+        if not isinstance(g, dict):
+            raise SigMFError(
+                f"{self.path or 'capture'}: {EXTENSION}:geometry must be an object (AP positions "
+                "and frames); the metadata is corrupt"
+            )
         return dict(g)
 
     def by_kind(self, kind: str) -> list[Recording]:

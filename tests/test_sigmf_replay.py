@@ -214,3 +214,18 @@ def test_fuzzed_stream_metadata_never_crashes_the_source_or_replay(tmp_path):
             except ValueError:
                 pass
     assert refused > 40
+
+
+@pytest.mark.parametrize("geometry", [2.5, {"rap_pos_m": {"a": 1}, "rap_frame": [[1]]}])
+def test_corrupt_collection_geometry_is_a_clear_error(live, tmp_path, geometry):
+    import shutil
+
+    _, capture, _, _ = live
+    for f in capture.parent.glob(capture.name.replace(".sigmf-collection", "") + "*"):
+        shutil.copy(f, tmp_path)
+    copy = tmp_path / capture.name
+    doc = json.loads(copy.read_text())
+    doc["collection"]["cfisac:geometry"] = geometry
+    copy.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="cfisac:geometry .*corrupt"):
+        score_capture(copy, max_blocks=2)
