@@ -295,6 +295,11 @@ def _tradeoff_section(cfg: SystemConfig, real: Realizations, quick: bool) -> dic
                 )
             rows.append(row)
         out[regime] = rows
+        fixed = _onnx(f"stcib_{regime}", cfg)
+        if fixed is not None:  # the fixed-threshold model as one point
+            th = COMM_THRESHOLD if regime == "sc" else SENSING_THRESHOLD
+            point = _curve_point(score(real, fixed(real.F_hat)), key, th)
+            out[f"{regime}_fixed_model"] = {"threshold": th, **point}
     return out
 
 
@@ -327,6 +332,9 @@ def _plot_tradeoff(tradeoff: dict[str, Any], path: Path) -> None:
             a.plot(
                 x, [r["stcib_conditioned"][y] for r in rows], "s-", label="STCIB, threshold input"
             )
+        fixed = tradeoff.get(f"{regime}_fixed_model")
+        if fixed is not None:
+            a.plot([fixed["threshold"]], [fixed[y]], "k*", ms=12, label="STCIB, fixed threshold")
         a.set_xlabel(xlabel)
         a.set_ylabel(ylabel)
         a.set_title("SC (P1)" if regime == "sc" else "CC (P2)")
@@ -353,6 +361,16 @@ def _target_aware_section(cfg: SystemConfig, quick: bool) -> dict[str, Any]:
         W = from_iq(paper.run_rows(iq(real.F_hat)))
         out["STCIB paper-faithful, wrong scene (ONNX)"] = summary(score(real, W))
     out["ZF"] = summary(score(real, zf(real.F_hat, cfg.power_budget)))
+    from ..precoding.optimizer import optimize
+
+    n_opt = max(OPTIMIZER_SIZE[quick] // 4, 2)
+    sub = _take(real, n_opt)
+    W_opt = optimize(
+        sub.F_hat, sub.Q_t, sub.Q_c, cfg, regime="joint", eta=ETA, quality="best", rng=0
+    )
+    out["optimizer (best)"] = {**summary(score(sub, W_opt)), "realizations": n_opt}
+    s_net = score(real, host(real.F_hat, real.sensing))
+    out["STCIB target-aware, on the optimizer subset"] = summary(s_net, slice(0, n_opt))
     return out
 
 
