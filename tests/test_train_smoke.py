@@ -69,3 +69,14 @@ def test_dataset_is_reproducible_and_splits_differ(tmp_path):
     assert not np.allclose(train["F_hat"][:10], a["F_hat"][:10])
     s1 = chunk_seed(7, "train", 0).generate_state(2)
     assert not np.array_equal(s1, chunk_seed(7, "test", 0).generate_state(2))
+
+
+def test_same_config_and_seed_reproduce_the_same_weights(tmp_path):
+    cfg = tiny(tmp_path, max_epochs=1)
+    Trainer(cfg, tmp_path / "r1", progress=False).fit()
+    Trainer(cfg, tmp_path / "r2", progress=False).fit()
+    a = torch.load(tmp_path / "r1" / "best.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "r2" / "best.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)

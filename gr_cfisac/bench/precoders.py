@@ -153,10 +153,10 @@ def _precoders(cfg: SystemConfig, quick: bool) -> dict[str, Any]:
 
 
 def _batch1_time(fn, real: Realizations, repeats: int, slow: bool) -> float:
-    """Seconds per realization at batch 1: best of ``repeats`` on a few single realizations."""
-    picks = range(2) if slow else range(5)
+    """Seconds per realization at batch 1: the median over five single realizations of the best
+    of ``repeats`` calls (one call for slow iterative precoders)."""
     times = []
-    for i in picks:
+    for i in range(5):
         one = _take_index(real, i)
         times.append(best_time(lambda o=one: fn(o), repeat=1 if slow else repeats))
     return float(np.median(times))
