@@ -7,7 +7,7 @@ the same pieces step by step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -47,6 +47,17 @@ class Realizations:
     @property
     def batch(self) -> int:
         return self.F.shape[0]
+
+    def take(self, index: slice | np.ndarray) -> Realizations:
+        """The same network with a subset of the batch: every per-realization array indexed."""
+        comm = CommChannels(*(getattr(self.comm, f.name)[index] for f in fields(CommChannels)))
+        sensing = SensingGeometry(
+            **{f.name: getattr(self.sensing, f.name)[index] for f in fields(SensingGeometry)}
+        )
+        return Realizations(
+            self.cfg, self.geom.take(index), comm, self.F_hat[index], sensing,
+            self.G_t[index], self.G_c[index], self.Q_t[index], self.Q_c[index],
+        )  # fmt: skip
 
 
 def draw_realizations(

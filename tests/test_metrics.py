@@ -180,3 +180,14 @@ def test_realizations_reproduce_bit_for_bit(cfg):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     c = draw_realizations(cfg, 5, 43)
     assert not np.allclose(a.F, c.F)
+
+
+def test_realizations_take_indexes_every_array(cfg):
+    r = draw_realizations(cfg, 6, 5)
+    sub = r.take(slice(2, 4))
+    assert sub.batch == 2
+    for name in ("F", "F_hat", "G_t", "G_c", "Q_t", "Q_c"):
+        np.testing.assert_array_equal(getattr(sub, name), getattr(r, name)[2:4])
+    np.testing.assert_array_equal(sub.comm.cov, r.comm.cov[2:4])
+    np.testing.assert_array_equal(sub.sensing.amp_c, r.sensing.amp_c[2:4])
+    np.testing.assert_array_equal(sub.geom.user_pos, r.geom.user_pos[2:4])

@@ -59,18 +59,6 @@ GEN_BATCH = {True: 200, False: 1000}
 CHUNK = 50
 
 
-def _subset(r: Realizations, n: int) -> Realizations:
-    """The first n realizations (arrays only; geometry kept whole, unused here)."""
-    from ..channels import CommChannels, SensingGeometry
-
-    sl = slice(0, n)
-    comm = CommChannels(*(getattr(r.comm, f)[sl] for f in ("F", "mean", "cov", "gain", "rician")))
-    sg = SensingGeometry(**{k: v[sl] for k, v in vars(r.sensing).items()})
-    return Realizations(
-        r.cfg, r.geom, comm, r.F_hat[sl], sg, r.G_t[sl], r.G_c[sl], r.Q_t[sl], r.Q_c[sl]
-    )
-
-
 def throughput(cfg: SystemConfig, batch: int) -> dict[str, float]:
     """Realizations per second of each generation stage at one batch size."""
     rng = np.random.default_rng(SEED)
@@ -201,7 +189,7 @@ def precoders(r: Realizations, cache: Path, quick: bool) -> dict[str, Any]:
         "iterations": float(info["iterations"].mean()),
     }
     nb = min(B, BEST_SIZE[quick])
-    sub = _subset(r, nb)
+    sub = r.take(slice(0, nb))
     W, sec, info = _optimize_resumable(sub, cache, "best", eta=ETA, quality="best")
     out["optimizer (best)"] = {
         **_summary(_score(sub, W), sec, nb),
@@ -277,7 +265,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     table = precoders(real, cache, quick)
     conv = wmmse_convergence(real)
     print("core: optimizer on P1 / P2")
-    cons = constrained(_subset(real, min(real.batch, CONSTRAINED_SIZE[quick])), cache)
+    cons = constrained(real.take(slice(0, min(real.batch, CONSTRAINED_SIZE[quick]))), cache)
     best = table["optimizer (best)"]
     baseline = max(
         table[k]["objective"]

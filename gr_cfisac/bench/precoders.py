@@ -68,12 +68,6 @@ def _concat(parts: list[Realizations]) -> Realizations:
                         cat["G_c"], cat["Q_t"], cat["Q_c"])  # fmt: skip
 
 
-def _take(real: Realizations, n: int) -> Realizations:
-    from ..train.data import _take as take
-
-    return take(real, n)
-
-
 def held_out_realizations(cfg: SystemConfig, scene: str, size: int) -> Realizations:
     """The held-out test split (seed of the shipped cards' data config, DataConfig defaults)."""
     from ..train.config import DataConfig
@@ -157,21 +151,9 @@ def _batch1_time(fn, real: Realizations, repeats: int, slow: bool) -> float:
     of ``repeats`` calls (one call for slow iterative precoders)."""
     times = []
     for i in range(5):
-        one = _take_index(real, i)
+        one = real.take(slice(i, i + 1))
         times.append(best_time(lambda o=one: fn(o), repeat=1 if slow else repeats))
     return float(np.median(times))
-
-
-def _take_index(real: Realizations, i: int) -> Realizations:
-    from ..channels import CommChannels, SensingGeometry
-
-    sl = slice(i, i + 1)
-    comm = CommChannels(
-        *(getattr(real.comm, f)[sl] for f in ("F", "mean", "cov", "gain", "rician"))
-    )
-    sg = SensingGeometry(**{k: v[sl] for k, v in vars(real.sensing).items()})
-    return Realizations(real.cfg, real.geom, comm, real.F_hat[sl], sg, real.G_t[sl], real.G_c[sl],
-                        real.Q_t[sl], real.Q_c[sl])  # fmt: skip
 
 
 def _regime_section(cfg, real, quick, regime: str) -> dict[str, Any]:
@@ -187,7 +169,7 @@ def _regime_section(cfg, real, quick, regime: str) -> dict[str, Any]:
         if regime == "sc"
         else {"sensing_threshold": SENSING_THRESHOLD}
     )
-    sub = _take(real, n_opt)
+    sub = real.take(slice(0, n_opt))
     W_opt, t_opt = _timed(lambda: optimize(sub.F_hat, sub.Q_t, sub.Q_c, cfg, regime=regime,
                                            quality="best", rng=0, **kw))  # fmt: skip
     s_opt = score(sub, W_opt)
@@ -208,7 +190,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     cfg = SystemConfig()
     n, n_opt, rep = SIZE[quick], OPTIMIZER_SIZE[quick], TIMING_REPEATS[quick]
     real = held_out_realizations(cfg, "paper", n)
-    sub = _take(real, n_opt)
+    sub = real.take(slice(0, n_opt))
     joint: dict[str, Any] = {}
     scores: dict[str, dict[str, np.ndarray]] = {}
     for label, fn in _precoders(cfg, quick).items():
@@ -277,7 +259,7 @@ def _tradeoff_section(cfg: SystemConfig, real: Realizations, quick: bool) -> dic
         "optimizer_quality": CURVE_QUALITY,
         "optimizer_realizations": CURVE_SIZE[quick],
     }
-    sub = _take(real, CURVE_SIZE[quick])
+    sub = real.take(slice(0, CURVE_SIZE[quick]))
     for regime, thresholds, key in (("sc", SC_THRESHOLDS, "Rc"), ("cc", CC_THRESHOLDS, "Rs_avg")):
         host = _onnx(f"stcib_{regime}_cond", cfg)
         rows = []
@@ -364,7 +346,7 @@ def _target_aware_section(cfg: SystemConfig, quick: bool) -> dict[str, Any]:
     from ..precoding.optimizer import optimize
 
     n_opt = max(OPTIMIZER_SIZE[quick] // 4, 2)
-    sub = _take(real, n_opt)
+    sub = real.take(slice(0, n_opt))
     W_opt = optimize(
         sub.F_hat, sub.Q_t, sub.Q_c, cfg, regime="joint", eta=ETA, quality="best", rng=0
     )

@@ -56,23 +56,9 @@ def iter_realizations(
     while done < size:
         real = draw_chunk(cfg, data, split, index)
         take = min(data.chunk, size - done)
-        yield real if take == data.chunk else _take(real, take)
+        yield real if take == data.chunk else real.take(slice(0, take))
         done += take
         index += 1
-
-
-def _take(real: Realizations, n: int) -> Realizations:
-    """The first n realizations of a batch."""
-    from ..channels import CommChannels, SensingGeometry
-
-    comm = CommChannels(
-        *(getattr(real.comm, f)[:n] for f in ("F", "mean", "cov", "gain", "rician"))
-    )
-    sg = SensingGeometry(**{k: v[:n] for k, v in vars(real.sensing).items()})
-    return Realizations(
-        real.cfg, real.geom.take(slice(0, n)), comm, real.F_hat[:n], sg,
-        real.G_t[:n], real.G_c[:n], real.Q_t[:n], real.Q_c[:n],
-    )  # fmt: skip
 
 
 def compact_rows(G: np.ndarray, aR: np.ndarray) -> np.ndarray:
