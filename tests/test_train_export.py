@@ -106,9 +106,9 @@ def test_card_records_what_design_md_lists(exported, kind):
     assert card["onnx"]["opset"] >= 17
     assert card["onnx"]["parity_max_rel_diff"] <= PARITY_TOLERANCE
     assert card["input_scale"] == pytest.approx(np.sqrt(SystemConfig().rho))
-    assert card["onnx"]["custom_domains"] == (
-        [] if kind in ("stcib", "target", "cnn") else ["com.microsoft"]
-    )
+    # STCIB graphs are lean (fused com.microsoft::Attention); the CNN is traced, plain ONNX
+    assert card["onnx"]["form"] == ("traced" if kind == "cnn" else "lean")
+    assert card["onnx"]["custom_domains"] == ([] if kind == "cnn" else ["com.microsoft"])
     if "target" in kind:
         assert card["scene"]["kind"] == "any"
         assert card["onnx"]["inputs"]["sensing"]["shape"] == ["batch", 3, 64]

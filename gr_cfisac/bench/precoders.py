@@ -211,12 +211,14 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         print(f"  {label:28s} objective {joint[label]['objective']:7.3f}  Rc {joint[label]['sum_rc']:6.2f}"
               f"  Rs {joint[label]['sum_rs']:5.2f}  batch1 {t1 * 1e6:10.1f} us")  # fmt: skip
     raw = _raw_latency(cfg, real, rep)
+    forms = _export_forms_section(rep)
     report: dict[str, Any] = {
         "realizations": n,
         "optimizer_realizations": n_opt,
         "eta": ETA,
         "joint": joint,
         "onnx_raw_latency_us": raw,
+        "export_forms": forms,
         "sc": _regime_section(cfg, real, quick, "sc"),
         "cc": _regime_section(cfg, real, quick, "cc"),
         "target_aware": _target_aware_section(cfg, quick),
@@ -246,6 +248,53 @@ def _raw_latency(cfg: SystemConfig, real: Realizations, repeats: int) -> dict[st
         out[name] = 1e6 * best_time(
             lambda h=host: h.run_rows(x1, s1), repeat=repeats * 3, number=200
         )
+    return out
+
+
+def _export_forms_section(repeats: int) -> dict[str, Any]:
+    """Batch-1 session.run latency of the plain trace vs the lean export (train/lean.py) of the
+    same architecture, measured in interleaved rounds (best of each), with the graphs' node
+    counts. Needs torch (the [train] extra) to export."""
+    import json
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+
+    try:
+        from ..train.forms import export_forms, synthetic_inputs
+    except ImportError as exc:
+        return {"skipped": f"needs torch to export ({exc}); pip install '.[train]'"}
+    from ..train.config import TrainConfig
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("stcib_joint", "stcib_target_joint", "stcib_pma_joint"):
+            card_file = MODELS / f"{name}.json"
+            if not card_file.exists():
+                continue
+            card = json.loads(card_file.read_text())
+            paths = export_forms(card, tmp)
+            feeds = synthetic_inputs(TrainConfig.from_dict(card["training"]["config"]), batch=1)
+            runs = {}
+            for form, path in paths.items():
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = 1
+                session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+                runs[form] = lambda s=session: s.run(None, feeds)
+            best = {form: float("inf") for form in runs}
+            for _ in range(repeats * 2):
+                for form, fn in runs.items():
+                    best[form] = min(best[form], best_time(fn, repeat=1, number=300))
+            row: dict[str, Any] = {f"{form}_us": 1e6 * t for form, t in best.items()}
+            for form, path in paths.items():
+                nodes = [n for n in onnx.load(str(path)).graph.node
+                         if n.op_type not in ("Constant", "Identity")]  # fmt: skip
+                row[f"{form}_nodes"] = len(nodes)
+            if "lean" in best:
+                row["lean_speedup"] = best["traced"] / best["lean"]
+            out[name] = row
+            print(f"  {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()))
     return out
 
 
@@ -380,6 +429,9 @@ def _goals(report: dict[str, Any]) -> dict[str, Any]:
         goals["stcib_raw_session_latency_us"] = report["onnx_raw_latency_us"].get("stcib_joint")
         goals["goal_latency_100us_met"] = goals["stcib_raw_session_latency_us"] is not None and (
             goals["stcib_raw_session_latency_us"] <= 100.0)  # fmt: skip
+        forms = report.get("export_forms", {}).get("stcib_joint", {})
+        if "lean_speedup" in forms:
+            goals["stcib_lean_over_traced_batch1_speedup"] = forms["lean_speedup"]
     if st is not None and cnn is not None:
         goals["stcib_over_cnn_objective"] = st["objective"] / cnn["objective"]
         goals["goal_10pct_above_cnn_met"] = st["objective"] / cnn["objective"] >= 1.10

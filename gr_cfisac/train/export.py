@@ -25,6 +25,7 @@ from ..geometry import drop, paper_scene
 from .config import TrainConfig
 from .data import iq, iq_rows, load_split
 from .layers import ZeroForcingBasis
+from .lean import LeanSTCIB, lean_form
 from .models import count_parameters, input_scale
 
 OPSET = 17
@@ -47,6 +48,14 @@ HEAD_NOTES = {
     "combination of the users' regularized-ZF directions (layers.ZeroForcingHead; one 2K x 2K "
     "inverse in the graph, com.microsoft::Inverse of ONNX Runtime). Beyond the paper: it makes "
     "interference nulling exact instead of learned.",
+}
+
+
+FORM_NOTES = {
+    "lean": "Exported from train/lean.py: the trained weights folded into an algebraically equal "
+    "graph with about half the nodes (fused self-attention, Gemm layers, precomputed constant "
+    "queries) for batch-1 latency; parity is measured against the trained torch modules.",
+    "traced": "Exported by tracing the trained torch modules as written (layers.py).",
 }
 
 
@@ -113,7 +122,9 @@ def _export(model: torch.nn.Module, args: tuple, buffer: io.BytesIO, names: list
     from torch.onnx import register_custom_op_symbolic
 
     register_custom_op_symbolic("aten::linalg_inv", _inverse_symbolic, OPSET)
-    uses_inverse = any(isinstance(m, ZeroForcingBasis) for m in model.modules())
+    uses_contrib = isinstance(model, LeanSTCIB) or any(
+        isinstance(m, ZeroForcingBasis) for m in model.modules()
+    )
     torch.onnx.export(
         _OnnxWrapper(model, names).eval(),
         args,
@@ -124,14 +135,21 @@ def _export(model: torch.nn.Module, args: tuple, buffer: io.BytesIO, names: list
         output_names=["beamformer"],
         dynamic_axes={**{n: {0: "batch"} for n in names}, "beamformer": {0: "batch"}},
         do_constant_folding=True,
-        custom_opsets={"com.microsoft": 1} if uses_inverse else None,
+        custom_opsets={"com.microsoft": 1} if uses_contrib else None,
     )
 
 
-def export_onnx(model: torch.nn.Module, inputs: dict[str, np.ndarray], path: str | Path) -> None:
-    """Write the ONNX graph (opset OPSET, dynamic batch) and check it with onnx.checker."""
+def export_onnx(
+    model: torch.nn.Module, inputs: dict[str, np.ndarray], path: str | Path, lean: bool = True
+) -> str:
+    """Write the ONNX graph (opset OPSET, dynamic batch), check it with onnx.checker and return
+    its form: 'lean' (lean.lean_form: the same function in about half the nodes, for batch-1
+    latency) where the model has one and ``lean`` is set, else 'traced' (the modules as written)."""
     import onnx
 
+    form = lean_form(model) if lean else None
+    if form is not None:
+        model = form
     names = list(inputs)
     args = tuple(torch.from_numpy(inputs[n][:2]) for n in names)
     buffer = io.BytesIO()
@@ -146,6 +164,7 @@ def export_onnx(model: torch.nn.Module, inputs: dict[str, np.ndarray], path: str
     proto.doc_string = "cfisac learned precoder; see the model card (.json) beside this file"
     onnx.checker.check_model(proto, full_check=True)
     Path(path).write_bytes(proto.SerializeToString())
+    return "traced" if form is None else "lean"
 
 
 def parity(model: torch.nn.Module, inputs: dict[str, np.ndarray], path: str | Path) -> float:
@@ -167,6 +186,7 @@ def model_card(
     onnx_path: Path,
     parity_value: float,
     log_summary: dict[str, Any],
+    form: str = "traced",
 ) -> dict[str, Any]:
     """The model card of DESIGN.md: system, regime, architecture, data, metrics, I/O, sha256."""
     sc = cfg.system_config()
@@ -237,6 +257,8 @@ def model_card(
             "outputs": {"beamformer": {"dtype": "float32", "shape": ["batch", sc.K + 1, d2]}},
             "layout": "row k = [Re(w_k^T), Im(w_k^T)], row 0 the sensing beam w_0; TAP-major",
             "parity_max_rel_diff": parity_value,
+            "form": form,
+            "form_note": FORM_NOTES[form],
             "custom_domains": custom_domains(onnx_path),
         },
         "training": {
@@ -274,8 +296,9 @@ def log_summary(run_dir: Path) -> dict[str, Any]:
     return {"epochs_run": int(rows[-1]["epoch"]), "train_wall_s": float(rows[-1]["elapsed_s"])}
 
 
-def export_run(run_dir: str | Path, out_path: str | Path) -> dict[str, Any]:
-    """Export the best model of a run to ``out_path`` (.onnx) and its card (.json); returns it."""
+def export_run(run_dir: str | Path, out_path: str | Path, lean: bool = True) -> dict[str, Any]:
+    """Export the best model of a run to ``out_path`` (.onnx) and its card (.json); returns it.
+    ``lean=False`` writes the plain trace of the torch modules (see export_onnx)."""
     from .trainer import load_best
 
     run_dir = Path(run_dir)
@@ -285,13 +308,13 @@ def export_run(run_dir: str | Path, out_path: str | Path) -> dict[str, Any]:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     model, cfg, record = load_best(run_dir)
     inputs = example_inputs(cfg)
-    export_onnx(model, inputs, out_path)
+    form = export_onnx(model, inputs, out_path, lean=lean)
     value = parity(model, inputs, out_path)
     if value > PARITY_TOLERANCE:
         raise ValueError(
             f"ONNX parity failed: max |W_onnx - W_torch| / ||W|| = {value:.2e} > "
             f"{PARITY_TOLERANCE:.0e}"
         )
-    card = model_card(cfg, model, record, out_path, value, log_summary(run_dir))
+    card = model_card(cfg, model, record, out_path, value, log_summary(run_dir), form)
     out_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return card
