@@ -200,8 +200,10 @@ class OnnxPrecoder:
             )
         if not np.iscomplexobj(F_hat):
             raise ValueError("F_hat must be complex (channel estimates f_hat_k as columns)")
-        x = np.swapaxes(F_hat, 1, 2)
-        return np.concatenate([x.real, x.imag], axis=-1).astype(np.float32)
+        rows = np.empty((F_hat.shape[0], K, 2 * N), dtype=np.float32)  # C order for the session
+        rows[..., :N] = np.swapaxes(F_hat.real, 1, 2)
+        rows[..., N:] = np.swapaxes(F_hat.imag, 1, 2)
+        return rows
 
     def _sensing(self, sensing: Any, batch: int) -> np.ndarray:
         if hasattr(sensing, "aT_t"):  # a SensingGeometry
@@ -275,7 +277,10 @@ class OnnxPrecoder:
             )
         rows = self.run_rows(channels, tokens, th)
         n = rows.shape[-1] // 2
-        return np.swapaxes(rows[..., :n] + 1j * rows[..., n:], 1, 2).astype(np.complex64)
+        W = np.empty((rows.shape[0], n, rows.shape[1]), dtype=np.complex64)
+        W.real = np.swapaxes(rows[..., :n], 1, 2)
+        W.imag = np.swapaxes(rows[..., n:], 1, 2)
+        return W
 
 
 @lru_cache(maxsize=16)
