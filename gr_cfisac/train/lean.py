@@ -65,6 +65,30 @@ class LeanFF(nn.Module):
         return torch.addmm(self.b2 if residual is None else residual, hidden, self.w2)
 
 
+class LeanTail(nn.Module):
+    """What follows the attention in a MAB (eqs 29-30): J = LN(X + att), then LN(J + rFF(J)),
+    with the rFF output bias riding in the first LayerNorm's shift (see LeanFF), so the residual
+    and the rFF are one Gemm. forward(X + att, (B*m1, d) or (B, m1, d)) -> (B*m1, d)."""
+
+    def __init__(self, mab: MAB) -> None:
+        super().__init__()
+        self.d = int(mab.norm1.normalized_shape[0])
+        b2 = mab.rff.outer.bias.double()
+        self.register_buffer("ln1_w", _const(mab.norm1.weight))
+        self.register_buffer("ln1_b", _const(mab.norm1.bias.double() + b2))
+        self.register_buffer("ln2_w", _const(mab.norm2.weight))
+        self.register_buffer("ln2_b", _const(mab.norm2.bias))
+        self.eps1, self.eps2 = mab.norm1.eps, mab.norm2.eps
+        self.ff = LeanFF(mab.rff, shift=b2)
+
+    def forward(self, pre: torch.Tensor) -> torch.Tensor:
+        d = self.d
+        j = F.layer_norm(pre, (d,), self.ln1_w, self.ln1_b, self.eps1)
+        if j.dim() == 3:
+            j = j.reshape(-1, d)
+        return F.layer_norm(self.ff(j, residual=j), (d,), self.ln2_w, self.ln2_b, self.eps2)
+
+
 class LeanMAB(nn.Module):
     """MAB (eqs 29-33), MAB(X, Y) = LN(J + rFF(J)), J = LN(X + MultiHead(X, Y, Y)), folded as in
     the module docstring.
@@ -86,16 +110,9 @@ class LeanMAB(nn.Module):
         Wo, bo = att.w_o.weight.double(), att.w_o.bias.double()
         w_q, b_q = Wq.T * s, bq * s
         b_att = bo + Wo @ bv  # the value bias passes the softmax (rows sum to 1)
-        b2 = mab.rff.outer.bias.double()
         self.register_buffer("w_kv", _const(torch.cat([Wk.T, Wv.T], dim=1)))  # (d, 2d)
         self.register_buffer("w_o", _const(Wo.T))
-        # the rFF output bias b2 rides in the first LayerNorm's shift (see LeanFF)
-        self.register_buffer("ln1_w", _const(mab.norm1.weight))
-        self.register_buffer("ln1_b", _const(mab.norm1.bias.double() + b2))
-        self.register_buffer("ln2_w", _const(mab.norm2.weight))
-        self.register_buffer("ln2_b", _const(mab.norm2.bias))
-        self.eps1, self.eps2 = mab.norm1.eps, mab.norm2.eps
-        self.ff = LeanFF(mab.rff, shift=b2)
+        self.tail = LeanTail(mab)
         self.constant_query = query is not None
         if self.constant_query:
             q = query.reshape(-1, d).double()
@@ -122,12 +139,8 @@ class LeanMAB(nn.Module):
         p = torch.softmax(q @ k.transpose(2, 3), dim=-1)  # (B, h, m1, m2)
         heads = (p @ v).transpose(1, 2).reshape(-1, m1, d)  # concat_h(head_h), eq 31
         if self.constant_query:
-            j = F.layer_norm(heads @ self.w_o + self.residual, (d,), self.ln1_w, self.ln1_b,
-                             self.eps1).reshape(-1, d)  # fmt: skip
-        else:
-            att = torch.addmm(self.b_att, heads.reshape(-1, d), self.w_o)
-            j = F.layer_norm(x2 + att, (d,), self.ln1_w, self.ln1_b, self.eps1)
-        return F.layer_norm(self.ff(j, residual=j), (d,), self.ln2_w, self.ln2_b, self.eps2)
+            return self.tail(heads @ self.w_o + self.residual)
+        return self.tail(x2 + torch.addmm(self.b_att, heads.reshape(-1, d), self.w_o))
 
 
 class LeanISAB(nn.Module):
@@ -179,21 +192,13 @@ class LeanSAB(nn.Module):
         self.register_buffer("b_qkv", _const(torch.cat([m.bias for m in qkv])))
         self.register_buffer("w_o", _const(att.w_o.weight.T))
         self.register_buffer("b_o", _const(att.w_o.bias))
-        b2 = mab.rff.outer.bias.double()
-        self.register_buffer("ln1_w", _const(mab.norm1.weight))
-        self.register_buffer("ln1_b", _const(mab.norm1.bias.double() + b2))
-        self.register_buffer("ln2_w", _const(mab.norm2.weight))
-        self.register_buffer("ln2_b", _const(mab.norm2.bias))
-        self.eps1, self.eps2 = mab.norm1.eps, mab.norm2.eps
-        self.ff = LeanFF(mab.rff, shift=b2)
+        self.tail = LeanTail(mab)
 
     def forward(self, x2: torch.Tensor, tokens: int) -> torch.Tensor:
         d = self.d
         x3 = x2.reshape(-1, tokens, d)
         heads = FusedSelfAttention.apply(x3, self.w_qkv, self.b_qkv, self.heads).reshape(-1, d)
-        att = torch.addmm(self.b_o, heads, self.w_o)
-        j = F.layer_norm(x2 + att, (d,), self.ln1_w, self.ln1_b, self.eps1)
-        return F.layer_norm(self.ff(j, residual=j), (d,), self.ln2_w, self.ln2_b, self.eps2)
+        return self.tail(x2 + torch.addmm(self.b_o, heads, self.w_o))
 
 
 class LeanPMA(nn.Module):
