@@ -28,17 +28,68 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from build_grc import CFG, Flowgraph, parameter
+from grc_parts import (
+    GEOMETRY,
+    NR,
+    NT,
+    TRUTH,
+    Flowgraph,
+    K,
+    config,
+    echo_channel,
+    localizer,
+    parameters,
+    transmit_front_end,
+)
 
 HERE = Path(__file__).resolve().parent
-NT, NR = CFG.NT, CFG.NR
+#: the streams crossing the ZeroMQ link, link k on port ``base_port + k``:
+#: (name, item length, items per coherence block)
+LINKS = [(f"rap{j + 1}", "cfg.MR", "cfg.tau") for j in range(NR)] + [
+    ("geometry", "cfisac.item_size(cfg, 'geometry')", "1"),
+    ("truth", "cfisac.item_size(cfg, 'truth')", "1"),
+]
 
 
-def _address(k: str) -> str:
-    return f"'tcp://%s:%d' % (host, base_port + {k})"
+def _zeromq(fg: Flowgraph, ident: str, block_id: str, at: tuple[int, int], k: int) -> None:
+    """A ZeroMQ PUSH sink or PULL source for link ``k`` of LINKS, tags passed."""
+    fg.block(
+        ident,
+        block_id,
+        at,
+        type="complex",
+        vlen=LINKS[k][1],
+        address=f"'tcp://%s:%d' % (host, base_port + {k})",
+        timeout="100",
+        pass_tags="True",
+        hwm="-1",
+    )
+
+
+def _recorder(
+    fg: Flowgraph,
+    at: tuple[int, int],
+    raps: list[tuple[str, int]],
+    truth: tuple[str, int],
+    geometry: tuple[str, int],
+) -> None:
+    """A SigMF capture to ``capture`` of the RAP snapshots, truth and geometry, each stream
+    given as ``(block, output port)``."""
+    fg.block(
+        "recorder",
+        "cfisac_sigmf_sink",
+        at,
+        config="cfg",
+        path="capture",
+        preset="rap_truth_geometry",
+        overwrite="True",
+    )
+    for port, (src, src_port) in enumerate([*raps, truth, geometry]):
+        fg.connect(src, src_port, "recorder", port)
 
 
 def tap_side() -> Flowgraph:
+    """The TAP side: scenario, transmit front end and echo channel, served over ZeroMQ."""
     fg = Flowgraph(
         "cfisac_hil_tap",
         "CF-ISAC hardware-in-the-loop: TAP side",
@@ -47,39 +98,22 @@ def tap_side() -> Flowgraph:
         "channel; serves the RAP snapshots, sensing geometry and ground truth over ZeroMQ "
         "PUSH sinks (tags passed) to cfisac_hil_rap.",
     )
-    parameter(fg, "num_blocks", "intx", "0", "Coherence blocks (0: forever)", (400, 8))
-    parameter(fg, "seed", "intx", "1", "Seed", (560, 8))
-    parameter(fg, "algorithm", "str", "zf", "Precoder (name, .onnx or remote)", (680, 8))
-    parameter(fg, "sensing_fraction", "eng_float", "0.5", "Sensing power fraction", (860, 8))
-    parameter(fg, "host", "str", "127.0.0.1", "Bind address", (1040, 8))
-    parameter(fg, "base_port", "intx", "5600", "First port", (1200, 8))
-    parameter(fg, "capture", "str", "", "Record what is sent (folder/NAME)", (1340, 8))
-    parameter(fg, "remote_address", "str", "", "Precoder service (algorithm remote)", (1520, 8))
-    fg.block("cfg", "cfisac_config", (200, 8))
-    fg.block(
-        "scenario",
-        "cfisac_scenario_source",
-        (8, 200),
-        config="cfg",
-        seed="seed",
-        num_blocks="num_blocks",
-        scene='"paper"',
-        user_speed_mps="0.0",
-        target_speed_mps="0.0",
+    parameters(
+        fg,
+        [
+            ("num_blocks", "intx", "0", "Coherence blocks (0: forever)", 400),
+            ("seed", "intx", "1", "Seed", 560),
+            ("algorithm", "str", "zf", "Precoder (name, .onnx or remote)", 680),
+            ("sensing_fraction", "eng_float", "0.5", "Sensing power fraction", 860),
+            ("host", "str", "127.0.0.1", "Bind address", 1040),
+            ("base_port", "intx", "5600", "First port", 1200),
+            ("capture", "str", "", "Record what is sent (folder/NAME)", 1340),
+            ("remote_address", "str", "", "Precoder service (algorithm remote)", 1520),
+        ],
     )
-    fg.block("estimator", "cfisac_pilot_estimator", (300, 200), config="cfg", method='"mmse"')
-    fg.block(
-        "precoder",
-        "cfisac_precoder",
-        (600, 200),
-        config="cfg",
-        algorithm="algorithm",
-        sensing_fraction="sensing_fraction",
-        sensing_beam='"nullspace"',
-        remote_address="remote_address",
-    )
-    fg.block("transmitter", "cfisac_transmitter", (900, 200), config="cfg", seed="seed + 1")
-    fg.block("echo", "cfisac_echo_channel", (1200, 300), config="cfg", seed="seed + 3")
+    config(fg)
+    transmit_front_end(fg, ("echo",), user_speed_mps="0.0", remote_address="remote_address")
+    echo_channel(fg, (1200, 300))
     fg.block(
         "w_null",
         "blocks_null_sink",
@@ -93,55 +127,23 @@ def tap_side() -> Flowgraph:
         "blocks_null_sink",
         (1200, 560),
         type="complex",
-        vlen=f"{CFG.K + 1}",
+        vlen=f"{K + 1}",
         num_inputs="1",
     )
-    truth, geometry = 2 * NT, 2 * NT + 1
-    for i in range(NT):
-        fg.connect("scenario", i, "estimator", i)
-        fg.connect("scenario", NT + i, "estimator", NT + i)
-        fg.connect("estimator", i, "precoder", i)
-        fg.connect("precoder", i, "transmitter", i)
-        fg.connect("transmitter", i, "echo", i)
-    fg.connect("scenario", geometry, "precoder", NT)
     fg.connect("precoder", NT, "w_null", 0)
     fg.connect("transmitter", NT, "symbols_null", 0)
-    fg.connect("scenario", truth, "echo", NT)
-    links = [(f"rap{j + 1}", "echo", j, "cfg.MR") for j in range(NR)]
-    links += [
-        ("geometry", "scenario", geometry, "cfisac.item_size(cfg, 'geometry')"),
-        ("truth", "scenario", truth, "cfisac.item_size(cfg, 'truth')"),
-    ]
-    for k, (name, src, port, vlen) in enumerate(links):
-        fg.block(
-            f"push_{name}",
-            "zeromq_push_sink",
-            (1500, 200 + 100 * k),
-            type="complex",
-            vlen=vlen,
-            address=_address(str(k)),
-            timeout="100",
-            pass_tags="True",
-            hwm="-1",
-        )
+    fg.connect("scenario", TRUTH, "echo", NT)
+    raps = [("echo", j) for j in range(NR)]
+    truth, geometry = ("scenario", TRUTH), ("scenario", GEOMETRY)
+    for k, ((name, _, _), (src, port)) in enumerate(zip(LINKS, [*raps, geometry, truth])):
+        _zeromq(fg, f"push_{name}", "zeromq_push_sink", (1500, 200 + 100 * k), k)
         fg.connect(src, port, f"push_{name}", 0)
-    fg.block(
-        "recorder",
-        "cfisac_sigmf_sink",
-        (1500, 900),
-        config="cfg",
-        path="capture",
-        preset="rap_truth_geometry",
-        overwrite="True",
-    )
-    for j in range(NR):
-        fg.connect("echo", j, "recorder", j)
-    fg.connect("scenario", truth, "recorder", NR)
-    fg.connect("scenario", geometry, "recorder", NR + 1)
+    _recorder(fg, (1500, 900), raps, truth, geometry)
     return fg
 
 
 def rap_side() -> Flowgraph:
+    """The RAP side: ZeroMQ sources, MUSIC per RAP, fusion to a file, and a capture."""
     fg = Flowgraph(
         "cfisac_hil_rap",
         "CF-ISAC hardware-in-the-loop: RAP side",
@@ -150,29 +152,19 @@ def rap_side() -> Flowgraph:
         "sources (tags passed); MUSIC per RAP and fusion into a position; stops after "
         "num_blocks blocks. Start it before the TAP side (or restart both).",
     )
-    parameter(fg, "num_blocks", "intx", "100", "Coherence blocks", (400, 8))
-    parameter(fg, "host", "str", "127.0.0.1", "TAP-side host", (560, 8))
-    parameter(fg, "base_port", "intx", "5600", "First port", (720, 8))
-    parameter(fg, "fix_path", "str", "hil_fix.f32", "Positions (float32 fix items)", (880, 8))
-    parameter(fg, "capture", "str", "", "Record what is received (folder/NAME)", (1060, 8))
-    fg.block("cfg", "cfisac_config", (200, 8))
-    links = [(f"rap{j + 1}", "cfg.MR", "cfg.tau") for j in range(NR)]
-    links += [
-        ("geometry", "cfisac.item_size(cfg, 'geometry')", "1"),
-        ("truth", "cfisac.item_size(cfg, 'truth')", "1"),
-    ]
-    for k, (name, vlen, per_block) in enumerate(links):
-        fg.block(
-            f"pull_{name}",
-            "zeromq_pull_source",
-            (8, 200 + 100 * k),
-            type="complex",
-            vlen=vlen,
-            address=_address(str(k)),
-            timeout="100",
-            pass_tags="True",
-            hwm="-1",
-        )
+    parameters(
+        fg,
+        [
+            ("num_blocks", "intx", "100", "Coherence blocks", 400),
+            ("host", "str", "127.0.0.1", "TAP-side host", 560),
+            ("base_port", "intx", "5600", "First port", 720),
+            ("fix_path", "str", "hil_fix.f32", "Positions (float32 fix items)", 880),
+            ("capture", "str", "", "Record what is received (folder/NAME)", 1060),
+        ],
+    )
+    config(fg)
+    for k, (name, vlen, per_block) in enumerate(LINKS):
+        _zeromq(fg, f"pull_{name}", "zeromq_pull_source", (8, 200 + 100 * k), k)
         fg.block(
             f"head_{name}",
             "blocks_head",
@@ -182,8 +174,7 @@ def rap_side() -> Flowgraph:
             num_items=f"num_blocks * {per_block}",
         )
         fg.connect(f"pull_{name}", 0, f"head_{name}", 0)
-    fg.block("music", "cfisac_music_localizer", (600, 200), config="cfg", n_sources=str(CFG.NC + 1))
-    fg.block("fusion", "cfisac_fusion", (900, 200), config="cfg", association='"prior"')
+    localizer(fg, (600, 200), (900, 200))
     fg.block(
         "fix_file",
         "blocks_file_sink",
@@ -194,23 +185,13 @@ def rap_side() -> Flowgraph:
         append="False",
         unbuffered="False",
     )
-    fg.block(
-        "recorder",
-        "cfisac_sigmf_sink",
-        (900, 700),
-        config="cfg",
-        path="capture",
-        preset="rap_truth_geometry",
-        overwrite="True",
-    )
     for j in range(NR):
         fg.connect(f"head_rap{j + 1}", 0, "music", j)
         fg.connect("music", j, "fusion", j)
-        fg.connect(f"head_rap{j + 1}", 0, "recorder", j)
     fg.connect("head_geometry", 0, "fusion", NR)
-    fg.connect("head_truth", 0, "recorder", NR)
-    fg.connect("head_geometry", 0, "recorder", NR + 1)
     fg.connect("fusion", 0, "fix_file", 0)
+    raps = [(f"head_rap{j + 1}", 0) for j in range(NR)]
+    _recorder(fg, (900, 700), raps, ("head_truth", 0), ("head_geometry", 0))
     return fg
 
 
