@@ -1,0 +1,80 @@
+"""Names every part of the SigMF I/O agrees on: file extensions, datatype, versions, stream
+kinds, and its one error type :class:`SigMFError`.
+
+A finished recording NAME is ``NAME.sigmf-meta`` + ``NAME.sigmf-data`` (``cf32_le``); an
+unfinished one is ``NAME.sigmf-data.partial`` (and ``NAME.sigmf-incomplete`` saying why); the
+recordings of one run are grouped in ``NAME.sigmf-collection`` (docs/sigmf_extension.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+#: The extension namespace and its version (semantic: a reader accepts the same major version).
+EXTENSION = "cfisac"
+EXTENSION_VERSION = "1.0.0"
+#: The SigMF ``spatial`` extension version whose fields we write.
+SPATIAL_VERSION = "1.1.0"
+DATATYPE = "cf32_le"
+ITEM_DTYPE = np.dtype("<c8")
+META_EXT = ".sigmf-meta"
+DATA_EXT = ".sigmf-data"
+COLLECTION_EXT = ".sigmf-collection"
+PARTIAL_EXT = ".sigmf-data.partial"
+INCOMPLETE_EXT = ".sigmf-incomplete"
+#: Metadata files larger than this are refused (a recording's metadata is KBs to a few MBs).
+MAX_META_BYTES = 256 * 1024 * 1024
+
+#: Stream kinds with a documented item layout (docs/sigmf_extension.md); others are allowed.
+#: Per-block data kinds record their item layout in ``cfisac:stream.layout``.
+KNOWN_KINDS = (
+    "rap_echo",  # received echo snapshots at a RAP: tau items of MR per block (eq 18)
+    "tap_pilots",  # received uplink pilots at a TAP: tau_p items of MT per block (eq 6)
+    "tap_downlink",  # transmitted downlink snapshots of a TAP: tau items of MT per block
+    "stats",  # known statistics of one TAP (c_ik, C_hik): 1 item per block
+    "estimate",  # channel estimates h_hat_ik of one TAP: 1 item per block
+    "truth",  # ground truth (F, G_t, G_c, positions, target angles): 1 item per block
+    "geometry",  # network-known sensing geometry: 1 item per block
+    "beam",  # one TAP's rows of W: 1 item per block
+    "precoder",  # the whole W: 1 item per block
+    "other",
+)
+
+
+class SigMFError(ValueError):
+    """A SigMF file that cannot be written or read as asked: corrupt, truncated, incomplete,
+    mismatched (datatype, channel count, checksum) or not valid SigMF. The message names the
+    file, what is wrong and how to fix it."""
+
+
+#: What a malformed metadata value raises when it is interpreted (turned into a SigMFError).
+MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
+
+
+def base_name(path: str | os.PathLike) -> Path:
+    """NAME for NAME, NAME.sigmf-meta, NAME.sigmf-data, NAME.sigmf-collection or NAME.partial."""
+    p = Path(path)
+    for ext in (PARTIAL_EXT, META_EXT, DATA_EXT, COLLECTION_EXT, INCOMPLETE_EXT, ".sigmf"):
+        if p.name.endswith(ext):
+            return p.with_name(p.name[: -len(ext)])
+    return p
+
+
+def with_ext(base: Path, ext: str) -> Path:
+    """NAME + ext (NAME may contain dots)."""
+    return base.with_name(base.name + ext)
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with glob metacharacters escaped (a capture name is a plain file name)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def spec_version() -> str:
+    """The SigMF specification version written (the ``sigmf`` package's)."""
+    import sigmf
+
+    return str(sigmf.__specification__)
