@@ -178,6 +178,11 @@ def test_cli_train_export_evaluate_round_trip(tmp_path, capsys):
     assert report["max_power_ratio"] <= 1 + 1e-5
     assert 0 < report["sum_rc"] and 0 < report["sum_rs"]
     assert main(["export", str(tmp_path / "missing")]) == 2  # clear error, no traceback
+    traced = tmp_path / "m" / "cli_tiny_traced.onnx"
+    assert main(["export", str(tmp_path / "run"), "--out", str(traced), "--traced"]) == 0
+    assert json.loads(capsys.readouterr().out)["form"] == "traced"
+    assert json.loads(traced.with_suffix(".json").read_text())["onnx"]["form"] == "traced"
+    assert card["onnx"]["form"] == "lean"
 
 
 def test_threshold_conditioned_model_uses_its_threshold(exported):
