@@ -11,9 +11,15 @@ handles ``n`` whole coherence blocks on every port at once, so
   of every block and agree across inputs (else the streams are misaligned: the block stops the
   flowgraph with a message saying which input), computes all ``n`` blocks in one batched call
   of :meth:`CoherenceBlock.process`, tags its outputs and consumes/produces whole blocks,
+- inputs that join streams already running (a ZeroMQ receiver started against a sender that
+  is already streaming) are aligned before the first block: on each input with ``cb`` tags the
+  items before its first tag (a partial block) are dropped, then whole blocks on the inputs
+  that are behind, until every input starts at the same block (the largest first ``cb``); one
+  info line says what was skipped. After that, misaligned inputs are an error as above,
 - the first item of every output carries a ``cfisac_config`` tag (the SystemConfig as JSON);
   a consumer whose own configuration differs stops the flowgraph at its first ``work()`` with
-  a message naming the fields that differ,
+  a message naming the fields that differ (an input that joined a running stream never saw
+  that tag: its producer's configuration is not compared, and the join's info line says so),
 - any exception in ``work()`` is logged with the block's name and ends the flowgraph
   (GNU Radio would otherwise hang with a dead thread); it is kept in ``block.error``.
 
@@ -133,6 +139,11 @@ class CoherenceBlock(gr.basic_block):
         self.process_time = 0.0  # seconds spent in process(), for benchmarks
         self._next_cb = 0
         self._config_checked = False
+        self._untagged_config: list[int] = []  # inputs without a cfisac_config tag on item 0
+        self._drop: list[int] | None = None  # items each input still drops to join (None: unknown)
+        self._joined = False
+        #: The info line logged when inputs that joined running streams were aligned (or None).
+        self.join_message: str | None = None
         self._config_json = pmt.intern(self.cfg.to_json())
         self._config_fields = config_fields(self.cfg)
         self._srcid = pmt.intern(name)
@@ -170,6 +181,10 @@ class CoherenceBlock(gr.basic_block):
         return True
 
     def forecast(self, noutput_items: int, ninputs: int) -> list[int]:
+        if not self._joined and self._drop is not None:
+            # joining: an input that still drops items is all that is needed to progress (its
+            # neighbours' buffers may be full until it has caught up)
+            return [1 if self._drop[i] else 0 for i in range(ninputs)]
         n = max(1, noutput_items // self._unit)
         return [n * self.in_ports[i].per_block for i in range(ninputs)]
 
@@ -183,6 +198,12 @@ class CoherenceBlock(gr.basic_block):
             return gr.WORK_DONE
 
     def _work(self, input_items, output_items) -> int:
+        if not self._config_checked:
+            # before anything is consumed: joining may drop the item that carries the tag
+            self._check_upstream_config(len(input_items))
+            self._config_checked = True
+        if input_items and not self._joined and not self._join(input_items):
+            return 0
         n = self.max_blocks
         for i, arr in enumerate(input_items):
             n = min(n, len(arr) // self.in_ports[i].per_block)
@@ -196,9 +217,6 @@ class CoherenceBlock(gr.basic_block):
                 n = min(n, left)
         if n <= 0:
             return 0
-        if not self._config_checked:
-            self._check_upstream_config(len(input_items))
-            self._config_checked = True
         cb = self._read_cb(len(input_items), n)
         ins = [
             np.asarray(arr[: n * p.per_block]).reshape(n, p.per_block, p.vlen)
@@ -221,12 +239,87 @@ class CoherenceBlock(gr.basic_block):
         self.blocks_done += n
         return gr.WORK_CALLED_PRODUCE
 
+    # ------------------------------------------------------------------ joining
+    def _join(self, input_items) -> bool:
+        """Align inputs that joined running streams, before the first block (consuming only
+        what is dropped). True when every input starts at the same block in this call."""
+        if self._drop is None:
+            self._drop = self._join_plan(input_items)
+            if self._drop is None:
+                return False  # an input has less than a block and no cb tag yet: wait
+        dropped = False
+        for i, arr in enumerate(input_items):
+            k = min(len(arr), self._drop[i])
+            if k > 0:
+                self.consume(i, k)
+                self._drop[i] -= k
+                dropped = True
+        self._joined = not any(self._drop)
+        # what was consumed is still in this call's buffers: the first block waits for the next
+        return self._joined and not dropped
+
+    def _join_plan(self, input_items) -> list[int] | None:
+        """Items to drop on every input so that all start at the same block; None: wait."""
+        first: dict[int, tuple[int, int]] = {}  # input -> (offset, value) of its first cb tag
+        for i, arr in enumerate(input_items):
+            per = self.in_ports[i].per_block
+            # a stream in coherence blocks has a cb tag in any `per` consecutive items
+            tags = self.get_tags_in_window(i, 0, min(len(arr), per), CB_KEY)
+            if tags:
+                tag = min(tags, key=lambda t: t.offset)
+                first[i] = (int(tag.offset - self.nitems_read(i)), int(pmt.to_uint64(tag.value)))
+            elif len(arr) < per:
+                return None
+            # else: an input without cb tags is not aligned (block indices from the others)
+        drop = [0] * len(input_items)
+        if not first:
+            return drop
+        start = max(value for _, value in first.values())
+        for i, (offset, value) in first.items():
+            drop[i] = offset + (start - value) * self.in_ports[i].per_block
+        if any(drop):
+            self.join_message = self._join_message(first, drop, start)
+            self.logger.info(self.join_message)
+        return drop
+
+    def _join_message(self, first: dict[int, tuple[int, int]], drop: list[int], start: int) -> str:
+        """The info line of a join: what was skipped on which input, what was not checked."""
+        parts = []
+        for i, (offset, value) in first.items():
+            if not drop[i]:
+                continue
+            per, blocks = self.in_ports[i].per_block, start - value
+            what = [f"{offset} items of a partial block"] if offset else []
+            what += [f"{blocks} block{'s' if blocks != 1 else ''}"] if blocks else []
+            parts.append(
+                f"input {i} ({self.in_ports[i].name}): {' + '.join(what)} "
+                f"({offset + blocks * per} items)"
+            )
+        msg = (
+            f"{self.name()}: inputs joined streams already running at different points; "
+            f"aligned them at coherence block {start}, skipping {'; '.join(parts)}"
+        )
+        late = [i for i in self._untagged_config if i in first]
+        if late:
+            names = ", ".join(f"{i} ({self.in_ports[i].name})" for i in late)
+            msg += (
+                f". No cfisac_config tag reached input{'s' if len(late) > 1 else ''} {names}: "
+                "the SystemConfig of what feeds "
+                f"{'them' if len(late) > 1 else 'it'} was not compared with this block's"
+            )
+        return msg
+
     # ------------------------------------------------------------------ tags
     def _check_upstream_config(self, ninputs: int) -> None:
+        """Compare the cfisac_config tag on every input's first item with our config (called
+        before anything is consumed); inputs without one are listed in _untagged_config."""
         for i in range(ninputs):
             if self.nitems_read(i) != 0:
                 continue
-            for tag in self.get_tags_in_window(i, 0, 1, CONFIG_KEY):
+            tags = self.get_tags_in_window(i, 0, 1, CONFIG_KEY)
+            if not tags:
+                self._untagged_config.append(i)
+            for tag in tags:
                 theirs = config_fields(SystemConfig.from_json(pmt.symbol_to_string(tag.value)))
                 diff = config_difference(self._config_fields, theirs)
                 if diff:
@@ -259,17 +352,13 @@ class CoherenceBlock(gr.basic_block):
             if found is None:
                 found, first = values, i
             elif np.any(values != found):
-                why = (
-                    "the inputs joined their streams at different points (a ZeroMQ peer "
-                    "connected to a flowgraph that was already streaming?): start the receiving "
-                    "side before the sending side, or restart both"
-                    if self.blocks_done == 0
-                    else "an upstream block dropped or repeated items"
-                )
+                # inputs that joined at different points were aligned before the first block
+                at = int(np.argmax(values != found))
                 raise Misaligned(
                     f"input {i} ({self.in_ports[i].name}) is at coherence block "
-                    f"{int(values[0])} where input {first} ({self.in_ports[first].name}) is at "
-                    f"{int(found[0])}: the streams are misaligned ({why})"
+                    f"{int(values[at])} where input {first} ({self.in_ports[first].name}) is at "
+                    f"{int(found[at])}: the streams are misaligned (an upstream block dropped "
+                    "or repeated items)"
                 )
         if found is None:
             return np.arange(self._next_cb, self._next_cb + n, dtype=np.int64)
