@@ -14,14 +14,26 @@ PUSH sinks (tags passed: ``cb`` and ``cfisac_config`` cross the link) at
 records what it sent.
 
 RAP side (``cfisac_hil_rap``): what runs on the receive hosts: ZeroMQ PULL sources for the RAP
-snapshots (replace them by radio sources on a real testbed), MUSIC per RAP, fusion into a
-position written to ``fix_path`` (float32 items, blocks.layout.fix_layout), and a SigMF capture
-of what it received for ``cfisac replay``. It stops after ``num_blocks`` coherence blocks.
+snapshots, geometry and truth (replace them by radio sources on a real testbed), one CF-ISAC
+Head (aligned) through which all of them pass, MUSIC per RAP, fusion into a position written
+to ``fix_path`` (float32 items, blocks.layout.fix_layout), and a SigMF capture of what it
+received for ``cfisac replay``. It stops after ``num_blocks`` coherence blocks.
 
-Start the RAP side first (or both together): the TAP side then waits for it, and every stream
-starts at block 0. A RAP side started against a TAP side that is already streaming receives
-each stream from a different block (ZeroMQ and GNU Radio buffers hold different amounts of
-each); its blocks stop at once with a message saying so: restart both sides.
+The two sides start in either order. A RAP side started first (or with the TAP side) receives
+every stream from block 0. A RAP side started late joins the running streams: each stream
+reaches it from a different block (ZeroMQ and GNU Radio buffers hold different amounts of
+each, hundreds of blocks apart), some in the middle of a block. The head drops the partial
+blocks and the blocks of the streams that are behind, starts every stream at the latest
+stream's first block and logs one info line of what it skipped (a stream joined mid-way never
+delivers its ``cfisac_config`` tag, so the TAP side's SystemConfig is not compared with the
+RAP side's: build both from the same configuration). It then passes ``num_blocks`` aligned
+blocks on every stream and ends, so MUSIC, fusion and the capture all get the same
+``num_blocks`` blocks, ``fix_path`` holds ``num_blocks`` fixes, and the flowgraph ends (the
+ZeroMQ sources once the TAP side has filled their buffers). The limit is in one place on purpose: a GNU Radio
+Head per stream would count ``num_blocks`` from where each stream joined, and a limit on MUSIC,
+fusion and the capture each from where its own inputs align (MUSIC, fed the RAP streams only,
+aligns hundreds of blocks before fusion, which also waits for the geometry stream, and would
+stop before fusion starts).
 """
 
 from __future__ import annotations
@@ -43,11 +55,10 @@ from grc_parts import (
 )
 
 HERE = Path(__file__).resolve().parent
-#: the streams crossing the ZeroMQ link, link k on port ``base_port + k``:
-#: (name, item length, items per coherence block)
-LINKS = [(f"rap{j + 1}", "cfg.MR", "cfg.tau") for j in range(NR)] + [
-    ("geometry", "cfisac.item_size(cfg, 'geometry')", "1"),
-    ("truth", "cfisac.item_size(cfg, 'truth')", "1"),
+#: the streams crossing the ZeroMQ link, link k on port ``base_port + k``: (name, item length)
+LINKS = [(f"rap{j + 1}", "cfg.MR") for j in range(NR)] + [
+    ("geometry", "cfisac.item_size(cfg, 'geometry')"),
+    ("truth", "cfisac.item_size(cfg, 'truth')"),
 ]
 
 
@@ -135,7 +146,7 @@ def tap_side() -> Flowgraph:
     fg.connect("scenario", TRUTH, "echo", NT)
     raps = [("echo", j) for j in range(NR)]
     truth, geometry = ("scenario", TRUTH), ("scenario", GEOMETRY)
-    for k, ((name, _, _), (src, port)) in enumerate(zip(LINKS, [*raps, geometry, truth])):
+    for k, ((name, _), (src, port)) in enumerate(zip(LINKS, [*raps, geometry, truth])):
         _zeromq(fg, f"push_{name}", "zeromq_push_sink", (1500, 200 + 100 * k), k)
         fg.connect(src, port, f"push_{name}", 0)
     _recorder(fg, (1500, 900), raps, truth, geometry)
@@ -143,14 +154,17 @@ def tap_side() -> Flowgraph:
 
 
 def rap_side() -> Flowgraph:
-    """The RAP side: ZeroMQ sources, MUSIC per RAP, fusion to a file, and a capture."""
+    """The RAP side: ZeroMQ sources, one aligned head, MUSIC per RAP, fusion to a file, and a
+    capture."""
     fg = Flowgraph(
         "cfisac_hil_rap",
         "CF-ISAC hardware-in-the-loop: RAP side",
         "no_gui",
         "RAP snapshots, sensing geometry and ground truth from cfisac_hil_tap over ZeroMQ PULL "
-        "sources (tags passed); MUSIC per RAP and fusion into a position; stops after "
-        "num_blocks blocks. Start it before the TAP side (or restart both).",
+        "sources (tags passed), through one CF-ISAC Head (aligned); MUSIC per RAP and fusion "
+        "into a position; stops after num_blocks blocks. Start it before or after the TAP side: "
+        "started late, it joins the running streams at the latest stream's first whole block "
+        "and logs what it skipped.",
     )
     parameters(
         fg,
@@ -163,17 +177,22 @@ def rap_side() -> Flowgraph:
         ],
     )
     config(fg)
-    for k, (name, vlen, per_block) in enumerate(LINKS):
+    # max_blocks: the head only copies, and its truth output, sized like every output for
+    # 2 * max_blocks blocks of snapshots (tau items), holds items of ~14 kB
+    fg.block(
+        "head",
+        "cfisac_head",
+        (300, 200),
+        config="cfg",
+        num_blocks="num_blocks",
+        preset="rap_truth_geometry",
+        max_blocks="16",
+    )
+    # the head's ports: the RAPs, truth, geometry (the sink's order); LINKS: RAPs, geometry, truth
+    head_port = {f"rap{j + 1}": j for j in range(NR)} | {"truth": NR, "geometry": NR + 1}
+    for k, (name, _) in enumerate(LINKS):
         _zeromq(fg, f"pull_{name}", "zeromq_pull_source", (8, 200 + 100 * k), k)
-        fg.block(
-            f"head_{name}",
-            "blocks_head",
-            (300, 200 + 100 * k),
-            type="complex",
-            vlen=vlen,
-            num_items=f"num_blocks * {per_block}",
-        )
-        fg.connect(f"pull_{name}", 0, f"head_{name}", 0)
+        fg.connect(f"pull_{name}", 0, "head", head_port[name])
     localizer(fg, (600, 200), (900, 200))
     fg.block(
         "fix_file",
@@ -186,12 +205,12 @@ def rap_side() -> Flowgraph:
         unbuffered="False",
     )
     for j in range(NR):
-        fg.connect(f"head_rap{j + 1}", 0, "music", j)
+        fg.connect("head", j, "music", j)
         fg.connect("music", j, "fusion", j)
-    fg.connect("head_geometry", 0, "fusion", NR)
+    fg.connect("head", head_port["geometry"], "fusion", NR)
     fg.connect("fusion", 0, "fix_file", 0)
-    raps = [(f"head_rap{j + 1}", 0) for j in range(NR)]
-    _recorder(fg, (900, 700), raps, ("head_truth", 0), ("head_geometry", 0))
+    raps = [("head", j) for j in range(NR)]
+    _recorder(fg, (900, 700), raps, ("head", head_port["truth"]), ("head", head_port["geometry"]))
     return fg
 
 

@@ -7,7 +7,7 @@
 # GNU Radio Python Flow Graph
 # Title: CF-ISAC hardware-in-the-loop: RAP side
 # Author: gr-cfisac
-# Description: RAP snapshots, sensing geometry and ground truth from cfisac_hil_tap over ZeroMQ PULL sources (tags passed); MUSIC per RAP and fusion into a position; stops after num_blocks blocks. Start it before the TAP side (or restart both).
+# Description: RAP snapshots, sensing geometry and ground truth from cfisac_hil_tap over ZeroMQ PULL sources (tags passed), through one CF-ISAC Head (aligned); MUSIC per RAP and fusion into a position; stops after num_blocks blocks. Start it before or after the TAP side: started late, it joins the running streams at the latest stream's first whole block and logs what it skipped.
 # GNU Radio version: 3.10.5.1
 
 from gnuradio import blocks
@@ -48,21 +48,16 @@ class cfisac_hil_rap(gr.top_block):
         # Blocks
         ##################################################
 
-        self.recorder = cfisac.sigmf_sink(cfg, capture, preset='rap_truth_geometry', description='', overwrite=True, max_blocks=64)
+        self.recorder = cfisac.sigmf_sink(cfg, capture, preset='rap_truth_geometry', description='', overwrite=True, max_blocks=64, num_blocks=0)
         self.pull_truth = zeromq.pull_source(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'truth'), 'tcp://%s:%d' % (host, base_port + 5), 100, True, (-1))
         self.pull_rap4 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 3), 100, True, (-1))
         self.pull_rap3 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 2), 100, True, (-1))
         self.pull_rap2 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 1), 100, True, (-1))
         self.pull_rap1 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 0), 100, True, (-1))
         self.pull_geometry = zeromq.pull_source(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'geometry'), 'tcp://%s:%d' % (host, base_port + 4), 100, True, (-1))
-        self.music = cfisac.music_localizer(cfg, n_sources=3, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64)
-        self.head_truth = blocks.head(gr.sizeof_gr_complex*cfisac.item_size(cfg, 'truth'), (num_blocks * 1))
-        self.head_rap4 = blocks.head(gr.sizeof_gr_complex*cfg.MR, (num_blocks * cfg.tau))
-        self.head_rap3 = blocks.head(gr.sizeof_gr_complex*cfg.MR, (num_blocks * cfg.tau))
-        self.head_rap2 = blocks.head(gr.sizeof_gr_complex*cfg.MR, (num_blocks * cfg.tau))
-        self.head_rap1 = blocks.head(gr.sizeof_gr_complex*cfg.MR, (num_blocks * cfg.tau))
-        self.head_geometry = blocks.head(gr.sizeof_gr_complex*cfisac.item_size(cfg, 'geometry'), (num_blocks * 1))
-        self.fusion = cfisac.fusion(cfg, n_peaks=0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64)
+        self.music = cfisac.music_localizer(cfg, n_sources=3, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64, num_blocks=0)
+        self.head = cfisac.head(cfg, num_blocks=num_blocks, preset='rap_truth_geometry', max_blocks=16)
+        self.fusion = cfisac.fusion(cfg, n_peaks=0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64, num_blocks=0)
         self.fix_file = blocks.file_sink(gr.sizeof_float*cfisac.item_size(cfg, 'fix'), fix_path, False)
         self.fix_file.set_unbuffered(False)
 
@@ -71,27 +66,27 @@ class cfisac_hil_rap(gr.top_block):
         # Connections
         ##################################################
         self.connect((self.fusion, 0), (self.fix_file, 0))
-        self.connect((self.head_geometry, 0), (self.fusion, 4))
-        self.connect((self.head_geometry, 0), (self.recorder, 5))
-        self.connect((self.head_rap1, 0), (self.music, 0))
-        self.connect((self.head_rap1, 0), (self.recorder, 0))
-        self.connect((self.head_rap2, 0), (self.music, 1))
-        self.connect((self.head_rap2, 0), (self.recorder, 1))
-        self.connect((self.head_rap3, 0), (self.music, 2))
-        self.connect((self.head_rap3, 0), (self.recorder, 2))
-        self.connect((self.head_rap4, 0), (self.music, 3))
-        self.connect((self.head_rap4, 0), (self.recorder, 3))
-        self.connect((self.head_truth, 0), (self.recorder, 4))
-        self.connect((self.music, 1), (self.fusion, 1))
-        self.connect((self.music, 2), (self.fusion, 2))
+        self.connect((self.head, 5), (self.fusion, 4))
+        self.connect((self.head, 2), (self.music, 2))
+        self.connect((self.head, 1), (self.music, 1))
+        self.connect((self.head, 3), (self.music, 3))
+        self.connect((self.head, 0), (self.music, 0))
+        self.connect((self.head, 3), (self.recorder, 3))
+        self.connect((self.head, 1), (self.recorder, 1))
+        self.connect((self.head, 5), (self.recorder, 5))
+        self.connect((self.head, 0), (self.recorder, 0))
+        self.connect((self.head, 4), (self.recorder, 4))
+        self.connect((self.head, 2), (self.recorder, 2))
         self.connect((self.music, 3), (self.fusion, 3))
         self.connect((self.music, 0), (self.fusion, 0))
-        self.connect((self.pull_geometry, 0), (self.head_geometry, 0))
-        self.connect((self.pull_rap1, 0), (self.head_rap1, 0))
-        self.connect((self.pull_rap2, 0), (self.head_rap2, 0))
-        self.connect((self.pull_rap3, 0), (self.head_rap3, 0))
-        self.connect((self.pull_rap4, 0), (self.head_rap4, 0))
-        self.connect((self.pull_truth, 0), (self.head_truth, 0))
+        self.connect((self.music, 1), (self.fusion, 1))
+        self.connect((self.music, 2), (self.fusion, 2))
+        self.connect((self.pull_geometry, 0), (self.head, 5))
+        self.connect((self.pull_rap1, 0), (self.head, 0))
+        self.connect((self.pull_rap2, 0), (self.head, 1))
+        self.connect((self.pull_rap3, 0), (self.head, 2))
+        self.connect((self.pull_rap4, 0), (self.head, 3))
+        self.connect((self.pull_truth, 0), (self.head, 4))
 
 
     def get_num_blocks(self):
@@ -99,12 +94,6 @@ class cfisac_hil_rap(gr.top_block):
 
     def set_num_blocks(self, num_blocks):
         self.num_blocks = num_blocks
-        self.head_rap1.set_length((self.num_blocks * cfg.tau))
-        self.head_rap2.set_length((self.num_blocks * cfg.tau))
-        self.head_rap3.set_length((self.num_blocks * cfg.tau))
-        self.head_rap4.set_length((self.num_blocks * cfg.tau))
-        self.head_geometry.set_length((self.num_blocks * 1))
-        self.head_truth.set_length((self.num_blocks * 1))
 
     def get_host(self):
         return self.host
@@ -140,7 +129,7 @@ class cfisac_hil_rap(gr.top_block):
 
 
 def argument_parser():
-    description = 'RAP snapshots, sensing geometry and ground truth from cfisac_hil_tap over ZeroMQ PULL sources (tags passed); MUSIC per RAP and fusion into a position; stops after num_blocks blocks. Start it before the TAP side (or restart both).'
+    description = "RAP snapshots, sensing geometry and ground truth from cfisac_hil_tap over ZeroMQ PULL sources (tags passed), through one CF-ISAC Head (aligned); MUSIC per RAP and fusion into a position; stops after num_blocks blocks. Start it before or after the TAP side: started late, it joins the running streams at the latest stream's first whole block and logs what it skipped."
     parser = ArgumentParser(description=description)
     parser.add_argument(
         "--num-blocks", dest="num_blocks", type=intx, default=100,

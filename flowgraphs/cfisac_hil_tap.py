@@ -55,7 +55,7 @@ class cfisac_hil_tap(gr.top_block):
         self.transmitter = cfisac.transmitter(cfg, seed=(seed + 1), sensing_symbols="gaussian", max_blocks=64)
         self.symbols_null = blocks.null_sink(gr.sizeof_gr_complex*5)
         self.scenario = cfisac.scenario_source(cfg, seed=seed, num_blocks=num_blocks, scene="paper", user_speed_mps=0.0, target_speed_mps=0.0, block_interval_s=0.0, max_blocks=64)
-        self.recorder = cfisac.sigmf_sink(cfg, capture, preset='rap_truth_geometry', description='', overwrite=True, max_blocks=64)
+        self.recorder = cfisac.sigmf_sink(cfg, capture, preset='rap_truth_geometry', description='', overwrite=True, max_blocks=64, num_blocks=0)
         self.push_truth = zeromq.push_sink(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'truth'), 'tcp://%s:%d' % (host, base_port + 5), 100, True, (-1))
         self.push_rap4 = zeromq.push_sink(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 3), 100, True, (-1))
         self.push_rap3 = zeromq.push_sink(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 2), 100, True, (-1))

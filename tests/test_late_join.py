@@ -2,7 +2,8 @@
 is already streaming) are aligned by the block before its first coherence block: the partial
 block and the blocks before the latest input's first block are skipped, and the outputs are
 those the same blocks give when their inputs are aligned from the start. After the start, a
-dropped block is still an error."""
+dropped block is still an error. A block built with num_blocks=N processes N blocks counted
+from the join."""
 
 from __future__ import annotations
 
@@ -174,3 +175,40 @@ def test_inputs_without_cb_tags_are_not_aligned(cfg):
     assert music.error is None
     assert music.blocks_done == 3
     assert [v for _, v in _cb(sinks[0])] == [5, 6, 7]
+
+
+def test_num_blocks_counts_the_blocks_after_the_join(cfg, tmp_path):
+    """MUSIC and a SigMF sink built with num_blocks=4, on inputs that join at block 0 and in
+    the middle of block 2: both process blocks 3..6 exactly (MUSIC in calls of 3 + 1 blocks)
+    and end, while their sources hold blocks up to 11."""
+    from gr_cfisac.blocks import sigmf_sink
+    from gr_cfisac.sigmf_io import read_capture
+
+    tau = cfg.tau
+    tb = gr.top_block()
+    music = music_localizer(cfg, num_raps=2, msg_interval=0, max_blocks=3, num_blocks=4)
+    sink = sigmf_sink(cfg, str(tmp_path / "cap"), rap_echo=2, num_blocks=4)
+    srcs = _rap_sources(cfg, [(0, list(range(12))), (50, list(range(3, 12)))])
+    raw = [blocks.vector_sink_c(cfg.MR) for _ in srcs]
+    outs = []
+    for j, src in enumerate(srcs):
+        tb.connect(src, (music, j))
+        tb.connect(src, (sink, j))
+        tb.connect(src, raw[j])
+        outs.append(_collect(tb, music, j))
+    run_with_timeout(tb, 60)
+    assert music.error is None and sink.error is None and sink.recording_error is None
+    assert music.blocks_done == 4 and music.calls == 2
+    for out in outs:
+        assert _cb(out) == [(k, 3 + k) for k in range(4)]
+    assert sink.blocks_done == 4
+    skip = [3 * tau, 50]  # items before block 3 on each input
+    for j, rec in enumerate(read_capture(tmp_path / "cap.sigmf-collection").recordings):
+        assert [(b.start, b.cb) for b in rec.blocks()] == [(k * tau, 3 + k) for k in range(4)]
+        sent = np.asarray(raw[j].data(), np.complex64).reshape(-1, cfg.MR)
+        np.testing.assert_array_equal(rec.samples(), sent[skip[j] : skip[j] + 4 * tau])
+
+
+def test_num_blocks_must_not_be_negative(cfg):
+    with pytest.raises(ValueError, match="num_blocks must be >= 0"):
+        fusion(cfg, num_blocks=-1)

@@ -9,6 +9,7 @@ from .chain import Chain, build_chain
 from .downlink_channel import downlink_channel
 from .echo_channel import echo_channel
 from .fusion import fusion
+from .head import head
 from .layout import item_size
 from .metrics_sink import metrics_sink
 from .music_localizer import display_size, music_localizer
@@ -36,4 +37,5 @@ __all__ = [
     "Chain",
     "sigmf_sink",
     "sigmf_source",
+    "head",
 ]

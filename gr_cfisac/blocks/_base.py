@@ -20,6 +20,14 @@ handles ``n`` whole coherence blocks on every port at once, so
   a consumer whose own configuration differs stops the flowgraph at its first ``work()`` with
   a message naming the fields that differ (an input that joined a running stream never saw
   that tag: its producer's configuration is not compared, and the join's info line says so),
+- a block built with ``num_blocks=N`` (0: no limit) processes at most N coherence blocks,
+  counted from its first processed block (after the join), and then ends (``WORK_DONE`` in the
+  call that produced the last one, so it ends even if no more input ever comes). GNU Radio
+  marks a buffer done as soon as its writer or any one of its readers is done: what is
+  downstream ends when it has taken those blocks, the writer of each input when it is blocked
+  on that buffer, and the input's other readers when they have taken what it holds. Blocks fed
+  different streams align at different blocks, so a flowgraph whose inputs join running
+  streams is limited once, where all of them come in (:class:`gr_cfisac.blocks.head.head`),
 - any exception in ``work()`` is logged with the block's name and ends the flowgraph
   (GNU Radio would otherwise hang with a dead thread); it is kept in ``block.error``.
 
@@ -118,6 +126,7 @@ class CoherenceBlock(gr.basic_block):
         min_inputs: int | None = None,
         min_outputs: int | None = None,
         max_blocks: int = DEFAULT_MAX_BLOCKS,
+        num_blocks: int = 0,
     ) -> None:
         self.cfg = check_config(cfg)
         self.in_ports = list(inputs)
@@ -133,6 +142,10 @@ class CoherenceBlock(gr.basic_block):
         if int(max_blocks) < 1:
             raise ValueError(f"{name}: max_blocks must be >= 1, got {max_blocks}")
         self.max_blocks = int(max_blocks)
+        if int(num_blocks) < 0:
+            raise ValueError(f"{name}: num_blocks must be >= 0 (0: no limit), got {num_blocks}")
+        #: Coherence blocks to process before ending, counted after the join (0: no limit).
+        self.num_blocks = int(num_blocks)
         self.error: Exception | None = None
         self.blocks_done = 0
         self.calls = 0  # work() calls that computed something
@@ -215,6 +228,11 @@ class CoherenceBlock(gr.basic_block):
                 if left <= 0:
                     return gr.WORK_DONE
                 n = min(n, left)
+        if self.num_blocks:
+            left = self.num_blocks - self.blocks_done
+            if left <= 0:
+                return gr.WORK_DONE
+            n = min(n, left)
         if n <= 0:
             return 0
         cb = self._read_cb(len(input_items), n)
@@ -237,6 +255,10 @@ class CoherenceBlock(gr.basic_block):
             self.produce(o, n * self.out_ports[o].per_block)
         self._next_cb = int(cb[-1]) + 1
         self.blocks_done += n
+        if self.num_blocks and self.blocks_done >= self.num_blocks:
+            # what was produced and consumed above stands: end now rather than at a next call
+            # that may never come (an upstream peer that stopped sending)
+            return gr.WORK_DONE
         return gr.WORK_CALLED_PRODUCE
 
     # ------------------------------------------------------------------ joining

@@ -14,6 +14,7 @@ direction, within ``gate_deg``), "clutter_map" (the strongest peak that is not a
 RAP keeps seeing, localization.ClutterMap, learned online) or "strongest". Fusion is the
 multistatic least-squares fix of localization.fuse_position, with z fixed at the target height
 when ``known_height``.
+``num_blocks`` > 0: end after that many blocks (counted after a join, _base.CoherenceBlock).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class fusion(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         known_height: bool = True,
         msg_interval: int = 1,
         max_blocks: int = 64,
+        num_blocks: int = 0,
     ) -> None:
         cfg = check_config(config)
         if association not in ASSOCIATIONS:
@@ -58,7 +60,9 @@ class fusion(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         inputs = [Port(f"angles{j + 1}", np.float32, self.angles.size, 1) for j in range(cfg.NR)]
         inputs.append(Port("geometry", np.complex64, self.geometry.size, 1))
         outputs = [Port("fix", np.float32, self.fix.size, 1)]
-        super().__init__("cfisac_fusion", cfg, inputs, outputs, max_blocks=max_blocks)
+        super().__init__(
+            "cfisac_fusion", cfg, inputs, outputs, max_blocks=max_blocks, num_blocks=num_blocks
+        )
         self.association = association
         self.gate = np.radians(gate_deg)
         self.height = cfg.target_height_m if known_height else None

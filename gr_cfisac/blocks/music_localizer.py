@@ -13,6 +13,7 @@ Ports (per coherence block; one group per RAP served, ``num_raps`` of them, inde
 
 ``n_sources``: sources assumed by MUSIC (0: estimated per block by MDL, music.model_order);
 default NC + 1 (target and clutter).
+``num_blocks`` > 0: end after that many blocks (counted after a join, _base.CoherenceBlock).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         display_step_deg: float = 4.0,
         msg_interval: int = 1,
         max_blocks: int = 64,
+        num_blocks: int = 0,
     ) -> None:
         cfg = check_config(config)
         M = cfg.MR
@@ -75,7 +77,13 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             Port(f"spectrum{j + 1}", np.float32, self.az.size * self.el.size, 1) for j in range(n)
         ]
         super().__init__(
-            "cfisac_music_localizer", cfg, inputs, outputs, min_outputs=n, max_blocks=max_blocks
+            "cfisac_music_localizer",
+            cfg,
+            inputs,
+            outputs,
+            min_outputs=n,
+            max_blocks=max_blocks,
+            num_blocks=num_blocks,
         )
         if int(msg_interval) < 0:
             raise ValueError(f"music_localizer: msg_interval must be >= 0, got {msg_interval}")

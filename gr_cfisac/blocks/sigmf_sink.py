@@ -19,8 +19,9 @@ tag becomes a block annotation; with the truth port connected, each block annota
 the target/clutter/user positions (and, on a RAP's recording, the target's true angles there).
 Other stream tags become annotations holding the exact serialized PMT.
 
-The capture is finished (metadata validated and atomically renamed into place) when the
-flowgraph stops; a killed flowgraph leaves it clearly incomplete, and so does an error of the
+With ``num_blocks`` > 0 the sink records that many blocks (counted after a join,
+_base.CoherenceBlock) and ends. The capture is finished (metadata validated and atomically
+renamed into place) when the flowgraph stops; a killed flowgraph leaves it clearly incomplete, and so does an error of the
 sink itself (inputs misaligned or from another configuration). A write error (full disk) is
 logged, the capture is marked incomplete and the flowgraph carries on without recording.
 """
@@ -204,6 +205,7 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         overwrite: bool = False,
         preset: str = "",
         max_blocks: int = 64,
+        num_blocks: int = 0,
     ) -> None:
         cfg = check_config(config)
         counts = {
@@ -247,7 +249,9 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             spec = stream_kind(cfg, kind)
             self.streams += [(kind, j, spec) for j in range(counts[kind])]
         inputs = [Port(f"{k}{j}", np.complex64, s.vlen, s.per_block) for k, j, s in self.streams]
-        super().__init__("cfisac_sigmf_sink", cfg, inputs, [], max_blocks=max_blocks)
+        super().__init__(
+            "cfisac_sigmf_sink", cfg, inputs, [], max_blocks=max_blocks, num_blocks=num_blocks
+        )
         self._truth_port = next(
             (p for p, (k, _, _) in enumerate(self.streams) if k == "truth"), None
         )
