@@ -175,6 +175,12 @@ def _regime_section(cfg, real, quick, regime: str) -> dict[str, Any]:
     s_opt = score(sub, W_opt)
     out["optimizer (best)"] = {**summary(s_opt), "realizations": n_opt,
                                "seconds_per_realization_batched": t_opt / n_opt}  # fmt: skip
+    margin = _model_margin(host)
+    if margin > 0:  # like-for-like: the margin the model was trained with (on the estimates)
+        W_m = optimize(sub.F_hat, sub.Q_t, sub.Q_c, cfg, regime=regime, quality="best", rng=0,
+                       margin=margin, **kw)  # fmt: skip
+        out[f"optimizer (best, margin {margin:g})"] = {**summary(score(sub, W_m)),
+                                                       "realizations": n_opt}  # fmt: skip
     if host is not None:
         W, t = _timed(host, real.F_hat)
         s = score(real, W)
@@ -280,8 +286,10 @@ def _export_forms_section(repeats: int) -> dict[str, Any]:
             for form, path in paths.items():
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = 1
-                session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                runs[form] = lambda s=session: s.run(None, feeds)
+                session = ort.InferenceSession(
+                    str(path), options, providers=["CPUExecutionProvider"]
+                )
+                runs[form] = lambda s=session, f=feeds: s.run(None, f)
             best = {form: float("inf") for form in runs}
             for _ in range(repeats * 2):
                 for form, fn in runs.items():
@@ -311,6 +319,8 @@ def _tradeoff_section(cfg: SystemConfig, real: Realizations, quick: bool) -> dic
     sub = real.take(slice(0, CURVE_SIZE[quick]))
     for regime, thresholds, key in (("sc", SC_THRESHOLDS, "Rc"), ("cc", CC_THRESHOLDS, "Rs_avg")):
         host = _onnx(f"stcib_{regime}_cond", cfg)
+        margin = _model_margin(host)
+        out[f"{regime}_margin"] = margin
         rows = []
         for th in thresholds:
             kw = {"comm_threshold": th} if regime == "sc" else {"sensing_threshold": th}
@@ -318,6 +328,10 @@ def _tradeoff_section(cfg: SystemConfig, real: Realizations, quick: bool) -> dic
                              quality=CURVE_QUALITY, rng=0, **kw)  # fmt: skip
             s_opt = score(sub, W_opt)
             row = {"threshold": th, "optimizer": _curve_point(s_opt, key, th)}
+            if margin > 0:  # the margin the model was trained with: a like-for-like curve
+                W_m = optimize(sub.F_hat, sub.Q_t, sub.Q_c, cfg, regime=regime,
+                               quality=CURVE_QUALITY, rng=0, margin=margin, **kw)  # fmt: skip
+                row["optimizer_margin"] = _curve_point(score(sub, W_m), key, th)
             if host is not None:
                 s_net = score(real, host(real.F_hat, threshold=th))
                 row["stcib_conditioned"] = _curve_point(s_net, key, th)
@@ -332,6 +346,11 @@ def _tradeoff_section(cfg: SystemConfig, real: Realizations, quick: bool) -> dic
             point = _curve_point(score(real, fixed(real.F_hat)), key, th)
             out[f"{regime}_fixed_model"] = {"threshold": th, **point}
     return out
+
+
+def _model_margin(host) -> float:
+    """The rate margin (bps/Hz) a shipped SC/CC model was trained with (0 without a model)."""
+    return 0.0 if host is None else float(host.card["regime"].get("margin", 0.0))
 
 
 def _curve_point(s: dict[str, np.ndarray], key: str, threshold: float) -> dict[str, Any]:
@@ -359,6 +378,13 @@ def _plot_tradeoff(tradeoff: dict[str, Any], path: Path) -> None:
             "o-",
             label=f"optimizer ({tradeoff['optimizer_quality']})",
         )
+        if rows and "optimizer_margin" in rows[0]:
+            a.plot(
+                x,
+                [r["optimizer_margin"][y] for r in rows],
+                "o--",
+                label=f"optimizer, margin {tradeoff[f'{regime}_margin']:g} (as the model)",
+            )
         if rows and "stcib_conditioned" in rows[0]:
             a.plot(
                 x, [r["stcib_conditioned"][y] for r in rows], "s-", label="STCIB, threshold input"
