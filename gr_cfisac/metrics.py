@@ -167,6 +167,24 @@ def feasibility(rates: np.ndarray, threshold: float, tol: float = 1e-9) -> dict[
     }
 
 
+# ---------------------------------------------------------------- measured from samples
+def measured_sinr(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SINR from received samples y (..., tau) and the unit-power symbols x (..., tau) sent to
+    that user: least-squares gain and unbiased residual power. -> (SINR (...), gain (...))."""
+    tau = y.shape[-1]
+    g = np.einsum("...t,...t->...", y, x.conj()) / np.einsum("...t,...t->...", x, x.conj()).real
+    e = y - g[..., None] * x
+    s2 = (np.abs(e) ** 2).sum(-1) / (tau - 1)
+    return np.maximum(np.abs(g) ** 2 - s2 / tau, 0.0) / s2, g
+
+
+def measured_scnr(y: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """SCNR from received snapshots y (..., MR, tau) and the target echo in them (same shape):
+    ||target||^2 / ||y - target||^2 (clutter plus noise as received)."""
+    t = (np.abs(target) ** 2).sum(axis=(-2, -1))
+    return t / (np.abs(y - target) ** 2).sum(axis=(-2, -1))
+
+
 def per_tap_power(W: np.ndarray, NT: int) -> np.ndarray:
     """Transmit power of each TAP, ||W_bar_i||_F^2: W (B, N, K') -> (B, NT)."""
     W = _check_batch("W", W, 3)

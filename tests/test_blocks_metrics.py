@@ -10,10 +10,9 @@ from gnuradio import blocks
 from gr_cfisac.blocks import metrics_sink
 from gr_cfisac.blocks.layout import fix_layout, pack_geometry, precoder_layout, truth_layout
 from gr_cfisac.blocks.messages import decode
-from gr_cfisac.blocks.metrics_sink import measured_scnr, measured_sinr
 from gr_cfisac.blocks.qa import run_block
 from gr_cfisac.echo import transmit_symbols
-from gr_cfisac.metrics import scnr, sinr
+from gr_cfisac.metrics import measured_scnr, measured_sinr, scnr, sinr
 from gr_cfisac.precoding import isac_beamformer, nullspace_beam, target_beam, zf
 from gr_cfisac.scenario import draw_realizations
 

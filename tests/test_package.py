@@ -17,6 +17,7 @@ CORE = [
     "music",
     "bounds",
     "localization",
+    "mobility",
     "sigmf_io",
 ]
 

@@ -23,7 +23,7 @@ def core_loop(cfg, n_blocks: int, seed: int = 1, sensing: bool = True) -> float:
     """Seconds for n_blocks coherence blocks done one by one with the core's functions
     (without the echo, MUSIC, fusion and sensing metrics when ``sensing`` is False)."""
     from ..blocks.metrics_sink import measured_scnr, measured_sinr
-    from ..blocks.scenario_source import Mobility
+    from ..mobility import Mobility
     from ..bounds import position_error_bound, target_bounds
     from ..channels import (
         crandn,

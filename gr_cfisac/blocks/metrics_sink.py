@@ -43,27 +43,10 @@ from ..config import SystemConfig
 from ..echo import scatterer_gains, source_covariance
 from ..geometry import DOWNWARD_FRAME, ap_positions
 from ..localization import localization_error
-from ..metrics import rate, scnr, sinr
+from ..metrics import measured_scnr, measured_sinr, rate, scnr, sinr
 from ._base import CoherenceBlock, Port, check_config
 from .layout import fix_layout, geometry_layout, precoder_layout, truth_layout, unpack_geometry
 from .messages import encode
-
-
-def measured_sinr(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """SINR from received samples y (..., tau) and the unit-power symbols x (..., tau) sent to
-    that user: least-squares gain and unbiased residual power. -> (SINR (...), gain (...))."""
-    tau = y.shape[-1]
-    g = np.einsum("...t,...t->...", y, x.conj()) / np.einsum("...t,...t->...", x, x.conj()).real
-    e = y - g[..., None] * x
-    s2 = (np.abs(e) ** 2).sum(-1) / (tau - 1)
-    return np.maximum(np.abs(g) ** 2 - s2 / tau, 0.0) / s2, g
-
-
-def measured_scnr(y: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """SCNR from received snapshots y (..., MR, tau) and the target echo in them (same shape):
-    ||target||^2 / ||y - target||^2 (clutter plus noise as received)."""
-    t = (np.abs(target) ** 2).sum(axis=(-2, -1))
-    return t / (np.abs(y - target) ** 2).sum(axis=(-2, -1))
 
 
 def _db(x: np.ndarray) -> np.ndarray:
