@@ -200,10 +200,12 @@ class OnnxPrecoder:
             )
         if not np.iscomplexobj(F_hat):
             raise ValueError("F_hat must be complex (channel estimates f_hat_k as columns)")
-        rows = np.empty((F_hat.shape[0], K, 2 * N), dtype=np.float32)  # C order for the session
-        rows[..., :N] = np.swapaxes(F_hat.real, 1, 2)
-        rows[..., N:] = np.swapaxes(F_hat.imag, 1, 2)
-        return rows
+        F_hat = np.ascontiguousarray(F_hat)
+        parts = F_hat.view(F_hat.real.dtype).reshape(F_hat.shape[0], N, K, 2)  # Re/Im last
+        # row k = [Re f_k^T, Im f_k^T], C order for the session
+        return np.ascontiguousarray(parts.transpose(0, 2, 3, 1), dtype=np.float32).reshape(
+            F_hat.shape[0], K, 2 * N
+        )
 
     def _sensing(self, sensing: Any, batch: int) -> np.ndarray:
         if hasattr(sensing, "aT_t"):  # a SensingGeometry
@@ -276,11 +278,9 @@ class OnnxPrecoder:
                 "scene, or its SensingGeometry)"
             )
         rows = self.run_rows(channels, tokens, th)
-        n = rows.shape[-1] // 2
-        W = np.empty((rows.shape[0], n, rows.shape[1]), dtype=np.complex64)
-        W.real = np.swapaxes(rows[..., :n], 1, 2)
-        W.imag = np.swapaxes(rows[..., n:], 1, 2)
-        return W
+        B, R, n = rows.shape[0], rows.shape[1], rows.shape[2] // 2
+        parts = rows.reshape(B, R, 2, n).transpose(0, 3, 1, 2)  # (B, N, K+1, Re/Im)
+        return np.ascontiguousarray(parts, dtype=np.float32).view(np.complex64)[..., 0]
 
 
 @lru_cache(maxsize=16)
