@@ -3,7 +3,6 @@ same realizations, MUSIC in the flowgraph is the core's MUSIC, tags stay aligned
 work() sizes, and misconfiguration stops the flowgraph at start with a clear message."""
 
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,22 +14,11 @@ from gr_cfisac import music
 from gr_cfisac.blocks import build_chain, downlink_channel, pilot_estimator, scenario_source
 from gr_cfisac.blocks._base import ConfigMismatch, Misaligned
 from gr_cfisac.blocks.layout import angles_layout
+from gr_cfisac.blocks.qa import run_with_timeout
 from gr_cfisac.config import SystemConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 N_BLOCKS = 40
-
-
-def run_with_timeout(tb: gr.top_block, seconds: float = 60.0) -> None:
-    """tb.run(), failing (instead of hanging) if the flowgraph does not end."""
-    tb.start()
-    waiter = threading.Thread(target=tb.wait, daemon=True)
-    waiter.start()
-    waiter.join(seconds)
-    if waiter.is_alive():
-        tb.stop()
-        waiter.join(10)
-        pytest.fail(f"the flowgraph did not end within {seconds} s")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ run forever. Its GRC definition matches the block for every preset."""
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,22 +15,10 @@ import pytest
 from gnuradio import blocks, gr
 from gr_cfisac.blocks import head, scenario_source
 from gr_cfisac.blocks._base import CB_KEY, CONFIG_KEY
-from gr_cfisac.blocks.qa import cb_tags
+from gr_cfisac.blocks.qa import cb_tags, run_with_timeout
 from gr_cfisac.config import SystemConfig
 
 N = 6
-
-
-def run_with_timeout(tb: gr.top_block, seconds: float = 120.0) -> None:
-    """tb.run(), failing (instead of hanging) if the flowgraph does not end."""
-    tb.start()
-    waiter = threading.Thread(target=tb.wait, daemon=True)
-    waiter.start()
-    waiter.join(seconds)
-    if waiter.is_alive():
-        tb.stop()
-        waiter.join(10)
-        pytest.fail(f"the flowgraph did not end within {seconds} s")
 
 
 def _tags(sink, key) -> list[tuple[int, object]]:
@@ -62,7 +49,7 @@ def joined():
     for o, p in enumerate(src.out_ports):
         if o not in used:
             tb.connect((src, o), blocks.null_sink(gr.sizeof_gr_complex * p.vlen))
-    run_with_timeout(tb)
+    run_with_timeout(tb, 120.0)
     assert src.error is None and hd.error is None
     return cfg, hd, refs, outs
 

@@ -7,8 +7,6 @@ from the join."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pmt
 import pytest
@@ -17,22 +15,10 @@ from gnuradio import blocks, gr
 from gr_cfisac.blocks import fusion, music_localizer
 from gr_cfisac.blocks._base import CB_KEY, Misaligned
 from gr_cfisac.blocks.chain import build_chain
-from gr_cfisac.blocks.qa import source_for
+from gr_cfisac.blocks.qa import run_with_timeout, source_for
 from gr_cfisac.config import SystemConfig
 
 BLOCKS = 12
-
-
-def run_with_timeout(tb: gr.top_block, seconds: float = 120.0) -> None:
-    """tb.run(), failing (instead of hanging) if the flowgraph does not end."""
-    tb.start()
-    waiter = threading.Thread(target=tb.wait, daemon=True)
-    waiter.start()
-    waiter.join(seconds)
-    if waiter.is_alive():
-        tb.stop()
-        waiter.join(10)
-        pytest.fail(f"the flowgraph did not end within {seconds} s")
 
 
 def _cb(sink) -> list[tuple[int, int]]:
@@ -70,7 +56,7 @@ def joined():
     tb.connect((chain.scenario, 2 * cfg.NT + 1), geo_skip, (late_fusion, NR))
     ref = [_collect(tb, chain.music, j) for j in range(NR)] + [_collect(tb, chain.fusion, 0)]
     late = [_collect(tb, late_music, j) for j in range(NR)] + [_collect(tb, late_fusion, 0)]
-    run_with_timeout(tb)
+    run_with_timeout(tb, 120.0)
     assert chain.errors() == {}
     assert late_music.error is None and late_fusion.error is None
     return cfg, chain, late_music, late_fusion, ref, late

@@ -9,6 +9,7 @@ returned as (blocks, per_block, vlen) together with its tags.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,18 @@ _SOURCES = {
     np.dtype(np.float32): blocks.vector_source_f,
 }
 _SINKS = {np.dtype(np.complex64): blocks.vector_sink_c, np.dtype(np.float32): blocks.vector_sink_f}
+
+
+def run_with_timeout(tb: gr.top_block, seconds: float = 60.0) -> None:
+    """tb.run(), raising TimeoutError (after stopping it) if the flowgraph does not end."""
+    tb.start()
+    waiter = threading.Thread(target=tb.wait, daemon=True)
+    waiter.start()
+    waiter.join(seconds)
+    if waiter.is_alive():
+        tb.stop()
+        waiter.join(10)
+        raise TimeoutError(f"the flowgraph did not end within {seconds} s")
 
 
 def cb_tags(n_blocks: int, per_block: int, first_cb: int = 0) -> list:
