@@ -1,0 +1,201 @@
+"""The client: :class:`RemotePrecoder` calls a :class:`PrecoderService` like a local precoder."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import zmq
+
+from ..config import SystemConfig
+from ..pmt_messages import MalformedMessage
+from .endpoints import SocketOwner, check_address, check_reply_pattern, reply_endpoint
+from .wire import MAX_FRAME_BYTES, decode_message, encode_message
+
+
+class RemotePrecoder(SocketOwner):
+    """Client of a :class:`PrecoderService`, called like a local precoder plus ``cb``:
+    ``W = remote(F_hat, power, noise, cb=cb)`` -> W (B, N, K or K+1) complex128, or None when
+    the service is unreachable, too slow (``timeout_ms``), restarted mid-request, or answered
+    with an error or a malformed reply. It never raises for those: :attr:`status` says what
+    happened (``"ok"``, ``"timeout: ..."``, ``"unreachable: ..."``, ``"server error: ..."``,
+    ``"malformed reply: ..."``) and :attr:`counts` tallies outcomes, for the block to report.
+    Bad arguments (wrong shapes) are programming errors and raise ValueError. Only the first
+    call waits (up to ``timeout_ms``) for a service to connect; while it stays unreachable the
+    next calls return at once, and the first after it is back is served.
+
+    In a block's remote mode::
+
+        W = self.remote(F_hat, cb=cbs)
+        if W is None:
+            W = self.fallback(F_hat)            # e.g. a local MRT, or the last good W
+            self.report(self.remote.status)
+    """
+
+    def __init__(
+        self,
+        address: str,
+        cfg: SystemConfig,
+        timeout_ms: int = 500,
+        *,
+        reply_address: str | None = None,
+        reply_pattern: str = "push",
+        context: zmq.Context | None = None,
+    ) -> None:
+        check_address(address, "address")
+        check_reply_pattern(reply_pattern)
+        if not (isinstance(timeout_ms, (int, float)) and timeout_ms > 0):
+            raise ValueError(f"timeout_ms must be > 0, got {timeout_ms!r}")
+        self.cfg = cfg
+        self.address = address
+        self.reply_address = reply_endpoint(address, reply_address)
+        self.timeout_ms = float(timeout_ms)
+        self.client_id = f"{socket.gethostname()[:24]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.seq = 0
+        self.status = "idle"
+        self.counts: Counter[str] = Counter()
+        self.last_model: str | None = None
+        self._ctx = context or zmq.Context.instance()
+        self._push = self._ctx.socket(zmq.PUSH)
+        self._pull = self._ctx.socket(zmq.PULL if reply_pattern == "push" else zmq.SUB)
+        for s in (self._push, self._pull):
+            s.setsockopt(zmq.LINGER, 0)
+            s.setsockopt(zmq.RECONNECT_IVL, 20)  # find a (re)started service quickly
+            s.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        self._push.setsockopt(zmq.IMMEDIATE, 1)  # no queueing for a service that is not there
+        self._push.setsockopt(zmq.SNDHWM, 4)
+        self._push.connect(address)
+        self._pull.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+        if reply_pattern == "pub":
+            self._pull.setsockopt(zmq.SUBSCRIBE, b"")
+        self._pull.connect(self.reply_address)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def __call__(
+        self,
+        F_hat: np.ndarray,
+        power: float | None = None,
+        noise: float = 1.0,
+        *,
+        cb: int | np.ndarray = 0,
+        sensing: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """W for estimates F_hat (B, N, K) of blocks ``cb`` (first index, or (B,) indices)."""
+        cfg = self.cfg
+        F = np.asarray(F_hat)
+        if F.ndim == 2:
+            F = F[None]
+        if F.ndim != 3 or F.shape[1:] != (cfg.N, cfg.K):
+            raise ValueError(f"F_hat must be (B, N={cfg.N}, K={cfg.K}), got {np.shape(F_hat)}")
+        cbs = np.atleast_1d(np.asarray(cb, dtype=np.int64))
+        if cbs.size not in (1, F.shape[0]):
+            raise ValueError(f"cb must be one index or {F.shape[0]} indices, got {cbs.size}")
+        self.seq += 1
+        frame = encode_message(
+            int(cbs[0]),
+            F_hat=F.astype(np.complex64),
+            cbs=cbs if cbs.size > 1 else None,
+            power=None if power is None else float(power),
+            noise=float(noise),
+            sensing=None if sensing is None else np.asarray(sensing, dtype=np.complex64),
+            client=self.client_id,
+            seq=self.seq,
+        )
+        reply = self._exchange(frame, self.seq)
+        if reply is None:
+            return None
+        W = reply.get("W")
+        want_rows = (F.shape[0], cfg.N)
+        if (
+            not isinstance(W, np.ndarray)
+            or W.ndim != 3
+            or W.shape[:2] != want_rows
+            or W.shape[2] not in (cfg.K, cfg.K + 1)
+            or not np.all(np.isfinite(W))
+        ):
+            return self._fail(
+                "malformed reply",
+                f"W {getattr(W, 'shape', None)} is not "
+                f"(B={F.shape[0]}, N={cfg.N}, K or K+1) finite",
+            )
+        self.status = "ok"
+        self.counts["ok"] += 1
+        self.last_model = reply.get("model")
+        return W.astype(np.complex128)
+
+    def ping(self) -> dict[str, Any] | None:
+        """The service's pong (model, N, K, served) or None (see :attr:`status`)."""
+        self.seq += 1
+        reply = self._exchange(
+            encode_message(None, type="ping", client=self.client_id, seq=self.seq), self.seq
+        )
+        if reply is not None:
+            self.status = "ok"
+        return reply
+
+    def _exchange(self, frame: bytes, seq: int) -> dict[str, Any] | None:
+        self._drain()
+        deadline = time.monotonic() + self.timeout_ms / 1000.0
+        # with IMMEDIATE the socket is writable only once a service is connected; ZeroMQ
+        # reconnects in the background, so once the service is known to be gone each call
+        # looks without waiting (a block falling back stays fast) and finds it when it is back
+        wait = 0 if self.status.startswith("unreachable") else max(1, int(self.timeout_ms))
+        try:
+            if not self._push.poll(wait, zmq.POLLOUT):
+                raise zmq.Again()
+            self._push.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            return self._fail("unreachable", f"no service connected at {self.address}")
+        except zmq.ZMQError as exc:
+            return self._fail("unreachable", str(exc))
+        malformed = None
+        while (left := deadline - time.monotonic()) > 0:
+            if not self._pull.poll(max(1, int(left * 1000))):
+                continue
+            try:
+                frames = self._pull.recv_multipart(zmq.NOBLOCK)
+                reply = decode_message(frames[0]) if len(frames) == 1 else None
+            except zmq.Again:
+                continue
+            except MalformedMessage as exc:
+                malformed = str(exc)
+                self.counts["malformed_reply"] += 1
+                continue
+            if reply is None:
+                malformed = "multi-frame reply"
+                continue
+            if reply.get("client") != self.client_id or reply.get("seq") != seq:
+                self.counts["stale_reply"] += 1  # a late answer to an earlier request
+                continue
+            if reply.get("status") != "ok":
+                return self._fail("server error", str(reply.get("error", "no error text")))
+            return reply
+        if malformed is not None:
+            return self._fail("malformed reply", malformed)
+        return self._fail("timeout", f"no reply from {self.address} within {self.timeout_ms:g} ms")
+
+    def _drain(self) -> None:
+        """Drop replies left over from requests that timed out."""
+        while True:
+            try:
+                self._pull.recv_multipart(zmq.NOBLOCK)
+                self.counts["stale_reply"] += 1
+            except zmq.Again:
+                return
+
+    def _fail(self, kind: str, detail: str) -> None:
+        self.status = f"{kind}: {detail}"
+        self.counts[kind.replace(" ", "_")] += 1
+        return None
+
+    def close(self) -> None:
+        self._push.close(0)
+        self._pull.close(0)
