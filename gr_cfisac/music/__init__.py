@@ -1,0 +1,57 @@
+"""2D MUSIC for a URPA (STCIB paper Section VI, eqs 41-43): sample covariance, noise subspace,
+the azimuth x elevation spectrum, model-order estimation and peak search.
+
+Eq 42's spectrum depends on a direction only through its direction cosines
+u = sin(theta) cos(psi), v = sin(theta) sin(psi) (eqs 4a-4b), so peaks are searched and
+compared in (u, v) and reported in the canonical range theta in [0, pi/2], psi in (-pi, pi]
+(arrays.canonical_angles). Two searches exist:
+
+- ``"grid"``: the paper's full grid, -100 ... 100 deg at 0.5 deg on both axes (401 x 401, which
+  covers every direction: (psi, -theta) is (psi + 180 deg, theta)), steering matrix precomputed;
+  its local maxima are then refined like the fast search's, so both reach the same precision.
+- ``"fast"`` (default): a coarse grid in the (u, v) disk, then Newton steps on the continuous
+  spectrum from every coarse local maximum (in (u, v) inside the disk, in (psi, theta) near its
+  rim, where theta = 90 deg is a fold and rim maxima are ordinary stationary points).
+
+Both return the strongest ``n`` distinct peaks. All angles are radians; complex128 inside.
+
+Modules: :mod:`.subspace` (eq 41's covariance, forward-backward averaging, noise subspace,
+model order), :mod:`.pseudospectrum` (eq 42 on azimuth x elevation grids, the paper's grid),
+:mod:`.lags` (eq 42's denominator as a trigonometric polynomial in (u, v), with derivatives),
+:mod:`.newton` (Newton refinement of the peaks), :mod:`.search` (grids, local maxima, the
+strongest distinct peaks: :class:`PeakSearch`, :class:`Peaks`), :mod:`.estimators`
+(:class:`MusicEstimator`, :func:`estimate`, :func:`find_peaks`, :class:`MusicResult`).
+"""
+
+from __future__ import annotations
+
+from .estimators import MusicEstimator, MusicResult, estimate, estimator, find_peaks
+from .newton import refine
+from .pseudospectrum import PAPER_GRID_DEG, paper_grid, spectrum
+from .search import Peaks, PeakSearch
+from .subspace import (
+    check_sources,
+    forward_backward,
+    model_order,
+    noise_subspace,
+    sample_covariance,
+)
+
+__all__ = [
+    "PAPER_GRID_DEG",
+    "MusicEstimator",
+    "MusicResult",
+    "PeakSearch",
+    "Peaks",
+    "check_sources",
+    "estimate",
+    "estimator",
+    "find_peaks",
+    "forward_backward",
+    "model_order",
+    "noise_subspace",
+    "paper_grid",
+    "refine",
+    "sample_covariance",
+    "spectrum",
+]

@@ -1,0 +1,141 @@
+"""2D MUSIC from snapshots to angles (STCIB paper Section VI, eqs 41-42): per block the sample
+covariance (eq 41), its model order, and the strongest peaks of eq 42; the cached estimator and
+the one-call functions :func:`find_peaks` and :func:`estimate`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .search import Peaks, PeakSearch
+from .subspace import (
+    _check_covariance,
+    check_sources,
+    forward_backward,
+    model_order,
+    sample_covariance,
+)
+
+
+@dataclass(frozen=True)
+class MusicResult:
+    """What :func:`estimate` returns for B blocks of snapshots.
+
+    angles (B, n, 2) [psi, theta] radians of the strongest peaks (NaN where a block has fewer),
+    value (B, n) their spectrum heights, n_sources (B,) the model order used per block,
+    eigenvalues (B, M) of the sample covariance, ascending.
+    """
+
+    angles: np.ndarray
+    value: np.ndarray
+    n_sources: np.ndarray
+    eigenvalues: np.ndarray
+
+
+class MusicEstimator(PeakSearch):
+    """2D MUSIC for one rows x cols URPA, with the search grids precomputed.
+
+    method "fast" (coarse (u, v) grid of step ``coarse_step``, default 0.1 / max(rows, cols),
+    then Newton refinement) or "grid" (the paper's 401 x 401 grid, or ``grid`` = (az, el) axes,
+    then the same refinement unless refine=False): the grids and the search are those of
+    :class:`~gr_cfisac.music.search.PeakSearch`, which this class extends with covariances and
+    snapshots in.
+    """
+
+    # -- covariances in, peaks out ---------------------------------------------
+    def peaks(self, R: np.ndarray, n_sources: int, n_peaks: int | None = None) -> Peaks:
+        """Strongest ``n_peaks`` (default n_sources) distinct peaks of eq 42 for R (..., M, M)."""
+        R = _check_covariance(R, self.M)
+        check_sources(n_sources, self.M)
+        n_peaks = n_sources if n_peaks is None else int(n_peaks)
+        if n_peaks < 1:
+            raise ValueError(f"n_peaks must be >= 1, got {n_peaks}")
+        _, vecs = np.linalg.eigh(R.reshape((-1, self.M, self.M)))
+        return self.subspace_peaks(vecs, n_sources, n_peaks, R.shape[:-2])
+
+    # -- snapshots in, angles out -----------------------------------------------
+    def __call__(
+        self,
+        Y: np.ndarray,
+        n_sources: int | None = None,
+        n_peaks: int | None = None,
+        criterion: str = "mdl",
+        fb: bool = False,
+    ) -> MusicResult:
+        """MUSIC over a batch of snapshot blocks: Y (B, M, tau) (any leading axes) -> result.
+
+        n_sources None: estimated per block (:func:`model_order`); n_peaks defaults to the
+        model order (its maximum over the batch when estimated). fb: forward-backward average
+        the covariance first (:func:`forward_backward`; not in the paper, helps coherent echoes).
+        """
+        Y = np.asarray(Y)
+        if Y.ndim < 2 or Y.shape[-2] != self.M:
+            raise ValueError(
+                f"Y must be (..., M={self.M}, tau) snapshots of a {self.rows}x{self.cols} URPA, "
+                f"got shape {Y.shape}"
+            )
+        lead, tau = Y.shape[:-2], Y.shape[-1]
+        R = sample_covariance(Y.reshape((-1, self.M, tau)))
+        if fb:
+            R = forward_backward(R)
+        lam, vecs = np.linalg.eigh(R)
+        if n_sources is None:
+            order = np.minimum(model_order(lam, tau, criterion), self.M - 1)
+        else:
+            check_sources(n_sources, self.M)
+            order = np.full(R.shape[0], int(n_sources))
+        width = int(n_peaks) if n_peaks is not None else max(1, int(order.max()))
+        angles = np.full((R.shape[0], width, 2), np.nan)
+        value = np.full((R.shape[0], width), -np.inf)
+        for n in np.unique(order):
+            if n == 0:
+                continue
+            sel = order == n
+            pk = self.subspace_peaks(vecs[sel], int(n), width, (int(sel.sum()),))
+            angles[sel] = pk.angles
+            value[sel] = pk.value
+            if n_peaks is None:  # at most n peaks for a block of order n
+                angles[np.ix_(sel, np.arange(n, width))] = np.nan
+                value[np.ix_(sel, np.arange(n, width))] = -np.inf
+        return MusicResult(
+            angles=angles.reshape(lead + (width, 2)),
+            value=value.reshape(lead + (width,)),
+            n_sources=order.reshape(lead),
+            eigenvalues=lam.reshape(lead + (self.M,)),
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def estimator(rows: int, cols: int, method: str = "fast") -> MusicEstimator:
+    """A cached :class:`MusicEstimator` with default settings (grids are built once)."""
+    return MusicEstimator(rows, cols, method)
+
+
+def find_peaks(
+    R: np.ndarray,
+    rows: int,
+    cols: int,
+    n_sources: int,
+    n_peaks: int | None = None,
+    method: str = "fast",
+) -> Peaks:
+    """Strongest distinct peaks of eq 42 for R (..., M, M): see :class:`MusicEstimator`."""
+    return estimator(rows, cols, method).peaks(R, n_sources, n_peaks)
+
+
+def estimate(
+    Y: np.ndarray,
+    rows: int,
+    cols: int,
+    n_sources: int | None = None,
+    n_peaks: int | None = None,
+    method: str = "fast",
+    criterion: str = "mdl",
+    fb: bool = False,
+) -> MusicResult:
+    """MUSIC angles from snapshot blocks Y (B, M, tau) (any leading axes, e.g. (B, NR, MR, tau)):
+    angles (B, n, 2) [psi, theta] radians with their spectrum values. See MusicEstimator."""
+    return estimator(rows, cols, method)(Y, n_sources, n_peaks, criterion, fb)

@@ -1,0 +1,141 @@
+"""Newton refinement of eq 42's peaks (STCIB paper Section VI): from coarse starts, descend
+f = a^H E_n E_n^H a (the spectrum's denominator, :mod:`.lags`) to the continuous maxima of the
+spectrum, in (u, v) inside the visible disk and in (psi, theta) near its rim, where
+theta = 90 deg is a fold of eqs 4a-4b and rim maxima are ordinary stationary points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..arrays import direction_cosines
+from .lags import _derivatives, _lag_coefficients, _lags, _poly
+
+_NEWTON_ITERATIONS = 60
+_RIM = 0.9  # sin(theta) above which the refinement works in (psi, theta)
+
+
+def _newton_step(grad: np.ndarray, hess: np.ndarray, cap: float | np.ndarray) -> np.ndarray:
+    """Levenberg-damped Newton step -(H + mu I)^{-1} g toward a minimum, length at most cap
+    (a number or (N, 1)). (N, 2)."""
+    a, b, d = hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 1]
+    lam_min = 0.5 * (a + d) - np.sqrt(0.25 * (a - d) ** 2 + b**2)
+    scale = np.abs(hess).max(axis=(-2, -1)) + 1e-300
+    mu = np.where(lam_min > 1e-9 * scale, 0.0, -lam_min + 1e-3 * scale)
+    a, d = a + mu, d + mu
+    det = a * d - b * b
+    det = np.where(det > 0, det, 1e-300)
+    step = (
+        -np.stack([d * grad[:, 0] - b * grad[:, 1], a * grad[:, 1] - b * grad[:, 0]], -1)
+        / det[:, None]
+    )
+    length = np.linalg.norm(step, axis=-1, keepdims=True)
+    return step * np.minimum(1.0, cap / np.maximum(length, 1e-300))
+
+
+def _rim_newton_step(
+    psi: np.ndarray, theta: np.ndarray, grad: np.ndarray, hess: np.ndarray, cap: np.ndarray
+) -> np.ndarray:
+    """Newton step in (psi, theta) from the (u, v) gradient and Hessian (chain rule). (N, 2)."""
+    st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(psi), np.cos(psi)
+    J = np.stack([np.stack([-st * sp, ct * cp], -1), np.stack([st * cp, ct * sp], -1)], -2)
+    g = np.einsum("nij,ni->nj", J, grad)
+    # second derivatives: u_pp = u_tt = -u, u_pt = -ct sp; v_pp = v_tt = -v, v_pt = ct cp
+    u, v = st * cp, st * sp
+    d2u = np.stack([np.stack([-u, -ct * sp], -1), np.stack([-ct * sp, -u], -1)], -2)
+    d2v = np.stack([np.stack([-v, ct * cp], -1), np.stack([ct * cp, -v], -1)], -2)
+    H = np.einsum("nij,nik,nkl->njl", J, hess, J)
+    H = H + grad[:, 0, None, None] * d2u + grad[:, 1, None, None] * d2v
+    return _newton_step(g, H, cap)
+
+
+def refine(
+    P: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    rows: int,
+    cols: int,
+    cap: float = 0.05,
+    iterations: int = _NEWTON_ITERATIONS,
+    tol: float = 1e-8,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Newton refinement of spectrum maxima (minima of f = a^H P a) from starts (u, v) (B, k).
+
+    P (B, M, M) the noise projector E_n E_n^H of each block. Inside the disk the steps are
+    taken in (u, v); where sin(theta) > 0.9 in (psi, theta), through the chain rule, so that
+    maxima on the rim theta = 90 deg (a fold of the map) are found like any other. Steps are
+    capped by a trust radius (``cap`` at first; doubled after a full capped step, up to 16 cap,
+    so a start crossing a flat region speeds up, and halved after a rejected one) and halved
+    until f drops; a start stops when its Newton step is below ``tol`` (1e-8 in (u, v), ~6e-7
+    deg: finer steps only move f by rounding, so their line search would fail 12 times) or
+    nothing lowers f. Starts still moving after ``iterations`` get f = inf (no peak).
+    -> refined u, v and f (B, k).
+    """
+    P = np.asarray(P).reshape((-1,) + np.shape(P)[-2:])
+    shape = np.broadcast(u, v).shape
+    lr, lc, _ = _lags(rows, cols)
+    p0, p = _lag_coefficients(P, rows, cols)
+    k = int(np.prod(shape)) // P.shape[0]
+    p0, p = np.repeat(p0, k), np.repeat(p, k, axis=0)
+    u = np.broadcast_to(u, shape).astype(float).ravel()
+    v = np.broadcast_to(v, shape).astype(float).ravel()
+    shrink = 1.0 / np.maximum(np.hypot(u, v), 1.0)
+    u, v = u * shrink, v * shrink
+    psi = np.arctan2(v, u)
+    theta = np.arcsin(np.minimum(np.hypot(u, v), 1.0))
+    active = np.arange(u.size)
+    pa0, pa = p0, p
+    radius = np.full(u.size, float(cap))
+    for _ in range(iterations):
+        if active.size == 0:
+            break
+        ua, va, sa, ta = u[active], v[active], psi[active], theta[active]
+        f, grad, hess = _derivatives(pa0, pa, ua, va, lr, lc)
+        rim = np.sin(ta) > _RIM
+        ra = radius[active][:, None]
+        step_uv = _newton_step(grad, hess, ra)
+        step_pt = _rim_newton_step(sa, ta, grad, hess, ra)
+        length = np.where(rim, np.hypot(*step_pt.T), np.hypot(*step_uv.T))
+        # a Newton step below tol: converged, no line search (f would only move by rounding)
+        settled = length <= tol
+        if settled.any():
+            keep = ~settled
+            active, pa0, pa = active[keep], pa0[keep], pa[keep]
+            ua, va, sa, ta, f, rim = ua[keep], va[keep], sa[keep], ta[keep], f[keep], rim[keep]
+            ra, step_uv, step_pt, length = ra[keep], step_uv[keep], step_pt[keep], length[keep]
+            if active.size == 0:
+                break
+        capped = length >= 0.999 * ra[:, 0]
+        full = np.zeros(active.size, dtype=bool)
+        nu, nv, npsi, nth = ua.copy(), va.copy(), sa.copy(), ta.copy()
+        todo = np.arange(active.size)
+        for frac in 0.5 ** np.arange(12):
+            tp = sa[todo] + frac * step_pt[todo, 0]
+            tt = ta[todo] + frac * step_pt[todo, 1]
+            ru, rv = direction_cosines(tp, tt)
+            tu = np.where(rim[todo], ru, ua[todo] + frac * step_uv[todo, 0])
+            tv = np.where(rim[todo], rv, va[todo] + frac * step_uv[todo, 1])
+            # an interior (u, v) step that leaves the disk is pulled back onto the rim
+            shrink = 1.0 / np.maximum(np.hypot(tu, tv), 1.0)
+            tu, tv = tu * shrink, tv * shrink
+            _, tf = _poly(pa0[todo], pa[todo], tu, tv, lr, lc)
+            take = tf < f[todo]
+            idx = todo[take]
+            full[idx] = frac == 1.0
+            nu[idx], nv[idx] = tu[take], tv[take]
+            npsi[idx] = np.where(rim[idx], tp[take], np.arctan2(tv[take], tu[take]))
+            nth[idx] = np.where(
+                rim[idx], tt[take], np.arcsin(np.minimum(np.hypot(tu, tv), 1))[take]
+            )
+            todo = todo[~take]
+            if todo.size == 0:
+                break
+        moving = np.hypot(nu - ua, nv - va) > tol
+        u[active], v[active], psi[active], theta[active] = nu, nv, npsi, nth
+        grow = np.where(full & capped, 2.0, np.where(full, 1.0, 0.5))
+        radius[active] = np.clip(radius[active] * grow, cap / 64, 16 * cap)
+        active, pa0, pa = active[moving], pa0[moving], pa[moving]
+    _, f = _poly(p0, p, u, v, lr, lc)
+    f = np.maximum(f, 1e-300)
+    f[active] = np.inf  # not converged: not a peak (a converged start covers its target)
+    return u.reshape(shape), v.reshape(shape), f.reshape(shape)
