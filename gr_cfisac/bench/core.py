@@ -22,7 +22,6 @@ run resumes where it stopped (the cache is removed at the end).
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from collections.abc import Callable
@@ -30,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from .. import metrics
 from ..channels import (
@@ -43,9 +41,9 @@ from ..channels import (
 from ..config import SystemConfig
 from ..estimation import estimate_channels
 from ..geometry import drop
-from ..precoding import isac_beamformer, mrt, nullspace_beam, optimize, rzf, target_beam, wmmse, zf
+from ..precoding import isac_beamformer, mrt, nullspace_beam, rzf, target_beam, wmmse, zf
 from ..scenario import Realizations, draw_realizations
-from .common import best_time, write_report
+from .common import best_time, optimize_resumable, write_report
 
 SEED = 2024
 ETA = 0.4
@@ -56,7 +54,6 @@ SIZE = {True: 50, False: 1000}
 BEST_SIZE = {True: 50, False: 1000}  # realizations the best-quality optimizer runs on
 CONSTRAINED_SIZE = {True: 20, False: 200}
 GEN_BATCH = {True: 200, False: 1000}
-CHUNK = 50
 
 
 def throughput(cfg: SystemConfig, batch: int) -> dict[str, float]:
@@ -108,44 +105,6 @@ def _best_split(r: Realizations, users: np.ndarray, beam: np.ndarray) -> np.ndar
     return np.stack(cands, axis=1)[np.arange(B), pick]
 
 
-def _fingerprint(*parts: Any) -> str:
-    """Cache key: the optimizer's source and the run's parameters."""
-    src = (Path(__file__).resolve().parents[1] / "precoding" / "optimizer.py").read_bytes()
-    return hashlib.sha256(src + repr(parts).encode()).hexdigest()[:16]
-
-
-def _optimize_resumable(r, cache: Path, label: str, **kw) -> tuple[np.ndarray, float, dict]:
-    """optimize() in chunks of CHUNK realizations with tqdm and an on-disk chunk cache.
-    Returns W, seconds per realization (solving time only, cached chunks included), info."""
-    cfg = r.cfg
-    key = _fingerprint(label, r.batch, SEED, sorted(kw.items()))
-    Ws, infos, secs = [], [], 0.0
-    for lo in tqdm(range(0, r.batch, CHUNK), desc=f"core: {label}", unit="chunk", leave=False):
-        hi = min(r.batch, lo + CHUNK)
-        path = cache / f"{label}_{key}_{lo}.npz"
-        if path.exists():
-            z = np.load(path)
-            W, sec, info = (
-                z["W"],
-                float(z["seconds"]),
-                {k[5:]: z[k] for k in z.files if k.startswith("info_")},
-            )
-        else:
-            t0 = time.perf_counter()
-            W, info = optimize(
-                r.F_hat[lo:hi], r.Q_t[lo:hi], r.Q_c[lo:hi], cfg, rng=lo, return_info=True, **kw
-            )
-            sec = time.perf_counter() - t0
-            info.pop("time_s")
-            cache.mkdir(parents=True, exist_ok=True)
-            np.savez(path, W=W, seconds=sec, **{f"info_{k}": v for k, v in info.items()})
-        Ws.append(W)
-        infos.append(info)
-        secs += sec
-    info = {k: np.concatenate([i[k] for i in infos]) for k in infos[0]}
-    return np.concatenate(Ws), secs / r.batch, info
-
-
 def _timed(fn: Callable[[], np.ndarray], repeat: int) -> tuple[np.ndarray, float]:
     out = fn()
     return out, best_time(fn, repeat=repeat)
@@ -183,14 +142,14 @@ def precoders(r: Realizations, cache: Path, quick: bool) -> dict[str, Any]:
     ):
         W, sec = _timed(fn, rep)
         out[name] = _summary(_score(r, W), sec / B, B)
-    W, sec, info = _optimize_resumable(r, cache, "fast", eta=ETA, quality="fast")
+    W, sec, info = optimize_resumable(r, cache, "fast", seed=SEED, eta=ETA, quality="fast")
     out["optimizer (fast)"] = {
         **_summary(_score(r, W), sec, B),
         "iterations": float(info["iterations"].mean()),
     }
     nb = min(B, BEST_SIZE[quick])
     sub = r.take(slice(0, nb))
-    W, sec, info = _optimize_resumable(sub, cache, "best", eta=ETA, quality="best")
+    W, sec, info = optimize_resumable(sub, cache, "best", seed=SEED, eta=ETA, quality="best")
     out["optimizer (best)"] = {
         **_summary(_score(sub, W), sec, nb),
         "iterations": float(info["iterations"].mean()),
@@ -235,7 +194,9 @@ def constrained(r: Realizations, cache: Path) -> dict[str, Any]:
         ),
     ):
         tag = f"{regime}{kw.get('margin', 0)}"
-        W, sec, info = _optimize_resumable(r, cache, tag, regime=regime, quality="fast", **kw)
+        W, sec, info = optimize_resumable(
+            r, cache, tag, seed=SEED, regime=regime, quality="fast", **kw
+        )
         if regime == "sc":
             true = metrics.comm_rates(r.F, W, cfg.kappa)
             th = COMM_THRESHOLD
