@@ -12,8 +12,12 @@ from . import BENCHMARKS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("names", nargs="+", metavar="NAME",
-                        help=f"benchmarks to run: all, or any of {', '.join(BENCHMARKS)}")
+    parser.add_argument(
+        "names",
+        nargs="+",
+        metavar="NAME",
+        help=f"benchmarks to run: all, or any of {', '.join(BENCHMARKS)}",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench"), help="report folder")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
 

@@ -22,8 +22,6 @@ from .common import write_report
 def core_loop(cfg, n_blocks: int, seed: int = 1, sensing: bool = True) -> float:
     """Seconds for n_blocks coherence blocks done one by one with the core's functions
     (without the echo, MUSIC, fusion and sensing metrics when ``sensing`` is False)."""
-    from ..blocks.metrics_sink import measured_scnr, measured_sinr
-    from ..mobility import Mobility
     from ..bounds import position_error_bound, target_bounds
     from ..channels import (
         crandn,
@@ -38,7 +36,8 @@ def core_loop(cfg, n_blocks: int, seed: int = 1, sensing: bool = True) -> float:
     from ..estimation import mmse_estimate, orthogonal_pilots, project_pilots, received_pilots
     from ..geometry import DOWNWARD_FRAME, ap_positions
     from ..localization import associate_target, fuse_position, localization_error, pick
-    from ..metrics import rate, scnr, sinr
+    from ..metrics import measured_scnr, measured_sinr, rate, scnr, sinr
+    from ..mobility import Mobility
     from ..music import estimate
     from ..precoding import isac_beamformer, nullspace_beam, target_beam, zf
 
