@@ -14,6 +14,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .export import export_onnx
+from .lean import lean_form
 from .trainer import make_model
 
 
@@ -40,12 +41,12 @@ def export_forms(card: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
     cfg = TrainConfig.from_dict(card["training"]["config"])
     model = make_model(cfg).eval()
     inputs = synthetic_inputs(cfg)
+    lean = lean_form(model)
+    modules = {"traced": model} if lean is None else {"traced": model, "lean": lean}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for lean in (False, True):
-        path = out_dir / f"{card['name']}.{'lean' if lean else 'traced'}.onnx"
-        form = export_onnx(model, inputs, path, lean=lean)
-        if form not in paths:
-            paths[form] = path
+    for form, module in modules.items():  # each exported as written: no second folding
+        paths[form] = out_dir / f"{card['name']}.{form}.onnx"
+        export_onnx(module, inputs, paths[form], lean=False)
     return paths
