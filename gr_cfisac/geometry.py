@@ -52,6 +52,20 @@ class Geometry:
             self.rap_frame,
         )
 
+    @classmethod
+    def concatenate(cls, parts: list[Geometry]) -> Geometry:
+        """One batch from several of the same network (the inverse of take)."""
+        first = parts[0]
+        return cls(
+            first.tap_pos,
+            first.rap_pos,
+            np.concatenate([g.user_pos for g in parts]),
+            np.concatenate([g.target_pos for g in parts]),
+            np.concatenate([g.clutter_pos for g in parts]),
+            first.tap_frame,
+            first.rap_frame,
+        )
+
 
 def grid_points(n: int, area_m: float, height_m: float, shift: float = 0.5) -> np.ndarray:
     """n points on a near-square grid over [0, area]^2 at a height; shift in cells (0.5 = centres)."""

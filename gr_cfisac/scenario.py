@@ -8,6 +8,7 @@ the same pieces step by step.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +59,26 @@ class Realizations:
             self.cfg, self.geom.take(index), comm, self.F_hat[index], sensing,
             self.G_t[index], self.G_c[index], self.Q_t[index], self.Q_c[index],
         )  # fmt: skip
+
+    @classmethod
+    def concatenate(cls, parts: list[Realizations]) -> Realizations:
+        """One batch from several of the same network (the inverse of take)."""
+        if len(parts) == 1:
+            return parts[0]
+
+        def cat(items: list, kind: type) -> Any:
+            return kind(**{f.name: np.concatenate([getattr(x, f.name) for x in items])
+                           for f in fields(kind)})  # fmt: skip
+
+        arrays = {k: np.concatenate([getattr(p, k) for p in parts])
+                  for k in ("F_hat", "G_t", "G_c", "Q_t", "Q_c")}  # fmt: skip
+        return cls(
+            parts[0].cfg,
+            Geometry.concatenate([p.geom for p in parts]),
+            cat([p.comm for p in parts], CommChannels),
+            sensing=cat([p.sensing for p in parts], SensingGeometry),
+            **arrays,
+        )
 
 
 def draw_realizations(

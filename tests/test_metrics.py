@@ -4,7 +4,7 @@ import pytest
 from gr_cfisac import metrics as M
 from gr_cfisac.channels import crandn
 from gr_cfisac.precoding import isac_beamformer, nullspace_beam, target_beam, zf
-from gr_cfisac.scenario import draw_realizations
+from gr_cfisac.scenario import Realizations, draw_realizations
 
 QPSK = np.array([1 + 1j, 1 - 1j, -1 + 1j, -1 - 1j]) / np.sqrt(2)
 
@@ -191,3 +191,16 @@ def test_realizations_take_indexes_every_array(cfg):
     np.testing.assert_array_equal(sub.comm.cov, r.comm.cov[2:4])
     np.testing.assert_array_equal(sub.sensing.amp_c, r.sensing.amp_c[2:4])
     np.testing.assert_array_equal(sub.geom.user_pos, r.geom.user_pos[2:4])
+
+
+def test_realizations_concatenate_undoes_take(cfg):
+    r = draw_realizations(cfg, 6, 5)
+    whole = Realizations.concatenate(
+        [r.take(slice(0, 2)), r.take(slice(2, 3)), r.take(slice(3, 6))]
+    )
+    assert whole.batch == 6
+    for name in ("F", "F_hat", "G_t", "G_c", "Q_t", "Q_c"):
+        np.testing.assert_array_equal(getattr(whole, name), getattr(r, name))
+    np.testing.assert_array_equal(whole.comm.cov, r.comm.cov)
+    np.testing.assert_array_equal(whole.sensing.amp_c, r.sensing.amp_c)
+    np.testing.assert_array_equal(whole.geom.target_pos, r.geom.target_pos)

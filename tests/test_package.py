@@ -13,6 +13,7 @@ CORE = [
     "estimation",
     "metrics",
     "scenario",
+    "evaluation",
     "echo",
     "music",
     "bounds",

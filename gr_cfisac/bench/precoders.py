@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics
+from .. import evaluation, metrics
 from ..config import SystemConfig
 from ..precoding import mrt, rzf, zf
 from ..scenario import Realizations
@@ -56,62 +56,25 @@ JOINT_MODELS = (
 )
 
 
-def _concat(parts: list[Realizations]) -> Realizations:
-    """One Realizations batch from chunks (geometry of the first: only the arrays are used)."""
-    from ..channels import CommChannels, SensingGeometry
-
-    if len(parts) == 1:
-        return parts[0]
-    comm = CommChannels(*(np.concatenate([getattr(p.comm, f) for p in parts])
-                          for f in ("F", "mean", "cov", "gain", "rician")))  # fmt: skip
-    sg = SensingGeometry(**{k: np.concatenate([getattr(p.sensing, k) for p in parts])
-                            for k in vars(parts[0].sensing)})  # fmt: skip
-    cat = {
-        k: np.concatenate([getattr(p, k) for p in parts])
-        for k in ("F_hat", "G_t", "G_c", "Q_t", "Q_c")
-    }
-    return Realizations(parts[0].cfg, parts[0].geom, comm, cat["F_hat"], sg, cat["G_t"],
-                        cat["G_c"], cat["Q_t"], cat["Q_c"])  # fmt: skip
-
-
 def held_out_realizations(cfg: SystemConfig, scene: str, size: int) -> Realizations:
     """The held-out test split (seed of the shipped cards' data config, DataConfig defaults)."""
     from ..train.config import DataConfig
     from ..train.data import iter_realizations
 
     data = DataConfig(scene=scene)
-    return _concat(list(iter_realizations(cfg, data, "test", size)))
+    return Realizations.concatenate(list(iter_realizations(cfg, data, "test", size)))
 
 
 def score(real: Realizations, W: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-realization rates and objective of W (B, N, K+1) or user beams (B, N, K)."""
-    cfg = real.cfg
-    W = np.asarray(W, dtype=complex)
-    Rc = metrics.comm_rates(real.F, W, cfg.kappa)
-    Rs = metrics.sensing_rates(real.G_t, real.G_c, W, cfg.kappa)
-    Wf = metrics._with_sensing_column(W, cfg.K)
-    Rs_avg = metrics.rate(metrics.scnr_averaged(real.Q_t, real.Q_c, Wf, cfg.MR), cfg.kappa)
-    Rc_est = metrics.comm_rates(real.F_hat, W, cfg.kappa)  # as a precoder sees it
-    obj = ETA * Rc.sum(-1) + (1 - ETA) * Rs.sum(-1)
-    return {
-        "Rc_est": Rc_est,"Rc": Rc, "Rs": Rs, "Rs_avg": Rs_avg, "objective": obj,
-            "power": np.sum(np.abs(W) ** 2, axis=(1, 2)) / cfg.power_budget}  # fmt: skip
+    """evaluation.score at the benchmark's eta."""
+    return evaluation.score(real, W, ETA)
 
 
 def summary(s: dict[str, np.ndarray], index: slice | None = None) -> dict[str, Any]:
+    """evaluation.summarize of realizations ``index`` at the SC/CC models' thresholds."""
     index = slice(None) if index is None else index
-    sub = {k: v[index] for k, v in s.items()}
-    return {
-        "sum_rc": float(sub["Rc"].sum(-1).mean()),
-        "sum_rs": float(sub["Rs"].sum(-1).mean()),
-        "sum_rs_avg": float(sub["Rs_avg"].sum(-1).mean()),
-        "objective": float(sub["objective"].mean()),
-        "max_power_over_budget": float(sub["power"].max()),
-        "feasibility_sc": metrics.feasibility(sub["Rc"], COMM_THRESHOLD),
-        "feasibility_sc_on_estimates": metrics.feasibility(sub["Rc_est"], COMM_THRESHOLD),
-        "feasibility_cc_averaged": metrics.feasibility(sub["Rs_avg"], SENSING_THRESHOLD),
-        "feasibility_cc_realized": metrics.feasibility(sub["Rs"], SENSING_THRESHOLD),
-    }
+    return evaluation.summarize({k: v[index] for k, v in s.items()}, COMM_THRESHOLD,
+                                SENSING_THRESHOLD)  # fmt: skip
 
 
 def _timed(fn, *args) -> tuple[Any, float]:

@@ -11,45 +11,11 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .. import metrics
 from ..config import SystemConfig
-from ..scenario import Realizations
-
-
-def score(real: Realizations, W: np.ndarray, eta: float) -> dict[str, np.ndarray]:
-    """Per-realization metrics of W (B, N, K+1) on true F and realized G (and averaged Q)."""
-    cfg = real.cfg
-    Rc = metrics.comm_rates(real.F, W, cfg.kappa)
-    Rs = metrics.sensing_rates(real.G_t, real.G_c, W, cfg.kappa)
-    Rs_avg = metrics.rate(metrics.scnr_averaged(real.Q_t, real.Q_c, W, cfg.MR), cfg.kappa)
-    return {
-        "Rc": Rc,
-        "Rs": Rs,
-        "Rs_avg": Rs_avg,
-        "objective": eta * Rc.sum(-1) + (1 - eta) * Rs.sum(-1),
-        "power": np.sum(np.abs(W) ** 2, axis=(1, 2)),
-    }
-
-
-def summarize(
-    parts: dict[str, np.ndarray], comm_threshold: float, sensing_threshold: float
-) -> dict[str, Any]:
-    """Means and the feasibility of Table III (SC: every R_C,k >= vartheta_th; CC: every R_S,j >=
-    zeta_th, on the realized and on the varpi-averaged SCNR)."""
-    return {
-        "sum_rc": float(parts["Rc"].sum(-1).mean()),
-        "sum_rs": float(parts["Rs"].sum(-1).mean()),
-        "sum_rs_avg": float(parts["Rs_avg"].sum(-1).mean()),
-        "objective": float(parts["objective"].mean()),
-        "feasibility_sc": metrics.feasibility(parts["Rc"], comm_threshold),
-        "feasibility_cc_realized": metrics.feasibility(parts["Rs"], sensing_threshold),
-        "feasibility_cc_averaged": metrics.feasibility(parts["Rs_avg"], sensing_threshold),
-        "max_power_ratio": float(parts["power"].max()),
-    }
+from ..evaluation import score, summarize
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
             acc.setdefault(k, []).append(v)
     parts = {k: np.concatenate(v) for k, v in acc.items()}
     report = summarize(parts, th_c, th_s)
-    report["max_power_ratio"] = report["max_power_ratio"] / cfg.power_budget
     report.update(model=str(args.model), realizations=args.size, eta=eta,
                   comm_threshold=th_c, sensing_threshold=th_s,
                   seconds_per_realization_batched=elapsed / args.size)  # fmt: skip
