@@ -60,6 +60,7 @@ def plot_summary(report: dict[str, Any], path: Path) -> None:
 
 
 def plot_tradeoff(tradeoff: dict[str, Any], path: Path) -> None:
+    """Figs 7-8: SC sensing sum over vartheta_th, CC comm sum over zeta_th (optimizer, model)."""
     import matplotlib
 
     matplotlib.use("Agg")
