@@ -1,0 +1,116 @@
+"""Reading a capture for scoring: its SystemConfig, its streams by kind, the RAP geometry, and
+each recording's complete coherence blocks, read in chunks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import SystemConfig
+from ..sigmf_io import Collection, Recording
+
+CHUNK = 256  # coherence blocks per step
+
+
+@dataclass
+class BlockReader:
+    """The complete coherence blocks of one recording: their indices and samples on demand."""
+
+    rec: Recording
+    per_block: int
+    cbs: np.ndarray
+    starts: np.ndarray
+
+    @classmethod
+    def of(cls, rec: Recording, per_block: int) -> BlockReader:
+        blocks = [a for a in rec.blocks() if a.start + per_block <= rec.num_items]
+        if blocks:
+            cbs = np.array([a.cb for a in blocks], dtype=np.int64)
+            starts = np.array([a.start for a in blocks], dtype=np.int64)
+        else:  # no cb annotations: consecutive blocks numbered from 0
+            cbs = np.arange(rec.num_items // per_block, dtype=np.int64)
+            starts = cbs * per_block
+        return cls(rec, per_block, cbs, starts)
+
+    def read(self, cbs: np.ndarray) -> np.ndarray:
+        """Samples of the given blocks: (len(cbs), per_block, channels) complex128."""
+        index = np.searchsorted(self.cbs, cbs)
+        data = self.rec.samples(mmap=True)
+        return np.asarray(
+            data[self.starts[index][:, None] + np.arange(self.per_block)], dtype=np.complex128
+        )
+
+
+def config_of(capture: Collection, given: SystemConfig | None, where: Path) -> SystemConfig:
+    recorded = capture.config
+    if recorded is None and given is None:
+        names = ", ".join(r.name for r in capture.recordings)
+        raise ValueError(
+            f"{where} has no cfisac:config metadata (the SystemConfig it was recorded with: "
+            f"array shapes, tau_c, tau_p, K, NC ...), needed to cut its samples into coherence "
+            f"blocks and steer MUSIC; recordings: {names}. Pass --config CONFIG.json (a "
+            "SystemConfig.to_json() file)"
+        )
+    if recorded is not None and given is not None:
+        mine, theirs = recorded.to_dict(), given.to_dict()
+        diff = [
+            f"{k}: {theirs[k]!r} given vs {mine[k]!r} recorded"
+            for k in mine
+            if k != "extra" and mine[k] != theirs.get(k)
+        ]
+        if diff:
+            raise ValueError(
+                f"{where} was recorded with another SystemConfig ({'; '.join(diff)}); drop "
+                "--config to use the recorded one"
+            )
+    return recorded if recorded is not None else given
+
+
+def streams_by_kind(
+    capture: Collection, cfg: SystemConfig, plain_kind: str
+) -> dict[str, list[Recording]]:
+    out: dict[str, list[Recording]] = {}
+    for rec in capture.recordings:
+        out.setdefault(rec.kind or plain_kind, []).append(rec)
+    for recs in out.values():
+        recs.sort(key=lambda r: int(r.stream.get("index", 0)))
+    expected = {"rap_echo": cfg.MR, "tap_pilots": cfg.MT}
+    for kind, channels in expected.items():
+        for rec in out.get(kind, []):
+            if rec.num_channels != channels:
+                raise ValueError(
+                    f"{rec.meta_path}: {rec.num_channels} channels, but a {kind} recording of "
+                    f"this configuration has {channels} (one per antenna); check --config"
+                )
+    return out
+
+
+def rap_geometry(cfg: SystemConfig, capture: Collection) -> tuple[np.ndarray, np.ndarray, str]:
+    from ..geometry import DOWNWARD_FRAME, ap_positions
+
+    g = capture.geometry
+    if g.get("rap_pos_m") and g.get("rap_frame"):
+        try:
+            pos, frame = np.asarray(g["rap_pos_m"], float), np.asarray(g["rap_frame"], float)
+        except (TypeError, ValueError):
+            pos = frame = np.zeros(0)
+        if pos.shape != (cfg.NR, 3) or frame.shape != (cfg.NR, 3, 3):
+            raise ValueError(
+                f"{capture.path}: cfisac:geometry rap_pos_m / rap_frame must be numbers of shape "
+                f"({cfg.NR}, 3) / ({cfg.NR}, 3, 3); the metadata is corrupt"
+            )
+        return pos, frame, "capture"
+    _, raps = ap_positions(cfg)
+    return raps, np.broadcast_to(DOWNWARD_FRAME, (cfg.NR, 3, 3)).copy(), "config (ap_positions)"
+
+
+def in_chunks(cbs: np.ndarray, progress: bool, what: str):
+    steps = range(0, len(cbs), CHUNK)
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc=what, unit="chunk", leave=False)
+    for s in steps:
+        yield cbs[s : s + CHUNK]
