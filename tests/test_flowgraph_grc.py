@@ -42,23 +42,6 @@ OTHER_NETWORK = {
 }
 
 
-@pytest.fixture(scope="module")
-def platform():
-    os.environ["GRC_BLOCKS_PATH"] = str(GRC_DIR)
-    from gnuradio.grc.core.platform import Platform
-
-    from gnuradio import gr
-
-    p = Platform(
-        name="cfisac-tests",
-        prefs=gr.prefs(),
-        version=gr.version(),
-        version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()),
-    )
-    p.build_library()
-    return p
-
-
 def test_every_block_yml_loads(platform):
     ids = {p.stem.replace(".block", "") for p in GRC_DIR.glob("*.block.yml")}
     assert set(MINE) <= ids

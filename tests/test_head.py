@@ -5,9 +5,6 @@ run forever. Its GRC definition matches the block for every preset."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pmt
 import pytest
@@ -109,21 +106,6 @@ def test_bad_parameters_are_refused(cfg):
     with pytest.raises(ValueError, match="num_blocks must be >= 0"):
         head(cfg, rap_echo=1, num_blocks=-1)
     assert len(head(cfg, preset="rap_truth_geometry").in_ports) == cfg.NR + 2
-
-
-@pytest.fixture(scope="module")
-def platform():
-    os.environ["GRC_BLOCKS_PATH"] = str(Path(__file__).resolve().parents[1] / "grc")
-    from gnuradio.grc.core.platform import Platform
-
-    p = Platform(
-        name="cfisac-head-tests",
-        prefs=gr.prefs(),
-        version=gr.version(),
-        version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()),
-    )
-    p.build_library()
-    return p
 
 
 @pytest.mark.parametrize("preset", ["rap", "rap_truth", "rap_truth_geometry", "replay", "all"])

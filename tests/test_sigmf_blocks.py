@@ -312,24 +312,6 @@ def _full_capture(cfg: SystemConfig, path):
     return cap.path
 
 
-@pytest.fixture(scope="module")
-def platform():
-    import os
-    from pathlib import Path
-
-    os.environ["GRC_BLOCKS_PATH"] = str(Path(__file__).resolve().parents[1] / "grc")
-    from gnuradio.grc.core.platform import Platform
-
-    p = Platform(
-        name="cfisac-sigmf-tests",
-        prefs=gr.prefs(),
-        version=gr.version(),
-        version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()),
-    )
-    p.build_library()
-    return p
-
-
 @pytest.mark.parametrize("preset", ["rap", "rap_truth", "rap_truth_geometry", "replay", "all"])
 def test_grc_ports_match_the_blocks(preset, tmp_path, platform):
     from gnuradio import cfisac
