@@ -1,9 +1,12 @@
 """How well a precoder does on a batch of realizations: the rates it reaches on the TRUE channels
 and the REALIZED sensing matrices, what it believes on the estimates, the joint objective (eq 23a)
-and the feasibility of Table III. Used by ``cfisac evaluate`` and the precoder benchmark."""
+and the feasibility of Table III; several precoders on the same realizations, and a plain-text
+table of them. Used by ``cfisac evaluate`` and the precoder benchmark."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -50,3 +53,63 @@ def summarize(
         "feasibility_cc_averaged": metrics.feasibility(parts["Rs_avg"], sensing_threshold),
         "max_power_ratio": float(parts["power"].max()),
     }
+
+
+def compare(
+    batches: Iterable[Realizations],
+    precoders: dict[str, Callable[[Realizations], np.ndarray]],
+    eta: float,
+    limits: dict[str, int] | None = None,
+) -> dict[str, tuple[dict[str, np.ndarray], float]]:
+    """Score every precoder on the SAME realizations, batch after batch: name -> (score()'s
+    arrays concatenated, seconds per realization of its calls, batched). ``limits`` caps a slow
+    precoder to the first n realizations (it then sees a prefix of what the others see)."""
+    limits = limits or {}
+    parts: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in precoders}
+    seconds = dict.fromkeys(precoders, 0.0)
+    seen = 0
+    for real in batches:
+        for name, precoder in precoders.items():
+            B = real.F.shape[0]
+            n = min(B, limits.get(name, B + seen) - seen)
+            if n <= 0:
+                continue
+            sub = real if n == B else real.take(slice(0, n))
+            t0 = time.perf_counter()
+            W = precoder(sub)
+            seconds[name] += time.perf_counter() - t0
+            for key, value in score(sub, W, eta).items():
+                parts[name].setdefault(key, []).append(value)
+        seen += real.F.shape[0]
+    out = {}
+    for name, acc in parts.items():
+        arrays = {k: np.concatenate(v) for k, v in acc.items()}
+        out[name] = (arrays, seconds[name] / max(len(arrays.get("objective", ())), 1))
+    return out
+
+
+#: columns of format_table: (heading, summary key or callable, format)
+_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], float], str], ...] = (
+    ("realizations", lambda s: s["realizations"], "{:d}"),
+    ("objective", lambda s: s["objective"], "{:.3f}"),
+    ("sum Rc", lambda s: s["sum_rc"], "{:.3f}"),
+    ("sum Rs", lambda s: s["sum_rs"], "{:.3f}"),
+    ("SC feasible", lambda s: s["feasibility_sc"]["rate"], "{:.1%}"),
+    ("CC feasible", lambda s: s["feasibility_cc_realized"]["rate"], "{:.1%}"),
+    ("ms/realization", lambda s: 1e3 * s["seconds_per_realization_batched"], "{:.3f}"),
+)
+
+
+def format_table(rows: dict[str, dict[str, Any]], caption: str) -> str:
+    """A plain-text table, one row per precoder (summarize()'s dict plus 'realizations' and
+    'seconds_per_realization_batched'), under its caption."""
+    head = ["precoder", *(c[0] for c in _COLUMNS)]
+    body = [[name, *(fmt.format(get(s)) for _, get, fmt in _COLUMNS)] for name, s in rows.items()]
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        return "  ".join([first, *(c.rjust(w) for c, w in zip(cells[1:], widths[1:]))])
+
+    rule = "-" * len(line(head))
+    return "\n".join([caption, rule, line(head), rule, *(line(r) for r in body), rule])

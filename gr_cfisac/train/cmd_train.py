@@ -1,19 +1,46 @@
-"""Train a learned precoder unsupervised (STCIB, its PMA variant, target-aware, CNN) into runs/NAME.
+"""``cfisac train``: train a learned precoder unsupervised into runs/NAME (resumable).
 
-Examples:
-  cfisac train --regime joint --eta 0.4
-  cfisac train --config gr_cfisac/train/configs/stcib_sc.yml
-  cfisac train --config models/stcib_joint.json          # reproduce a shipped model
-Interrupted runs resume from runs/NAME/last.pt; --export writes the ONNX model and its card.
+Without ``--config`` the run starts from the recipe of the shipped ``models/stcib_joint`` model
+(``gr_cfisac/train/configs/stcib_joint.yml``, read at start-up so it is written in one place);
+every override flag replaces one field of that recipe, and its help shows the recipe's value.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import signal
+import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 from .config import TrainConfig
+
+HELP = "train a learned precoder (STCIB, CNN) unsupervised; export it to ONNX"
+
+#: the recipe `cfisac train` starts from without --config (the shipped stcib_joint model's)
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "stcib_joint.yml"
+
+DESCRIPTION = f"""\
+Generate Monte-Carlo channel realizations from the core, train a learned precoder without labels
+(losses 38-40 of the STCIB paper) and, with --export, write the ONNX model and its JSON card.
+
+Without --config the run starts from the recipe of the shipped models/stcib_joint.onnx
+({DEFAULT_CONFIG.name}: STCIB, zero-forcing output head, 64-wide tokens, 50000 training
+realizations, 30 epochs), so `cfisac train --regime joint --eta 0.4` reproduces it; each override
+below replaces one field and its "(default: ...)" is that recipe's value.
+
+Checkpoints go to runs/NAME/last.pt after every epoch; an interrupted run (Ctrl-C, kill) prints
+the command that resumes it: cfisac train --resume runs/NAME.
+
+examples:
+  cfisac train --regime joint --eta 0.4 --export models/my_joint.onnx
+  cfisac train --config gr_cfisac/train/configs/stcib_sc.yml
+  cfisac train --config models/stcib_joint.json      # reproduce a shipped model from its card
+  cfisac train --resume runs/stcib_joint_eta0.4        # continue an interrupted run
+"""
 
 #: command-line flag -> (section, field) of TrainConfig
 OVERRIDES = {
@@ -28,6 +55,8 @@ OVERRIDES = {
     "input_norm": ("model", "input_norm"),
     "head": ("model", "head"),
     "decoder": ("model", "decoder"),
+    "target_aware": ("model", "target_aware"),
+    "gain_input": ("model", "gain_input"),
     "d_model": ("model", "d_model"),
     "heads": ("model", "heads"),
     "inducing": ("model", "inducing"),
@@ -46,74 +75,122 @@ OVERRIDES = {
     "max_minutes": ("optim", "max_minutes"),
 }
 
+#: override flag -> (type or choices, what it sets)
+_FLAGS: dict[str, tuple[Any, str]] = {
+    "regime": (
+        ["joint", "sc", "cc"],
+        "design problem: joint P3 (eq 40), SC P1 (eq 38), CC P2 (eq 39)",
+    ),
+    "eta": (float, "weight of the communication sum rate in the joint objective (eq 23a)"),
+    "comm_threshold": (float, "SC: every user's rate threshold vartheta_th, bps/Hz"),
+    "sensing_threshold": (float, "CC: every RAP's sensing-rate threshold zeta_th, bps/Hz"),
+    "xi": (float, "SC penalty weight (eq 38)"),
+    "varrho": (float, "CC penalty weight (eq 39)"),
+    "margin": (float, "bps/Hz added to the threshold inside the SC/CC penalty"),
+    "arch": (["stcib", "cnn"], "network: STCIB Set Transformer or the CNN baseline"),
+    "decoder": (["tokens", "pma"], "STCIB decoder: user tokens (ours) or the paper's PMA_{K+1}"),
+    "input_norm": (["token", "set"], "LayerNorm per token (eq 25) or over the whole set"),
+    "head": (
+        ["free", "span", "zf"],
+        "output head: free rFF (paper), span of the estimates, or "
+        "zero-forcing directions + free part (shipped models)",
+    ),  # fmt: skip
+    "target_aware": (bool, "add the target/clutter as sensing tokens (trains on random scenes)"),
+    "gain_input": (bool, "add each token's log-energy as an input"),
+    "scene": (["paper", "random"], "sensing scene: the paper's fixed one or a moving target"),
+    "d_model": (int, "STCIB token width d"),
+    "heads": (int, "attention heads h"),
+    "inducing": (int, "ISAB inducing points n (eq 28)"),
+    "ff_hidden": (int, "rFF hidden width"),
+    "cnn_channels": (int, "CNN channels"),
+    "train_size": (int, "training realizations"),
+    "val_size": (int, "validation realizations"),
+    "data_seed": (int, "seed of the Monte-Carlo data"),
+    "cache_dir": (str, "folder of the cached data chunks"),
+    "lr": (float, "Adam learning rate (cosine-annealed)"),
+    "batch_size": (int, "mini-batch size"),
+    "epochs": (int, "number of epochs (early stopping may end sooner)"),
+    "patience": (int, "early-stopping patience, epochs"),
+    "threads": (int, "torch CPU threads"),
+    "max_minutes": (float, "safety time budget of the whole run, minutes"),
+}
+
+
+def default_config() -> TrainConfig:
+    """The recipe ``cfisac train`` starts from without --config (``DEFAULT_CONFIG``)."""
+    return TrainConfig.load(DEFAULT_CONFIG)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="YAML config, run config.yml or model card")
-    parser.add_argument("--name", help="model name (default: from the config)")
-    parser.add_argument("--seed", type=int, help="model initialization / shuffling seed")
-    parser.add_argument("--out", type=Path, help="run folder (default runs/NAME)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="YAML config, a run's config.yml or a model card .json to start from "
+        f"(default: {DEFAULT_CONFIG.name}, the shipped stcib_joint recipe)",
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last.pt with its config.yml "
+        "(same as --config RUN_DIR/config.yml --out RUN_DIR)",
+    )
+    parser.add_argument(
+        "--name", help="model name (default: ARCH_REGIME_eta|thVALUE, or the config's)"
+    )
+    parser.add_argument(
+        "--seed", type=int, help="model initialization / shuffling seed (default: the config's)"
+    )
+    parser.add_argument("--out", type=Path, help="run folder (default: runs/NAME)")
     parser.add_argument(
         "--export",
         type=Path,
         metavar="MODEL.onnx",
-        help="export the best model and its card here when done",
+        help="export the best model and its card here when done (default: no export)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm bars")
-    g = parser.add_argument_group("overrides (section.field of the config)")
-    g.add_argument("--regime", choices=["joint", "sc", "cc"])
-    for name in (
-        "eta",
-        "comm_threshold",
-        "sensing_threshold",
-        "xi",
-        "varrho",
-        "margin",
-        "lr",
-        "max_minutes",
-    ):
-        g.add_argument("--" + name.replace("_", "-"), type=float, dest=name)
-    g.add_argument("--arch", choices=["stcib", "cnn"])
-    g.add_argument("--decoder", choices=["tokens", "pma"])
-    g.add_argument("--input-norm", choices=["token", "set"])
-    g.add_argument("--head", choices=["free", "span", "zf"])
-    g.add_argument("--target-aware", action="store_true", default=None)
-    g.add_argument("--gain-input", action="store_true", default=None)
-    g.add_argument("--scene", choices=["paper", "random"])
-    g.add_argument("--cache-dir")
-    for name in (
-        "d_model",
-        "heads",
-        "inducing",
-        "ff_hidden",
-        "cnn_channels",
-        "train_size",
-        "val_size",
-        "data_seed",
-        "batch_size",
-        "epochs",
-        "patience",
-        "threads",
-    ):
-        g.add_argument("--" + name.replace("_", "-"), type=int, dest=name)
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars; one line per epoch is printed either way",
+    )
+    recipe = default_config().to_dict()
+    g = parser.add_argument_group(
+        "overrides",
+        f"each replaces one field of the config; the defaults shown are {DEFAULT_CONFIG.name}'s "
+        "(with --config or --resume, that file's values are the defaults)",
+    )
+    for flag, (kind, text) in _FLAGS.items():
+        section, field = OVERRIDES[flag]
+        help_text = f"{text} (default: {recipe[section][field]})"
+        option = "--" + flag.replace("_", "-")
+        if kind is bool:
+            g.add_argument(option, action="store_true", default=None, help=help_text)
+        elif isinstance(kind, list):
+            g.add_argument(option, choices=kind, help=help_text)
+        else:
+            g.add_argument(option, type=kind, dest=flag, help=help_text)
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
-    """The TrainConfig from --config (or defaults) with the command-line overrides applied."""
-    data = TrainConfig.load(args.config).to_dict() if args.config else TrainConfig().to_dict()
+    """The TrainConfig from --resume, --config or the default recipe, with the overrides applied."""
+    resume = getattr(args, "resume", None)
+    if resume is not None and args.config is not None:
+        raise ValueError("--resume RUN_DIR takes the run's own config.yml: drop --config")
+    source = resume / "config.yml" if resume is not None else args.config
+    if resume is not None and not source.exists():
+        raise FileNotFoundError(f"--resume {resume}: no config.yml there (not a run folder)")
+    data = (TrainConfig.load(source) if source else default_config()).to_dict()
     for flag, (section, field) in OVERRIDES.items():
         value = getattr(args, flag, None)
         if value is not None:
             data[section][field] = value
     if getattr(args, "target_aware", None):
-        data["model"]["target_aware"] = True
         data["data"]["scene"] = "random"
-    if getattr(args, "gain_input", None):
-        data["model"]["gain_input"] = True
     if args.seed is not None:
         data["seed"] = args.seed
     if args.name:
         data["name"] = args.name
-    elif not args.config:
+    elif source is None:
         loss = data["loss"]
         suffix = {"joint": f"eta{loss['eta']}", "sc": f"th{loss['comm_threshold']}",
                   "cc": f"th{loss['sensing_threshold']}"}[loss["regime"]]  # fmt: skip
@@ -121,14 +198,42 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict(data)
 
 
+def resume_command(out: Path, export: Path | None) -> str:
+    """The shell command that continues the run in ``out`` (its config.yml and last.pt)."""
+    cmd = ["cfisac", "train", "--resume", str(out)]
+    if export is not None:
+        cmd += ["--export", str(export)]
+    return shlex.join(cmd)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     from .trainer import Trainer
 
     cfg = resolve_config(args)
-    out = args.out or Path("runs") / cfg.name
+    out = args.out or args.resume or Path("runs") / cfg.name
     trainer = Trainer(cfg, out, progress=not args.no_progress)
+    again = resume_command(out, args.export)
     print(f"cfisac train {cfg.name}: {trainer.parameters} parameters -> {out}")
-    result = trainer.fit()
+    print(f"checkpoint after every epoch: {out / 'last.pt'}; resume with: {again}", flush=True)
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:  # kill (SIGTERM) takes the same path as Ctrl-C
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        result = trainer.fit()
+    except KeyboardInterrupt:
+        done = trainer.state["epoch"]
+        saved = (f"checkpoint {out / 'last.pt'} holds epoch {done}" if done
+                 else "no epoch finished yet, the generated data are cached")  # fmt: skip
+        print(f"\ncfisac train: interrupted after {done} of {cfg.optim.max_epochs} epochs "
+              f"({saved}); resume with:\n  {again}", file=sys.stderr, flush=True)  # fmt: skip
+        raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     print(json.dumps({"stopped": result.stopped, "epochs": result.epochs,
                       "wall_s": round(result.wall_s, 1), "best": result.best}, indent=2))  # fmt: skip
     if args.export:

@@ -1,5 +1,6 @@
 """Unsupervised training (paper section V-E): Adam on mini-batches, cosine learning rate, early
-stopping on the validation loss with patience, resumable checkpoints, tqdm bar, CSV log.
+stopping on the validation loss with patience, resumable checkpoints, tqdm bar, CSV log and
+one printed line per epoch (with or without the bar).
 
 Run folder ``runs/NAME/``: ``config.yml`` (the TrainConfig), ``last.pt`` (model, optimizer,
 scheduler, counters — resumes after an interruption), ``best.pt`` (best validation weights and
@@ -13,6 +14,7 @@ import csv
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +116,15 @@ def evaluate(
     else:
         out["feasible"] = 1.0
     return out
+
+
+def epoch_line(
+    epoch: int, epochs: int, train_loss: float, val: dict[str, float], seconds: float
+) -> str:
+    """One line per epoch: losses, validation sum rates and feasibility, and the epoch's time."""
+    return (f"epoch {epoch:>{len(str(epochs))}}/{epochs}  train loss {train_loss:.4f}  "
+            f"val loss {val['loss']:.4f}  sum Rc {val['sum_rc']:.3f}  sum Rs {val['sum_rs']:.3f}  "
+            f"feasible {val['feasible']:.3f}  {seconds:.1f} s")  # fmt: skip
 
 
 @dataclass
@@ -234,8 +245,8 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Train until early stopping, max_epochs or the time budget; returns the best metrics."""
         o = self.cfg.optim
+        resumed = self._resume()  # before config.yml is written: a refused resume keeps it
         self.cfg.save(self.out / "config.yml")
-        resumed = self._resume()
         train, val = self._load_data()
         stopped = "max_epochs"
         epochs = range(self.state["epoch"], o.max_epochs)
@@ -245,8 +256,9 @@ class Trainer:
 
             bar = tqdm(total=o.max_epochs, initial=self.state["epoch"], desc=self.cfg.name,
                        unit="epoch")  # fmt: skip
-            if resumed:
-                bar.write(f"resumed {self.out / 'last.pt'} at epoch {self.state['epoch']}")
+        say = partial(print, flush=True) if bar is None else bar.write
+        if resumed:
+            say(f"resumed {self.out / 'last.pt'} at epoch {self.state['epoch']}")
         for _ in epochs:
             if self.state["bad_epochs"] >= o.patience:
                 stopped = "early_stopping"
@@ -273,6 +285,8 @@ class Trainer:
                        "val_sum_rs": metrics["sum_rs"], "val_sum_rs_avg": metrics["sum_rs_avg"],
                        "val_objective": metrics["objective"], "val_feasible": metrics["feasible"],
                        "lr": lr, "elapsed_s": round(self.state["elapsed_s"], 1)})  # fmt: skip
+            say(epoch_line(self.state["epoch"], o.max_epochs, train_loss, metrics,
+                           time.perf_counter() - t0))  # fmt: skip
             if bar is not None:
                 bar.set_postfix(val_loss=f"{metrics['loss']:.3f}", Rc=f"{metrics['sum_rc']:.2f}",
                                 Rs=f"{metrics['sum_rs']:.3f}", feas=f"{metrics['feasible']:.3f}")  # fmt: skip
