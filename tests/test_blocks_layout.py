@@ -45,7 +45,7 @@ def test_layout_sizes_follow_the_config(cfg):
     assert item_size(cfg, "estimate") == cfg.K * cfg.MT
     assert item_size(cfg, "beam") == cfg.MT * (cfg.K + 1)
     assert item_size(cfg, "precoder") == cfg.N * (cfg.K + 1)
-    assert item_size(cfg, "angles") == 3 * (cfg.NC + 1) + 1
+    assert item_size(cfg, "angles") == 3 * (cfg.NC + 1) + 2  # + model order, validity
     assert item_size(cfg, "fix") == 3 + 2 * cfg.NR + 1
     small = cfg.replace(K=2, tau_p=2)
     assert item_size(small, "truth") < item_size(cfg, "truth")

@@ -22,7 +22,7 @@ B = 8
 def scene():
     from gr_cfisac.config import SystemConfig
 
-    cfg = SystemConfig()
+    cfg = SystemConfig(MR_shape=(4, 4))  # 2x2 RAPs cannot identify target + 2 clutter points
     r = draw_realizations(cfg, B, 21)
     beam = nullspace_beam(target_beam(r.sensing.aT_t, r.sensing.amp_t), r.F_hat)
     W = isac_beamformer(zf(r.F_hat, cfg.power_budget), beam, cfg.power_budget, 0.6)
@@ -51,6 +51,7 @@ def test_music_angles_equal_the_core_on_the_same_snapshots(scene):
         value = want.value[:, j]  # float32 carries values beyond its range as inf
         np.testing.assert_allclose(got["value"], np.where(value > 3.4e38, np.inf, value), rtol=1e-5)
         assert np.all(got["n_sources"] == cfg.NC + 1)
+        assert np.all(got["validity"] == music.Validity.OK) and np.all(np.isfinite(got["psi"]))
         assert outs[j].cb() == [(b, b) for b in range(B)]
     msgs = [decode(debug.get_message(i)) for i in range(debug.num_messages())]
     assert [m["cb"] for m in msgs] == list(range(B))
@@ -85,14 +86,16 @@ def fix_of(cfg, outs):
     return fix_layout(cfg).unpack(outs[0].data[:, 0])
 
 
-def peaks_ports(cfg, psi, theta):
+def peaks_ports(cfg, psi, theta, validity=None):
     layout = angles_layout(psi.shape[-1])
+    validity = np.zeros(psi.shape[:2]) if validity is None else validity
     return [
         layout.pack(
             psi=psi[:, j],
             theta=theta[:, j],
             value=np.ones_like(psi[:, j]),
             n_sources=np.full((len(psi), 1), psi.shape[-1]),
+            validity=validity[:, j, None],
         )[:, None]
         for j in range(cfg.NR)
     ]
@@ -156,6 +159,72 @@ def test_fusion_marks_misses_when_no_peak_is_near_the_target(scene):
         ),
     )
     assert np.all(np.isnan(fix["pos"])) and np.all(np.isnan(fix["psi"]))
+
+
+def test_fusion_leaves_out_raps_whose_block_is_not_valid(scene):
+    """A RAP marked invalid takes no part even if its item holds numbers: the fix of the other
+    RAPs, and NaN for its angles."""
+    cfg, r, _, _ = scene
+    sg = r.sensing
+    psi = np.concatenate([sg.psi_c, sg.psi_t[..., None]], -1)
+    theta = np.concatenate([sg.theta_c, sg.theta_t[..., None]], -1)
+    validity = np.zeros((B, cfg.NR))
+    validity[:, 1] = music.Validity.NOT_IDENTIFIABLE
+    validity[3, 2] = music.Validity.SATURATED
+    geometry = pack_geometry(cfg, sg)[:, None]
+    fix = fix_of(
+        cfg,
+        run_block(fusion(cfg, msg_interval=0), peaks_ports(cfg, psi, theta, validity) + [geometry]),
+    )
+    assert np.all(np.isnan(fix["psi"][:, 1])) and np.isnan(fix["psi"][3, 2])
+    np.testing.assert_allclose(fix["psi"][:, 0], sg.psi_t[:, 0], atol=1e-5)
+    np.testing.assert_allclose(fix["pos"], r.geom.target_pos, atol=1e-3)  # 3 RAPs still fix it
+
+
+def test_music_marks_bad_blocks_and_carries_on(scene):
+    """NaN, silent and clipped samples (what a radio can send) are marked on the output item with
+    NaN peaks; the block neither stops nor lets them touch the good blocks around them."""
+    cfg, _, Y, ports = scene
+    ports = [p.copy() for p in ports]
+    ports[0][1, 5, 2] = np.nan  # block 1 of RAP 1: one NaN sample
+    ports[1][2] = 0  # block 2 of RAP 2: silent
+    peak = np.abs(ports[2][4].real).max() / 4  # block 4 of RAP 3: an ADC that clips
+    ports[2][4] = np.clip(ports[2][4].real, -peak, peak) + 1j * np.clip(
+        ports[2][4].imag, -peak, peak
+    )
+    blk = music_localizer(cfg, msg_interval=0, display_step_deg=10.0)
+    outs = run_block(blk, ports)
+    layout = angles_layout(cfg.NC + 1)
+    got = [layout.unpack(outs[j].data[:, 0]) for j in range(cfg.NR)]
+    bad = {(0, 1): music.Validity.NON_FINITE, (1, 2): music.Validity.SILENT}
+    bad[(2, 4)] = music.Validity.SATURATED
+    want = music.estimate(Y, *cfg.MR_shape, n_sources=cfg.NC + 1, n_peaks=cfg.NC + 1)
+    for j in range(cfg.NR):
+        assert outs[j].cb() == [(b, b) for b in range(B)]
+        for b in range(B):
+            code = bad.get((j, b), music.Validity.OK)
+            assert got[j]["validity"][b, 0] == code
+            if code == music.Validity.OK:
+                np.testing.assert_allclose(got[j]["psi"][b], want.angles[b, j, :, 0], atol=2e-6)
+            else:
+                assert np.all(np.isnan(got[j]["psi"][b])) and np.all(np.isnan(got[j]["value"][b]))
+    spec = outs[cfg.NR].data[:, 0]
+    assert np.all(np.isnan(spec[1])) and np.all(np.isfinite(spec[0]))
+
+
+def test_table_one_raps_are_marked_not_identifiable(cfg, rng):
+    """Table I's 2x2 RAP with target + 2 clutter points: M - 3 = 1 noise dimension, no isolated
+    peaks, infinite CRB: every block says so (and MDL-chosen lower orders are searched)."""
+    Y = (rng.standard_normal((4, 4, 60)) + 1j * rng.standard_normal((4, 4, 60))).astype(
+        np.complex64
+    )
+    ports = [np.swapaxes(Y, 1, 2)] * cfg.NR
+    outs = run_block(music_localizer(cfg, msg_interval=0), ports, n_outputs=cfg.NR)
+    got = angles_layout(cfg.NC + 1).unpack(outs[0].data[:, 0])
+    assert np.all(got["validity"] == music.Validity.NOT_IDENTIFIABLE)
+    assert np.all(np.isnan(got["psi"])) and np.all(got["n_sources"] == 3)
+    assert music.identifiable(2, 2, 2) and not music.identifiable(3, 2, 2)
+    assert not music.identifiable(1, 1, 4)  # a linear array sees a cone, not a direction
 
 
 def test_bad_parameters(cfg):

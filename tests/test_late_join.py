@@ -38,7 +38,7 @@ def joined():
     """The simulated chain (its MUSIC and fusion aligned from the start) beside a second MUSIC
     whose RAP inputs join at different points, some in the middle of a block, and a second
     fusion whose geometry input joins later still."""
-    cfg = SystemConfig()
+    cfg = SystemConfig(MR_shape=(4, 4))  # Table I's 2x2 RAPs cannot identify 3 sources
     tau, NR = cfg.tau, cfg.NR
     tb = gr.top_block()
     chain = build_chain(tb, cfg, num_blocks=BLOCKS, max_blocks={"music": 5, "fusion": 3})
@@ -85,7 +85,8 @@ def test_late_inputs_give_what_the_aligned_blocks_give(joined):
     p = late_fusion.out_ports[0]
     want = np.asarray(ref[-1].data(), np.float32).reshape(BLOCKS, p.vlen)[6:]
     got = np.asarray(late[-1].data(), np.float32).reshape(-1, p.vlen)
-    np.testing.assert_array_equal(got, want)
+    # the least-squares fix may round differently in another batch of blocks
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     assert np.isfinite(got).any()  # fixes, not only NaNs, were compared
 
 

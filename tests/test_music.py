@@ -202,3 +202,34 @@ def test_peaks_are_the_maxima_of_eq_42_computed_independently():
             ]
             np.testing.assert_allclose(pk.value[b], at_peaks, rtol=1e-8)
             assert pk.value[b, 0] >= full[b].max() * (1 - 1e-9)
+
+
+def test_screen_snapshots_codes_do_not_depend_on_scale(rng):
+    """Gaussian noise is OK at any scale (no ties at its peak); clipping is SATURATED at any
+    scale; a NaN wins over everything; an all-zero block is SILENT."""
+    from gr_cfisac.music import Validity, screen_snapshots
+
+    Y = rng.standard_normal((5, 4, 200)) + 1j * rng.standard_normal((5, 4, 200))
+    for scale in (1e-12, 1.0, 1e12):
+        assert np.all(screen_snapshots(scale * Y) == Validity.OK)
+    clipped = np.clip(Y.real, -1, 1) + 1j * np.clip(Y.imag, -1, 1)
+    for scale in (1e-12, 1.0, 1e12):
+        assert np.all(screen_snapshots(scale * clipped) == Validity.SATURATED)
+    Y[1, 0, 0] = np.nan
+    Y[2] = 0
+    Y[3, 2, 7] = np.inf
+    assert list(screen_snapshots(Y)) == [0, 2, 3, 2, 0]
+
+
+def test_estimate_never_raises_on_bad_samples(rng):
+    """A NaN made eigh fail ('Eigenvalues did not converge') and stopped replay and the MUSIC
+    block; now the block is marked and the others are untouched."""
+    from gr_cfisac.music import Validity
+
+    Y = rng.standard_normal((3, 16, 80)) + 1j * rng.standard_normal((3, 16, 80))
+    ref = music.estimate(Y, 4, 4, n_sources=2)
+    Y[1, :, 3] = np.nan
+    res = music.estimate(Y, 4, 4, n_sources=2)
+    assert list(res.validity) == [Validity.OK, Validity.NON_FINITE, Validity.OK]
+    assert np.all(np.isnan(res.angles[1])) and np.all(np.isnan(res.eigenvalues[1]))
+    np.testing.assert_array_equal(res.angles[[0, 2]], ref.angles[[0, 2]])

@@ -15,9 +15,11 @@ from sigmf import sigmffile
 from gnuradio import blocks, gr
 from gr_cfisac.blocks import build_chain, music_localizer, pilot_estimator
 from gr_cfisac.blocks._base import CB_KEY
+from gr_cfisac.blocks.layout import angles_layout
 from gr_cfisac.blocks.sigmf_sink import sigmf_sink
 from gr_cfisac.blocks.sigmf_source import sigmf_source
 from gr_cfisac.config import SystemConfig
+from gr_cfisac.music import Validity
 from gr_cfisac.sigmf_io import SigMFError, read_capture, read_recording
 
 
@@ -151,12 +153,49 @@ def test_replay_through_estimation_and_music_reproduces_the_live_run(cfg, tmp_pa
         live, replay = np.array(est_live[i].data()), np.array(est_replay[i].data())
         assert live.shape == replay.shape == (30 * est.out_ports[i].vlen,)
         assert np.abs(replay - live).max() <= 1e-6 * np.abs(live).max()
+    # Table I's 2x2 RAPs with a target and two clutter points: not identifiable, so every block
+    # says so and holds no peaks (no 1/eps spectrum values whose rounding differs between runs)
+    layout = angles_layout(mus.n_peaks)
     for j in range(NR):
-        live, replay = np.array(ang_live[j].data()), np.array(ang_replay[j].data())
-        assert live.shape == replay.shape
-        finite = np.isfinite(live)
-        assert np.array_equal(finite, np.isfinite(replay))
-        assert np.abs(replay[finite] - live[finite]).max() <= 1e-6 * np.abs(live[finite]).max()
+        live = layout.unpack(np.array(ang_live[j].data()).reshape(-1, layout.size))
+        replay = layout.unpack(np.array(ang_replay[j].data()).reshape(-1, layout.size))
+        assert np.all(live["validity"] == Validity.NOT_IDENTIFIABLE)
+        assert np.array_equal(replay["validity"], live["validity"])
+        for name in ("psi", "theta", "value"):
+            assert np.all(np.isnan(live[name])) and np.all(np.isnan(replay[name]))
+
+
+def test_replay_through_music_reproduces_the_live_angles_on_4x4_raps(tmp_path):
+    """Where the scene is identifiable (4x4 RAPs: 13-dimensional noise subspace) the replayed
+    MUSIC peaks are the live ones: same validity, angles within 1e-6 rad, the same values."""
+    cfg = SystemConfig(MR_shape=(4, 4))
+    capture, _, ang_live = _chain_with_sink(cfg, tmp_path / "live", num_blocks=12)
+    tb = gr.top_block()
+    src = sigmf_source(cfg, str(capture), max_blocks=5, preset="rap_truth_geometry")
+    mus = music_localizer(cfg, max_blocks=7)
+    for j in range(cfg.NR):
+        tb.connect((src, j), (mus, j))
+    for o, (kind, _) in enumerate(src.kinds):
+        if kind in ("truth", "geometry"):
+            tb.connect((src, o), blocks.null_sink(gr.sizeof_gr_complex * src.out_ports[o].vlen))
+    sinks = [blocks.vector_sink_f(mus.out_ports[j].vlen) for j in range(cfg.NR)]
+    for j, s in enumerate(sinks):
+        tb.connect((mus, j), s)
+    tb.run()
+    layout = angles_layout(mus.n_peaks)
+    for j in range(cfg.NR):
+        live = layout.unpack(np.array(ang_live[j].data()).reshape(-1, layout.size))
+        replay = layout.unpack(np.array(sinks[j].data()).reshape(-1, layout.size))
+        assert live["validity"].shape == (12, 1)
+        assert np.array_equal(replay["validity"], live["validity"])
+        ok = live["validity"][:, 0] == Validity.OK
+        assert ok.all()
+        for name in ("psi", "theta"):
+            assert np.array_equal(np.isnan(live[name]), np.isnan(replay[name]))
+            fin = np.isfinite(live[name])
+            assert np.abs(replay[name][fin] - live[name][fin]).max() <= 1e-6
+        fin = np.isfinite(live["value"])
+        assert np.allclose(replay["value"][fin], live["value"][fin], rtol=1e-4)
 
 
 def _small_capture(cfg, rng, path, n_blocks=5, first_cb=0):

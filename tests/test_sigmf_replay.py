@@ -20,6 +20,7 @@ from gr_cfisac.blocks.sigmf_sink import sigmf_sink
 from gr_cfisac.cli import main
 from gr_cfisac.config import SystemConfig
 from gr_cfisac.geometry import drop
+from gr_cfisac.localization import separation
 from gr_cfisac.precoding import isac_beamformer, target_beam, zf
 from gr_cfisac.replay import noise_power, score_capture
 from gr_cfisac.scenario import draw_realizations
@@ -28,7 +29,7 @@ from gr_cfisac.scenario import draw_realizations
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """A live run recorded with everything (preset "all"), its fusion fixes and truth."""
-    cfg = SystemConfig()
+    cfg = SystemConfig(MR_shape=(4, 4))  # Table I's 2x2 RAPs cannot identify 3 sources
     path = tmp_path_factory.mktemp("live") / "run"
     tb = gr.top_block()
     ch = build_chain(tb, cfg, seed=5, num_blocks=40, sensing_fraction=0.5)
@@ -135,10 +136,53 @@ def test_plain_capture_replays_with_a_config_and_estimates_its_noise(tmp_path):
     assert rap["noise_power_db"] == pytest.approx(20.0, abs=0.5)  # 10^2: not assumed to be 1
     assert "no truth recording" in report["sensing"]["scored"]
     assert "skipped" in report["estimation"]
-    # the strongest peak is the target's direction at RAP1 (a sensing-heavy beam)
-    peak = rap["strongest_peak_median_deg"]
+    # every scatterer is reported as a steady source: the target and both clutter points
+    found = np.radians([[s["psi_deg"], s["theta_deg"]] for s in rap["sources"]])
+    truth = [(e.psi_t[0, 0], e.theta_t[0, 0])] + list(zip(e.psi_c[0, 0], e.theta_c[0, 0]))
+    for (psi, theta), within in zip(truth, (0.3, 1.5, 1.5)):  # the weak clutter wanders more
+        d = np.degrees(separation(found[:, 0], found[:, 1], psi, theta))
+        assert d.min() < within
+        assert rap["sources"][int(d.argmin())]["share"] > 0.4  # steady, not sporadic
+    # no fused position: a foreign capture's RAP positions are unknown
+    assert "needs every RAP" in report["sensing"]["fused"]["skipped"]
+    assert rap["blocks"]["counts"] == {"ok": 60}
+
+
+def test_plain_capture_target_by_prior_or_clutter_map_and_useless_options_warn(tmp_path, capsys):
+    """Issue 10 item 3: --target-deg picks the target among the sources, --clutter-map removes
+    the clutter so the strongest remaining peak is the target, --gate-deg without a prior warns."""
+    cfg = SystemConfig(MR_shape=(4, 4))
+    meta, e = _plain_rap_capture(cfg, tmp_path, scale=1.0, blocks=20)
+    (tmp_path / "cfg.json").write_text(cfg.to_json())
     psi, theta = np.degrees(e.psi_t[0, 0]), np.degrees(e.theta_t[0, 0])
-    assert abs(peak["psi"] - psi) < 3 and abs(peak["theta"] - theta) < 3
+    base = ["replay", str(meta), "--config", str(tmp_path / "cfg.json"), "--sources", "3"]
+    rough = f"{psi + 2:.3f},{theta - 2:.3f}"  # a prior a few degrees off
+    assert main([*base, f"--target-deg={rough}", "--json", str(tmp_path / "a.json")]) == 0
+    out = capsys.readouterr().out
+    rap = json.loads((tmp_path / "a.json").read_text())["sensing"]["per_rap"][0]
+    assert "--target-deg" in out and "fused position: none" in out
+    assert "miss_rate" not in rap  # no truth: nothing to score, but the pick is reported
+    assert rap["target"]["picked"] == 1.0
+    assert abs(rap["target"]["median_psi_deg"] - psi) < 0.3
+    assert abs(rap["target"]["median_theta_deg"] - theta) < 0.3
+    clutter = tmp_path / "clutter.json"
+    pairs = np.degrees(np.stack([e.psi_c[0, 0], e.theta_c[0, 0]], -1)).tolist()
+    clutter.write_text(json.dumps({"clutter_deg": pairs}))
+    args = ["--clutter-map", str(clutter), "--gate-deg", "5", "--json", str(tmp_path / "c.json")]
+    assert main([*base, *args]) == 0
+    rap = json.loads((tmp_path / "c.json").read_text())["sensing"]["per_rap"][0]
+    assert rap["target"]["picked"] > 0.9  # the strongest peak that is not clutter
+    assert abs(rap["target"]["median_psi_deg"] - psi) < 0.5
+    captured = capsys.readouterr()
+    assert "--gate-deg has no effect" in captured.err
+    assert "clutter map applied" in captured.out
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"clutter_deg": [1, 2, 3]}')
+    assert main([*base, "--clutter-map", str(bad)]) == 2
+    assert "--clutter-map" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*base, "--target-deg", "30"])
+    assert "PSI,THETA" in capsys.readouterr().err
 
 
 def test_cli_explains_missing_and_mismatched_metadata(tmp_path, capsys, live):

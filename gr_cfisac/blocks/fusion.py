@@ -2,7 +2,8 @@
 
 Ports (per coherence block, one item each):
 
-- in ``angles`` x NR   float32[angles]: the MUSIC peaks of RAP j (music_localizer)
+- in ``angles`` x NR   float32[angles]: the MUSIC peaks of RAP j (music_localizer); a RAP
+  whose block is not valid (its ``validity`` field, music.validity) takes no part
 - in ``geometry``      complex64[geometry]: the network-known sensing geometry, whose target
   direction at every RAP is the prior that picks the target among the peaks
 - out ``fix``          float32[fix]: ``pos`` (3,) metres, the target's ``psi``, ``theta`` (NR,)
@@ -25,6 +26,7 @@ import pmt
 from ..config import SystemConfig
 from ..geometry import DOWNWARD_FRAME, ap_positions
 from ..localization import ClutterMap, associate_target, fuse_position, pick
+from ..music.validity import Validity
 from ._base import CoherenceBlock, Port, check_config
 from .layout import angles_layout, fix_layout, geometry_layout
 from .messages import encode
@@ -93,6 +95,8 @@ class fusion(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         NR = cfg.NR
         a = [self.angles.unpack(ins[j][:, 0]) for j in range(NR)]
         peaks = np.stack([np.stack([d["psi"], d["theta"]], -1) for d in a], axis=1)
+        valid = np.stack([d["validity"][:, 0] == Validity.OK for d in a], axis=1)  # (b, NR)
+        peaks[~valid] = np.nan  # a RAP whose block is not OK has no peaks to associate
         geo = self.geometry.unpack(ins[NR][:, 0])
         prior = np.stack([geo["psi_t"], geo["theta_t"]], axis=-1)  # (b, NR, 2)
         target = self.target_angles(peaks, prior)

@@ -165,8 +165,10 @@ def truth_layout(cfg: SystemConfig) -> Layout:
 
 def angles_layout(n_peaks: int) -> Layout:
     """MUSIC output of one RAP per block (float32): ``psi``, ``theta`` (n_peaks,) radians of the
-    strongest peaks (NaN where fewer were found), ``value`` (n_peaks,) their spectrum heights and
-    ``n_sources`` (1,) the model order used."""
+    strongest peaks (NaN where fewer were found), ``value`` (n_peaks,) their spectrum heights,
+    ``n_sources`` (1,) the model order used and ``validity`` (1,) the block's
+    :class:`~gr_cfisac.music.validity.Validity` code (0 OK; 1 not identifiable; 2 non-finite,
+    3 silent, 4 saturated input). Only OK blocks carry peaks: the others hold NaN."""
     return Layout(
         "angles",
         [
@@ -174,6 +176,7 @@ def angles_layout(n_peaks: int) -> Layout:
             Field("theta", (n_peaks,)),
             Field("value", (n_peaks,)),
             Field("n_sources", (1,)),
+            Field("validity", (1,)),
         ],
         dtype=np.float32,
     )

@@ -4,12 +4,17 @@ Ports (per coherence block; one group per RAP served, ``num_raps`` of them, inde
 
 - in ``rap`` x n                complex64[MR], tau items: the RAP's snapshots y_j(t)
 - out ``angles`` x n            float32[angles], 1 item: the strongest ``n_peaks`` MUSIC peaks
-  (psi, theta radians, spectrum value, model order; layout.angles_layout) from the core's
-  search (music.estimate, "fast" coarse-to-fine or the paper's "grid")
+  (psi, theta radians, spectrum value, model order, validity; layout.angles_layout) from the
+  core's search (music.estimate, "fast" coarse-to-fine or the paper's "grid")
 - out ``spectrum`` x n, optional float32[n_az n_el], 1 item: eq 42 on a coarse display grid,
   azimuth-major (row = one azimuth), in dB below the block's maximum (a QT GUI raster shows
-  it with n_el columns)
-- message out ``angles``: {cb, psi_deg, theta_deg, value (n, n_peaks), n_sources (n,)}
+  it with n_el columns); NaN for a block of bad samples
+- message out ``angles``: {cb, psi_deg, theta_deg, value (n, n_peaks), n_sources (n,),
+  validity (n,)}
+
+Validity (music.validity): a block whose samples are non-finite, silent or saturated, or whose
+model order leaves eq 42 without isolated peaks (more than MR - 2 sources), is marked on its
+output item and carries NaN peaks; the block goes on with the next block.
 
 ``n_sources``: sources assumed by MUSIC (0: estimated per block by MDL, music.model_order);
 default NC + 1 (target and clutter).
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 import pmt
+
+from gnuradio import gr
 
 from .. import music
 from ..config import SystemConfig
@@ -70,6 +77,14 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         if not 1 <= n <= cfg.NR:
             raise ValueError(f"music_localizer: num_raps must be in 1..NR={cfg.NR}, got {num_raps}")
         self.method, self.num_raps = method, n
+        rows, cols = cfg.MR_shape
+        if self.n_sources and not music.identifiable(self.n_sources, rows, cols):
+            gr.logger("cfisac_music_localizer").warn(
+                f"n_sources={self.n_sources} is not identifiable on a {rows}x{cols} RAP (2D "
+                f"MUSIC needs at most MR - 2 = {M - 2} sources and two rows and columns): every "
+                "block will be marked 'not identifiable' with no peaks. Use a larger RAP array "
+                "(MR_shape), fewer sources, or n_sources=0 (MDL per block)"
+            )
         self.az, self.el = display_grid(display_step_deg)
         self.angles = angles_layout(self.n_peaks)
         inputs = [Port(f"rap{j + 1}", np.complex64, M, cfg.tau) for j in range(n)]
@@ -104,6 +119,7 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                 theta=res.angles[:, j, :, 1],
                 value=res.value[:, j],
                 n_sources=res.n_sources[:, j, None].astype(float),
+                validity=res.validity[:, j, None].astype(float),
             )
         if len(outs) > n:  # spectra of the first len(outs) - n RAPs are connected
             spec = self._display(Y, res.n_sources)
@@ -120,17 +136,20 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                         theta_deg=np.degrees(res.angles[b, :, :, 1]),
                         value=res.value[b],
                         n_sources=res.n_sources[b].astype(np.int64),
+                        validity=res.validity[b].astype(np.int64),
                     ),
                 )
 
     def _display(self, Y: np.ndarray, order: np.ndarray) -> np.ndarray:
         """Eq 42 on the display grid in dB below each spectrum's peak: (b, n, n_az, n_el)."""
         rows, cols = self.cfg.MR_shape
+        good = ~music.is_bad_input(music.screen_snapshots(Y))
         R = music.sample_covariance(Y.astype(np.complex128))
-        out = np.zeros(R.shape[:2] + (self.az.size, self.el.size))
+        out = np.full(R.shape[:2] + (self.az.size, self.el.size), np.nan)
         order = np.clip(order, 1, self.cfg.MR - 1)
-        for k in np.unique(order):
-            sel = order == k
+        for k in np.unique(order[good]):
+            sel = good & (order == k)
             out[sel] = music.spectrum(R[sel], rows, cols, int(k), self.az, self.el)
-        out = 10 * np.log10(out / out.max(axis=(-2, -1), keepdims=True))
+        with np.errstate(invalid="ignore"):
+            out = 10 * np.log10(out / out.max(axis=(-2, -1), keepdims=True))
         return out.astype(np.float32)

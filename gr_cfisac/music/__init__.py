@@ -18,7 +18,7 @@ Both return the strongest ``n`` distinct peaks. All angles are radians; complex1
 Modules: :mod:`.subspace` (eq 41's covariance, forward-backward averaging, noise subspace,
 model order), :mod:`.pseudospectrum` (eq 42 on azimuth x elevation grids, the paper's grid),
 :mod:`.lags` (eq 42's denominator as a trigonometric polynomial in (u, v), with derivatives),
-:mod:`.newton` (Newton refinement of the peaks), :mod:`.search` (grids, local maxima, the
+:mod:`.validity` (whether a block's result means anything), :mod:`.newton` (Newton refinement of the peaks), :mod:`.search` (grids, local maxima, the
 strongest distinct peaks: :class:`PeakSearch`, :class:`Peaks`), :mod:`.estimators`
 (:class:`MusicEstimator`, :func:`estimate`, :func:`find_peaks`, :class:`MusicResult`).
 """
@@ -36,22 +36,27 @@ from .subspace import (
     noise_subspace,
     sample_covariance,
 )
+from .validity import Validity, identifiable, is_bad_input, screen_snapshots
 
 __all__ = [
     "PAPER_GRID_DEG",
     "MusicEstimator",
     "MusicResult",
     "PeakSearch",
+    "Validity",
     "Peaks",
     "check_sources",
     "estimate",
     "estimator",
     "find_peaks",
     "forward_backward",
+    "identifiable",
+    "is_bad_input",
     "model_order",
     "noise_subspace",
     "paper_grid",
     "refine",
     "sample_covariance",
+    "screen_snapshots",
     "spectrum",
 ]

@@ -18,6 +18,7 @@ from .subspace import (
     model_order,
     sample_covariance,
 )
+from .validity import Validity, identifiable, screen_snapshots
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,22 @@ class MusicResult:
     """What :func:`estimate` returns for B blocks of snapshots.
 
     angles (B, n, 2) [psi, theta] radians of the strongest peaks (NaN where a block has fewer),
-    value (B, n) their spectrum heights, n_sources (B,) the model order used per block,
-    eigenvalues (B, M) of the sample covariance, ascending.
+    value (B, n) their spectrum heights (-inf where a valid block has fewer peaks),
+    n_sources (B,) the model order used per block (0 for bad input), eigenvalues (B, M) of the
+    sample covariance, ascending, validity (B,) int8 :class:`~.validity.Validity` codes. Blocks
+    whose code is not OK hold NaN angles, values and eigenvalues: nothing to misread.
     """
 
     angles: np.ndarray
     value: np.ndarray
     n_sources: np.ndarray
     eigenvalues: np.ndarray
+    validity: np.ndarray
+
+    @property
+    def valid(self) -> np.ndarray:
+        """(B,) True where the block's peaks are estimates (validity OK)."""
+        return self.validity == Validity.OK
 
 
 class MusicEstimator(PeakSearch):
@@ -78,7 +87,12 @@ class MusicEstimator(PeakSearch):
                 f"got shape {Y.shape}"
             )
         lead, tau = Y.shape[:-2], Y.shape[-1]
-        R = sample_covariance(Y.reshape((-1, self.M, tau)))
+        Y = Y.reshape((-1, self.M, tau))
+        validity = screen_snapshots(Y)
+        good = validity == Validity.OK
+        # bad blocks get a harmless covariance (eigh fails on NaN) and NaN results below
+        R = np.broadcast_to(np.eye(self.M, dtype=complex), (Y.shape[0], self.M, self.M)).copy()
+        R[good] = sample_covariance(Y[good])
         if fb:
             R = forward_backward(R)
         lam, vecs = np.linalg.eigh(R)
@@ -87,24 +101,30 @@ class MusicEstimator(PeakSearch):
         else:
             check_sources(n_sources, self.M)
             order = np.full(R.shape[0], int(n_sources))
+        order = np.where(good, order, 0)
+        validity[good & ~identifiable(order, self.rows, self.cols)] = Validity.NOT_IDENTIFIABLE
         width = int(n_peaks) if n_peaks is not None else max(1, int(order.max()))
         angles = np.full((R.shape[0], width, 2), np.nan)
         value = np.full((R.shape[0], width), -np.inf)
-        for n in np.unique(order):
+        search = validity == Validity.OK
+        for n in np.unique(order[search]):
             if n == 0:
                 continue
-            sel = order == n
+            sel = search & (order == n)
             pk = self.subspace_peaks(vecs[sel], int(n), width, (int(sel.sum()),))
             angles[sel] = pk.angles
             value[sel] = pk.value
             if n_peaks is None:  # at most n peaks for a block of order n
                 angles[np.ix_(sel, np.arange(n, width))] = np.nan
                 value[np.ix_(sel, np.arange(n, width))] = -np.inf
+        value[~search] = np.nan
+        lam[~good] = np.nan
         return MusicResult(
             angles=angles.reshape(lead + (width, 2)),
             value=value.reshape(lead + (width,)),
             n_sources=order.reshape(lead),
             eigenvalues=lam.reshape(lead + (self.M,)),
+            validity=validity.reshape(lead),
         )
 
 

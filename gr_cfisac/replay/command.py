@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..config import SystemConfig
-from .report import _json_default, format_report
-from .scoring import score_capture
+from .report import format_report, to_json
+from .scoring import ScoreOptions, score_capture
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,9 +43,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gate-deg",
         type=float,
-        default=10.0,
-        help="a target peak must lie this close to the prior direction (as "
-        "the fusion block's default)",
+        default=None,
+        help="a target peak must lie this close to the prior direction (the recorded geometry, "
+        "the truth or --target-deg) (default: 10, as the fusion block)",
+    )
+    parser.add_argument(
+        "--target-deg",
+        type=_direction,
+        action="append",
+        default=None,
+        metavar="PSI,THETA",
+        help="prior target direction in degrees (azimuth, elevation from the array normal): "
+        "once for every RAP, or once per RAP in order; overrides a recorded geometry prior",
+    )
+    parser.add_argument(
+        "--clutter-map",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help='JSON {"clutter_deg": [[PSI, THETA], ...]} (every RAP) or [[[PSI, THETA], ...], '
+        "...] (one list per RAP): peaks near these directions are never the target",
+    )
+    parser.add_argument(
+        "--clutter-radius-deg",
+        type=float,
+        default=3.0,
+        help="a peak this close to a clutter-map direction is clutter (default: %(default)s)",
     )
     parser.add_argument("--blocks", type=int, default=None, help="score at most this many blocks")
     parser.add_argument(
@@ -54,6 +81,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
 
 
+def _direction(text: str) -> tuple[float, float]:
+    try:
+        psi, theta = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected PSI,THETA in degrees (e.g. 30,45), got {text!r}"
+        ) from None
+    if not (math.isfinite(psi) and 0 <= theta <= 90):
+        raise argparse.ArgumentTypeError(f"theta must be in [0, 90] degrees, got {text!r}")
+    return psi, theta
+
+
+def _clutter_map(path: Path, n_raps: int | None = None) -> np.ndarray:
+    """--clutter-map FILE -> (1 or NR, C, 2) degrees."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"--clutter-map {path}: {getattr(exc, 'strerror', None) or exc}; give a JSON file "
+            '{"clutter_deg": [[PSI, THETA], ...]}'
+        ) from None
+    dirs = doc.get("clutter_deg") if isinstance(doc, dict) else doc
+    try:
+        a = np.asarray(dirs, dtype=float)
+    except (TypeError, ValueError):
+        a = np.zeros(0)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3 or a.shape[-1] != 2 or not np.all(np.isfinite(a)):
+        raise ValueError(
+            f"--clutter-map {path}: clutter_deg must be [[PSI, THETA], ...] (every RAP) or one "
+            "such list per RAP, finite degrees"
+        )
+    return a
+
+
 def run(args: argparse.Namespace) -> int:
     config = None
     if args.config is not None:
@@ -64,17 +127,31 @@ def run(args: argparse.Namespace) -> int:
                 f"--config {args.config}: {getattr(exc, 'strerror', None) or exc}; give a "
                 "SystemConfig JSON file (SystemConfig.to_json())"
             ) from None
+    options = ScoreOptions(
+        n_sources=args.sources,
+        method=args.method,
+        gate_deg=10.0 if args.gate_deg is None else args.gate_deg,
+        gate_given=args.gate_deg is not None,
+        target_deg=None if args.target_deg is None else np.asarray(args.target_deg),
+        clutter=None if args.clutter_map is None else _clutter_map(args.clutter_map),
+        clutter_radius=args.clutter_radius_deg,
+    )
+    if options.gate_deg <= 0 or options.clutter_radius <= 0:
+        raise ValueError("--gate-deg and --clutter-radius-deg must be > 0 degrees")
     report = score_capture(
         args.capture,
         config,
-        n_sources=args.sources,
-        method=args.method,
         max_blocks=args.blocks,
         plain_kind=args.plain_kind,
         verify_checksum=not args.no_verify,
         progress=True,
+        options=options,
     )
+    if args.json is not None:  # first, whole or not at all: a report is never half-written
+        tmp = args.json.with_name(args.json.name + ".partial")
+        tmp.write_text(to_json(report))
+        tmp.replace(args.json)
+    for w in report.get("sensing", {}).get("warnings", []):
+        print(f"cfisac replay: warning: {w}", file=sys.stderr)
     print(format_report(report))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
     return 0
