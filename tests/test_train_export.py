@@ -172,7 +172,7 @@ def test_cli_train_export_evaluate_round_trip(tmp_path, capsys):
     assert card["training"]["config"]["optim"]["max_epochs"] == 1
     assert card["training"]["config"]["data"]["cache_dir"] == str(tmp_path / "data")
     capsys.readouterr()
-    assert main(["evaluate", str(out), "--size", "40"]) == 0
+    assert main(["evaluate", str(out), "--size", "40", "--optimizer-size", "0", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["realizations"] == 40
     assert report["max_power_ratio"] <= 1 + 1e-5
@@ -209,7 +209,11 @@ def test_threshold_conditioned_model_uses_its_threshold(exported):
 def test_cli_evaluates_a_threshold_conditioned_model(exported, capsys):
     from gr_cfisac.cli import main
 
-    assert main(["evaluate", str(exported["sc-cond"]), "--size", "20", "--threshold", "2"]) == 0
+    argv = ["evaluate", str(exported["sc-cond"]), "--size", "20", "--threshold", "2",
+            "--optimizer-size", "2", "--json"]  # fmt: skip
+    assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["comm_threshold"] == 2.0
+    optimizer = report["baselines"]["optimizer"]  # solves the model's SC problem at that threshold
+    assert (optimizer["regime"], optimizer["realizations"]) == ("sc", 2)
     assert main(["evaluate", str(exported["zf"]), "--size", "20", "--threshold", "2"]) == 2

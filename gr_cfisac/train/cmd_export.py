@@ -1,7 +1,4 @@
-"""Export a trained run to ONNX with its model card: cfisac export runs/NAME --out models/NAME.onnx.
-
-Checks the graph with onnx.checker and torch <-> ONNX Runtime parity (relative to ||W||_F).
-"""
+"""``cfisac export``: a trained run folder to an ONNX model and its JSON card."""
 
 from __future__ import annotations
 
@@ -9,15 +6,30 @@ import argparse
 import json
 from pathlib import Path
 
+HELP = "export a trained run (runs/NAME) to an ONNX model with its JSON model card"
+
+DESCRIPTION = """\
+Write the best weights of a training run as an ONNX model that the Precoder block and
+`cfisac serve` load, with its model card (system configuration, regime, architecture, training data,
+validation metrics, sha256) beside it as NAME.json. The graph is checked with onnx.checker, and the
+ONNX Runtime output is compared with the torch model (parity relative to ||W||_F).
+
+examples:
+  cfisac export runs/stcib_joint_eta0.4 --out models/my_joint.onnx
+  cfisac export runs/stcib_joint_eta0.4 --traced     # plain trace, for comparison
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, help="run folder with best.pt (runs/NAME)")
-    parser.add_argument("--out", type=Path, help="output .onnx (default models/NAME.onnx)")
+    parser.add_argument("run_dir", type=Path, help="run folder holding best.pt, e.g. runs/NAME")
+    parser.add_argument(
+        "--out", type=Path, help="output .onnx file (default: models/RUN_DIR_NAME.onnx)"
+    )
     parser.add_argument(
         "--traced",
         action="store_true",
         help="write the plain trace of the torch modules instead of the lean graph (slower at "
-        "batch 1; for comparison)",
+        "batch 1; for comparison) (default: the lean graph)",
     )
 
 
