@@ -1,11 +1,13 @@
 """Run a precoder as a ZeroMQ service (PMT dicts, as GNU Radio's ZeroMQ message blocks use).
 
 MODEL is an .onnx file (its model card must match the configuration) or a classical precoder
-name (mrt, zf, rzf, wmmse). Requests arrive on a PULL socket bound at --address (127.0.0.1
-unless told otherwise) and replies leave on a PUSH (or PUB) socket at --reply-address (default:
-port + 1). Connect a stock zeromq.push_msg_sink (bind off) to the first and a stock
-zeromq.pull_msg_source (bind off) to the second, or use gr_cfisac.service.RemotePrecoder (the
-precoder block's remote mode). Ctrl-C stops it and prints what it served.
+name (mrt, zf, rzf, wmmse). Requests arrive on a ROUTER socket bound at --address (127.0.0.1
+unless told otherwise) and each reply goes back to its requester only: use
+gr_cfisac.service.RemotePrecoder (the precoder block's remote mode) or any DEALER/REQ socket.
+--curve-secret turns on CURVE encryption and authentication (keys from `--keygen DIR`).
+--stock-address (loopback only) also takes requests from a stock zeromq.push_msg_sink and
+answers them unrouted on PUSH/PUB at port + 1 for a stock pull_msg_source / sub_msg_source.
+See docs/service.md. Ctrl-C stops it and prints what it served.
 """
 
 from __future__ import annotations
@@ -13,23 +15,68 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 
+HELP = "run a precoder as a ZeroMQ service (routed replies, optional CURVE)"
+DESCRIPTION = """\
+Serve an .onnx model or a classical precoder (mrt, zf, rzf, wmmse) over ZeroMQ.
+Clients (the Precoder block's remote mode, RemotePrecoder, any DEALER/REQ socket) connect to
+--address; each reply goes back to its requester only. Binding beyond loopback needs CURVE:
+`cfisac serve --keygen DIR` writes a key pair, --curve-secret/--curve-clients use them.
+Stock GNU Radio message blocks can send requests to --stock-address (loopback only).
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL", help="an .onnx file, or mrt, zf, rzf, wmmse")
     parser.add_argument(
-        "--address", default="tcp://127.0.0.1:5560", help="request (PULL) endpoint to bind"
+        "model", metavar="MODEL", nargs="?", help="an .onnx file, or mrt, zf, rzf, wmmse"
     )
     parser.add_argument(
-        "--reply-address", default=None, help="reply endpoint to bind (default: port + 1)"
+        "--address",
+        default="tcp://127.0.0.1:5560",
+        help="routed request/reply (ROUTER) endpoint to bind",
     )
     parser.add_argument(
-        "--reply-pattern",
+        "--curve-secret",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the server's .key_secret file: turns on CURVE encryption and authentication",
+    )
+    parser.add_argument(
+        "--curve-clients",
+        type=Path,
+        default=None,
+        metavar="DIR_OR_FILE",
+        help="public .key files of the clients to admit (default with CURVE: any client)",
+    )
+    parser.add_argument(
+        "--keygen",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write a CURVE key pair NAME.key / NAME.key_secret in DIR and exit",
+    )
+    parser.add_argument(
+        "--key-name", default="server", help="file name of the --keygen pair (default: server)"
+    )
+    parser.add_argument(
+        "--stock-address",
+        default=None,
+        help="also take requests from stock push_msg_sink blocks here (PULL, loopback only)",
+    )
+    parser.add_argument(
+        "--stock-reply-address",
+        default=None,
+        help="where replies to stock blocks leave (default: stock port + 1)",
+    )
+    parser.add_argument(
+        "--stock-reply-pattern",
         choices=("push", "pub"),
         default="push",
-        help="push: one consumer (stock pull_msg_source); pub: many (sub_msg_source)",
+        help="push: one stock pull_msg_source; pub: stock sub_msg_sources (unrouted either way)",
     )
     parser.add_argument(
         "--config", type=Path, default=None, help="SystemConfig JSON (default: Table I)"
@@ -56,27 +103,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .config import SystemConfig
-    from .service import PrecoderService
+    from .service import PrecoderService, keygen
 
+    if args.keygen is not None:
+        public, secret = keygen(args.keygen, args.key_name)
+        print(
+            f"cfisac serve: wrote {public} (public: give it to the peers) and {secret} "
+            "(secret: keep it private)"
+        )
+        return 0
+    if args.model is None:
+        raise ValueError("MODEL is required (an .onnx file, or mrt, zf, rzf, wmmse)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cfg = SystemConfig() if args.config is None else SystemConfig.from_json(args.config.read_text())
     service = PrecoderService(
         args.model,
         cfg,
         args.address,
-        args.reply_address,
-        args.reply_pattern,
+        curve_secret=args.curve_secret,
+        curve_clients=args.curve_clients,
+        stock_address=args.stock_address,
+        stock_reply_address=args.stock_reply_address,
+        stock_reply_pattern=args.stock_reply_pattern,
         threshold=args.threshold,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(
-        f"cfisac serve: {service.model.name} for {cfg.summary()}\n"
-        f"  requests  PULL {service.address}\n"
-        f"  replies   {service.reply_pattern.upper()} {service.reply_address}",
-        flush=True,
-    )
+    curve = "off" if service.curve is None else "on"
+    lines = [
+        f"cfisac serve: {service.model.name} for {cfg.summary()}",
+        f"  requests  ROUTER {service.address} (CURVE {curve}; replies to the requester only)",
+    ]
+    if service.stock_address is not None:
+        lines.append(f"  stock     PULL {service.stock_address}")
+        lines.append(
+            f"  stock replies {service.stock_reply_pattern.upper()} {service.stock_reply_address}"
+        )
+    print("\n".join(lines), flush=True)
+    for text in service.warnings:
+        print(f"cfisac serve: WARNING: {text}", file=sys.stderr, flush=True)
     try:
         stats = service.serve(
             stop, max_requests=args.max_requests, report_every_s=args.report_every or None

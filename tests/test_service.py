@@ -157,7 +157,8 @@ def test_handle_answers_good_requests_and_explains_bad_ones(cfg, addr):
                 svc.handle(encode_message(1, F_hat=F.astype(np.complex64), power=-1.0))
             )["error"]
         )
-        assert svc.handle(b"\x00\x01garbage") is None
+        garbage = decode_message(svc.handle(b"\x00\x01garbage"))  # answered, not silence
+        assert garbage["status"] == "error" and "bad request" in garbage["error"]
         assert svc.stats["ok"] == 2 and svc.stats["malformed"] == 4
 
 
@@ -174,7 +175,9 @@ def test_remote_precoder_matches_the_local_precoder(cfg, addr):
                 remote(F[:, :3])
 
 
-def test_service_survives_10k_malformed_requests_then_serves(cfg, addr):
+def test_stock_path_survives_malformed_requests_then_serves(cfg, addr):
+    """2,000 malformed frames from a stock-style PUSH peer (the routed path is fuzzed in
+    test_service_fuzz.py); the routed client is served afterwards."""
     rng = np.random.default_rng(5)
     good = encode_message(1, F_hat=_estimates(cfg, 1).astype(np.complex64))
     junk = [
@@ -190,11 +193,12 @@ def test_service_survives_10k_malformed_requests_then_serves(cfg, addr):
         bytes([0x09]) * 5000,  # dict recursion bomb
     ]
     ctx = zmq.Context.instance()
-    with Running(PrecoderService("zf", cfg, addr)) as svc:
+    stock = addr + "-stock"
+    with Running(PrecoderService("zf", cfg, addr, stock_address=stock)) as svc:
         push = ctx.socket(zmq.PUSH)
         push.setsockopt(zmq.LINGER, 0)
-        push.connect(addr)
-        for i in range(10_000):
+        push.connect(stock)
+        for i in range(2_000):
             frame = junk[i % len(junk)]
             if i % 7 == 0:  # damaged copies of a good request too
                 b = bytearray(good)
@@ -202,17 +206,16 @@ def test_service_survives_10k_malformed_requests_then_serves(cfg, addr):
                 b = b[: rng.integers(1, len(b))]
                 frame = bytes(b)
             push.send(frame)
-        deadline = time.monotonic() + 60  # PULL queues fairly across peers: drain the junk first
-        while svc.stats["received"] < 10_000 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while svc.stats["received"] < 2_000 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert svc.stats["received"] == 10_000
-        with RemotePrecoder(addr, cfg, timeout_ms=20_000) as remote:
+        assert svc.stats["received"] == svc.stats["stock"] == 2_000
+        with RemotePrecoder(addr, cfg, timeout_ms=5_000) as remote:
             for cb in range(3):
                 W = remote(_estimates(cfg, 1, seed=cb), cb=cb)
                 assert W is not None, remote.status
         push.close(0)
-        assert svc.stats["received"] >= 10_003
-        assert svc.stats["malformed"] >= 8_000
+        assert svc.stats["malformed"] >= 1_600
         assert svc.stats["ok"] == 3
 
 
@@ -242,53 +245,47 @@ def test_client_reports_an_absent_service_without_raising(cfg, addr):
 
 
 def test_client_times_out_on_a_silent_service(cfg, addr):
-    ctx = zmq.Context.instance()
-    pull, push = ctx.socket(zmq.PULL), ctx.socket(zmq.PUSH)
-    pull.bind(addr)
-    push.bind(reply_address_for(addr))
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.bind(addr)
     try:
         with RemotePrecoder(addr, cfg, timeout_ms=100) as remote:
             assert remote(_estimates(cfg, 1)) is None
             assert remote.status.startswith("timeout")
     finally:
-        pull.close(0)
-        push.close(0)
+        router.close(0)
 
 
 def test_client_rejects_malformed_and_stale_replies(cfg, addr):
-    ctx = zmq.Context.instance()
-    pull, push = ctx.socket(zmq.PULL), ctx.socket(zmq.PUSH)
-    pull.bind(addr)
-    push.bind(reply_address_for(addr))
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.bind(addr)
     stop = threading.Event()
 
     def evil():  # answers garbage, then a stale reply, then a W of the wrong shape
         n = 0
         while not stop.is_set():
-            if not pull.poll(20):
+            if not router.poll(20):
                 continue
-            req = decode_message(pull.recv())
+            peer, frame = router.recv_multipart()
+            req = decode_message(frame)
             n += 1
-            push.send(b"\x07garbage")
-            push.send(
-                encode_message(
+            router.send_multipart([peer, b"\x07garbage"])
+            stale = encode_message(
+                req["cb"],
+                status="ok",
+                W=np.ones((1, cfg.N, cfg.K), np.complex64),
+                client=req["client"],
+                seq=req["seq"] - 1,
+            )
+            router.send_multipart([peer, stale])
+            if n > 1:
+                wrong = encode_message(
                     req["cb"],
                     status="ok",
-                    W=np.ones((1, cfg.N, cfg.K), np.complex64),
+                    W=np.ones((1, 3, 3), np.complex64),
                     client=req["client"],
-                    seq=req["seq"] - 1,
+                    seq=req["seq"],
                 )
-            )
-            if n > 1:
-                push.send(
-                    encode_message(
-                        req["cb"],
-                        status="ok",
-                        W=np.ones((1, 3, 3), np.complex64),
-                        client=req["client"],
-                        seq=req["seq"],
-                    )
-                )
+                router.send_multipart([peer, wrong])
 
     t = threading.Thread(target=evil)
     t.start()
@@ -302,8 +299,7 @@ def test_client_rejects_malformed_and_stale_replies(cfg, addr):
     finally:
         stop.set()
         t.join(5)
-        pull.close(0)
-        push.close(0)
+        router.close(0)
 
 
 def _until_ok(remote: RemotePrecoder, F: np.ndarray, seconds: float = 10) -> None:
@@ -326,15 +322,53 @@ def test_client_recovers_after_the_service_restarts(cfg, addr):
             assert _rel(remote(F), zf(F, cfg.power_budget)) < 1e-6
 
 
-def test_pub_reply_pattern_serves_several_clients(cfg, addr):
-    with Running(PrecoderService("zf", cfg, addr, reply_pattern="pub")):
-        with RemotePrecoder(addr, cfg, 2000, reply_pattern="pub") as a:
-            with RemotePrecoder(addr, cfg, 2000, reply_pattern="pub") as b:
-                a.ping()  # let the subscriptions settle (PUB drops until a SUB has joined)
-                b.ping()
-                Fa, Fb = _estimates(cfg, 1, 1), _estimates(cfg, 1, 2)
-                assert _rel(a(Fa), zf(Fa, cfg.power_budget)) < 1e-6
-                assert _rel(b(Fb), zf(Fb, cfg.power_budget)) < 1e-6
+def test_replies_reach_only_their_requester(cfg):
+    """Issue 17 (a): the old PUSH reply socket gave any local process that connected to it
+    every second reply. Now a rogue PULL/SUB at port + 1 and a rogue DEALER/PULL/SUB on the
+    service's own port receive nothing, and two clients each get all of their own replies."""
+    ctx = zmq.Context.instance()
+    addr = f"tcp://127.0.0.1:{_free_tcp_port()}"
+    rogues = []
+    for kind, where in [
+        (zmq.PULL, reply_address_for(addr)),
+        (zmq.SUB, reply_address_for(addr)),
+        (zmq.DEALER, addr),
+        (zmq.PULL, addr),
+        (zmq.SUB, addr),
+    ]:
+        s = ctx.socket(kind)
+        s.setsockopt(zmq.LINGER, 0)
+        if kind == zmq.SUB:
+            s.setsockopt(zmq.SUBSCRIBE, b"")
+        s.connect(where)
+        rogues.append(s)
+    try:
+        with Running(PrecoderService("zf", cfg, addr)) as svc:
+            with RemotePrecoder(addr, cfg, 2000) as a, RemotePrecoder(addr, cfg, 2000) as b:
+                for i in range(50):
+                    Fa, Fb = _estimates(cfg, 1, 2 * i), _estimates(cfg, 1, 2 * i + 1)
+                    assert _rel(a(Fa, cb=i), zf(Fa, cfg.power_budget)) < 1e-6, a.status
+                    assert _rel(b(Fb, cb=i), zf(Fb, cfg.power_budget)) < 1e-6, b.status
+                assert a.counts == {"ok": 50} and b.counts == {"ok": 50}
+            assert svc.stats["ok"] == 100
+        assert sum(r.poll(0) for r in rogues) == 0  # not one reply reached a rogue
+    finally:
+        for r in rogues:
+            r.close(0)
+
+
+def test_req_peers_are_answered_on_their_own_connection(cfg, addr):
+    """Any REQ socket (a script, another language) is a routed client too."""
+    with Running(PrecoderService("zf", cfg, addr)):
+        req = zmq.Context.instance().socket(zmq.REQ)
+        req.setsockopt(zmq.LINGER, 0)
+        req.connect(addr)
+        try:
+            req.send(encode_message(9, type="ping", seq=1))
+            assert req.poll(5000)
+            assert decode_message(req.recv())["type"] == "pong"
+        finally:
+            req.close(0)
 
 
 def _free_tcp_port() -> int:
@@ -355,13 +389,14 @@ def test_stock_gnuradio_message_blocks_talk_to_the_service(cfg):
         def send(self, msg):
             self.message_port_pub(pmt.intern("out"), msg)
 
-    port = _free_tcp_port()
-    addr = f"tcp://127.0.0.1:{port}"
+    stock = f"tcp://127.0.0.1:{_free_tcp_port()}"
     F = _estimates(cfg, 5)
-    with Running(PrecoderService("zf", cfg, addr)):
+    with Running(PrecoderService("zf", cfg, "tcp://127.0.0.1:*", stock_address=stock)) as svc:
+        assert svc.stock_reply_address == reply_address_for(stock)
+        assert any("unrouted" in w for w in svc.warnings)
         tb = gr.top_block()
-        sink = zeromq.push_msg_sink(addr, 100, False)
-        source = zeromq.pull_msg_source(reply_address_for(addr), 100, False)
+        sink = zeromq.push_msg_sink(stock, 100, False)
+        source = zeromq.pull_msg_source(svc.stock_reply_address, 100, False)
         collector, emitter = blocks.message_debug(), Emitter()
         tb.msg_connect(emitter, "out", sink, "in")
         tb.msg_connect(source, "out", collector, "store")
@@ -405,7 +440,8 @@ def test_cfisac_serve_command_serves_until_interrupted(cfg, tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 0, out
-    assert f"requests  PULL {addr}" in out and "stopped" in out and "'ok': " in out
+    assert f"requests  ROUTER {addr} (CURVE off" in out and "stopped" in out and "'ok': " in out
+    assert "WARNING" not in out  # ipc stays on this host
 
 
 def test_service_hosts_the_shipped_onnx_model(cfg, addr):
@@ -468,3 +504,181 @@ def test_threshold_conditioned_model_is_served_with_its_threshold(cfg, addr, mon
         with RemotePrecoder(addr, cfg, timeout_ms=2000) as remote:
             _until_ok(remote, _estimates(cfg, 2))
     assert seen and set(seen) == {2.0}
+
+
+# ----------------------------------------------------------------------------- issue 17 (b)-(d)
+
+
+def _reply(svc: PrecoderService, F: np.ndarray, **fields) -> dict:
+    return decode_message(svc.handle(pmt.serialize_str(_c64_request(F, **fields))))
+
+
+def _c64_request(F: np.ndarray, **fields) -> pmt.pmt_t:
+    """A request whose F_hat travels as a c64vector (full float64 range, as a peer may send)."""
+    msg = to_pmt(1, **fields)
+    shape = pmt.dict_add(
+        pmt.dict_ref(msg, pmt.intern("shape"), pmt.make_dict()),
+        pmt.intern("F_hat"),
+        pmt.init_s64vector(F.ndim, list(F.shape)),
+    )
+    msg = pmt.dict_add(msg, pmt.intern("F_hat"), pmt.init_c64vector(F.size, F.ravel().tolist()))
+    return pmt.dict_add(msg, pmt.intern("shape"), shape)
+
+
+@pytest.mark.parametrize("name", ["mrt", "zf", "rzf", "wmmse"])
+def test_extreme_estimates_never_give_an_ok_non_finite_beam(cfg, addr, name):
+    """Issue 17 (b): F_hat near the float limits, or all zeros, gave NaN W with status ok."""
+    F = _estimates(cfg, 2)
+    with PrecoderService(name, cfg, addr) as svc:
+        zero = _reply(svc, np.zeros_like(F))
+        assert zero["status"] == "error" and "all zeros in block 0, 1" in zero["error"]
+        unit = F / np.abs(F).max()
+        for peak in (3.4e38, 1e307, 1e-300, 1e-320):  # float32 max, float64 limits
+            r = _reply(svc, unit * peak)
+            assert r["status"] in ("ok", "error")
+            if r["status"] == "ok":
+                assert np.isfinite(r["W"]).all()
+            else:
+                assert r["error"].startswith(("bad output: precoder", "precoder failed:"))
+        huge = _reply(svc, F, power=1e300)
+        assert huge["status"] == "error" and "exceeds complex64's range" in huge["error"]
+        assert svc.stats["bad_output"] >= 1
+
+
+def test_a_model_returning_nan_is_answered_with_an_error(cfg, addr):
+    def broken(F_hat, power, noise, sensing):
+        W = zf(F_hat, power, noise)
+        W[-1, 0, 0] = np.nan
+        return W
+
+    with PrecoderService(Model("broken", broken, cfg.K), cfg, addr) as svc:
+        r = _reply(svc, _estimates(cfg, 3))
+    assert r["status"] == "error" and "W" not in r
+    assert r["error"].startswith("bad output: precoder broken gave a non-finite W in block 2")
+
+
+def test_an_oversized_frame_is_answered_and_the_frames_behind_it_are_served(cfg, addr):
+    """Issue 17 (d): a 50 MB frame used to disconnect its sender and drop what it had queued."""
+    dealer = zmq.Context.instance().socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    good = [encode_message(cb, F_hat=_estimates(cfg, 1, cb).astype(np.complex64)) for cb in (1, 2)]
+    with Running(PrecoderService("zf", cfg, addr)):
+        dealer.connect(addr)
+        dealer.send(good[0])
+        dealer.send(b"\x09" * (50 * 2**20))
+        dealer.send(good[1])
+        replies = []
+        while len(replies) < 3 and dealer.poll(10_000):
+            replies.append(decode_message(dealer.recv()))
+    dealer.close(0)
+    assert [r["status"] for r in replies] == ["ok", "error", "ok"]
+    assert "exceeds the 16777216-byte limit" in replies[1]["error"]
+    assert [replies[0]["cb"], replies[2]["cb"]] == [1, 2]
+
+
+def test_client_refuses_a_request_over_the_frame_limit(cfg, addr, monkeypatch):
+    import gr_cfisac.service.client as client
+
+    monkeypatch.setattr(client, "MAX_FRAME_BYTES", 20_000)
+    with RemotePrecoder(addr, cfg, timeout_ms=50) as remote:
+        with pytest.raises(ValueError, match=r"20000-byte frame limit; send at most 1\d blocks"):
+            remote(_estimates(cfg, 64))
+        assert remote.counts == {}  # nothing was sent
+
+
+def test_exposure_is_warned_and_stock_replies_stay_on_loopback(cfg, addr):
+    """Issue 17 (c): binding beyond loopback without CURVE is warned; the unrouted stock reply
+    path is refused beyond loopback."""
+    from gr_cfisac.service import exposure_warning, is_local
+
+    for a in ("tcp://127.0.0.1:5560", "tcp://127.3.2.1:1", "tcp://[::1]:1", "tcp://localhost:1"):
+        assert is_local(a) and exposure_warning(a, curve=False) is None
+    for a in ("tcp://*:5560", "tcp://0.0.0.0:5560", "tcp://10.0.0.7:5560", "tcp://eth0:5560"):
+        assert not is_local(a)
+        assert "CURVE is off" in exposure_warning(a, curve=False)
+        assert exposure_warning(a, curve=True) is None
+    assert is_local("ipc:///tmp/x") and is_local("inproc://x")
+    for stock in ("tcp://*:5562", "tcp://0.0.0.0:5562"):
+        with pytest.raises(ValueError, match="not on loopback"):
+            PrecoderService("zf", cfg, addr, stock_address=stock)
+    with pytest.raises(ValueError, match="stock_reply_address tcp://10.1.1.1:9 is not on loopback"):
+        PrecoderService(
+            "zf", cfg, addr, stock_address=addr + "-s", stock_reply_address="tcp://10.1.1.1:9"
+        )
+    with PrecoderService("zf", cfg, addr) as svc:
+        assert svc.warnings == []
+
+
+@pytest.fixture
+def keys(tmp_path):
+    from gr_cfisac.service import keygen
+
+    server = keygen(tmp_path / "server", "server")
+    good = keygen(tmp_path / "clients", "tap1")
+    bad = keygen(tmp_path / "other", "intruder")
+    return {"server": server, "good": good, "bad": bad, "clients": tmp_path / "clients"}
+
+
+def test_curve_admits_only_listed_clients(cfg, addr, keys):
+    """Issue 17 (c): CURVE with the server's keys from files and the admitted clients' public
+    keys from a folder; unknown keys and plain clients are not served."""
+    F = _estimates(cfg, 1)
+    svc = PrecoderService(
+        "zf", cfg, addr, curve_secret=keys["server"][1], curve_clients=keys["clients"]
+    )
+    with Running(svc):
+        assert svc.curve is not None and svc.warnings == []
+        with RemotePrecoder(
+            addr, cfg, 3000, server_key=keys["server"][0], client_key=keys["good"][1]
+        ) as ok:
+            assert _rel(ok(F), zf(F, cfg.power_budget)) < 1e-6, ok.status
+        for kwargs in (
+            {"server_key": keys["server"][0], "client_key": keys["bad"][1]},
+            {"server_key": keys["server"][0]},  # a fresh key pair
+            {},  # no CURVE at all
+        ):
+            with RemotePrecoder(addr, cfg, 300, **kwargs) as refused:
+                assert refused(F) is None
+                assert refused.status.startswith("unreachable"), refused.status
+                if kwargs:
+                    assert "CURVE refused this client" in refused.status
+        assert svc.stats["received"] == 1
+
+
+def test_curve_without_a_client_list_admits_any_key_and_says_so(cfg, addr, keys):
+    with Running(PrecoderService("zf", cfg, addr, curve_secret=keys["server"][1])) as svc:
+        assert any("admits any client" in w for w in svc.warnings)
+        with RemotePrecoder(addr, cfg, 3000, server_key=keys["server"][0]) as remote:
+            assert remote(_estimates(cfg, 1)) is not None, remote.status
+
+
+def test_curve_key_files_are_checked(cfg, addr, keys, tmp_path):
+    from gr_cfisac.service import keygen
+
+    with pytest.raises(ValueError, match="exists; choose another"):
+        keygen(tmp_path / "server", "server")
+    with pytest.raises(ValueError, match="holds no secret key"):
+        PrecoderService("zf", cfg, addr, curve_secret=keys["server"][0])
+    with pytest.raises(ValueError, match="no such key file"):
+        RemotePrecoder(addr, cfg, server_key=tmp_path / "missing.key")
+    (tmp_path / "junk.key").write_text("hello\n")
+    with pytest.raises(ValueError, match="junk.key: not a ZeroMQ key file"):
+        RemotePrecoder(addr, cfg, server_key=tmp_path / "junk.key")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no \\*.key files"):
+        PrecoderService(
+            "zf", cfg, addr, curve_secret=keys["server"][1], curve_clients=tmp_path / "empty"
+        )
+    assert oct(keys["server"][1].stat().st_mode & 0o777) == "0o600"
+
+
+def test_cfisac_serve_keygen_writes_a_key_pair(tmp_path, capsys):
+    from gr_cfisac.cli import main
+
+    assert main(["serve", "--keygen", str(tmp_path / "k"), "--key-name", "tap2"]) == 0
+    assert (tmp_path / "k" / "tap2.key").is_file() and (
+        tmp_path / "k" / "tap2.key_secret"
+    ).is_file()
+    assert "keep it private" in capsys.readouterr().out
+    assert main(["serve"]) == 2  # no MODEL and no --keygen
+    assert "MODEL is required" in capsys.readouterr().err

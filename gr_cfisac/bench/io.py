@@ -93,7 +93,7 @@ def _free_port() -> int:
 
 
 def service(quick: bool) -> dict[str, Any]:
-    from ..service import RemotePrecoder, decode_message, encode_message, reply_address_for
+    from ..service import RemotePrecoder, decode_message, encode_message
 
     cfg = SystemConfig()
     address = f"tcp://127.0.0.1:{_free_port()}"
@@ -132,13 +132,11 @@ def service(quick: bool) -> dict[str, Any]:
             assert W is not None, remote.status
         remote.close()
         lat_us = 1e6 * np.array(lat)
-        # throughput: keep up to `window` requests in flight on a raw PUSH/PULL pair
+        # throughput: keep up to `window` requests in flight on one raw DEALER socket
         ctx = zmq.Context.instance()
-        push, pull = ctx.socket(zmq.PUSH), ctx.socket(zmq.PULL)
-        for s in (push, pull):
-            s.setsockopt(zmq.LINGER, 0)
+        push = pull = ctx.socket(zmq.DEALER)
+        push.setsockopt(zmq.LINGER, 0)
         push.connect(address)
-        pull.connect(reply_address_for(address))
         frame = encode_message(0, F_hat=F.astype(np.complex64))
         time.sleep(0.2)
         total, window, sent, got = SIZES[quick]["burst"], 64, 0, 0
@@ -154,7 +152,6 @@ def service(quick: bool) -> dict[str, Any]:
                 raise RuntimeError("service stopped answering")
         rate = total / (time.perf_counter() - t0)
         push.close(0)
-        pull.close(0)
     finally:
         proc.terminate()
         proc.wait(10)

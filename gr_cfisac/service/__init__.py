@@ -9,12 +9,13 @@ dict (field -> s64vector), scalars as PMT numbers, strings as symbols.
 
 Sockets (the service binds, peers connect; 127.0.0.1 unless another address is given):
 
-- requests: PULL at ``address`` (default tcp://127.0.0.1:5560). A stock ``push_msg_sink``
-  with ``bind=False`` pointed there, or a :class:`RemotePrecoder`, sends to it.
-- replies: PUSH (default) or PUB at ``reply_address`` (default: the request port + 1). A stock
-  ``pull_msg_source`` (PUSH) or ``sub_msg_source`` (PUB) connects. PUSH hands each reply to one
-  connected peer (use it with one consumer); with PUB every peer sees every reply and keeps its
-  own by ``client``/``seq``/``cb``.
+- routed: ROUTER at ``address`` (default tcp://127.0.0.1:5560). A :class:`RemotePrecoder`
+  (DEALER) or any DEALER/REQ peer sends a request and receives its reply on the same
+  connection; no other peer can receive it. Optional CURVE authentication (:mod:`.curve`).
+- stock (optional, loopback only): PULL at ``stock_address`` for GNU Radio's stock
+  ``push_msg_sink`` (bind off); replies leave unrouted on PUSH or PUB at
+  ``stock_reply_address`` (default port + 1) for a stock ``pull_msg_source`` or
+  ``sub_msg_source``. Any local process connecting there can receive them: the service warns.
 
 Request fields: ``F_hat`` complex (N, K) for one block or (B, N, K) for B blocks (required);
 ``cb`` uint64 (echoed; the first block), ``cbs`` int array (B,) (echoed), ``power`` (default the
@@ -26,23 +27,36 @@ MU-MISO precoder), ``error`` (text, on error), ``model``, ``elapsed_us`` and the
 
 Robustness: every frame is checked structurally before ``pmt.deserialize_str`` sees it (the
 deserializer trusts lengths in the frame and recurses per dict entry, so a hostile 20-byte
-frame could ask it for gigabytes or blow its stack); malformed requests are counted, answered
-with an error when they can be routed, and never stop the server.
+frame could ask it for gigabytes or blow its stack); every frame gets one reply, an ``error``
+naming the problem for a malformed, oversized (> MAX_FRAME_BYTES) or non-finite request and for
+a precoder whose W is not finite in complex64; nothing stops the server. A frame over
+MAX_WIRE_BYTES makes ZeroMQ drop its sender's connection unanswered: RemotePrecoder raises
+ValueError rather than send one over MAX_FRAME_BYTES.
 
-Modules: :mod:`.wire` (frame check, encode/decode), :mod:`.endpoints` (addresses, reply
-pattern), :mod:`.protocol` (request checks, echoed fields, replies), :mod:`.models` (what is
-served), :mod:`.server` (:class:`PrecoderService`), :mod:`.client` (:class:`RemotePrecoder`).
+Modules: :mod:`.wire` (frame check, encode/decode), :mod:`.endpoints` (addresses, loopback,
+stock reply pattern), :mod:`.curve` (CURVE keys), :mod:`.protocol` (request checks, echoed
+fields, output check, replies), :mod:`.models` (what is served), :mod:`.server`
+(:class:`PrecoderService`), :mod:`.client` (:class:`RemotePrecoder`). See docs/service.md.
 """
 
 from __future__ import annotations
 
 from ..pmt_messages import MalformedMessage, from_pmt, to_pmt
 from .client import RemotePrecoder
-from .endpoints import DEFAULT_ADDRESS, check_address, reply_address_for
+from .curve import ServerCurve, keygen
+from .endpoints import DEFAULT_ADDRESS, check_address, exposure_warning, is_local, reply_address_for
 from .models import CLASSICAL, Model, load_model
 from .protocol import MAX_BATCH
 from .server import REPLY_WAIT_MS, PrecoderService
-from .wire import MAX_DEPTH, MAX_FRAME_BYTES, MAX_NODES, check_frame, decode_message, encode_message
+from .wire import (
+    MAX_DEPTH,
+    MAX_FRAME_BYTES,
+    MAX_NODES,
+    MAX_WIRE_BYTES,
+    check_frame,
+    decode_message,
+    encode_message,
+)
 
 __all__ = [
     "CLASSICAL",
@@ -51,16 +65,21 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_FRAME_BYTES",
     "MAX_NODES",
+    "MAX_WIRE_BYTES",
     "REPLY_WAIT_MS",
     "MalformedMessage",
     "Model",
     "PrecoderService",
     "RemotePrecoder",
+    "ServerCurve",
     "check_address",
     "check_frame",
     "decode_message",
     "encode_message",
+    "exposure_warning",
     "from_pmt",
+    "is_local",
+    "keygen",
     "load_model",
     "reply_address_for",
     "to_pmt",

@@ -7,6 +7,7 @@ import socket
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,10 @@ import zmq
 
 from ..config import SystemConfig
 from ..pmt_messages import MalformedMessage
-from .endpoints import SocketOwner, check_address, check_reply_pattern, reply_endpoint
-from .wire import MAX_FRAME_BYTES, decode_message, encode_message
+from .curve import apply_client_curve
+from .endpoints import SocketOwner, check_address
+from .protocol import MAX_BATCH
+from .wire import MAX_FRAME_BYTES, MAX_WIRE_BYTES, decode_message, encode_message
 
 
 class RemotePrecoder(SocketOwner):
@@ -25,7 +28,12 @@ class RemotePrecoder(SocketOwner):
     with an error or a malformed reply. It never raises for those: :attr:`status` says what
     happened (``"ok"``, ``"timeout: ..."``, ``"unreachable: ..."``, ``"server error: ..."``,
     ``"malformed reply: ..."``) and :attr:`counts` tallies outcomes, for the block to report.
-    Bad arguments (wrong shapes) are programming errors and raise ValueError. Only the first
+    Bad arguments (wrong shapes, more than MAX_BATCH blocks, a request over MAX_FRAME_BYTES)
+    are programming errors and raise ValueError. Requests and replies travel on one DEALER
+    connection to the service's ROUTER, so replies reach this client only. With ``server_key``
+    (the service's public ``.key`` file) the connection is CURVE-encrypted and authenticated
+    with the key pair in ``client_key`` (this client's ``.key_secret``; None: a fresh pair,
+    which only a service admitting any client accepts). Only the first
     call waits (up to ``timeout_ms``) for a service to connect; while it stays unreachable the
     next calls return at once, and the first after it is back is served.
 
@@ -43,17 +51,18 @@ class RemotePrecoder(SocketOwner):
         cfg: SystemConfig,
         timeout_ms: int = 500,
         *,
-        reply_address: str | None = None,
-        reply_pattern: str = "push",
+        server_key: str | Path | None = None,
+        client_key: str | Path | None = None,
         context: zmq.Context | None = None,
     ) -> None:
         check_address(address, "address")
-        check_reply_pattern(reply_pattern)
         if not (isinstance(timeout_ms, (int, float)) and timeout_ms > 0):
             raise ValueError(f"timeout_ms must be > 0, got {timeout_ms!r}")
+        if client_key is not None and server_key is None:
+            raise ValueError("client_key needs server_key (the service's public .key file)")
         self.cfg = cfg
         self.address = address
-        self.reply_address = reply_endpoint(address, reply_address)
+        self.curve = server_key is not None
         self.timeout_ms = float(timeout_ms)
         self.client_id = f"{socket.gethostname()[:24]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.seq = 0
@@ -61,19 +70,23 @@ class RemotePrecoder(SocketOwner):
         self.counts: Counter[str] = Counter()
         self.last_model: str | None = None
         self._ctx = context or zmq.Context.instance()
-        self._push = self._ctx.socket(zmq.PUSH)
-        self._pull = self._ctx.socket(zmq.PULL if reply_pattern == "push" else zmq.SUB)
-        for s in (self._push, self._pull):
-            s.setsockopt(zmq.LINGER, 0)
-            s.setsockopt(zmq.RECONNECT_IVL, 20)  # find a (re)started service quickly
-            s.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-        self._push.setsockopt(zmq.IMMEDIATE, 1)  # no queueing for a service that is not there
-        self._push.setsockopt(zmq.SNDHWM, 4)
-        self._push.connect(address)
-        self._pull.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
-        if reply_pattern == "pub":
-            self._pull.setsockopt(zmq.SUBSCRIBE, b"")
-        self._pull.connect(self.reply_address)
+        self._sock = self._ctx.socket(zmq.DEALER)
+        try:
+            if server_key is not None:
+                apply_client_curve(self._sock, server_key, client_key)
+        except Exception:
+            self._sock.close(0)
+            raise
+        # an unguessable routing id: a peer cannot connect under this client's id to take
+        # replies meant for it (ids ZeroMQ picks itself start with a zero byte and count up)
+        self._sock.setsockopt(zmq.ROUTING_ID, b"c" + uuid.uuid4().bytes)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.RECONNECT_IVL, 20)  # find a (re)started service quickly
+        self._sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        self._sock.setsockopt(zmq.IMMEDIATE, 1)  # no queueing for a service that is not there
+        self._sock.setsockopt(zmq.SNDHWM, 4)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_WIRE_BYTES)
+        self._sock.connect(address)
 
     @property
     def ok(self) -> bool:
@@ -95,6 +108,8 @@ class RemotePrecoder(SocketOwner):
             F = F[None]
         if F.ndim != 3 or F.shape[1:] != (cfg.N, cfg.K):
             raise ValueError(f"F_hat must be (B, N={cfg.N}, K={cfg.K}), got {np.shape(F_hat)}")
+        if F.shape[0] > MAX_BATCH:
+            raise ValueError(f"F_hat has {F.shape[0]} blocks; send at most {MAX_BATCH} per call")
         cbs = np.atleast_1d(np.asarray(cb, dtype=np.int64))
         if cbs.size not in (1, F.shape[0]):
             raise ValueError(f"cb must be one index or {F.shape[0]} indices, got {cbs.size}")
@@ -109,6 +124,12 @@ class RemotePrecoder(SocketOwner):
             client=self.client_id,
             seq=self.seq,
         )
+        if len(frame) > MAX_FRAME_BYTES:
+            raise ValueError(
+                f"a request of {F.shape[0]} blocks is {len(frame)} bytes, over the service's "
+                f"{MAX_FRAME_BYTES}-byte frame limit; send at most "
+                f"{max(1, F.shape[0] * MAX_FRAME_BYTES // len(frame))} blocks per call"
+            )
         reply = self._exchange(frame, self.seq)
         if reply is None:
             return None
@@ -149,19 +170,23 @@ class RemotePrecoder(SocketOwner):
         # looks without waiting (a block falling back stays fast) and finds it when it is back
         wait = 0 if self.status.startswith("unreachable") else max(1, int(self.timeout_ms))
         try:
-            if not self._push.poll(wait, zmq.POLLOUT):
+            if not self._sock.poll(wait, zmq.POLLOUT):
                 raise zmq.Again()
-            self._push.send(frame, zmq.NOBLOCK)
+            self._sock.send(frame, zmq.NOBLOCK)
         except zmq.Again:
-            return self._fail("unreachable", f"no service connected at {self.address}")
+            hint = " (or CURVE refused this client: check server_key and client_key)"
+            return self._fail(
+                "unreachable",
+                f"no service connected at {self.address}{hint if self.curve else ''}",
+            )
         except zmq.ZMQError as exc:
             return self._fail("unreachable", str(exc))
         malformed = None
         while (left := deadline - time.monotonic()) > 0:
-            if not self._pull.poll(max(1, int(left * 1000))):
+            if not self._sock.poll(max(1, int(left * 1000))):
                 continue
             try:
-                frames = self._pull.recv_multipart(zmq.NOBLOCK)
+                frames = self._sock.recv_multipart(zmq.NOBLOCK)
                 reply = decode_message(frames[0]) if len(frames) == 1 else None
             except zmq.Again:
                 continue
@@ -186,7 +211,7 @@ class RemotePrecoder(SocketOwner):
         """Drop replies left over from requests that timed out."""
         while True:
             try:
-                self._pull.recv_multipart(zmq.NOBLOCK)
+                self._sock.recv_multipart(zmq.NOBLOCK)
                 self.counts["stale_reply"] += 1
             except zmq.Again:
                 return
@@ -197,5 +222,4 @@ class RemotePrecoder(SocketOwner):
         return None
 
     def close(self) -> None:
-        self._push.close(0)
-        self._pull.close(0)
+        self._sock.close(0)

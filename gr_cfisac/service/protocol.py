@@ -41,8 +41,15 @@ def parse_precode(req: dict[str, Any], cfg: SystemConfig) -> PrecodeRequest:
         )
     if not 1 <= F.shape[0] <= MAX_BATCH:
         raise MalformedMessage(f"batch of {F.shape[0]} blocks; send 1..{MAX_BATCH}")
-    if not np.all(np.isfinite(F)):
-        raise MalformedMessage("F_hat contains NaN or inf")
+    bad = ~np.isfinite(F).all(axis=(1, 2))
+    if bad.any():
+        raise MalformedMessage(f"F_hat contains NaN or inf (block {_blocks(bad)})")
+    silent = ~F.any(axis=(1, 2))
+    if silent.any():
+        raise MalformedMessage(
+            f"F_hat is all zeros in block {_blocks(silent)}: no channel estimate to precode "
+            "(a silent or dead receiver); leave such blocks out of the request"
+        )
     power = _positive(req.get("power", cfg.power_budget), "power")
     noise = _positive(req.get("noise", 1.0), "noise")
     sensing = req.get("sensing")
@@ -54,6 +61,38 @@ def parse_precode(req: dict[str, Any], cfg: SystemConfig) -> PrecodeRequest:
                 f"sensing has shape {sensing.shape}; needs (B, 1+NC={1 + cfg.NC}, N={cfg.N})"
             )
     return PrecodeRequest(F, two_d, power, noise, sensing)
+
+
+def _blocks(mask: np.ndarray) -> str:
+    """'3' or '3, 7, 9 (and 12 more)': the indices of the True entries."""
+    idx = np.flatnonzero(mask)
+    text = ", ".join(str(i) for i in idx[:5])
+    return text + (f" (and {idx.size - 5} more)" if idx.size > 5 else "")
+
+
+class NonFiniteBeams(ValueError):
+    """The precoder's W is not finite as it would go on the wire."""
+
+
+def check_beams(W: np.ndarray, request: PrecodeRequest, model: str) -> np.ndarray:
+    """W as it goes on the wire (complex64), or NonFiniteBeams naming why it is not finite.
+    A finite F_hat can still give a NaN/inf W: magnitudes near the float limits overflow or
+    underflow the precoder's norms, or a W too large for complex64 becomes inf on the wire."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        wire = W.astype(np.complex64)
+    bad = ~np.isfinite(wire).all(axis=(1, 2))
+    if not bad.any():
+        return wire
+    mag = np.abs(request.F[bad])
+    span = f"|F_hat| from {mag[mag > 0].min(initial=np.inf):.3g} to {mag.max():.3g}"
+    if np.isfinite(W).all():
+        cause = f"it exceeds complex64's range ({np.abs(W).max():.3g}; power {request.power:g})"
+    else:
+        cause = (
+            f"{span}: the precoder overflows or underflows there; send estimates in the core's "
+            "normalized units"
+        )
+    raise NonFiniteBeams(f"precoder {model} gave a non-finite W in block {_blocks(bad)}: {cause}")
 
 
 def _positive(value: Any, name: str) -> float:

@@ -15,8 +15,13 @@ import pmt
 
 from ..pmt_messages import MalformedMessage, from_pmt, to_pmt
 
-#: Largest frame accepted (a Table-I request of 1024 blocks is ~1 MB).
+#: Largest frame served (a Table-I request of 1024 blocks is ~1 MB); a larger one is answered
+#: with an error frame, unread.
 MAX_FRAME_BYTES = 16 * 1024 * 1024
+#: Largest frame a service socket takes in at all: ZeroMQ drops the connection of a peer that
+#: sends more (ZMQ_MAXMSGSIZE), with what it had queued. RemotePrecoder refuses to send a frame
+#: over MAX_FRAME_BYTES, so it never gets there.
+MAX_WIRE_BYTES = 4 * MAX_FRAME_BYTES
 MAX_DEPTH = 64
 MAX_NODES = 4096
 
@@ -33,11 +38,14 @@ def check_frame(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> None:
     MAX_NODES objects (what makes ``pmt.deserialize_str`` safe to call on it)."""
     if not isinstance(frame, (bytes, bytearray, memoryview)):
         raise MalformedMessage(f"frame must be bytes, got {type(frame).__name__}")
+    if len(frame) > max_bytes:  # before copying it
+        raise MalformedMessage(
+            f"frame of {len(frame)} bytes exceeds the {max_bytes}-byte limit; send fewer blocks "
+            "per request"
+        )
     buf = bytes(frame)
     if not buf:
         raise MalformedMessage("empty frame")
-    if len(buf) > max_bytes:
-        raise MalformedMessage(f"frame of {len(buf)} bytes exceeds the {max_bytes} limit")
     nodes = [0]
     end = _walk(buf, 0, 0, nodes)
     if end != len(buf):
