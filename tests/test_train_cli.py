@@ -112,3 +112,11 @@ def test_resume_needs_a_run_folder_and_no_config(tmp_path):
     with pytest.raises(ValueError, match="drop --config"):
         args = ["--resume", str(tmp_path), "--config", str(TINY)]
         cmd_train.resolve_config(parser().parse_args(args))
+
+
+@pytest.mark.parametrize("card", sorted((ROOT / "models").glob("*.json")), ids=lambda p: p.stem)
+def test_each_shipped_config_file_is_its_models_recipe(card):
+    from gr_cfisac.train.config import TrainConfig
+
+    config = ROOT / "gr_cfisac" / "train" / "configs" / f"{card.stem}.yml"
+    assert TrainConfig.load(config).to_dict() == TrainConfig.load(card).to_dict()

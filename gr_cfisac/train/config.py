@@ -2,6 +2,10 @@
 
 A :class:`TrainConfig` is everything ``cfisac train`` needs to reproduce a model; it is saved
 next to the checkpoints and recorded in the model card. Numpy only (no torch).
+
+The dataclass defaults below are the base that every YAML file fills in; they are not a recipe
+(the head defaults to the paper's free rFF). ``cfisac train`` without ``--config`` starts from
+``configs/stcib_joint.yml``, the recipe of the shipped ``models/stcib_joint`` model.
 """
 
 from __future__ import annotations
