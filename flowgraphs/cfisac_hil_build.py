@@ -17,7 +17,11 @@ RAP side (``cfisac_hil_rap``): what runs on the receive hosts: ZeroMQ PULL sourc
 snapshots, geometry and truth (replace them by radio sources on a real testbed), one CF-ISAC
 Head (aligned) through which all of them pass, MUSIC per RAP, fusion into a position written
 to ``fix_path`` (float32 items, blocks.layout.fix_layout), and a SigMF capture of what it
-received for ``cfisac replay``. It stops after ``num_blocks`` coherence blocks.
+received for ``cfisac replay``. It stops after ``num_blocks`` coherence blocks, or
+``idle_timeout`` seconds after the last block when the TAP side stopped first (GNU Radio's
+ZeroMQ sources have no end-of-stream), and then prints what it measured (fix rate, position
+error against the recorded truth) and writes it as JSON beside ``fix_path``. MUSIC assumes
+``sources`` sources (0: MDL per block; Table I's 2x2 RAPs identify at most 2).
 
 The two sides start in either order. A RAP side started first (or with the TAP side) receives
 every stream from block 0. A RAP side started late joins the running streams: each stream
@@ -174,6 +178,14 @@ def rap_side() -> Flowgraph:
             ("base_port", "intx", "5600", "First port", 720),
             ("fix_path", "str", "hil_fix.f32", "Positions (float32 fix items)", 880),
             ("capture", "str", "", "Record what is received (folder/NAME)", 1060),
+            (
+                "idle_timeout",
+                "eng_float",
+                "10",
+                "End after this many idle seconds (0: never)",
+                1240,
+            ),
+            ("sources", "intx", "0", "MUSIC sources (0: MDL per block)", 1420),
         ],
     )
     config(fg)
@@ -187,13 +199,14 @@ def rap_side() -> Flowgraph:
         num_blocks="num_blocks",
         preset="rap_truth_geometry",
         max_blocks="16",
+        idle_timeout_s="idle_timeout",
     )
     # the head's ports: the RAPs, truth, geometry (the sink's order); LINKS: RAPs, geometry, truth
     head_port = {f"rap{j + 1}": j for j in range(NR)} | {"truth": NR, "geometry": NR + 1}
     for k, (name, _) in enumerate(LINKS):
         _zeromq(fg, f"pull_{name}", "zeromq_pull_source", (8, 200 + 100 * k), k)
         fg.connect(f"pull_{name}", 0, "head", head_port[name])
-    localizer(fg, (600, 200), (900, 200))
+    localizer(fg, (600, 200), (900, 200), n_sources="sources")
     fg.block(
         "fix_file",
         "blocks_file_sink",
@@ -211,6 +224,16 @@ def rap_side() -> Flowgraph:
     fg.connect("fusion", 0, "fix_file", 0)
     raps = [("head", j) for j in range(NR)]
     _recorder(fg, (900, 700), raps, ("head", head_port["truth"]), ("head", head_port["geometry"]))
+    # after the run (num_blocks reached, the TAP side gone quiet, or Ctrl-C): print what was
+    # measured and write it as JSON beside the fixes
+    fg.block(
+        "summary",
+        "snippet",
+        (1200, 700),
+        section="main_after_stop",
+        priority="0",
+        code="from gr_cfisac.blocks.fix_summary import report_run\nreport_run(self)",
+    )
     return fg
 
 

@@ -23,11 +23,18 @@ from gnuradio import eng_notation
 from gnuradio import zeromq
 
 
+def snipfcn_summary(self):
+    from gr_cfisac.blocks.fix_summary import report_run
+    report_run(self)
+
+
+def snippets_main_after_stop(tb):
+    snipfcn_summary(tb)
 
 
 class cfisac_hil_rap(gr.top_block):
 
-    def __init__(self, num_blocks=100, host='127.0.0.1', base_port=5600, fix_path='hil_fix.f32', capture=''):
+    def __init__(self, num_blocks=100, host='127.0.0.1', base_port=5600, fix_path='hil_fix.f32', capture='', idle_timeout=10, sources=0):
         gr.top_block.__init__(self, "CF-ISAC hardware-in-the-loop: RAP side", catch_exceptions=True)
 
         ##################################################
@@ -38,6 +45,8 @@ class cfisac_hil_rap(gr.top_block):
         self.base_port = base_port
         self.fix_path = fix_path
         self.capture = capture
+        self.idle_timeout = idle_timeout
+        self.sources = sources
 
         ##################################################
         # Variables
@@ -55,8 +64,8 @@ class cfisac_hil_rap(gr.top_block):
         self.pull_rap2 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 1), 100, True, (-1))
         self.pull_rap1 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 0), 100, True, (-1))
         self.pull_geometry = zeromq.pull_source(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'geometry'), 'tcp://%s:%d' % (host, base_port + 4), 100, True, (-1))
-        self.music = cfisac.music_localizer(cfg, n_sources=3, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64, num_blocks=0)
-        self.head = cfisac.head(cfg, num_blocks=num_blocks, preset='rap_truth_geometry', max_blocks=16)
+        self.music = cfisac.music_localizer(cfg, n_sources=sources, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64, num_blocks=0)
+        self.head = cfisac.head(cfg, num_blocks=num_blocks, preset='rap_truth_geometry', max_blocks=16, idle_timeout_s=idle_timeout, on_idle=getattr(self, 'stop', None))
         self.fusion = cfisac.fusion(cfg, n_peaks=0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64, num_blocks=0)
         self.fix_file = blocks.file_sink(gr.sizeof_float*cfisac.item_size(cfg, 'fix'), fix_path, False)
         self.fix_file.set_unbuffered(False)
@@ -67,20 +76,20 @@ class cfisac_hil_rap(gr.top_block):
         ##################################################
         self.connect((self.fusion, 0), (self.fix_file, 0))
         self.connect((self.head, 5), (self.fusion, 4))
+        self.connect((self.head, 0), (self.music, 0))
         self.connect((self.head, 2), (self.music, 2))
         self.connect((self.head, 1), (self.music, 1))
         self.connect((self.head, 3), (self.music, 3))
-        self.connect((self.head, 0), (self.music, 0))
+        self.connect((self.head, 2), (self.recorder, 2))
+        self.connect((self.head, 5), (self.recorder, 5))
         self.connect((self.head, 3), (self.recorder, 3))
         self.connect((self.head, 1), (self.recorder, 1))
-        self.connect((self.head, 5), (self.recorder, 5))
         self.connect((self.head, 0), (self.recorder, 0))
         self.connect((self.head, 4), (self.recorder, 4))
-        self.connect((self.head, 2), (self.recorder, 2))
+        self.connect((self.music, 2), (self.fusion, 2))
         self.connect((self.music, 3), (self.fusion, 3))
         self.connect((self.music, 0), (self.fusion, 0))
         self.connect((self.music, 1), (self.fusion, 1))
-        self.connect((self.music, 2), (self.fusion, 2))
         self.connect((self.pull_geometry, 0), (self.head, 5))
         self.connect((self.pull_rap1, 0), (self.head, 0))
         self.connect((self.pull_rap2, 0), (self.head, 1))
@@ -120,6 +129,18 @@ class cfisac_hil_rap(gr.top_block):
     def set_capture(self, capture):
         self.capture = capture
 
+    def get_idle_timeout(self):
+        return self.idle_timeout
+
+    def set_idle_timeout(self, idle_timeout):
+        self.idle_timeout = idle_timeout
+
+    def get_sources(self):
+        return self.sources
+
+    def set_sources(self, sources):
+        self.sources = sources
+
     def get_cfg(self):
         return self.cfg
 
@@ -146,18 +167,24 @@ def argument_parser():
     parser.add_argument(
         "--capture", dest="capture", type=str, default='',
         help="Set Record what is received (folder/NAME) [default=%(default)r]")
+    parser.add_argument(
+        "--idle-timeout", dest="idle_timeout", type=eng_float, default=eng_notation.num_to_str(float(10)),
+        help="Set End after this many idle seconds (0: never) [default=%(default)r]")
+    parser.add_argument(
+        "--sources", dest="sources", type=intx, default=0,
+        help="Set MUSIC sources (0: MDL per block) [default=%(default)r]")
     return parser
 
 
 def main(top_block_cls=cfisac_hil_rap, options=None):
     if options is None:
         options = argument_parser().parse_args()
-    tb = top_block_cls(num_blocks=options.num_blocks, host=options.host, base_port=options.base_port, fix_path=options.fix_path, capture=options.capture)
+    tb = top_block_cls(num_blocks=options.num_blocks, host=options.host, base_port=options.base_port, fix_path=options.fix_path, capture=options.capture, idle_timeout=options.idle_timeout, sources=options.sources)
 
     def sig_handler(sig=None, frame=None):
         tb.stop()
         tb.wait()
-
+        snippets_main_after_stop(tb)
         sys.exit(0)
 
     signal.signal(signal.SIGINT, sig_handler)
@@ -166,7 +193,7 @@ def main(top_block_cls=cfisac_hil_rap, options=None):
     tb.start()
 
     tb.wait()
-
+    snippets_main_after_stop(tb)
 
 if __name__ == '__main__':
     main()

@@ -142,7 +142,6 @@ def localizer(
         "cfisac_music_localizer",
         music_at,
         config="cfg",
-        n_sources=str(CFG.NC + 1),
-        **music_params,
+        **({"n_sources": str(CFG.NC + 1)} | music_params),
     )
     fg.block("fusion", "cfisac_fusion", fusion_at, config="cfg", association='"prior"')

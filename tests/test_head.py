@@ -5,6 +5,8 @@ run forever. Its GRC definition matches the block for every preset."""
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pmt
 import pytest
@@ -121,8 +123,10 @@ def test_grc_ports_match_the_block(preset, platform):
     for _ in range(3):
         fg.rewrite()
     make = blk.templates.render("make")
-    instance = eval(make, {"cfisac": cfisac, "cfg": fg.namespace["cfg"]})
+    top = types.SimpleNamespace(stop=lambda: None)  # the generated flowgraph's self
+    instance = eval(make, {"cfisac": cfisac, "cfg": fg.namespace["cfg"], "self": top})
     assert instance.num_blocks == 7
+    assert instance.on_idle is top.stop
     for grc_ports, py_ports in ((blk.sinks, instance.in_ports), (blk.sources, instance.out_ports)):
         streams = [p for p in grc_ports if p.domain == "stream"]
         shown = [p for p in streams if not p.hidden]

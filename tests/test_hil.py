@@ -5,6 +5,7 @@ localization on the RAP side works exactly as it does in one process."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -47,7 +48,7 @@ def _free_base_port(count: int) -> int:
     raise RuntimeError("no free ports")
 
 
-def _run_pair(tmp: Path, base: int, *tap_args: str) -> None:
+def _run_pair(tmp: Path, base: int, *tap_args: str) -> str:
     """Run the RAP side to completion and the TAP side until then; both must exit cleanly."""
     rap_cmd = [
         "flowgraphs/cfisac_hil_rap.py",
@@ -81,13 +82,14 @@ def _run_pair(tmp: Path, base: int, *tap_args: str) -> None:
         tap.kill()
     assert rap.returncode == 0, rap_out[-3000:]
     assert tap.returncode == 0, tap_out[-3000:]
+    return rap_out
 
 
 @pytest.fixture(scope="module")
 def hil(tmp_path_factory):
     cfg = SystemConfig()
     tmp = tmp_path_factory.mktemp("hil")
-    _run_pair(tmp, _free_base_port(cfg.NR + 2))
+    (tmp / "rap_out.txt").write_text(_run_pair(tmp, _free_base_port(cfg.NR + 2)))
     return cfg, tmp
 
 
@@ -127,7 +129,7 @@ def test_localization_over_the_link_matches_one_process(hil):
     src = sigmf_source(
         cfg, str(tmp / "tap.sigmf-collection"), preset="rap_truth_geometry", num_blocks=BLOCKS
     )
-    mus, fus = music_localizer(cfg), fusion(cfg)
+    mus, fus = music_localizer(cfg, n_sources=0), fusion(cfg)  # as the RAP side: MDL
     out = blocks.vector_sink_f(fix_layout(cfg).size)
     for j in range(cfg.NR):
         tb.connect((src, j), (mus, j))
@@ -144,14 +146,23 @@ def test_localization_over_the_link_matches_one_process(hil):
 
 def test_localization_still_works_on_the_rap_side(hil):
     cfg, tmp = hil
-    sen = score_capture(tmp / "rap.sigmf-collection")["sensing"]
+    sen = score_capture(tmp / "rap.sigmf-collection", n_sources=0)["sensing"]
     fused = sen["fused"]
-    # Table I's 2x2 RAPs with a 50% null-space sensing beam (the paper scene): most blocks fix
-    # the target, within a few metres in the median
+    # Table I's 2x2 RAPs with a 50% null-space sensing beam (the paper scene), MUSIC with the
+    # model order from MDL (at most 2 sources are identifiable on 2x2): most blocks fix the
+    # target, within a few metres in the median
     assert fused["blocks_with_fix"] >= 0.5
     assert fused["median_error_m"] < 6.0
     pos = fix_layout(cfg).field(np.fromfile(tmp / "fix.f32", np.float32).reshape(BLOCKS, -1), "pos")
     assert np.isfinite(pos[:, 0]).mean() == pytest.approx(fused["blocks_with_fix"])
+    # the RAP side printed what it measured and wrote it as JSON
+    summary = json.loads((tmp / "fix.json").read_text())
+    assert summary["blocks"] == BLOCKS and summary["ended"] == "num_blocks reached"
+    assert summary["blocks_with_fix"] == pytest.approx(fused["blocks_with_fix"])
+    assert summary["position_median_error_m"] == pytest.approx(fused["median_error_m"], rel=1e-4)
+    out = (tmp / "rap_out.txt").read_text()
+    assert f"RAP side: {BLOCKS} coherence blocks (num_blocks reached)" in out
+    assert "vs truth: position RMSE" in out
 
 
 def test_hil_with_the_precoder_as_a_remote_service(hil, tmp_path):
@@ -253,7 +264,34 @@ def test_a_rap_side_started_late_joins_the_running_streams(tmp_path):
         assert np.array_equal(r_got.samples(), r_sent.samples(at, late_blocks * per)), kind
     fix = np.fromfile(tmp_path / "second.f32", np.float32).reshape(-1, fix_layout(cfg).size)
     assert len(fix) == late_blocks
-    assert (
-        score_capture(tmp_path / "second.sigmf-collection")["sensing"]["fused"]["blocks_with_fix"]
-        >= 0.5
-    )
+    report = score_capture(tmp_path / "second.sigmf-collection", n_sources=0)
+    assert report["sensing"]["fused"]["blocks_with_fix"] >= 0.5
+
+
+def test_rap_side_ends_by_itself_when_the_tap_side_stops_first(tmp_path):
+    """Issue 10 item 2: a TAP side with a finite --num-blocks stops sending; the RAP side asked
+    for more blocks ends after its idle timeout (ZeroMQ has no end-of-stream), prints what it
+    measured and writes the JSON summary, its capture finished."""
+    cfg = SystemConfig()
+    base = _free_base_port(cfg.NR + 2)
+    kw = {"cwd": ROOT, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    rap_args = ["--num-blocks", "1000", "--base-port", str(base), "--idle-timeout", "2"]
+    rap_args += ["--fix-path", str(tmp_path / "fix.f32"), "--capture", str(tmp_path / "rap")]
+    rap = subprocess.Popen([sys.executable, "flowgraphs/cfisac_hil_rap.py", *rap_args], **kw)
+    tap_args = ["--num-blocks", "12", "--base-port", str(base)]
+    try:
+        tap = subprocess.run(
+            [sys.executable, "flowgraphs/cfisac_hil_tap.py", *tap_args], timeout=120, **kw
+        )
+        assert tap.returncode == 0, tap.stdout[-3000:]
+        out, _ = rap.communicate(timeout=60)  # a hang here is the bug
+    finally:
+        rap.kill()
+    assert rap.returncode == 0, out[-3000:]
+    assert "the peer has stopped" in out, out[-3000:]
+    summary = json.loads((tmp_path / "fix.json").read_text())
+    assert summary["ended"] == "peer stopped (idle timeout)" and summary["asked_blocks"] == 1000
+    assert 0 < summary["blocks"] <= 12
+    assert f"RAP side: {summary['blocks']} coherence blocks (peer stopped" in out
+    got = read_capture(tmp_path / "rap.sigmf-collection")  # finished, readable
+    assert got.recordings[0].num_items == summary["blocks"] * cfg.tau

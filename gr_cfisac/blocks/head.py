@@ -18,12 +18,24 @@ Ports: the groups of :mod:`gr_cfisac.blocks.sigmf_sink` (``rap_echo``, ``truth``
 ``preset``; output i carries input i from the aligned start, with a ``cb`` tag on the first
 item of every block and this block's ``cfisac_config`` tag on the first item. The other tags
 of the passed items are passed at their items.
+
+A peer that stops: GNU Radio's ZeroMQ stream blocks have no end-of-stream, so a RAP side whose
+TAP side ended before ``num_blocks`` would wait for ever. With ``idle_timeout_s`` > 0, a
+watchdog calls ``on_idle`` (a top-level flowgraph passes its own ``stop``) once no block has
+arrived for that long after the first one, and logs how many blocks it passed; the flowgraph
+then ends as if it had reached ``num_blocks`` (its recorders finish their files).
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 import numpy as np
 import pmt
+
+from gnuradio import gr
 
 from ..config import SystemConfig
 from ._base import CB_KEY, CONFIG_KEY, CoherenceBlock, Port, check_config
@@ -46,8 +58,14 @@ class head(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         estimate: int = 0,
         preset: str = "",
         max_blocks: int = 64,
+        idle_timeout_s: float = 0.0,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
         cfg = check_config(config)
+        if not idle_timeout_s >= 0:
+            raise ValueError(
+                f"head: idle_timeout_s must be >= 0 (0: wait for ever), got {idle_timeout_s}"
+            )
         counts = {
             "rap_echo": int(rap_echo),
             "truth": int(bool(truth)),
@@ -75,8 +93,46 @@ class head(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         super().__init__(
             "cfisac_head", cfg, ports, ports, max_blocks=max_blocks, num_blocks=num_blocks
         )
+        self.idle_timeout_s, self.on_idle = float(idle_timeout_s), on_idle
+        self.timed_out = False  # True once the watchdog ended the run
+        self._last_block: float | None = None  # monotonic time of the last block passed
+        self._halt = threading.Event()
+        self._watchdog: threading.Thread | None = None
+
+    def start(self) -> bool:
+        if self.idle_timeout_s > 0:
+            self._halt.clear()
+            self._watchdog = threading.Thread(
+                target=self._watch, name="cfisac_head idle", daemon=True
+            )
+            self._watchdog.start()
+        return super().start()
+
+    def stop(self) -> bool:
+        self._halt.set()
+        if self._watchdog is not None and self._watchdog is not threading.current_thread():
+            self._watchdog.join(timeout=2.0)
+        return True
+
+    def _watch(self) -> None:
+        """End the run (on_idle) once no block has arrived for idle_timeout_s after the first."""
+        poll = min(0.25, self.idle_timeout_s / 4)
+        while not self._halt.wait(poll):
+            last = self._last_block
+            if last is None or time.monotonic() - last < self.idle_timeout_s:
+                continue
+            self.timed_out = True
+            gr.logger("cfisac_head").warn(
+                f"no coherence block for {self.idle_timeout_s:g} s: the peer has stopped; ending "
+                f"after {self.blocks_done} blocks"
+                + (f" of the {self.num_blocks} asked for" if self.num_blocks else "")
+            )
+            if self.on_idle is not None:
+                self.on_idle()
+            return
 
     def process(self, cb, ins, outs) -> None:
+        self._last_block = time.monotonic()
         for p, (src, dst) in enumerate(zip(ins, outs)):
             dst[:] = src
             self._pass_tags(p, src.shape[0] * src.shape[1])
