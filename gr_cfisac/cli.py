@@ -1,4 +1,6 @@
-"""The ``cfisac`` command: one sub-command per module, each with ``add_arguments`` and ``run``.
+"""The ``cfisac`` command: one sub-command per module, each with ``add_arguments`` and ``run``,
+and the user-facing ``HELP`` (one line) and ``DESCRIPTION`` (a few lines) that ``--help``
+shows (module docstrings are for developers).
 
 Command modules keep heavy imports (torch, gnuradio) inside ``run`` so ``cfisac --help`` stays
 fast and works without the optional extras.
@@ -13,6 +15,7 @@ import sys
 #: sub-command -> module providing add_arguments(parser) and run(args) -> int
 COMMANDS: dict[str, str] = {
     "demo": "gr_cfisac.demo",
+    "config": "gr_cfisac.config_cmd",
     "bench": "gr_cfisac.bench.cli",
     "serve": "gr_cfisac.serve",
     "replay": "gr_cfisac.replay",
@@ -22,19 +25,31 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written, and every option's default shown unless its help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = "default" in text or "%(default)" in text
+        if shown or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cfisac", description="Cell-free ISAC for GNU Radio: simulate, train, benchmark."
+        prog="cfisac",
+        description="Cell-free ISAC for GNU Radio: simulate, replay captures, serve precoders, "
+        "train, evaluate and benchmark. `cfisac COMMAND --help` explains each command.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
-        doc = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
         p = sub.add_parser(
             name,
-            help=doc,
-            description=module.__doc__,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            help=module.HELP,
+            description=module.DESCRIPTION,
+            formatter_class=HelpFormatter,
         )
         module.add_arguments(p)
         p.set_defaults(_module=module)
@@ -45,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args._module.run(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"cfisac {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,6 +10,12 @@ from pathlib import Path
 
 from . import BENCHMARKS
 
+HELP = "run benchmarks and write JSON reports and plots under bench/"
+DESCRIPTION = f"""\
+Runs the named benchmarks ({", ".join(BENCHMARKS)}; "all" runs every one) and writes
+bench/NAME.json with the figures as ratios measured in one run, and plots beside them.
+--quick runs small sizes (a smoke run)."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

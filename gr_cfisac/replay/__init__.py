@@ -21,12 +21,14 @@ scores), :mod:`.report` (text and JSON), :mod:`.command` (the ``cfisac replay`` 
 from __future__ import annotations
 
 from .capture import CHUNK, BlockReader
-from .command import add_arguments, run
+from .command import DESCRIPTION, HELP, add_arguments, run
 from .report import format_report, jsonable_vector
 from .scoring import noise_power, score_capture
 
 __all__ = [
     "CHUNK",
+    "DESCRIPTION",
+    "HELP",
     "BlockReader",
     "add_arguments",
     "format_report",

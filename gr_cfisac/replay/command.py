@@ -14,6 +14,18 @@ from ..config import SystemConfig
 from .report import format_report, to_json
 from .scoring import ScoreOptions, score_capture
 
+HELP = "score a SigMF capture: channel estimation, MUSIC sources, localization"
+DESCRIPTION = """\
+Reruns channel estimation and 2D MUSIC on a capture (a .sigmf-collection from the CF-ISAC
+SigMF Sink, or any cf32_le multi-antenna recording with --config) and scores them against its
+ground truth when it has one. Per RAP it reports the noise power, every source MUSIC sees with
+how steadily it sees it, and the target's error (eq 43) with its miss rate; blocks of bad
+samples (non-finite, silent, saturated) are skipped and listed. A capture without truth or
+geometry can be given a prior target direction (--target-deg) or clutter directions
+(--clutter-map). A fused position is reported only where the RAP positions are known.
+
+Example: cfisac replay run.sigmf-collection --json report.json"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
