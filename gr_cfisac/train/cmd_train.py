@@ -136,7 +136,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(same as --config RUN_DIR/config.yml --out RUN_DIR)",
     )
     parser.add_argument(
-        "--name", help="model name (default: ARCH_REGIME_eta|thVALUE, or the config's)"
+        "--name",
+        help="model name (default: ARCH_REGIME_etaETA or ARCH_REGIME_thTHRESHOLD, e.g. "
+        "stcib_joint_eta0.4; with --config or --resume, the config's name)",
     )
     parser.add_argument(
         "--seed", type=int, help="model initialization / shuffling seed (default: the config's)"
