@@ -81,10 +81,18 @@ class RemoteDesign:
         sensing_fraction: float,
         sensing_beam: str,
         taps: int | None,
+        server_key: str = "",
+        client_key: str = "",
     ) -> None:
         from ..service import RemotePrecoder
 
-        self.client = RemotePrecoder(address, cfg, timeout_ms)
+        self.client = RemotePrecoder(
+            address,
+            cfg,
+            timeout_ms,
+            server_key=server_key or None,  # CURVE: the service's public .key file
+            client_key=client_key or None,  # this client's .key_secret file
+        )
         self.cfg, self.fallback = cfg, fallback
         self.fraction, self.sensing_beam, self.taps = sensing_fraction, sensing_beam, taps
 
@@ -116,6 +124,8 @@ def resolve_precoder(
     remote_timeout_ms: int = 500,
     fallback: str = "zf",
     threshold: float | None = None,
+    remote_server_key: str = "",
+    remote_client_key: str = "",
 ) -> Precoder:
     """A function (F_hat (B, N, K), SensingGeometry, cb (B,)) -> W (B, N, K+1) for an
     algorithm name: the seam behind the block's ``algorithm`` parameter. ValueError for an
@@ -210,7 +220,15 @@ def resolve_precoder(
             raise ValueError(f"precoder: fallback must be one of {MU_MISO}, got {fallback!r}")
         local = resolve_precoder(fallback, cfg, sensing_fraction, sensing_beam, per_tap)
         return RemoteDesign(
-            remote_address, cfg, local, remote_timeout_ms, sensing_fraction, sensing_beam, taps
+            remote_address,
+            cfg,
+            local,
+            remote_timeout_ms,
+            sensing_fraction,
+            sensing_beam,
+            taps,
+            remote_server_key,
+            remote_client_key,
         )
     raise ValueError(
         f"precoder: unknown algorithm {algorithm!r}; use one of {', '.join(MU_MISO)}, "
@@ -237,6 +255,8 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         msg_interval: int = 1,
         max_blocks: int = 64,
         threshold: float = 0.0,
+        remote_server_key: str = "",
+        remote_client_key: str = "",
     ) -> None:
         cfg = check_config(config)
         self.estimate = estimate_layout(cfg)
@@ -262,6 +282,8 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             remote_timeout_ms,
             fallback,
             threshold,
+            remote_server_key,
+            remote_client_key,
         )
         self.fallback = fallback
         self._remote_status = "idle"
