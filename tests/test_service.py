@@ -682,3 +682,42 @@ def test_cfisac_serve_keygen_writes_a_key_pair(tmp_path, capsys):
     assert "keep it private" in capsys.readouterr().out
     assert main(["serve"]) == 2  # no MODEL and no --keygen
     assert "MODEL is required" in capsys.readouterr().err
+
+
+def test_precoder_block_remote_mode_takes_curve_key_files(cfg, addr, keys):
+    """The Precoder block's remote_server_key / remote_client_key reach its RemotePrecoder."""
+    from gr_cfisac.blocks.precoder import resolve_precoder
+
+    F = _estimates(cfg, 1)
+    svc = PrecoderService(
+        "zf", cfg, addr, curve_secret=keys["server"][1], curve_clients=keys["clients"]
+    )
+    with Running(svc):
+        design = resolve_precoder(
+            "remote",
+            cfg,
+            remote_address=addr,
+            remote_timeout_ms=3000,
+            remote_server_key=str(keys["server"][0]),
+            remote_client_key=str(keys["good"][1]),
+        )
+        try:
+            assert design.client.curve
+            assert _rel(design.client(F), zf(F, cfg.power_budget)) < 1e-6, design.status
+        finally:
+            design.client.close()
+
+
+def test_grc_precoder_passes_curve_keys_only_when_given(platform):
+    """GRC's make line names the key files when they are set, and is unchanged otherwise."""
+    fg = platform.make_flow_graph()
+    block = fg.new_block("cfisac_precoder")
+    block.params["config"].set_value("cfg")
+    block.rewrite()
+    assert "remote_server_key" not in block.templates.render("make")
+    block.params["remote_server_key"].set_value("/keys/server.key")
+    block.params["remote_client_key"].set_value("/keys/tap1.key_secret")
+    block.rewrite()
+    make = block.templates.render("make")
+    assert "remote_server_key='/keys/server.key'" in make
+    assert "remote_client_key='/keys/tap1.key_secret'" in make
