@@ -64,6 +64,23 @@ def reply_address_for(address: str) -> str:
     return address + ".reply"
 
 
+def check_stock_endpoints(address: str, reply_address: str | None) -> str:
+    """The stock reply endpoint (default: :func:`reply_address_for`), after checking both
+    are on loopback: replies to the stock message blocks travel unrouted and unauthenticated."""
+    check_address(address, "stock_address", bind=True)
+    reply_address = reply_address or reply_address_for(address)
+    check_address(reply_address, "stock_reply_address", bind=True)
+    for name, a in (("stock_address", address), ("stock_reply_address", reply_address)):
+        if not is_local(a):
+            raise ValueError(
+                f"{name} {a} is not on loopback: replies to the stock message blocks travel "
+                "unrouted (PUSH/PUB) and unauthenticated, so they stay on this host; use "
+                "tcp://127.0.0.1:PORT or ipc://PATH, and RemotePrecoder (routed, CURVE) "
+                "across hosts"
+            )
+    return reply_address
+
+
 def check_stock_reply_pattern(pattern: str) -> None:
     """ValueError unless stock-block replies travel by PUSH/PULL (``push``) or PUB/SUB (``pub``)."""
     if pattern not in STOCK_REPLY_PATTERNS:

@@ -25,10 +25,9 @@ from .endpoints import (
     DEFAULT_ADDRESS,
     SocketOwner,
     check_address,
+    check_stock_endpoints,
     check_stock_reply_pattern,
     exposure_warning,
-    is_local,
-    reply_address_for,
 )
 from .models import Model, load_model
 from .protocol import NonFiniteBeams, check_beams, echo_fields, encode_reply, parse_precode
@@ -73,27 +72,13 @@ class PrecoderService(SocketOwner):
             None if curve_secret is None else ServerCurve.from_files(curve_secret, curve_clients)
         )
         if stock_address is not None:
-            check_address(stock_address, "stock_address", bind=True)
             check_stock_reply_pattern(stock_reply_pattern)
-            stock_reply_address = stock_reply_address or reply_address_for(stock_address)
-            check_address(stock_reply_address, "stock_reply_address", bind=True)
-            for name, a in (
-                ("stock_address", stock_address),
-                ("stock_reply_address", stock_reply_address),
-            ):
-                if not is_local(a):
-                    raise ValueError(
-                        f"{name} {a} is not on loopback: replies to the stock message blocks "
-                        "travel unrouted (PUSH/PUB) and unauthenticated, so they stay on this "
-                        "host; use tcp://127.0.0.1:PORT or ipc://PATH, and RemotePrecoder "
-                        "(routed, CURVE) across hosts"
-                    )
+            stock_reply_address = check_stock_endpoints(stock_address, stock_reply_address)
         self.cfg = cfg
         self.model = load_model(model, cfg, threshold) if isinstance(model, str) else model
         self.curve = curve
         self.stock_reply_pattern = stock_reply_pattern
         self.stats: Counter[str] = Counter()
-        self.warnings: list[str] = []
         self.closed = False
         self._last_drop = -1e9
         self._own_context = context is None and curve is not None  # one ZAP handler per context
@@ -123,23 +108,30 @@ class PrecoderService(SocketOwner):
         except Exception:
             self.close()
             raise
-        exposed = exposure_warning(self.address, curve is not None)
+        self.warnings = self._warnings()
+        for text in self.warnings:
+            log.warning("%s", text)
+
+    def _warnings(self) -> list[str]:
+        """What the operator must know about how exposed this service is."""
+        out = []
+        exposed = exposure_warning(self.address, self.curve is not None)
         if exposed:
-            self.warnings.append(exposed)
-        if curve is not None and curve.clients is None:
-            self.warnings.append(
+            out.append(exposed)
+        if self.curve is not None and self.curve.clients is None:
+            out.append(
                 "CURVE admits any client that has the server's public key (encrypted, but "
                 "not restricted); give --curve-clients to admit only known clients"
             )
         if self.stock_address is not None:
-            self.warnings.append(
-                f"stock-block replies leave unrouted on {stock_reply_pattern.upper()} "
+            push = self.stock_reply_pattern == "push"
+            out.append(
+                f"stock-block replies leave unrouted on {self.stock_reply_pattern.upper()} "
                 f"{self.stock_reply_address}: any local process that connects there can "
-                f"receive them{' (PUSH hands each to one of them)' if stock_reply_pattern == 'push' else ''}"
-                f"; for routed replies use RemotePrecoder or a DEALER/REQ peer on {self.address}"
+                f"receive them{' (PUSH hands each to one of them)' if push else ''}; for "
+                f"routed replies use RemotePrecoder or a DEALER/REQ peer on {self.address}"
             )
-        for text in self.warnings:
-            log.warning("%s", text)
+        return out
 
     @staticmethod
     def _setup(socket: zmq.Socket) -> None:
