@@ -721,3 +721,36 @@ def test_grc_precoder_passes_curve_keys_only_when_given(platform):
     make = block.templates.render("make")
     assert "remote_server_key='/keys/server.key'" in make
     assert "remote_client_key='/keys/tap1.key_secret'" in make
+
+
+def test_cfisac_serve_warns_about_the_stock_path_on_stderr(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gr_cfisac.cli",
+            "serve",
+            "zf",
+            "--address",
+            f"ipc://{tmp_path}/routed",
+            "--stock-address",
+            f"ipc://{tmp_path}/stock",
+            "--max-requests",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"stock replies PUSH ipc://{tmp_path}/stock.reply" in proc.stdout
+    assert "WARNING: stock-block replies leave unrouted" in proc.stderr
+    refused = subprocess.run(
+        [sys.executable, "-m", "gr_cfisac.cli", "serve", "zf", "--stock-address", "tcp://*:5999"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "is not on loopback" in refused.stderr
