@@ -31,12 +31,49 @@ from gr_cfisac.blocks.music_localizer import display_grid
 HERE = Path(__file__).resolve().parent
 #: the QT flowgraph displays the MUSIC spectrum of one coherence block in this many
 SPECTRUM_EVERY = 8
+#: coherence blocks per frame of the QT flowgraph's rates plot
+RATE_FRAME = 100
+#: what the QT flowgraph's generated main() runs before it starts (a Python Snippet, section
+#: main_after_init; ``self`` is the top block): what GRC's block parameters cannot say. GNU
+#: Radio sizes a QT flowgraph's window from its scroll area, which fits about one display; a
+#: throttle passes all its input buffer holds at once (64 geometry items here: the buffer is
+#: page-aligned) and then sleeps; its sinks have no parameter for the rates plot's x axis
+#: ("Time (sec)") or the raster's colour bar ("Intensity").
+QT_SETUP_SNIPPET = f"""\
+# Size the window for all its displays, within the screen; a larger size the user saved stays.
+want = self.top_widget.sizeHint().grownBy(self.top_scroll_layout.contentsMargins())
+screen = Qt.QApplication.primaryScreen().availableSize()
+self.resize(self.size().expandedTo(want).boundedTo(screen))
+# One coherence block at a time through the throttle, so the displays move smoothly.
+self.pace.set_max_noutput_items(1)
+# Axis titles through Qwt (Debian's python3-pyqt5.qwt, which scripts/bootstrap.sh installs).
+try:
+    from PyQt5 import Qwt
+except ImportError:
+    print("PyQt5.Qwt is missing: the displays keep GNU Radio's axis titles", file=sys.stderr)
+else:
+    def qwt_plot(win):
+        return next(sip.cast(w, Qwt.QwtPlot) for w in win.findChildren(Qt.QWidget)
+                    if w.metaObject().inherits(Qwt.QwtPlot.staticMetaObject))
+    def set_title(plot, axis, text, font):
+        title = Qwt.QwtText(text)
+        title.setFont(font)
+        plot.setAxisTitle(axis, title)
+    rates, raster = qwt_plot(self._rates_plot_win), qwt_plot(self._spectrum_raster_win)
+    x, y, bar = Qwt.QwtPlot.xBottom, Qwt.QwtPlot.yLeft, Qwt.QwtPlot.yRight
+    set_title(rates, x, "Coherence block (of the last {RATE_FRAME})", rates.axisTitle(y).font())
+    # the colour bar is only as long as the raster is high: its title in its tick labels' font
+    set_title(raster, bar, "MUSIC spectrum (dB below peak)", raster.axisWidget(bar).font())
+"""
 
 
-def chain(fg: Flowgraph, **music_params: str) -> None:
-    """The whole CF-ISAC chain with the cfisac blocks, ids as used by the demo and tests."""
+def chain(
+    fg: Flowgraph, geometry: tuple[str, int] = ("scenario", GEOMETRY), **music_params: str
+) -> None:
+    """The whole CF-ISAC chain with the cfisac blocks, ids as used by the demo and tests; its
+    blocks take the sensing geometry (one item per coherence block) from output ``geometry``."""
     config(fg, MR_shape="(rap_rows, rap_cols)")
-    transmit_front_end(fg, ("downlink", "echo"), user_speed_mps="user_speed_mps")
+    transmit_front_end(fg, ("downlink", "echo"), user_speed_mps="user_speed_mps", geometry=geometry)
     fg.block("downlink", "cfisac_downlink_channel", (1200, 120), config="cfg", seed="seed + 2")
     echo_channel(fg, (1200, 420))
     localizer(fg, (1500, 420), (1800, 420), **music_params)
@@ -56,12 +93,12 @@ def chain(fg: Flowgraph, **music_params: str) -> None:
     fg.connect("transmitter", NT, "metrics", K)
     fg.connect("scenario", TRUTH, "metrics", K + 1)
     fg.connect("precoder", NT, "metrics", K + 2)
-    fg.connect("scenario", GEOMETRY, "metrics", K + 3)
+    fg.connect(*geometry, "metrics", K + 3)
     for j in range(NR):
         fg.connect("echo", j, "music", j)
         fg.connect("echo", j, "metrics", K + 4 + j)
         fg.connect("music", j, "fusion", j)
-    fg.connect("scenario", GEOMETRY, "fusion", NR)
+    fg.connect(*geometry, "fusion", NR)
     fg.connect("fusion", 0, "metrics", K + 4 + NR)
 
 
@@ -90,7 +127,8 @@ def headless() -> Flowgraph:
         "no_gui",
         "The whole CF-ISAC chain on the Table-I network: uplink pilots, MMSE estimation, "
         "precoding, downlink, echoes, MUSIC, fusion and metrics; runs num_blocks coherence "
-        "blocks and stops.",
+        "blocks and stops. No throttle: a batch run goes as fast as the CPU allows (grcc's "
+        "flow-control warning is expected); cfisac_sim_qt paces its displays.",
     )
     common_parameters(fg, "300")
     chain(fg)
@@ -103,11 +141,26 @@ def with_gui() -> Flowgraph:
         "CF-ISAC simulation",
         "qt_gui",
         "The CF-ISAC chain with live displays: a user's equalized constellation, the MUSIC "
-        "spectrum of RAP 1 and the measured rates over time.",
+        "spectrum of RAP 1 and the measured rates over time, paced by a throttle at "
+        "blocks_per_s coherence blocks per second.",
     )
     common_parameters(fg, "0")
+    parameters(fg, [("blocks_per_s", "eng_float", "40", "Coherence blocks per second", 1780)])
     step = 4.0
-    chain(fg, display_step_deg=str(step))
+    # the simulated source runs as fast as the CPU allows: a throttle on its geometry stream
+    # (one item per coherence block), which the precoder, fusion and metrics wait for, paces
+    # every display alike to what a person can watch
+    fg.block(
+        "pace",
+        "blocks_throttle",
+        (300, 80),
+        type="complex",
+        samples_per_second="blocks_per_s",
+        vlen="cfisac.item_size(cfg, 'geometry')",
+        ignoretag="True",
+    )
+    fg.connect("scenario", GEOMETRY, "pace", 0)
+    chain(fg, geometry=("pace", 0), display_step_deg=str(step))
     az, el = display_grid(step)
     # one spectrum in SPECTRUM_EVERY blocks is plenty for the eye and spares the GUI thread
     fg.block(
@@ -172,7 +225,7 @@ def with_gui() -> Flowgraph:
         type="float",
         name='"Measured rates (bps/Hz) per coherence block"',
         nconnections=str(K + NR),
-        size="200",
+        size=str(RATE_FRAME),
         srate="1",
         autoscale="True",
         ymin="0",
@@ -204,6 +257,14 @@ def with_gui() -> Flowgraph:
         gui_hint="(0, 0, 1, 1)",
     )
     fg.connect("metrics", 1, "constellation", 0)
+    fg.block(
+        "display_setup",
+        "snippet",
+        (8, 80),
+        section="main_after_init",
+        priority="0",
+        code=QT_SETUP_SNIPPET,
+    )
     return fg
 
 

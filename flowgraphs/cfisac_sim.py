@@ -7,7 +7,7 @@
 # GNU Radio Python Flow Graph
 # Title: CF-ISAC simulation (headless)
 # Author: gr-cfisac
-# Description: The whole CF-ISAC chain on the Table-I network: uplink pilots, MMSE estimation, precoding, downlink, echoes, MUSIC, fusion and metrics; runs num_blocks coherence blocks and stops.
+# Description: The whole CF-ISAC chain on the Table-I network: uplink pilots, MMSE estimation, precoding, downlink, echoes, MUSIC, fusion and metrics; runs num_blocks coherence blocks and stops. No throttle: a batch run goes as fast as the CPU allows (grcc's flow-control warning is expected); cfisac_sim_qt paces its displays.
 # GNU Radio version: 3.10.5.1
 
 from gnuradio import cfisac
@@ -202,7 +202,7 @@ class cfisac_sim(gr.top_block):
 
 
 def argument_parser():
-    description = 'The whole CF-ISAC chain on the Table-I network: uplink pilots, MMSE estimation, precoding, downlink, echoes, MUSIC, fusion and metrics; runs num_blocks coherence blocks and stops.'
+    description = "The whole CF-ISAC chain on the Table-I network: uplink pilots, MMSE estimation, precoding, downlink, echoes, MUSIC, fusion and metrics; runs num_blocks coherence blocks and stops. No throttle: a batch run goes as fast as the CPU allows (grcc's flow-control warning is expected); cfisac_sim_qt paces its displays."
     parser = ArgumentParser(description=description)
     parser.add_argument(
         "--num-blocks", dest="num_blocks", type=intx, default=300,

@@ -7,7 +7,7 @@
 # GNU Radio Python Flow Graph
 # Title: CF-ISAC simulation
 # Author: gr-cfisac
-# Description: The CF-ISAC chain with live displays: a user's equalized constellation, the MUSIC spectrum of RAP 1 and the measured rates over time.
+# Description: The CF-ISAC chain with live displays: a user's equalized constellation, the MUSIC spectrum of RAP 1 and the measured rates over time, paced by a throttle at blocks_per_s coherence blocks per second.
 # GNU Radio version: 3.10.5.1
 
 from packaging.version import Version as StrictVersion
@@ -37,12 +37,41 @@ from gnuradio.eng_arg import eng_float, intx
 from gnuradio import eng_notation
 
 
+def snipfcn_display_setup(self):
+    # Size the window for all its displays, within the screen; a larger size the user saved stays.
+    want = self.top_widget.sizeHint().grownBy(self.top_scroll_layout.contentsMargins())
+    screen = Qt.QApplication.primaryScreen().availableSize()
+    self.resize(self.size().expandedTo(want).boundedTo(screen))
+    # One coherence block at a time through the throttle, so the displays move smoothly.
+    self.pace.set_max_noutput_items(1)
+    # Axis titles through Qwt (Debian's python3-pyqt5.qwt, which scripts/bootstrap.sh installs).
+    try:
+        from PyQt5 import Qwt
+    except ImportError:
+        print("PyQt5.Qwt is missing: the displays keep GNU Radio's axis titles", file=sys.stderr)
+    else:
+        def qwt_plot(win):
+            return next(sip.cast(w, Qwt.QwtPlot) for w in win.findChildren(Qt.QWidget)
+                        if w.metaObject().inherits(Qwt.QwtPlot.staticMetaObject))
+        def set_title(plot, axis, text, font):
+            title = Qwt.QwtText(text)
+            title.setFont(font)
+            plot.setAxisTitle(axis, title)
+        rates, raster = qwt_plot(self._rates_plot_win), qwt_plot(self._spectrum_raster_win)
+        x, y, bar = Qwt.QwtPlot.xBottom, Qwt.QwtPlot.yLeft, Qwt.QwtPlot.yRight
+        set_title(rates, x, "Coherence block (of the last 100)", rates.axisTitle(y).font())
+        # the colour bar is only as long as the raster is high: its title in its tick labels' font
+        set_title(raster, bar, "MUSIC spectrum (dB below peak)", raster.axisWidget(bar).font())
+
+
+def snippets_main_after_init(tb):
+    snipfcn_display_setup(tb)
 
 from gnuradio import qtgui
 
 class cfisac_sim_qt(gr.top_block, Qt.QWidget):
 
-    def __init__(self, num_blocks=0, seed=1, algorithm='zf', sensing_fraction=0.3, user_speed_mps=0, csv_path='', print_interval=100, rap_rows=2, rap_cols=2):
+    def __init__(self, num_blocks=0, seed=1, algorithm='zf', sensing_fraction=0.3, user_speed_mps=0, csv_path='', print_interval=100, rap_rows=2, rap_cols=2, blocks_per_s=40):
         gr.top_block.__init__(self, "CF-ISAC simulation", catch_exceptions=True)
         Qt.QWidget.__init__(self)
         self.setWindowTitle("CF-ISAC simulation")
@@ -85,6 +114,7 @@ class cfisac_sim_qt(gr.top_block, Qt.QWidget):
         self.print_interval = print_interval
         self.rap_rows = rap_rows
         self.rap_cols = rap_cols
+        self.blocks_per_s = blocks_per_s
 
         ##################################################
         # Variables
@@ -141,7 +171,7 @@ class cfisac_sim_qt(gr.top_block, Qt.QWidget):
         self.spectrum_keep = blocks.keep_one_in_n(gr.sizeof_float*cfisac.display_size(4.0), 8)
         self.scenario = cfisac.scenario_source(cfg, seed=seed, num_blocks=num_blocks, scene="paper", user_speed_mps=user_speed_mps, target_speed_mps=0.0, block_interval_s=0.0, max_blocks=64)
         self.rates_plot = qtgui.time_sink_f(
-            200, #size
+            100, #size
             1, #samp_rate
             "Measured rates (bps/Hz) per coherence block", #name
             8, #number of inputs
@@ -194,6 +224,7 @@ class cfisac_sim_qt(gr.top_block, Qt.QWidget):
             self.top_grid_layout.setColumnStretch(c, 1)
         self.rate_streams = blocks.vector_to_streams(gr.sizeof_float*1, 8)
         self.precoder = cfisac.precoder(cfg, algorithm=algorithm, sensing_fraction=sensing_fraction, sensing_beam="nullspace", per_tap=False, regime="joint", eta=0.5, threads=1, remote_address='', remote_timeout_ms=500, fallback="zf", msg_interval=1, max_blocks=64, threshold=0.0)
+        self.pace = blocks.throttle(gr.sizeof_gr_complex*cfisac.item_size(cfg, 'geometry'), blocks_per_s,True)
         self.music = cfisac.music_localizer(cfg, n_sources=3, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64, num_blocks=0)
         self.metrics = cfisac.metrics_sink(cfg, with_sensing=True, csv_path=csv_path, print_interval=print_interval, display_user=1, msg_interval=1, max_blocks=64)
         self.fusion = cfisac.fusion(cfg, n_peaks=0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64, num_blocks=0)
@@ -252,88 +283,89 @@ class cfisac_sim_qt(gr.top_block, Qt.QWidget):
         ##################################################
         self.connect((self.downlink, 0), (self.metrics, 0))
         self.connect((self.downlink, 1), (self.metrics, 1))
-        self.connect((self.downlink, 3), (self.metrics, 3))
         self.connect((self.downlink, 2), (self.metrics, 2))
-        self.connect((self.echo, 0), (self.metrics, 8))
+        self.connect((self.downlink, 3), (self.metrics, 3))
         self.connect((self.echo, 2), (self.metrics, 10))
         self.connect((self.echo, 1), (self.metrics, 9))
+        self.connect((self.echo, 0), (self.metrics, 8))
         self.connect((self.echo, 3), (self.metrics, 11))
-        self.connect((self.echo, 3), (self.music, 3))
         self.connect((self.echo, 0), (self.music, 0))
-        self.connect((self.echo, 2), (self.music, 2))
         self.connect((self.echo, 1), (self.music, 1))
-        self.connect((self.estimator, 0), (self.precoder, 0))
-        self.connect((self.estimator, 3), (self.precoder, 3))
-        self.connect((self.estimator, 1), (self.precoder, 1))
+        self.connect((self.echo, 3), (self.music, 3))
+        self.connect((self.echo, 2), (self.music, 2))
         self.connect((self.estimator, 2), (self.precoder, 2))
         self.connect((self.estimator, 7), (self.precoder, 7))
-        self.connect((self.estimator, 4), (self.precoder, 4))
+        self.connect((self.estimator, 3), (self.precoder, 3))
         self.connect((self.estimator, 5), (self.precoder, 5))
+        self.connect((self.estimator, 0), (self.precoder, 0))
         self.connect((self.estimator, 6), (self.precoder, 6))
+        self.connect((self.estimator, 4), (self.precoder, 4))
+        self.connect((self.estimator, 1), (self.precoder, 1))
         self.connect((self.fusion, 0), (self.metrics, 12))
         self.connect((self.metrics, 1), (self.constellation, 0))
         self.connect((self.metrics, 0), (self.rate_streams, 0))
+        self.connect((self.music, 3), (self.fusion, 3))
+        self.connect((self.music, 2), (self.fusion, 2))
         self.connect((self.music, 1), (self.fusion, 1))
         self.connect((self.music, 0), (self.fusion, 0))
-        self.connect((self.music, 2), (self.fusion, 2))
-        self.connect((self.music, 3), (self.fusion, 3))
         self.connect((self.music, 4), (self.spectrum_keep, 0))
+        self.connect((self.pace, 0), (self.fusion, 4))
+        self.connect((self.pace, 0), (self.metrics, 7))
+        self.connect((self.pace, 0), (self.precoder, 8))
         self.connect((self.precoder, 8), (self.metrics, 6))
-        self.connect((self.precoder, 3), (self.transmitter, 3))
         self.connect((self.precoder, 4), (self.transmitter, 4))
-        self.connect((self.precoder, 1), (self.transmitter, 1))
-        self.connect((self.precoder, 2), (self.transmitter, 2))
-        self.connect((self.precoder, 0), (self.transmitter, 0))
         self.connect((self.precoder, 5), (self.transmitter, 5))
-        self.connect((self.precoder, 6), (self.transmitter, 6))
         self.connect((self.precoder, 7), (self.transmitter, 7))
-        self.connect((self.rate_streams, 5), (self.rates_plot, 5))
-        self.connect((self.rate_streams, 1), (self.rates_plot, 1))
-        self.connect((self.rate_streams, 4), (self.rates_plot, 4))
+        self.connect((self.precoder, 2), (self.transmitter, 2))
+        self.connect((self.precoder, 3), (self.transmitter, 3))
+        self.connect((self.precoder, 0), (self.transmitter, 0))
+        self.connect((self.precoder, 1), (self.transmitter, 1))
+        self.connect((self.precoder, 6), (self.transmitter, 6))
         self.connect((self.rate_streams, 0), (self.rates_plot, 0))
-        self.connect((self.rate_streams, 3), (self.rates_plot, 3))
+        self.connect((self.rate_streams, 4), (self.rates_plot, 4))
+        self.connect((self.rate_streams, 1), (self.rates_plot, 1))
         self.connect((self.rate_streams, 6), (self.rates_plot, 6))
         self.connect((self.rate_streams, 7), (self.rates_plot, 7))
+        self.connect((self.rate_streams, 5), (self.rates_plot, 5))
+        self.connect((self.rate_streams, 3), (self.rates_plot, 3))
         self.connect((self.rate_streams, 2), (self.rates_plot, 2))
         self.connect((self.scenario, 16), (self.downlink, 8))
         self.connect((self.scenario, 16), (self.echo, 8))
-        self.connect((self.scenario, 10), (self.estimator, 10))
+        self.connect((self.scenario, 6), (self.estimator, 6))
+        self.connect((self.scenario, 7), (self.estimator, 7))
+        self.connect((self.scenario, 3), (self.estimator, 3))
+        self.connect((self.scenario, 5), (self.estimator, 5))
         self.connect((self.scenario, 11), (self.estimator, 11))
         self.connect((self.scenario, 0), (self.estimator, 0))
         self.connect((self.scenario, 14), (self.estimator, 14))
-        self.connect((self.scenario, 6), (self.estimator, 6))
-        self.connect((self.scenario, 15), (self.estimator, 15))
-        self.connect((self.scenario, 12), (self.estimator, 12))
-        self.connect((self.scenario, 3), (self.estimator, 3))
-        self.connect((self.scenario, 13), (self.estimator, 13))
-        self.connect((self.scenario, 4), (self.estimator, 4))
-        self.connect((self.scenario, 1), (self.estimator, 1))
-        self.connect((self.scenario, 8), (self.estimator, 8))
         self.connect((self.scenario, 2), (self.estimator, 2))
+        self.connect((self.scenario, 12), (self.estimator, 12))
+        self.connect((self.scenario, 8), (self.estimator, 8))
+        self.connect((self.scenario, 15), (self.estimator, 15))
+        self.connect((self.scenario, 1), (self.estimator, 1))
+        self.connect((self.scenario, 4), (self.estimator, 4))
+        self.connect((self.scenario, 10), (self.estimator, 10))
         self.connect((self.scenario, 9), (self.estimator, 9))
-        self.connect((self.scenario, 7), (self.estimator, 7))
-        self.connect((self.scenario, 5), (self.estimator, 5))
-        self.connect((self.scenario, 17), (self.fusion, 4))
-        self.connect((self.scenario, 17), (self.metrics, 7))
+        self.connect((self.scenario, 13), (self.estimator, 13))
         self.connect((self.scenario, 16), (self.metrics, 5))
-        self.connect((self.scenario, 17), (self.precoder, 8))
+        self.connect((self.scenario, 17), (self.pace, 0))
         self.connect((self.spectrum_keep, 0), (self.spectrum_stream, 0))
         self.connect((self.spectrum_stream, 0), (self.spectrum_raster, 0))
+        self.connect((self.transmitter, 7), (self.downlink, 7))
+        self.connect((self.transmitter, 6), (self.downlink, 6))
+        self.connect((self.transmitter, 1), (self.downlink, 1))
+        self.connect((self.transmitter, 3), (self.downlink, 3))
+        self.connect((self.transmitter, 2), (self.downlink, 2))
         self.connect((self.transmitter, 4), (self.downlink, 4))
         self.connect((self.transmitter, 5), (self.downlink, 5))
-        self.connect((self.transmitter, 1), (self.downlink, 1))
-        self.connect((self.transmitter, 7), (self.downlink, 7))
-        self.connect((self.transmitter, 3), (self.downlink, 3))
         self.connect((self.transmitter, 0), (self.downlink, 0))
-        self.connect((self.transmitter, 2), (self.downlink, 2))
-        self.connect((self.transmitter, 6), (self.downlink, 6))
-        self.connect((self.transmitter, 1), (self.echo, 1))
-        self.connect((self.transmitter, 7), (self.echo, 7))
-        self.connect((self.transmitter, 3), (self.echo, 3))
-        self.connect((self.transmitter, 2), (self.echo, 2))
         self.connect((self.transmitter, 6), (self.echo, 6))
+        self.connect((self.transmitter, 2), (self.echo, 2))
         self.connect((self.transmitter, 0), (self.echo, 0))
+        self.connect((self.transmitter, 1), (self.echo, 1))
+        self.connect((self.transmitter, 3), (self.echo, 3))
         self.connect((self.transmitter, 4), (self.echo, 4))
+        self.connect((self.transmitter, 7), (self.echo, 7))
         self.connect((self.transmitter, 5), (self.echo, 5))
         self.connect((self.transmitter, 8), (self.metrics, 4))
 
@@ -400,6 +432,13 @@ class cfisac_sim_qt(gr.top_block, Qt.QWidget):
     def set_rap_cols(self, rap_cols):
         self.rap_cols = rap_cols
 
+    def get_blocks_per_s(self):
+        return self.blocks_per_s
+
+    def set_blocks_per_s(self, blocks_per_s):
+        self.blocks_per_s = blocks_per_s
+        self.pace.set_sample_rate(self.blocks_per_s)
+
     def get_cfg(self):
         return self.cfg
 
@@ -409,7 +448,7 @@ class cfisac_sim_qt(gr.top_block, Qt.QWidget):
 
 
 def argument_parser():
-    description = "The CF-ISAC chain with live displays: a user's equalized constellation, the MUSIC spectrum of RAP 1 and the measured rates over time."
+    description = "The CF-ISAC chain with live displays: a user's equalized constellation, the MUSIC spectrum of RAP 1 and the measured rates over time, paced by a throttle at blocks_per_s coherence blocks per second."
     parser = ArgumentParser(description=description)
     parser.add_argument(
         "--num-blocks", dest="num_blocks", type=intx, default=0,
@@ -438,6 +477,9 @@ def argument_parser():
     parser.add_argument(
         "--rap-cols", dest="rap_cols", type=intx, default=2,
         help="Set RAP array columns [default=%(default)r]")
+    parser.add_argument(
+        "--blocks-per-s", dest="blocks_per_s", type=eng_float, default=eng_notation.num_to_str(float(40)),
+        help="Set Coherence blocks per second [default=%(default)r]")
     return parser
 
 
@@ -450,8 +492,8 @@ def main(top_block_cls=cfisac_sim_qt, options=None):
         Qt.QApplication.setGraphicsSystem(style)
     qapp = Qt.QApplication(sys.argv)
 
-    tb = top_block_cls(num_blocks=options.num_blocks, seed=options.seed, algorithm=options.algorithm, sensing_fraction=options.sensing_fraction, user_speed_mps=options.user_speed_mps, csv_path=options.csv_path, print_interval=options.print_interval, rap_rows=options.rap_rows, rap_cols=options.rap_cols)
-
+    tb = top_block_cls(num_blocks=options.num_blocks, seed=options.seed, algorithm=options.algorithm, sensing_fraction=options.sensing_fraction, user_speed_mps=options.user_speed_mps, csv_path=options.csv_path, print_interval=options.print_interval, rap_rows=options.rap_rows, rap_cols=options.rap_cols, blocks_per_s=options.blocks_per_s)
+    snippets_main_after_init(tb)
     tb.start()
 
     tb.show()

@@ -89,11 +89,16 @@ def config(fg: Flowgraph, **params: str) -> None:
 
 
 def transmit_front_end(
-    fg: Flowgraph, feeds: Iterable[str], user_speed_mps: str, **precoder_params: str
+    fg: Flowgraph,
+    feeds: Iterable[str],
+    user_speed_mps: str,
+    geometry: tuple[str, int] = ("scenario", GEOMETRY),
+    **precoder_params: str,
 ) -> None:
     """Scenario, per-TAP MMSE estimation, precoder and transmitter, wired; the transmitter's
-    TAP ports feed the same ports of each block named in ``feeds``. Needs the flowgraph
-    parameters ``num_blocks``, ``seed``, ``algorithm`` and ``sensing_fraction``."""
+    TAP ports feed the same ports of each block named in ``feeds``; the precoder takes the
+    sensing geometry from output ``geometry`` (block, port). Needs the flowgraph parameters
+    ``num_blocks``, ``seed``, ``algorithm`` and ``sensing_fraction``."""
     fg.block(
         "scenario",
         "cfisac_scenario_source",
@@ -125,7 +130,7 @@ def transmit_front_end(
         fg.connect("precoder", i, "transmitter", i)
         for dst in feeds:
             fg.connect("transmitter", i, dst, i)
-    fg.connect("scenario", GEOMETRY, "precoder", NT)
+    fg.connect(*geometry, "precoder", NT)
 
 
 def echo_channel(fg: Flowgraph, at: tuple[int, int]) -> None:

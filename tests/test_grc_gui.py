@@ -71,6 +71,69 @@ runpy.run_path(grc, run_name="__main__")
 """
 
 
+#: runs the generated QT flowgraph's main() unchanged, with a timer that reports what its window
+#: shows once hold_s seconds have passed since its first coherence block, then stops it and quits
+QT_PROBE = r"""
+import json, sys, time
+report, shot, hold_s = sys.argv[1], sys.argv[2], float(sys.argv[3])
+sys.argv = ["cfisac_sim_qt.py", *sys.argv[4:]]
+sys.path.insert(0, "flowgraphs")
+import cfisac_sim_qt as fg
+from PyQt5 import Qt, Qwt
+first = []  # when the first coherence block reached the metrics
+
+def poll():
+    tb = next(w for w in Qt.QApplication.topLevelWidgets() if isinstance(w, fg.cfisac_sim_qt))
+    if not first and tb.metrics.blocks_done:
+        first.append(time.monotonic())
+    if not first or time.monotonic() < first[0] + hold_s:
+        return Qt.QTimer.singleShot(100, poll)
+    report_on(tb, time.monotonic() - started)
+
+def report_on(tb, elapsed):
+    blocks = tb.metrics.blocks_done
+    displays = {}
+    for name in ("constellation", "spectrum_raster", "rates_plot"):
+        win = getattr(tb, f"_{name}_win")
+        plot = next(fg.sip.cast(w, Qwt.QwtPlot) for w in win.findChildren(Qt.QWidget)
+                    if w.metaObject().inherits(Qwt.QwtPlot.staticMetaObject))
+        displays[name] = {
+            "size": [win.width(), win.height()],
+            "hint": [win.sizeHint().width(), win.sizeHint().height()],
+            "visible": win.isVisible(),
+            "titles": {axis: plot.axisTitle(getattr(Qwt.QwtPlot, axis)).text()
+                       for axis in ("xBottom", "yLeft", "yRight")},
+            # (title's length in pixels, its axis' length): a title longer than its axis is cut
+            "fit": {axis: [
+                Qt.QFontMetrics(plot.axisTitle(a).font()).horizontalAdvance(plot.axisTitle(a).text()),
+                max(plot.axisWidget(a).width(), plot.axisWidget(a).height())]
+                for axis, a in (("xBottom", Qwt.QwtPlot.xBottom), ("yRight", Qwt.QwtPlot.yRight))},
+        }
+    tb.grab().save(shot)
+    scroll = tb.top_scroll
+    json.dump({
+        "window": [tb.width(), tb.height()],
+        "scrollbars": [scroll.horizontalScrollBar().isVisible(), scroll.verticalScrollBar().isVisible()],
+        "displays": displays,
+        "blocks": blocks,
+        "elapsed_s": elapsed,
+    }, open(report, "w"))
+    tb.stop()
+    tb.wait()
+    Qt.QApplication.quit()
+
+exec_ = Qt.QApplication.exec_
+def exec_then_poll(*_):
+    Qt.QTimer.singleShot(100, poll)
+    return exec_()
+Qt.QApplication.exec_ = exec_then_poll
+started = time.monotonic()
+fg.main()
+"""
+#: coherence blocks the chain may have passed beyond the throttle's pace (one per call)
+THROTTLE_BURST = 2
+
+
 def start_xvfb(tmp_path: Path) -> tuple[subprocess.Popen, str]:
     """An Xvfb server on a display it picks free itself (-displayfd); returns (process, DISPLAY)."""
     read_fd, write_fd = os.pipe()
@@ -109,6 +172,38 @@ def distinct_colours(png: Path) -> int:
 
 
 @pytest.fixture
+def display(tmp_path):
+    """DISPLAY of an Xvfb server started for the test and ended after it."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (scripts/bootstrap.sh installs Debian's xvfb)")
+    xvfb, name = start_xvfb(tmp_path)
+    yield name
+    stop(xvfb)
+
+
+def run_probe(code: str, args: list[str], env: dict, timeout_s: float) -> str:
+    """Run a probe script with the venv's Python in its own process group; its output."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        out, _ = proc.communicate()
+        out += f"\n(killed after {timeout_s} s)"
+    finally:
+        stop(proc)
+    return out
+
+
+@pytest.fixture
 def gui_env(tmp_path):
     """Environment of a GUI run: a fresh HOME (no saved settings or block cache) and the
     repository's block definitions."""
@@ -124,32 +219,14 @@ def gui_env(tmp_path):
     )
 
 
-def test_grc_starts_headless_with_the_cfisac_blocks(tmp_path, gui_env):
+def test_grc_starts_headless_with_the_cfisac_blocks(tmp_path, gui_env, display):
     """The README's `gnuradio-companion flowgraphs/cfisac_sim.grc` opens its window (needs
     Debian's gir1.2-gtk-3.0: without it GRC dies with "Namespace Gtk not available"), the
     library lists every cfisac block and the flowgraph loads with no unknown block or error."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (scripts/bootstrap.sh installs Debian's xvfb)")
-    xvfb, display = start_xvfb(tmp_path)
     report, shot = tmp_path / "grc.json", tmp_path / "grc.png"
-    try:
-        env = dict(gui_env, DISPLAY=display)
-        args = [str(report), str(shot), str(GRC), str(FLOWGRAPHS / "cfisac_sim.grc")]
-        grc = subprocess.Popen(
-            [sys.executable, "-c", GRC_PROBE, *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            out, _ = grc.communicate(timeout=25)
-        finally:
-            stop(grc)
-    finally:
-        stop(xvfb)
+    env = dict(gui_env, DISPLAY=display)
+    args = [str(report), str(shot), str(GRC), str(FLOWGRAPHS / "cfisac_sim.grc")]
+    out = run_probe(GRC_PROBE, args, env, timeout_s=25)
     assert report.exists(), f"GNU Radio Companion did not come up:\n{out[-3000:]}"
     seen = json.loads(report.read_text())
     assert "Error while loading" not in out, out[-3000:]
@@ -160,3 +237,50 @@ def test_grc_starts_headless_with_the_cfisac_blocks(tmp_path, gui_env):
     assert seen["dummy_blocks"] == [], seen["dummy_blocks"]
     assert seen["errors"] == [], seen["errors"]
     assert distinct_colours(shot) > 20, "the screenshot of GRC's window is blank"
+
+
+def test_qt_window_holds_its_three_displays_with_axes_that_say_what_they_show(
+    tmp_path, gui_env, display
+):
+    """The generated QT flowgraph, run as GRC runs it (its main()): the window shows the
+    constellation, the MUSIC raster and the rates plot whole (GNU Radio's default, ~634x430,
+    showed only the constellation and scroll bars), the rates plot counts coherence blocks
+    (not "Time (sec)"), the raster's colour bar is the MUSIC spectrum (not "Intensity"), and
+    the throttle paces the simulation at --blocks-per-s."""
+    report, shot = tmp_path / "qt.json", tmp_path / "qt.png"
+    env = dict(gui_env, DISPLAY=display, QT_QPA_PLATFORM="xcb")
+    rate = 10.0
+    args = [str(report), str(shot), "2", "--blocks-per-s", str(rate), "--print-interval", "0"]
+    out = run_probe(QT_PROBE, args, env, timeout_s=25)
+    assert report.exists(), f"the QT flowgraph did not come up:\n{out[-3000:]}"
+    seen = json.loads(report.read_text())
+    assert seen["scrollbars"] == [False, False], seen
+    for name, shown in seen["displays"].items():
+        assert shown["visible"], name
+        assert all(s >= h for s, h in zip(shown["size"], shown["hint"])), (name, shown)
+    assert seen["window"][0] >= 900 and seen["window"][1] >= 700, seen["window"]
+    rates = seen["displays"]["rates_plot"]["titles"]
+    assert rates["xBottom"].startswith("Coherence block"), rates
+    assert rates["yLeft"] == "rate (bps/Hz)", rates
+    raster = seen["displays"]["spectrum_raster"]["titles"]
+    assert raster["yRight"] == "MUSIC spectrum (dB below peak)", raster
+    assert raster["xBottom"] == "elevation (deg)", raster
+    for name, axis in (("rates_plot", "xBottom"), ("spectrum_raster", "yRight")):
+        title_px, axis_px = seen["displays"][name]["fit"][axis]
+        assert title_px <= axis_px, f"{name}'s {axis} title is cut: {title_px} > {axis_px} px"
+    # paced: unthrottled, the chain runs hundreds of blocks a second here
+    assert 0 < seen["blocks"] <= rate * seen["elapsed_s"] + THROTTLE_BURST, seen
+    assert distinct_colours(shot) > 50, "the screenshot of the QT window is blank"
+
+
+def test_qt_flowgraph_has_a_throttle_so_grcc_does_not_warn(tmp_path):
+    env = dict(os.environ, GRC_BLOCKS_PATH=str(GRC_DIR), QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run(
+        [sys.executable, str(GRCC), "-o", str(tmp_path), str(FLOWGRAPHS / "cfisac_sim_qt.grc")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "flow control" not in done.stdout + done.stderr, done.stdout + done.stderr
