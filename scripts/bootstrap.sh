@@ -8,22 +8,39 @@ cd "$(dirname "$0")/.."
 SYS_PY=${CFISAC_SYSTEM_PYTHON:-/usr/bin/python3}
 VENV=.venv
 STAMP=$VENV/.cfisac-installed
+# Debian packages: GNU Radio and venv; GNU Radio Companion's GTK 3 (gir1.2-gtk-3.0 brings
+# gir1.2-pango-1.0; python3-gi-cairo for its canvas); PyQt5.Qwt for the QT flowgraph's axis
+# titles; Xvfb (and xauth for xvfb-run) to run the GUIs headless, as the tests do.
+PKGS="gnuradio python3-venv python3-pip gir1.2-gtk-3.0 gir1.2-pango-1.0 python3-gi"
+PKGS="$PKGS python3-gi-cairo python3-pyqt5.qwt xvfb xauth"
 
 have_gnuradio() {
   [ -x "$SYS_PY" ] && "$SYS_PY" -c "import gnuradio.gr, venv, ensurepip" >/dev/null 2>&1
 }
 
-if ! have_gnuradio; then
-  PKGS="gnuradio python3-venv python3-pip"
+have_gui() {  # what gnuradio-companion and the QT flowgraph need, and Xvfb to run them headless
+  command -v Xvfb >/dev/null && command -v xauth >/dev/null && "$SYS_PY" -c "
+import gi
+gi.require_version('Gtk', '3.0')  # GRC: 'Namespace Gtk not available' without gir1.2-gtk-3.0
+gi.require_version('PangoCairo', '1.0')
+gi.require_foreign('cairo', 'Context')
+from PyQt5 import Qwt
+" >/dev/null 2>&1
+}
+
+if ! have_gnuradio || ! have_gui; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo ">> installing Debian packages: $PKGS"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq $PKGS >/dev/null
-  else
+  elif ! have_gnuradio; then
     echo "GNU Radio (Debian's 'gnuradio' package) and python3-venv are needed. Run:" >&2
     echo "    sudo apt-get install -y $PKGS" >&2
     exit 1
+  else
+    echo "warning: GNU Radio Companion, the QT flowgraph or the headless GUI tests need" >&2
+    echo "    sudo apt-get install -y $PKGS" >&2
   fi
 fi
 
@@ -39,5 +56,13 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ constraints.txt -nt
     -c constraints.txt -e ".[dev,train]" --config-settings editable_mode=compat
   touch "$STAMP"
 fi
-"$VENV/bin/python" -c "import gnuradio.gr, numpy, gr_cfisac; assert numpy.__version__ < '2'" \
-  || { echo "the venv is broken: remove .venv and run again" >&2; exit 1; }
+# The venv's numpy is the pinned one, not Debian's (1.24 on bookworm) through the system site.
+NUMPY_PIN=$(sed -n 's/^numpy==\([0-9.]*\).*/\1/p' constraints.txt)
+case "$NUMPY_PIN" in 1.26.*) ;; *) echo "constraints.txt must pin numpy==1.26.x" >&2; exit 1 ;; esac
+"$VENV/bin/python" -c "
+import sys, gnuradio.gr, numpy, gr_cfisac
+if numpy.__version__ != '$NUMPY_PIN':
+    sys.exit(f'numpy {numpy.__version__} from {numpy.__file__}, constraints.txt pins $NUMPY_PIN')
+" || { echo "the venv is broken: remove .venv and run again" >&2; exit 1; }
+# Everything is in place: make's target is newer than this script and the metadata.
+touch "$STAMP"
