@@ -137,13 +137,23 @@ THROTTLE_BURST = 2
 def start_xvfb(tmp_path: Path) -> tuple[subprocess.Popen, str]:
     """An Xvfb server on a display it picks free itself (-displayfd); returns (process, DISPLAY)."""
     read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "xvfb.log").open("w"),
-        start_new_session=True,
-    )
+    with (tmp_path / "xvfb.log").open("w") as log:
+        xvfb = subprocess.Popen(
+            [
+                "Xvfb",
+                "-displayfd",
+                str(write_fd),
+                "-screen",
+                "0",
+                "1600x1000x24",
+                "-nolisten",
+                "tcp",
+            ],
+            pass_fds=(write_fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     os.close(write_fd)
     with os.fdopen(read_fd) as pipe:
         number = pipe.readline().strip()  # Xvfb writes the number once it accepts clients
@@ -154,9 +164,11 @@ def start_xvfb(tmp_path: Path) -> tuple[subprocess.Popen, str]:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """End a process started by these tests and everything it started."""
-    if proc.poll() is None:
+    """End a process started by these tests and everything it started (its process group)."""
+    try:
         os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # the group has ended
     proc.wait()
 
 
