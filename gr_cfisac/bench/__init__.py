@@ -10,4 +10,5 @@ BENCHMARKS: dict[str, str] = {
     "flowgraph": "gr_cfisac.bench.flowgraph",
     "sensing": "gr_cfisac.bench.sensing",
     "io": "gr_cfisac.bench.io",
+    "fuzz_replay": "gr_cfisac.bench.fuzz_replay",
 }

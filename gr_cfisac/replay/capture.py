@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import SystemConfig
-from ..sigmf_io import Collection, Recording
+from ..sigmf_io import Collection, Recording, SigMFError
 
 CHUNK = 256  # coherence blocks per step
 
@@ -25,10 +25,26 @@ class BlockReader:
 
     @classmethod
     def of(cls, rec: Recording, per_block: int) -> BlockReader:
+        """The recording's whole blocks, sorted by block index (a recorder may annotate them
+        in any order); an index outside 0 ... 2**63 - 1 or one listed twice is refused."""
         blocks = [a for a in rec.blocks() if a.start + per_block <= rec.num_items]
         if blocks:
+            for a in blocks:
+                if not (isinstance(a.cb, int) and 0 <= a.cb < 2**63):
+                    raise SigMFError(
+                        f"{rec.meta_path}: annotation cfisac:cb = {str(a.cb)[:40]} at sample "
+                        f"{a.start} is not a block index in 0 ... 2**63 - 1"
+                    )
             cbs = np.array([a.cb for a in blocks], dtype=np.int64)
             starts = np.array([a.start for a in blocks], dtype=np.int64)
+            order = np.argsort(cbs, kind="stable")
+            cbs, starts = cbs[order], starts[order]
+            twice = cbs[1:][cbs[1:] == cbs[:-1]]
+            if twice.size:
+                raise SigMFError(
+                    f"{rec.meta_path}: annotation cfisac:cb = {int(twice[0])} marks two blocks; "
+                    "each coherence block index may appear once"
+                )
         else:  # no cb annotations: consecutive blocks numbered from 0
             cbs = np.arange(rec.num_items // per_block, dtype=np.int64)
             starts = cbs * per_block
@@ -94,12 +110,13 @@ def rap_geometry(cfg: SystemConfig, capture: Collection) -> tuple[np.ndarray, np
     if g.get("rap_pos_m") and g.get("rap_frame"):
         try:
             pos, frame = np.asarray(g["rap_pos_m"], float), np.asarray(g["rap_frame"], float)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pos = frame = np.zeros(0)
-        if pos.shape != (cfg.NR, 3) or frame.shape != (cfg.NR, 3, 3):
+        bad = pos.shape != (cfg.NR, 3) or frame.shape != (cfg.NR, 3, 3)
+        if bad or not (np.all(np.isfinite(pos)) and np.all(np.isfinite(frame))):
             raise ValueError(
                 f"{capture.path}: cfisac:geometry rap_pos_m / rap_frame must be numbers of shape "
-                f"({cfg.NR}, 3) / ({cfg.NR}, 3, 3); the metadata is corrupt"
+                f"({cfg.NR}, 3) / ({cfg.NR}, 3, 3), finite; the metadata is corrupt"
             )
         return pos, frame, "capture"
     _, raps = ap_positions(cfg)

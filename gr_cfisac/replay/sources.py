@@ -17,8 +17,10 @@ from ..localization import separation
 
 #: Peaks closer than this are linked into one source (radians).
 LINK_RADIUS = np.radians(1.5)
-#: Sources seen in fewer valid blocks than this share are summed up as sporadic.
+#: Sources seen in fewer valid blocks than this share, or than MIN_BLOCKS blocks, are summed
+#: up as sporadic: a direction seen once is not a steady scatterer.
 MIN_SHARE = 0.05
+MIN_BLOCKS = 3
 
 
 def source_tracks(
@@ -30,7 +32,7 @@ def source_tracks(
     Peaks within ``radius`` of each other are linked, and a source is a connected group
     (single linkage: a weak scatterer whose peaks wander over a few degrees stays one source;
     sources that close are not resolved by the array anyway). Returns (sources, sporadic):
-    sources seen in >= MIN_SHARE of the valid blocks, most steady first, each {psi_deg,
+    sources seen in >= MIN_SHARE of the valid blocks (and >= MIN_BLOCKS), most steady first, each {psi_deg,
     theta_deg (median direction), share, spread_deg (RMS angle to it), mean_rank (1 =
     strongest peak)}; sporadic = the number of peaks in rarer groups.
     """
@@ -52,8 +54,9 @@ def source_tracks(
     sources, sporadic = [], 0
     for g in np.unique(group):
         members = group == g
-        share = np.unique(block[members]).size / n_valid
-        if share < MIN_SHARE:
+        seen = np.unique(block[members]).size
+        share = seen / n_valid
+        if share < MIN_SHARE or seen < MIN_BLOCKS:
             sporadic += int(members.sum())
             continue
         c_psi, c_theta = _median_direction(psi[members], theta[members])
