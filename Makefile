@@ -20,6 +20,7 @@ test: setup
 
 bench: setup
 	$(VENV)/bin/cfisac bench all
+	$(PY) -m pytest -q -m slow -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check .
