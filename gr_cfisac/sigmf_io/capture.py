@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config import SystemConfig
 from .collection import write_collection
-from .conventions import COLLECTION_EXT, SigMFError, with_ext
+from .conventions import COLLECTION_EXT, INTERRUPTED, SigMFError, check_name_length, with_ext
 from .writer import Finishing, RecordingWriter
 
 
@@ -17,8 +17,9 @@ class CaptureWriter(Finishing):
     """Several recordings of one run written side by side and grouped in a collection.
 
     ``stream(name, num_channels, ...)`` opens a :class:`RecordingWriter` named
-    ``<directory>/<capture>-<name>``; ``close()`` finishes them all and writes the collection
-    (only if every recording finished: a failed one leaves the capture incomplete).
+    ``<directory>/<capture>-<name>``; ``checkpoint()`` checkpoints them all (call it after each
+    batch of whole blocks); ``close()`` finishes them all and writes the collection (only if
+    every recording finished: a failed one leaves the capture incomplete).
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class CaptureWriter(Finishing):
         self.overwrite = overwrite
         self.writers: dict[str, RecordingWriter] = {}
         self.path = with_ext(self.directory / name, COLLECTION_EXT)
+        check_name_length(self.directory / name)
         if self.path.exists() and not overwrite:
             raise SigMFError(f"{self.path}: a capture with this name exists; choose another name")
 
@@ -60,16 +62,23 @@ class CaptureWriter(Finishing):
         self.writers[stream_name] = writer
         return writer
 
-    def close(self) -> Path:
-        """Finish every recording, then write the collection. -> collection path."""
+    def checkpoint(self, sync: bool = False) -> None:
+        """Checkpoint every recording (RecordingWriter.checkpoint)."""
         for w in self.writers.values():
-            w.close()
+            w.checkpoint(sync)
+
+    def close(self, interrupted: str | None = None) -> Path:
+        """Finish every recording, then write the collection (both marked
+        ``cfisac:interrupted`` with this reason if given). -> collection path."""
+        for w in self.writers.values():
+            w.close(interrupted)
         return write_collection(
             self.path,
             [w.meta_path for w in self.writers.values()],
             config=self.config,
             geometry=self.geometry,
             description=self.description,
+            extra=None if interrupted is None else {INTERRUPTED: {"reason": str(interrupted)}},
         )
 
     def abort(self, reason: str = "aborted") -> None:

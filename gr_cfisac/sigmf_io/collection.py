@@ -17,17 +17,21 @@ from .conventions import (
     COLLECTION_EXT,
     EXTENSION,
     INCOMPLETE_EXT,
+    INTERRUPTED,
+    JOURNAL_EXT,
     MALFORMED,
+    MAX_FILE_NAME,
     META_EXT,
     PARTIAL_EXT,
     SigMFError,
     base_name,
+    check_name_length,
     glob_escape,
     spec_version,
     with_ext,
 )
 from .extension import declaration, jsonable
-from .files import atomic_write_text, load_json, sha512_of
+from .files import atomic_write_text, is_file, load_json, sha512_of
 from .reader import Recording, read_recording, resolve_meta
 from .validate import check_extension_version, config_from, schema_validate
 
@@ -114,7 +118,8 @@ def write_collection(
 def read_collection(path: str | os.PathLike, *, verify_checksum: bool = True) -> Collection:
     """Read NAME.sigmf-collection and every recording it lists (hashes checked)."""
     coll_path = with_ext(base_name(path), COLLECTION_EXT)
-    if not coll_path.is_file():
+    check_name_length(base_name(coll_path))
+    if not is_file(coll_path):
         _missing_collection(coll_path)
     try:
         meta = load_json(coll_path, "collection")
@@ -123,16 +128,16 @@ def read_collection(path: str | os.PathLike, *, verify_checksum: bool = True) ->
         schema_validate(meta, "collection", str(coll_path))
         info = meta["collection"]
         check_extension_version(coll_path, info)
+        mark = info.get(INTERRUPTED)
+        if mark is not None and not (
+            isinstance(mark, dict) and isinstance(mark.get("reason"), str)
+        ):
+            raise SigMFError(f"{coll_path}: {INTERRUPTED} must be an object with a string 'reason'")
+        streams = info.get("core:streams", [])
+        _check_stream_names(coll_path, streams)
         recordings = []
-        for stream in info.get("core:streams", []):
-            if not isinstance(stream, dict) or not isinstance(stream.get("name"), str):
-                raise SigMFError(f"{coll_path}: core:streams entries need a string 'name'")
-            name = stream["name"]
-            if "/" in name or "\\" in name or name in ("", ".", ".."):
-                raise SigMFError(f"{coll_path}: stream name {name!r} must be a plain file name")
-            member = coll_path.parent / (name + META_EXT)
-            if not member.is_file():
-                resolve_meta(member)  # raises incomplete / missing
+        for stream in streams:
+            member = resolve_meta(coll_path.parent / (stream["name"] + META_EXT))
             if verify_checksum and stream.get("hash") and sha512_of(member) != stream["hash"]:
                 raise SigMFError(
                     f"{member}: metadata sha512 does not match the collection's hash (edited or "
@@ -148,12 +153,39 @@ def read_collection(path: str | os.PathLike, *, verify_checksum: bool = True) ->
         ) from None
 
 
+def _check_stream_names(coll_path: Path, streams: list[Any]) -> None:
+    """Every core:streams entry names a recording beside the collection, once (checked before
+    any member is read: a list repeating its members is refused at once, not re-verified)."""
+    seen: dict[str, int] = {}
+    for i, stream in enumerate(streams):
+        if not isinstance(stream, dict) or not isinstance(stream.get("name"), str):
+            raise SigMFError(f"{coll_path}: core:streams[{i}] needs a string 'name'")
+        name = stream["name"]
+        if "/" in name or "\\" in name or name in ("", ".", ".."):
+            raise SigMFError(
+                f"{coll_path}: core:streams[{i}].name {name[:80]!r} must be a plain file name"
+            )
+        size = len(os.fsencode(name + META_EXT))
+        if size > MAX_FILE_NAME:
+            raise SigMFError(
+                f"{coll_path}: core:streams[{i}].name is {len(name)} characters ({name[:40]!r}...); "
+                f"a member file name has at most {MAX_FILE_NAME} bytes: the collection is corrupt"
+            )
+        if name in seen:
+            raise SigMFError(
+                f"{coll_path}: core:streams[{i}] lists {name!r} again (first at "
+                f"core:streams[{seen[name]}]); each recording may be listed once: the "
+                "collection is corrupt"
+            )
+        seen[name] = i
+
+
 def _unfinished_members(coll_path: Path) -> list[str]:
-    """Names of the unfinished recordings (.partial, .sigmf-incomplete) of a capture."""
+    """Names of the unfinished recordings (.partial, .sigmf-incomplete, journals) of a capture."""
     prefix = glob_escape(base_name(coll_path).name + "-")
     return sorted(
         f.name
-        for ext in (PARTIAL_EXT, INCOMPLETE_EXT)
+        for ext in (PARTIAL_EXT, INCOMPLETE_EXT, JOURNAL_EXT)
         for f in coll_path.parent.glob(prefix + "*" + ext)
     )
 
@@ -165,9 +197,9 @@ def _missing_collection(coll_path: Path) -> None:
     if unfinished:
         more = f" and {len(unfinished) - 3} more" if len(unfinished) > 3 else ""
         raise SigMFError(
-            f"{coll_path}: the capture is incomplete (its recorder never finished: a killed "
+            f"{coll_path}: incomplete/interrupted capture: its recorder never finished (a killed "
             f"flowgraph or a failed write?); unfinished: {', '.join(unfinished[:3])}{more}. "
-            "Record it again"
+            f"`cfisac salvage {base_name(coll_path)}` rebuilds its whole blocks"
         )
     raise SigMFError(f"{coll_path}: no such SigMF collection; check the path")
 
@@ -178,6 +210,11 @@ def read_capture(path: str | os.PathLike, *, verify_checksum: bool = True) -> Co
     otherwise the recording alone forms a one-stream capture. A bare NAME opens
     NAME.sigmf-collection when there is no NAME.sigmf-meta."""
     p = Path(path)
+    if len(os.fsencode(p.name)) > MAX_FILE_NAME:
+        raise SigMFError(
+            f"{str(p)[:120]}...: the file name is longer than the {MAX_FILE_NAME} bytes file "
+            "systems allow; no such capture can exist: check the name"
+        )
     if p.name.endswith(COLLECTION_EXT):
         return read_collection(p, verify_checksum=verify_checksum)
     if p == base_name(p) and not with_ext(p, META_EXT).exists():

@@ -2,8 +2,9 @@
 kinds, and its one error type :class:`SigMFError`.
 
 A finished recording NAME is ``NAME.sigmf-meta`` + ``NAME.sigmf-data`` (``cf32_le``); an
-unfinished one is ``NAME.sigmf-data.partial`` (and ``NAME.sigmf-incomplete`` saying why); the
-recordings of one run are grouped in ``NAME.sigmf-collection`` (docs/sigmf_extension.md).
+unfinished one is ``NAME.sigmf-data.partial`` with its journal ``NAME.sigmf-journal`` (and
+``NAME.sigmf-incomplete`` saying why it stopped); the recordings of one run are grouped in
+``NAME.sigmf-collection`` (docs/sigmf_extension.md).
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ DATA_EXT = ".sigmf-data"
 COLLECTION_EXT = ".sigmf-collection"
 PARTIAL_EXT = ".sigmf-data.partial"
 INCOMPLETE_EXT = ".sigmf-incomplete"
+JOURNAL_EXT = ".sigmf-journal"
+#: Longest file name (bytes) most file systems take, and what a recording's NAME may use of it
+#: (the rest is room for the longest extension plus a temporary suffix).
+MAX_FILE_NAME = 255
+MAX_BASE_NAME = MAX_FILE_NAME - 32
+#: Global (and collection) field marking a capture that stopped before its planned end.
+INTERRUPTED = "cfisac:interrupted"
+#: Largest coherence block index (``cfisac:cb``): block indices are int64 in the core.
+MAX_CB = 2**63 - 1
+#: Integers in metadata longer than this many digits are refused (uint64 has 20).
+MAX_INT_DIGITS = 20
 #: Metadata files larger than this are refused (a recording's metadata is KBs to a few MBs).
 MAX_META_BYTES = 256 * 1024 * 1024
 
@@ -57,7 +69,8 @@ MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, Overfl
 def base_name(path: str | os.PathLike) -> Path:
     """NAME for NAME, NAME.sigmf-meta, NAME.sigmf-data, NAME.sigmf-collection or NAME.partial."""
     p = Path(path)
-    for ext in (PARTIAL_EXT, META_EXT, DATA_EXT, COLLECTION_EXT, INCOMPLETE_EXT, ".sigmf"):
+    exts = (PARTIAL_EXT, META_EXT, DATA_EXT, COLLECTION_EXT, INCOMPLETE_EXT, JOURNAL_EXT, ".sigmf")
+    for ext in exts:
         if p.name.endswith(ext):
             return p.with_name(p.name[: -len(ext)])
     return p
@@ -66,6 +79,17 @@ def base_name(path: str | os.PathLike) -> Path:
 def with_ext(base: Path, ext: str) -> Path:
     """NAME + ext (NAME may contain dots)."""
     return base.with_name(base.name + ext)
+
+
+def check_name_length(base: Path) -> None:
+    """SigMFError unless NAME leaves room for every file a recording or capture writes."""
+    size = len(os.fsencode(base.name))
+    if size > MAX_BASE_NAME:
+        raise SigMFError(
+            f"{base}: the name is {size} bytes; recording and capture names may have at most "
+            f"{MAX_BASE_NAME} (file names are limited to {MAX_FILE_NAME} bytes with their "
+            "SigMF extensions); choose a shorter name"
+        )
 
 
 def glob_escape(text: str) -> str:

@@ -19,7 +19,9 @@ from .conventions import (
     EXTENSION,
     INCOMPLETE_EXT,
     ITEM_DTYPE,
+    JOURNAL_EXT,
     MALFORMED,
+    MAX_FILE_NAME,
     META_EXT,
     PARTIAL_EXT,
     SigMFError,
@@ -27,8 +29,9 @@ from .conventions import (
     with_ext,
 )
 from .extension import Annotation
-from .files import load_json, sha512_of
+from .files import is_file, load_json, sha512_of
 from .validate import (
+    check_block_indices,
     check_extension_version,
     check_stream_fields,
     config_from,
@@ -167,26 +170,33 @@ class Recording:
 
 
 def resolve_meta(path: str | os.PathLike) -> Path:
-    """NAME.sigmf-meta of a finished recording, else a SigMFError: incomplete (why) or missing."""
+    """NAME.sigmf-meta of a finished recording, else a SigMFError: incomplete (why, and that
+    ``cfisac salvage`` rebuilds it) or missing."""
     base = base_name(path)
     meta = with_ext(base, META_EXT)
-    if meta.is_file():
+    if len(os.fsencode(meta.name)) > MAX_FILE_NAME:
+        raise SigMFError(
+            f"{str(meta)[:120]}...: the file name is longer than the {MAX_FILE_NAME} bytes file "
+            "systems allow; no such recording can exist: check the name"
+        )
+    if is_file(meta):
         return meta
     incomplete = with_ext(base, INCOMPLETE_EXT)
     partial = with_ext(base, PARTIAL_EXT)
-    if incomplete.is_file():
+    salvage = f"`cfisac salvage {base}` rebuilds its whole blocks"
+    if is_file(incomplete):
         try:
             reason = json.loads(incomplete.read_text()).get("reason", "unknown")
         except (OSError, ValueError, AttributeError):
             reason = "unknown (marker unreadable)"
         raise SigMFError(
             f"{meta}: the recording is incomplete ({reason}); only {partial.name} exists. "
-            "Record it again (the partial samples are kept for inspection)"
+            f"{salvage}, or record it again"
         )
-    if partial.is_file():
+    if is_file(partial) or is_file(with_ext(base, JOURNAL_EXT)):
         raise SigMFError(
-            f"{meta}: the recording is incomplete (its writer never finished: a killed flowgraph?); "
-            f"only {partial.name} exists. Record it again"
+            f"{meta}: incomplete/interrupted capture: the recorder never finished this recording "
+            f"(killed, or stopped while finishing); {salvage}"
         )
     raise SigMFError(f"{meta}: no such SigMF metadata file; check the path")
 
@@ -209,6 +219,10 @@ def read_recording(
         return _read_recording(meta_path, verify_checksum, num_channels)
     except SigMFError:
         raise
+    except OSError as exc:
+        raise SigMFError(
+            f"{getattr(exc, 'filename', None) or meta_path}: cannot be read ({exc.strerror or exc})"
+        ) from None
     except MALFORMED as exc:
         raise SigMFError(
             f"{meta_path}: metadata cannot be interpreted ({type(exc).__name__}: {exc}); the file "
@@ -247,6 +261,13 @@ def _read_recording(meta_path: Path, verify_checksum: bool, num_channels: int | 
     try:
         size = data_path.stat().st_size
     except OSError:
+        partial = with_ext(base_name(meta_path), PARTIAL_EXT)
+        if is_file(partial):
+            raise SigMFError(
+                f"{meta_path}: incomplete/interrupted capture: the recorder stopped while "
+                f"finishing (its samples are still {partial.name}); `cfisac salvage "
+                f"{base_name(meta_path)}` completes it"
+            ) from None
         raise SigMFError(
             f"{meta_path}: its data file {data_path.name} is missing; copy it beside the metadata"
         ) from None
@@ -284,6 +305,7 @@ def _read_recording(meta_path: Path, verify_checksum: bool, num_channels: int | 
                 "(verify_checksum=False; cfisac replay --no-verify)"
             )
     annotations = [parse_annotation(meta_path, a, n_items) for a in meta["annotations"]]
+    check_block_indices(meta_path, annotations)
     config = config_from(meta_path, glob.get(f"{EXTENSION}:config"))
     return Recording(
         meta_path=meta_path,

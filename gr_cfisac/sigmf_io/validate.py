@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import SystemConfig
-from .conventions import EXTENSION, EXTENSION_VERSION, SigMFError
+from .conventions import EXTENSION, EXTENSION_VERSION, INTERRUPTED, MAX_CB, SigMFError
 from .extension import Annotation
 
 
@@ -47,38 +47,57 @@ def schema_validate(metadata: dict, schema_file: str, where: str) -> None:
 
 def _representative(metadata: dict) -> dict:
     """Metadata with one annotation per distinct (key, value type) signature, after checking
-    every annotation's numeric ranges and order against the schema directly.
+    every annotation's numeric ranges and order against the schema directly (see
+    :class:`AnnotationChecker`)."""
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, list) or len(annotations) <= 64:
+        return metadata
+    checker = AnnotationChecker()
+    for a in annotations:
+        checker.add(a)
+    return {**metadata, "annotations": checker.representatives()}
+
+
+class AnnotationChecker:
+    """Annotations checked one at a time (so a writer can stream them): numeric ranges and
+    sample order against the schema directly, plus one representative annotation per distinct
+    (key, value type) signature for the schema validator.
 
     The schema constrains an annotation only through the types and numeric ranges of its
     ``core:`` keys (no patterns; formats are not enforced), so validating one annotation per
     signature plus these checks is equivalent to validating them all, at a fraction of the
     cost (jsonschema spends ~150 us per annotation: 0.3 s for 2000 coherence blocks).
     """
-    annotations = metadata.get("annotations")
-    if not isinstance(annotations, list) or len(annotations) <= 64:
-        return metadata
-    from sigmf import schema as sigmf_schema
 
-    props = sigmf_schema.get_schema()["properties"]["annotations"]["items"]["properties"]
-    ranges = {k: (v["minimum"], v["maximum"]) for k, v in props.items() if "minimum" in v}
-    reps: dict[tuple, Any] = {}
-    previous = -1
-    for i, a in enumerate(annotations):
+    def __init__(self) -> None:
+        from sigmf import schema as sigmf_schema
+
+        props = sigmf_schema.get_schema()["properties"]["annotations"]["items"]["properties"]
+        self.ranges = {k: (v["minimum"], v["maximum"]) for k, v in props.items() if "minimum" in v}
+        self.reps: dict[tuple, Any] = {}
+        self.previous = -1
+        self.count = 0
+
+    def add(self, a: Any) -> None:
+        i = self.count
+        self.count += 1
         if not isinstance(a, dict):
-            reps.setdefault(("not an object", type(a).__name__), a)
-            continue
+            self.reps.setdefault(("not an object", type(a).__name__), a)
+            return
         sig = tuple(sorted((k, type(v).__name__) for k, v in a.items()))
-        reps.setdefault(sig, a)
-        for key, (lo, hi) in ranges.items():
+        self.reps.setdefault(sig, a)
+        for key, (lo, hi) in self.ranges.items():
             v = a.get(key)
             if isinstance(v, (int, float)) and not isinstance(v, bool) and not lo <= v <= hi:
                 raise SigMFError(f"annotations/{i}/{key} = {v} is outside [{lo}, {hi}]")
         start = a.get("core:sample_start")
         if isinstance(start, int):
-            if start < previous:
+            if start < self.previous:
                 raise SigMFError("annotations has incorrect sample start ordering")
-            previous = start
-    return {**metadata, "annotations": list(reps.values())}
+            self.previous = start
+
+    def representatives(self) -> list[Any]:
+        return list(self.reps.values())
 
 
 def _check_streams(streams: Any, where: str) -> None:
@@ -143,6 +162,25 @@ def check_stream_fields(meta_path: Path, glob: dict[str, Any]) -> None:
     num_items = glob.get(f"{EXTENSION}:num_items")
     if num_items is not None and not _is_count(num_items):
         raise bad("num_items", "a non-negative integer")
+    mark = glob.get(INTERRUPTED)
+    if mark is not None and not (isinstance(mark, dict) and isinstance(mark.get("reason"), str)):
+        raise bad("interrupted", "an object with a string 'reason'")
+
+
+def check_block_indices(meta_path: Path, annotations: list[Annotation]) -> None:
+    """Each coherence block index (``cfisac:cb``) marks one block only."""
+    seen: set[int] = set()
+    for a in annotations:
+        cb = a.cb
+        if cb is None:
+            continue
+        if cb in seen:
+            raise SigMFError(
+                f"{meta_path}: annotation at item {a.start} has cfisac:cb={cb}, a block index "
+                "already used by an earlier annotation; each coherence block index may appear "
+                "once: the metadata is corrupt"
+            )
+        seen.add(cb)
 
 
 def check_extension_version(meta_path: Path, info: dict[str, Any]) -> None:
@@ -169,10 +207,12 @@ def parse_annotation(meta_path: Path, raw: dict[str, Any], n_items: int) -> Anno
         )
     fields = {k: v for k, v in raw.items() if not k.startswith("core:")}
     cb = fields.get(f"{EXTENSION}:cb")
-    if cb is not None and (isinstance(cb, bool) or not isinstance(cb, int) or cb < 0):
+    if cb is not None and (
+        isinstance(cb, bool) or not isinstance(cb, int) or not 0 <= cb <= MAX_CB
+    ):
         raise SigMFError(
-            f"{meta_path}: annotation at item {start} has cfisac:cb={cb!r}; it must be a "
-            "non-negative integer (the coherence block index)"
+            f"{meta_path}: annotation at item {start} has cfisac:cb={str(cb)[:40]}; it must be "
+            f"an integer in 0 ... 2**63 - 1 (the coherence block index)"
         )
     truth = fields.get(f"{EXTENSION}:truth")
     if truth is not None and not isinstance(truth, dict):

@@ -1,12 +1,14 @@
 """Writing one SigMF recording: :class:`RecordingWriter` streams items into
-``NAME.sigmf-data.partial`` and only :meth:`~RecordingWriter.close` validates and writes the
-metadata (with ``core:sha512``, the ``cfisac:`` and ``spatial`` extensions) and renames the data
-into place, so a recording is complete or clearly incomplete. :class:`Finishing` is that
-protocol, shared with the capture writer."""
+``NAME.sigmf-data.partial`` and its annotations into the journal ``NAME.sigmf-journal``
+(:mod:`~gr_cfisac.sigmf_io.journal`, checkpointed by :meth:`~RecordingWriter.checkpoint`);
+:meth:`~RecordingWriter.close` writes the metadata (with ``core:sha512``, the ``cfisac:`` and
+``spatial`` extensions), streamed from the journal and validated, atomically, then renames the
+data into place and removes the journal. A recording is complete, or clearly incomplete and
+salvageable (:mod:`~gr_cfisac.sigmf_io.salvage`). :class:`Finishing` is that protocol, shared
+with the capture writer."""
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import os
@@ -24,17 +26,23 @@ from .conventions import (
     DATATYPE,
     EXTENSION,
     INCOMPLETE_EXT,
+    INTERRUPTED,
     ITEM_DTYPE,
+    JOURNAL_EXT,
+    MAX_CB,
     META_EXT,
     PARTIAL_EXT,
     SPATIAL_VERSION,
     SigMFError,
     base_name,
+    check_name_length,
     spec_version,
     with_ext,
 )
 from .extension import Annotation, declaration, jsonable, spatial_element_geometry
-from .files import atomic_write_text
+from .files import atomic_write_text, fsync_dir
+from .journal import JournalWriter, block_lengths, read_journal
+from .metafile import write_metadata
 from .validate import schema_validate
 
 _W = TypeVar("_W", bound="Finishing")
@@ -46,8 +54,9 @@ class Finishing(ABC):
     leaving the ``with`` block and aborts on an exception inside it."""
 
     @abstractmethod
-    def close(self) -> Path:
-        """Finish writing; -> the path of what was written."""
+    def close(self, interrupted: str | None = None) -> Path:
+        """Finish writing (marked ``cfisac:interrupted`` with this reason if given: a capture
+        stopped before its planned end); -> the path of what was written."""
 
     @abstractmethod
     def abort(self, reason: str = "aborted") -> None:
@@ -67,11 +76,17 @@ class RecordingWriter(Finishing):
     """Stream items (n, num_channels) complex64 into one SigMF recording, atomically.
 
     Use as a context manager or call :meth:`close`; an exception inside the ``with`` block (or
-    :meth:`abort`) leaves the recording marked incomplete instead of finishing it.
+    :meth:`abort`) leaves the recording marked incomplete instead of finishing it. Call
+    :meth:`checkpoint` after each whole block (or batch of blocks): what was written up to the
+    last checkpoint survives a killed process (``cfisac salvage``). Annotations are added in
+    sample order between checkpoints (any order within one), coherence blocks with increasing
+    start and index; nothing of them is held in memory past a checkpoint.
 
     path: NAME (extensions added). stream: ``cfisac:stream`` description, e.g.
     ``{"kind": "rap_echo", "ap": "rap", "index": 0, "items_per_block": 192}``.
     array_shape: (rows, cols) of the URPA whose antennas are the channels (adds ``spatial``).
+    fsync_interval: seconds between fsyncs of the samples and journal at checkpoints (bounds
+    what a power cut loses; a killed process loses nothing checkpointed either way).
     """
 
     def __init__(
@@ -89,19 +104,29 @@ class RecordingWriter(Finishing):
         collection: str | None = None,
         extra_global: dict[str, Any] | None = None,
         overwrite: bool = False,
+        fsync_interval: float = 1.0,
     ) -> None:
         if not isinstance(num_channels, (int, np.integer)) or num_channels < 1:
             raise ValueError(f"RecordingWriter: num_channels must be >= 1, got {num_channels!r}")
         self.base = base_name(path)
+        check_name_length(self.base)
         self.meta_path = with_ext(self.base, META_EXT)
         self.data_path = with_ext(self.base, DATA_EXT)
         self.partial_path = with_ext(self.base, PARTIAL_EXT)
         self.incomplete_path = with_ext(self.base, INCOMPLETE_EXT)
-        if not overwrite and (self.meta_path.exists() or self.data_path.exists()):
-            raise SigMFError(
-                f"{self.meta_path}: a recording with this name exists; choose another name or "
-                "pass overwrite=True"
-            )
+        self.journal_path = with_ext(self.base, JOURNAL_EXT)
+        if not overwrite:
+            if self.meta_path.exists() or self.data_path.exists():
+                raise SigMFError(
+                    f"{self.meta_path}: a recording with this name exists; choose another name "
+                    "or pass overwrite=True"
+                )
+            if self.journal_path.exists():
+                raise SigMFError(
+                    f"{self.journal_path}: an unfinished recording with this name exists (a "
+                    "killed recorder?); rebuild it with `cfisac salvage`, or choose another name "
+                    "or pass overwrite=True"
+                )
         if array_shape is not None and int(array_shape[0]) * int(array_shape[1]) != num_channels:
             raise ValueError(
                 f"RecordingWriter: array_shape {tuple(array_shape)} has "
@@ -118,14 +143,28 @@ class RecordingWriter(Finishing):
         self.author = author
         self.collection = collection
         self.extra_global = dict(extra_global or {})
-        self.annotations: list[Annotation] = []
+        self.fsync_interval = float(fsync_interval)
         self.items_written = 0
+        self._pending: list[Annotation] = []  # added since the last checkpoint
+        self._journaled = 0  # start of the last annotation in the journal
+        self._last_block: tuple[int, int] | None = None  # (start, cb) of the last block marked
         self._hash = hashlib.sha512()
         self._started = time.time()
-        self.base.parent.mkdir(parents=True, exist_ok=True)
-        if self.incomplete_path.exists():
-            self.incomplete_path.unlink()
-        self._file = open(self.partial_path, "wb")  # noqa: SIM115 (closed by close/abort)
+        self._head = self._head_metadata()
+        # what is known now is checked now (a bad extra_global is refused before recording)
+        schema_validate({**self._head, "annotations": []}, "meta", str(self.meta_path))
+        try:
+            self.base.parent.mkdir(parents=True, exist_ok=True)
+            for stale in (self.incomplete_path, self.meta_path, self.data_path):
+                stale.unlink(missing_ok=True)  # overwrite=True (else they do not exist)
+            self._file = open(self.partial_path, "wb")  # noqa: SIM115 (closed by close/abort)
+            self._journal = JournalWriter(self.journal_path, self._head)
+        except OSError as exc:
+            raise SigMFError(
+                f"{self.partial_path}: cannot create the recording ({exc.strerror or exc}); check "
+                "the folder, its permissions and free space"
+            ) from None
+        self._synced = time.monotonic()
         self.closed = False
 
     # --- data and tags
@@ -145,14 +184,29 @@ class RecordingWriter(Finishing):
         try:
             self._file.write(raw)
         except OSError as exc:
-            self.abort(f"write failed after {self.items_written} items: {exc}")
-            raise SigMFError(
-                f"{self.meta_path}: writing samples failed ({exc.strerror or exc}); the "
-                f"recording is marked incomplete ({self.incomplete_path.name}); free disk "
-                "space and record again"
-            ) from exc
+            raise self._failed(f"write failed after {self.items_written} items", exc) from exc
         self._hash.update(raw)
         self.items_written += data.shape[0]
+
+    def _failed(self, what: str, exc: OSError) -> SigMFError:
+        """Abort (marked incomplete, saying why) and the SigMFError to raise."""
+        self.abort(f"{what}: {exc}")
+        return SigMFError(
+            f"{self.meta_path}: {what.split(' after ')[0]} ({exc.strerror or exc}); the "
+            f"recording is marked incomplete ({self.incomplete_path.name}); free disk space and "
+            "record again (`cfisac salvage` keeps the blocks written before)"
+        )
+
+    def _add(self, annotation: Annotation) -> None:
+        if self.closed:
+            raise SigMFError(f"{self.meta_path}: annotation after close(); open a new writer")
+        if annotation.start < self._journaled:
+            raise SigMFError(
+                f"{self.meta_path}: annotation at item {annotation.start} comes before item "
+                f"{self._journaled}, already checkpointed; add annotations in sample order "
+                "(any order between two checkpoints)"
+            )
+        self._pending.append(annotation)
 
     def annotate(
         self,
@@ -165,15 +219,31 @@ class RecordingWriter(Finishing):
         if int(start) < 0:
             raise ValueError(f"annotate: start must be >= 0, got {start}")
         qualified = {(k if ":" in k else f"{EXTENSION}:{k}"): v for k, v in fields.items()}
-        self.annotations.append(Annotation(int(start), length, label, qualified))
+        self._add(Annotation(int(start), length, label, qualified))
 
     def mark_block(self, start: int, cb: int, truth: dict[str, Any] | None = None) -> None:
         """A ``cb`` boundary at item ``start`` with optional per-block ground truth; its
-        length is filled in at close (up to the next boundary or the end)."""
-        fields: dict[str, Any] = {f"{EXTENSION}:cb": int(cb)}
+        length is filled in at close (up to the next boundary or the end). Blocks are marked
+        in order: each starts after the previous one and has a larger index (0 ... 2**63-1)."""
+        start, cb = int(start), int(cb)
+        if not 0 <= cb <= MAX_CB or start < 0:
+            raise SigMFError(
+                f"{self.meta_path}: block {cb} at item {start}: cfisac:cb must be in "
+                "0 ... 2**63 - 1 and the start >= 0"
+            )
+        if self._last_block is not None:
+            last_start, last_cb = self._last_block
+            if cb <= last_cb or start <= last_start:
+                raise SigMFError(
+                    f"{self.meta_path}: block {cb} at item {start} marked after block {last_cb} "
+                    f"at item {last_start}; cfisac:cb blocks must follow each other in time with "
+                    "increasing indices (readers look blocks up by index)"
+                )
+        fields: dict[str, Any] = {f"{EXTENSION}:cb": cb}
         if truth:
             fields[f"{EXTENSION}:truth"] = truth
-        self.annotations.append(Annotation(int(start), None, "cb", fields))
+        self._add(Annotation(start, None, "cb", fields))
+        self._last_block = (start, cb)
 
     def tag(
         self,
@@ -194,19 +264,38 @@ class RecordingWriter(Finishing):
             tag["type"] = value_type
         if encoded is not None:
             tag["encoded"] = str(encoded)
-        self.annotations.append(
-            Annotation(int(offset), None, str(key)[:20], {f"{EXTENSION}:tag": tag})
-        )
+        self._add(Annotation(int(offset), None, str(key)[:20], {f"{EXTENSION}:tag": tag}))
+
+    def checkpoint(self, sync: bool = False) -> None:
+        """Make everything written so far survive a killed process: flush the samples, then
+        append the annotations added since the last checkpoint (sorted) and the item count to
+        the journal. Both are fsynced when ``sync`` or every ``fsync_interval`` seconds."""
+        if self.closed:
+            return
+        pending = sorted(self._pending, key=lambda a: a.start)
+        due = sync or time.monotonic() - self._synced >= self.fsync_interval
+        try:
+            self._file.flush()
+            if due:
+                os.fsync(self._file.fileno())
+            self._journal.checkpoint([a.to_sigmf() for a in pending], self.items_written, due)
+        except OSError as exc:
+            raise self._failed(f"checkpoint failed after {self.items_written} items", exc) from exc
+        if due:
+            self._synced = time.monotonic()
+        self._pending = []
+        if pending:
+            self._journaled = pending[-1].start
 
     # --- finishing
-    def metadata(self) -> dict[str, Any]:
-        """The metadata dict close() writes (sha512 of the samples written so far)."""
+    def _head_metadata(self) -> dict[str, Any]:
+        """Global and captures known when recording starts (close() adds the item count and
+        sha512): what the journal's head holds."""
         extensions = [declaration()]
         glob: dict[str, Any] = {
             "core:datatype": DATATYPE,
             "core:version": spec_version(),
             "core:num_channels": self.num_channels,
-            "core:sha512": self._hash.hexdigest(),
             "core:recorder": f"gr-cfisac {_package_version()}",
         }
         if self.sample_rate is not None:
@@ -240,7 +329,6 @@ class RecordingWriter(Finishing):
                 *self.array_shape, wavelength
             )
         glob["core:extensions"] = extensions
-        glob[f"{EXTENSION}:num_items"] = self.items_written
         if self.config is not None:
             glob[f"{EXTENSION}:config"] = self.config.to_dict()
         if self.stream:
@@ -248,60 +336,45 @@ class RecordingWriter(Finishing):
         if self.array_shape is not None:
             glob[f"{EXTENSION}:array_shape"] = list(self.array_shape)
         glob.update(jsonable(self.extra_global))
-        return {
-            "global": glob,
-            "captures": [capture],
-            "annotations": [a.to_sigmf() for a in self._finished_annotations()],
-        }
+        return {"global": glob, "captures": [capture]}
 
-    def _finished_annotations(self) -> list[Annotation]:
-        """Sorted annotations; cb blocks get their length (to the next boundary or the end)."""
-        ordered = sorted(self.annotations, key=lambda a: a.start)
-        starts = sorted({a.start for a in ordered if a.cb is not None})
-        out = []
-        for a in ordered:
-            if a.cb is not None and a.length is None:
-                i = bisect.bisect_right(starts, a.start)
-                nxt = starts[i] if i < len(starts) else self.items_written
-                length = max(0, min(nxt, self.items_written) - a.start)
-                fields = dict(a.fields)
-                per_block = self.stream.get("items_per_block")
-                if per_block is not None and length < int(per_block):
-                    fields[f"{EXTENSION}:partial_block"] = True
-                a = Annotation(a.start, length, a.label, fields)
-            out.append(a)
-        return out
-
-    def close(self) -> Path:
-        """Finish: fsync the samples, validate and write the metadata atomically. -> meta path."""
+    def close(self, interrupted: str | None = None) -> Path:
+        """Finish: checkpoint and fsync, write the metadata (streamed from the journal,
+        validated) atomically, then rename the samples into place and drop the journal.
+        -> meta path. ``interrupted``: why the recording stopped before its planned end."""
         if self.closed:
             return self.meta_path
         try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            self.checkpoint(sync=True)
             self._file.close()
-            meta = self.metadata()
-            schema_validate(meta, "meta", str(self.meta_path))
-            os.replace(self.partial_path, self.data_path)
-            atomic_write_text(self.meta_path, json.dumps(meta, indent=2) + "\n")
+            self._journal.close()
+            mark = None if interrupted is None else {"reason": str(interrupted)}
+            finish_recording(
+                self.meta_path,
+                read_journal(self.journal_path),
+                self.items_written,
+                self._hash.hexdigest(),
+                mark,
+            )
         except OSError as exc:
-            self.abort(f"finishing failed: {exc}")
-            raise SigMFError(
-                f"{self.meta_path}: finishing the recording failed ({exc.strerror or exc}); it "
-                "is marked incomplete; free disk space and record again"
-            ) from exc
+            raise self._failed("finishing the recording failed", exc) from exc
+        except SigMFError as exc:
+            self.abort(f"finishing the recording failed: {exc}")
+            raise
         self.closed = True
         return self.meta_path
 
     def abort(self, reason: str = "aborted") -> None:
-        """Stop without finishing: keep the .partial samples and write the incomplete marker."""
+        """Stop without finishing: keep the .partial samples and the journal (salvageable)
+        and write the incomplete marker saying why."""
         if self.closed:
             return
         self.closed = True
-        try:
-            self._file.close()
-        except OSError:
-            pass
+        for f in (self._file, self._journal):
+            try:
+                f.close()
+            except OSError:
+                pass
         try:
             atomic_write_text(
                 self.incomplete_path,
@@ -317,6 +390,32 @@ class RecordingWriter(Finishing):
             )
         except OSError:
             pass  # a full disk may refuse even the marker; the .partial file still says it
+
+
+def finish_recording(
+    meta_path: Path,
+    journal: Any,
+    items: int,
+    sha512: str,
+    interrupted: dict[str, Any] | None,
+) -> None:
+    """Metadata of ``items`` items from a journal (:class:`~.journal.JournalState`), written
+    atomically before the samples are renamed into place; the journal goes last, so a finish
+    cut short at any point is completed by ``cfisac salvage``."""
+    base = base_name(meta_path)
+    head = journal.head
+    glob = dict(head["global"])
+    glob["core:sha512"] = sha512
+    glob[f"{EXTENSION}:num_items"] = int(items)
+    if interrupted is not None:
+        glob[INTERRUPTED] = jsonable(interrupted)
+    stream = glob.get(f"{EXTENSION}:stream")
+    per_block = stream.get("items_per_block") if isinstance(stream, dict) else None
+    annotations = block_lengths(journal.annotations(), items, per_block)
+    write_metadata(meta_path, glob, list(head.get("captures", [])), annotations)
+    os.replace(with_ext(base, PARTIAL_EXT), with_ext(base, DATA_EXT))
+    fsync_dir(meta_path.parent)
+    with_ext(base, JOURNAL_EXT).unlink(missing_ok=True)
 
 
 def _package_version() -> str:
