@@ -14,10 +14,14 @@ annotations map both ways: a ``cb`` tag (coherence block index) becomes an annot
 becomes an annotation with ``cfisac:tag = {key, type, value}`` (the value JSON-encoded by the
 caller; the GNU Radio blocks convert PMTs).
 
-Complete or clearly incomplete: samples are written to ``NAME.sigmf-data.partial`` and the
-metadata is written (validated, then atomically renamed into place) only by ``close()``. A
-killed flowgraph leaves the ``.partial`` file and no ``.sigmf-meta``; a failed write (full
-disk) also leaves ``NAME.sigmf-incomplete`` saying why. Readers report both as incomplete.
+Complete, or clearly incomplete and salvageable: samples are written to
+``NAME.sigmf-data.partial`` and annotations to the journal ``NAME.sigmf-journal`` at every
+checkpoint; ``close()`` writes the metadata (streamed from the journal, validated, atomically
+renamed into place), then renames the samples and drops the journal. A killed flowgraph leaves
+``.partial`` files and journals and no ``.sigmf-meta``; a failed write (full disk) also leaves
+``NAME.sigmf-incomplete`` saying why. Readers report both as incomplete, and
+:func:`salvage` (``cfisac salvage``) rebuilds every whole block checkpointed before the stop.
+A capture stopped before its planned end is marked ``cfisac:interrupted``.
 
 Every problem reading a file raises :class:`SigMFError` (a ValueError) with one message naming
 the file, what is wrong and the fix. Only numpy, json, the ``sigmf`` package and the standard
@@ -28,19 +32,24 @@ Modules, one job each: ``conventions`` (file names, datatype, versions, SigMFErr
 ``validate`` (the sigmf schema and the ``cfisac:`` fields checked on reading), ``files``
 (sha512, atomic writes, bounded JSON loads), ``writer`` (:class:`RecordingWriter`),
 ``reader`` (:class:`Recording`), ``collection`` (collections, :func:`read_capture`) and
-``capture`` (:class:`CaptureWriter`). Import from ``gr_cfisac.sigmf_io`` itself.
+``capture`` (:class:`CaptureWriter`), ``journal`` (the recording journal), ``metafile``
+(metadata streamed to disk) and ``salvage`` (:func:`salvage`). Import from
+``gr_cfisac.sigmf_io`` itself.
 """
 
 from .capture import CaptureWriter
 from .collection import Collection, read_capture, read_collection, write_collection
 from .conventions import (
+    CAPTURE_JOURNAL_EXT,
     COLLECTION_EXT,
     DATA_EXT,
     DATATYPE,
     EXTENSION,
     EXTENSION_VERSION,
     INCOMPLETE_EXT,
+    INTERRUPTED,
     ITEM_DTYPE,
+    JOURNAL_EXT,
     KNOWN_KINDS,
     MAX_META_BYTES,
     META_EXT,
@@ -52,16 +61,20 @@ from .conventions import (
 )
 from .extension import Annotation, geometry_dict, jsonable, spatial_element_geometry
 from .reader import Recording, read_recording
+from .salvage import SalvageReport, salvage
 from .writer import RecordingWriter, write_recording
 
 __all__ = [
+    "CAPTURE_JOURNAL_EXT",
     "COLLECTION_EXT",
     "DATATYPE",
     "DATA_EXT",
     "EXTENSION",
     "EXTENSION_VERSION",
     "INCOMPLETE_EXT",
+    "INTERRUPTED",
     "ITEM_DTYPE",
+    "JOURNAL_EXT",
     "KNOWN_KINDS",
     "MAX_META_BYTES",
     "META_EXT",
@@ -72,6 +85,7 @@ __all__ = [
     "Collection",
     "Recording",
     "RecordingWriter",
+    "SalvageReport",
     "SigMFError",
     "base_name",
     "geometry_dict",
@@ -80,6 +94,7 @@ __all__ = [
     "read_capture",
     "read_collection",
     "read_recording",
+    "salvage",
     "spatial_element_geometry",
     "write_collection",
     "write_recording",

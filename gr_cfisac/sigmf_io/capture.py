@@ -1,15 +1,27 @@
 """Writing a capture: the recordings of one run (one per access point or recorded stream)
-side by side, grouped in a collection once every one of them has finished."""
+side by side, grouped in a collection once every one of them has finished; until then the
+capture journal ``NAME.sigmf-collection.journal`` holds what the collection will (for
+``cfisac salvage``)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 from ..config import SystemConfig
 from .collection import write_collection
-from .conventions import COLLECTION_EXT, INTERRUPTED, SigMFError, check_name_length, with_ext
+from .conventions import (
+    CAPTURE_JOURNAL_EXT,
+    COLLECTION_EXT,
+    INTERRUPTED,
+    SigMFError,
+    check_name_length,
+    with_ext,
+)
+from .extension import jsonable
+from .files import atomic_write_text
 from .writer import Finishing, RecordingWriter
 
 
@@ -42,9 +54,19 @@ class CaptureWriter(Finishing):
         self.overwrite = overwrite
         self.writers: dict[str, RecordingWriter] = {}
         self.path = with_ext(self.directory / name, COLLECTION_EXT)
+        self.journal_path = with_ext(self.directory / name, CAPTURE_JOURNAL_EXT)
         check_name_length(self.directory / name)
         if self.path.exists() and not overwrite:
             raise SigMFError(f"{self.path}: a capture with this name exists; choose another name")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.path.unlink(missing_ok=True)  # overwrite: the old capture goes
+            self._write_journal()
+        except OSError as exc:
+            raise SigMFError(
+                f"{self.journal_path}: cannot create the capture ({exc.strerror or exc}); check "
+                "the folder, its permissions and free space"
+            ) from None
 
     def stream(self, stream_name: str, num_channels: int, **kwargs: Any) -> RecordingWriter:
         """Open recording ``<capture>-<stream_name>``; kwargs go to :class:`RecordingWriter`."""
@@ -60,7 +82,23 @@ class CaptureWriter(Finishing):
             **kwargs,
         )
         self.writers[stream_name] = writer
+        try:
+            self._write_journal()
+        except OSError as exc:
+            writer.abort(f"cannot update the capture journal: {exc}")
+            raise SigMFError(f"{self.journal_path}: cannot be written ({exc.strerror})") from None
         return writer
+
+    def _write_journal(self) -> None:
+        """What the collection will hold, for ``cfisac salvage`` if the recorder dies."""
+        info = {
+            "cfisac_capture_journal": 1,
+            "config": None if self.config is None else self.config.to_dict(),
+            "geometry": jsonable(self.geometry or {}),
+            "description": self.description,
+            "streams": [w.base.name for w in self.writers.values()],
+        }
+        atomic_write_text(self.journal_path, json.dumps(info) + "\n")
 
     def checkpoint(self, sync: bool = False) -> None:
         """Checkpoint every recording (RecordingWriter.checkpoint)."""
@@ -72,7 +110,7 @@ class CaptureWriter(Finishing):
         ``cfisac:interrupted`` with this reason if given). -> collection path."""
         for w in self.writers.values():
             w.close(interrupted)
-        return write_collection(
+        path = write_collection(
             self.path,
             [w.meta_path for w in self.writers.values()],
             config=self.config,
@@ -80,6 +118,8 @@ class CaptureWriter(Finishing):
             description=self.description,
             extra=None if interrupted is None else {INTERRUPTED: {"reason": str(interrupted)}},
         )
+        self.journal_path.unlink(missing_ok=True)
+        return path
 
     def abort(self, reason: str = "aborted") -> None:
         """Abort every unfinished recording (each marked incomplete); no collection is written."""

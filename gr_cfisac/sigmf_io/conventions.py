@@ -27,6 +27,8 @@ COLLECTION_EXT = ".sigmf-collection"
 PARTIAL_EXT = ".sigmf-data.partial"
 INCOMPLETE_EXT = ".sigmf-incomplete"
 JOURNAL_EXT = ".sigmf-journal"
+#: What a capture's collection will hold (config, geometry, members), written when it starts.
+CAPTURE_JOURNAL_EXT = ".sigmf-collection.journal"
 #: Longest file name (bytes) most file systems take, and what a recording's NAME may use of it
 #: (the rest is room for the longest extension plus a temporary suffix).
 MAX_FILE_NAME = 255
@@ -69,7 +71,8 @@ MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, Overfl
 def base_name(path: str | os.PathLike) -> Path:
     """NAME for NAME, NAME.sigmf-meta, NAME.sigmf-data, NAME.sigmf-collection or NAME.partial."""
     p = Path(path)
-    exts = (PARTIAL_EXT, META_EXT, DATA_EXT, COLLECTION_EXT, INCOMPLETE_EXT, JOURNAL_EXT, ".sigmf")
+    exts = (PARTIAL_EXT, META_EXT, DATA_EXT, CAPTURE_JOURNAL_EXT, COLLECTION_EXT, INCOMPLETE_EXT)
+    exts += (JOURNAL_EXT, ".sigmf")
     for ext in exts:
         if p.name.endswith(ext):
             return p.with_name(p.name[: -len(ext)])
