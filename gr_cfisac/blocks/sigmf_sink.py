@@ -20,15 +20,22 @@ the target/clutter/user positions (and, on a RAP's recording, the target's true 
 Other stream tags become annotations holding the exact serialized PMT.
 
 With ``num_blocks`` > 0 the sink records that many blocks (counted after a join,
-_base.CoherenceBlock) and ends. The capture is finished (metadata validated and atomically
-renamed into place) when the flowgraph stops; a killed flowgraph leaves it clearly incomplete, and so does an error of the
-sink itself (inputs misaligned or from another configuration). A write error (full disk) is
-logged, the capture is marked incomplete and the flowgraph carries on without recording.
+_base.CoherenceBlock) and ends. Every ``work()`` call ends with a checkpoint (samples flushed,
+the blocks' annotations appended to each recording's journal, fsynced about once a second), so
+a killed flowgraph loses at most the call in progress: ``cfisac salvage CAPTURE`` rebuilds the
+rest. The capture is finished (metadata streamed from the journals, validated and atomically
+renamed into place) when the flowgraph stops; it is marked ``cfisac:interrupted`` when it
+stopped before its planned end: by a signal, by ``tb.stop()`` before the inputs ended, or with
+fewer than ``num_blocks`` blocks. SIGINT/SIGTERM finish the capture in any host script
+(recording_guard). An error of the sink itself (inputs misaligned or from another
+configuration) leaves the capture incomplete; a write error (full disk) is logged, the capture
+is marked incomplete and the flowgraph carries on without recording.
 """
 
 from __future__ import annotations
 
 import base64
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +45,8 @@ import pmt
 
 from ..config import SystemConfig
 from ..geometry import DOWNWARD_FRAME, ap_positions
-from ..sigmf_io import CaptureWriter, SigMFError, jsonable
+from ..sigmf_io import CaptureWriter, SigMFError, glob_escape, jsonable
+from . import recording_guard
 from ._base import CB_KEY, CONFIG_KEY, CoherenceBlock, Port, check_config
 from .layout import item_size, truth_layout
 
@@ -179,12 +187,16 @@ def ap_geometry(cfg: SystemConfig) -> dict[str, Any]:
 
 
 def _existing_capture(path: Path) -> Path | None:
-    """The capture's collection or one of its finished recordings, if any exists already."""
+    """The capture's collection, one of its recordings or an unfinished one's journal (left by
+    a killed recorder: salvageable), if any exists already."""
     collection = path.with_name(path.name + ".sigmf-collection")
     if collection.exists():
         return collection
-    pattern = "".join(f"[{c}]" if c in "*?[" else c for c in path.name) + "-*.sigmf-meta"
-    return next(iter(sorted(path.parent.glob(pattern))), None)
+    for ext in (".sigmf-meta", ".sigmf-journal"):
+        found = sorted(path.parent.glob(glob_escape(path.name) + "-*" + ext))
+        if found:
+            return found[0]
+    return None
 
 
 class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
@@ -240,9 +252,14 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         if self.path is not None and not self.overwrite:
             existing = _existing_capture(self.path)
             if existing:
+                salvage = (
+                    f" (an unfinished capture: `cfisac salvage {self.path}` rebuilds it)"
+                    if existing.name.endswith(".sigmf-journal")
+                    else ""
+                )
                 raise ValueError(
-                    f"sigmf_sink: {existing} exists; choose another capture path or set "
-                    "overwrite (GRC: Overwrite = Yes)"
+                    f"sigmf_sink: {existing} exists{salvage}; choose another capture path or "
+                    "set overwrite (GRC: Overwrite = Yes)"
                 )
         self.streams: list[tuple[str, int, StreamKind]] = []  # (kind, index, description)
         for kind in KIND_ORDER:
@@ -260,6 +277,14 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         self.writers: list = []
         self.recording_error: str | None = None
         self.collection_path: Path | None = None
+        #: Why the capture was marked interrupted (None: it reached its planned end).
+        self.interrupted: str | None = None
+        # work() vs finishing from a signal handler or atexit (reentrant: a handler may run in
+        # the thread that is finishing; _finishing makes that nested call a no-op)
+        self._lock = threading.RLock()
+        self._finishing = False
+        if self.path is not None:
+            recording_guard.register(self)  # before start(): a signal may come any time
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> bool:
@@ -267,11 +292,12 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         if self.path is None:
             self.logger.info("cfisac_sigmf_sink: no capture path: not recording")
         elif self.capture is None and self.collection_path is None:
-            try:
-                self.open()
-            except (SigMFError, OSError, ValueError) as exc:
-                # an exception here would kill the block's thread and hang the flowgraph
-                self._fail(f"cannot create the capture: {exc}")
+            with self._lock:
+                try:
+                    self.open()
+                except (SigMFError, OSError, ValueError) as exc:
+                    # an exception here would kill the block's thread and hang the flowgraph
+                    self._fail(f"cannot create the capture: {exc}")
         return True
 
     def open(self) -> None:
@@ -298,22 +324,48 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             )
 
     def stop(self) -> bool:
-        """Finish the capture (GNU Radio calls this when the flowgraph stops), or, if this
-        block stopped on an error (misaligned or mismatched inputs), mark it incomplete."""
+        """Finish the capture (GNU Radio calls this when the flowgraph stops), marked
+        interrupted if it stopped before its planned end, or, if this block stopped on an
+        error (misaligned or mismatched inputs), mark it incomplete."""
         if self.error is not None and self.capture is not None:
-            self._fail(f"the sink stopped on an error: {self.error}")
-        self.close()
+            with self._lock:
+                self._fail(f"the sink stopped on an error: {self.error}")
+        self.finish(self._interruption())
         return True
+
+    def _interruption(self) -> str | None:
+        """Why the capture stops before its planned end, or None (inputs ended, N blocks)."""
+        if recording_guard.stop_reason():
+            return recording_guard.stop_reason()
+        if not self.detail().done():  # stop() came while the inputs were still running
+            return "the flowgraph was stopped before the sink's inputs ended (tb.stop())"
+        if self.num_blocks and self.blocks_done < self.num_blocks:
+            return f"inputs ended after {self.blocks_done} of the {self.num_blocks} planned blocks"
+        return None
+
+    def finish(self, interrupted: str | None = None) -> Path | None:
+        """Finish the capture now (marked ``cfisac:interrupted`` with this reason if given);
+        returns the collection path (None if it failed). Safe from any thread."""
+        with self._lock:
+            if self._finishing:
+                return self.collection_path
+            self._finishing = True
+            try:
+                if self.capture is not None and self.recording_error is None:
+                    try:
+                        self.collection_path = self.capture.close(interrupted)
+                        self.interrupted = interrupted
+                    except (SigMFError, OSError) as exc:  # e.g. the collection cannot be written
+                        self._fail(str(exc))
+                self.capture = None
+            finally:
+                self._finishing = False
+        recording_guard.unregister(self)
+        return self.collection_path
 
     def close(self) -> Path | None:
         """Finish the capture now; returns the collection path (None if it failed)."""
-        if self.capture is not None and self.recording_error is None:
-            try:
-                self.collection_path = self.capture.close()
-            except (SigMFError, OSError) as exc:  # e.g. the collection file cannot be written
-                self._fail(str(exc))
-        self.capture = None
-        return self.collection_path
+        return self.finish(None)
 
     def _fail(self, why: str) -> None:
         self.recording_error = why
@@ -324,8 +376,12 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
 
     # ------------------------------------------------------------------ work
     def process(self, cb, ins, outs) -> None:
+        with self._lock:
+            self._record(cb, ins)
+
+    def _record(self, cb, ins) -> None:
         if self.capture is None:
-            return  # failed earlier (logged): the flowgraph carries on without recording
+            return  # failed or finished (logged): the flowgraph carries on without recording
         try:
             truth = self._block_truth(ins) if self._truth_port is not None else None
             for p, (kind, j, spec) in enumerate(self.streams):
@@ -344,6 +400,7 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                             facts.pop("target_psi_deg")
                             facts.pop("target_theta_deg")
                     w.mark_block(first + b * spec.per_block, value, facts)
+            self.capture.checkpoint()  # these blocks now survive a killed process
         except (SigMFError, OSError) as exc:
             self._fail(str(exc))
 
