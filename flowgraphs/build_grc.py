@@ -23,6 +23,7 @@ from grc_parts import (
     echo_channel,
     localizer,
     parameters,
+    recorder,
     transmit_front_end,
 )
 
@@ -71,12 +72,15 @@ def chain(
     fg: Flowgraph, geometry: tuple[str, int] = ("scenario", GEOMETRY), **music_params: str
 ) -> None:
     """The whole CF-ISAC chain with the cfisac blocks, ids as used by the demo and tests; its
-    blocks take the sensing geometry (one item per coherence block) from output ``geometry``."""
+    blocks take the sensing geometry (one item per coherence block) from output ``geometry``.
+    MUSIC assumes ``sources`` sources (0: MDL per block: Table I's 2x2 RAPs identify at most
+    2, not the target and both clutter points); the recorder writes what ``cfisac replay``
+    scores (RAP echoes, truth, geometry, TAP pilots and statistics) to ``capture``."""
     config(fg, MR_shape="(rap_rows, rap_cols)")
     transmit_front_end(fg, ("downlink", "echo"), user_speed_mps="user_speed_mps", geometry=geometry)
     fg.block("downlink", "cfisac_downlink_channel", (1200, 120), config="cfg", seed="seed + 2")
     echo_channel(fg, (1200, 420))
-    localizer(fg, (1500, 420), (1800, 420), **music_params)
+    localizer(fg, (1500, 420), (1800, 420), n_sources="sources", **music_params)
     fg.block(
         "metrics",
         "cfisac_metrics_sink",
@@ -100,6 +104,15 @@ def chain(
         fg.connect("music", j, "fusion", j)
     fg.connect(*geometry, "fusion", NR)
     fg.connect("fusion", 0, "metrics", K + 4 + NR)
+    # everything cfisac replay needs to rerun and score estimation and MUSIC
+    recorder(
+        fg,
+        (1200, 700),
+        "replay",
+        [("echo", j) for j in range(NR)]
+        + [("scenario", TRUTH), geometry]
+        + [("scenario", i) for i in range(2 * NT)],  # TAP pilots, then statistics
+    )
 
 
 def common_parameters(fg: Flowgraph, num_blocks: str) -> None:
@@ -116,6 +129,8 @@ def common_parameters(fg: Flowgraph, num_blocks: str) -> None:
             ("print_interval", "intx", "100", "Print every N blocks", 1340),
             ("rap_rows", "intx", "2", "RAP array rows", 1500),
             ("rap_cols", "intx", "2", "RAP array columns", 1640),
+            ("sources", "intx", "0", "MUSIC sources (0: MDL per block)", 1780),
+            ("capture", "str", "", "Record for replay (folder/NAME, empty: off)", 1960),
         ],
     )
 
@@ -145,7 +160,7 @@ def with_gui() -> Flowgraph:
         "blocks_per_s coherence blocks per second.",
     )
     common_parameters(fg, "0")
-    parameters(fg, [("blocks_per_s", "eng_float", "40", "Coherence blocks per second", 1780)])
+    parameters(fg, [("blocks_per_s", "eng_float", "40", "Coherence blocks per second", 2160)])
     step = 4.0
     # the simulated source runs as fast as the CPU allows: a throttle on its geometry stream
     # (one item per coherence block), which the precoder, fusion and metrics wait for, paces

@@ -25,7 +25,7 @@ from gnuradio import eng_notation
 
 class cfisac_sim(gr.top_block):
 
-    def __init__(self, num_blocks=300, seed=1, algorithm='zf', sensing_fraction=0.3, user_speed_mps=0, csv_path='', print_interval=100, rap_rows=2, rap_cols=2):
+    def __init__(self, num_blocks=300, seed=1, algorithm='zf', sensing_fraction=0.3, user_speed_mps=0, csv_path='', print_interval=100, rap_rows=2, rap_cols=2, sources=0, capture=''):
         gr.top_block.__init__(self, "CF-ISAC simulation (headless)", catch_exceptions=True)
 
         ##################################################
@@ -40,6 +40,8 @@ class cfisac_sim(gr.top_block):
         self.print_interval = print_interval
         self.rap_rows = rap_rows
         self.rap_cols = rap_cols
+        self.sources = sources
+        self.capture = capture
 
         ##################################################
         # Variables
@@ -52,8 +54,9 @@ class cfisac_sim(gr.top_block):
 
         self.transmitter = cfisac.transmitter(cfg, seed=(seed + 1), sensing_symbols="gaussian", max_blocks=64)
         self.scenario = cfisac.scenario_source(cfg, seed=seed, num_blocks=num_blocks, scene="paper", user_speed_mps=user_speed_mps, target_speed_mps=0.0, block_interval_s=0.0, max_blocks=64)
+        self.recorder = cfisac.sigmf_sink(cfg, capture, preset='replay', description='', overwrite=True, max_blocks=64, num_blocks=0)
         self.precoder = cfisac.precoder(cfg, algorithm=algorithm, sensing_fraction=sensing_fraction, sensing_beam="nullspace", per_tap=False, regime="joint", eta=0.5, threads=1, remote_address='', remote_timeout_ms=500, fallback="zf", msg_interval=1, max_blocks=64, threshold=0.0)
-        self.music = cfisac.music_localizer(cfg, n_sources=3, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64, num_blocks=0)
+        self.music = cfisac.music_localizer(cfg, n_sources=sources, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64, num_blocks=0)
         self.metrics = cfisac.metrics_sink(cfg, with_sensing=True, csv_path=csv_path, print_interval=print_interval, display_user=1, msg_interval=1, max_blocks=64)
         self.fusion = cfisac.fusion(cfg, n_peaks=0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64, num_blocks=0)
         self.estimator = cfisac.pilot_estimator(cfg, method="mmse", num_taps=0, max_blocks=64)
@@ -66,76 +69,98 @@ class cfisac_sim(gr.top_block):
         ##################################################
         self.connect((self.downlink, 2), (self.metrics, 2))
         self.connect((self.downlink, 0), (self.metrics, 0))
-        self.connect((self.downlink, 3), (self.metrics, 3))
         self.connect((self.downlink, 1), (self.metrics, 1))
+        self.connect((self.downlink, 3), (self.metrics, 3))
         self.connect((self.echo, 3), (self.metrics, 11))
-        self.connect((self.echo, 1), (self.metrics, 9))
         self.connect((self.echo, 0), (self.metrics, 8))
         self.connect((self.echo, 2), (self.metrics, 10))
+        self.connect((self.echo, 1), (self.metrics, 9))
         self.connect((self.echo, 0), (self.music, 0))
         self.connect((self.echo, 2), (self.music, 2))
         self.connect((self.echo, 3), (self.music, 3))
         self.connect((self.echo, 1), (self.music, 1))
+        self.connect((self.echo, 0), (self.recorder, 0))
+        self.connect((self.echo, 2), (self.recorder, 2))
+        self.connect((self.echo, 1), (self.recorder, 1))
+        self.connect((self.echo, 3), (self.recorder, 3))
+        self.connect((self.estimator, 2), (self.precoder, 2))
+        self.connect((self.estimator, 1), (self.precoder, 1))
+        self.connect((self.estimator, 5), (self.precoder, 5))
+        self.connect((self.estimator, 7), (self.precoder, 7))
         self.connect((self.estimator, 6), (self.precoder, 6))
         self.connect((self.estimator, 0), (self.precoder, 0))
-        self.connect((self.estimator, 7), (self.precoder, 7))
-        self.connect((self.estimator, 1), (self.precoder, 1))
         self.connect((self.estimator, 3), (self.precoder, 3))
         self.connect((self.estimator, 4), (self.precoder, 4))
-        self.connect((self.estimator, 5), (self.precoder, 5))
-        self.connect((self.estimator, 2), (self.precoder, 2))
         self.connect((self.fusion, 0), (self.metrics, 12))
         self.connect((self.music, 2), (self.fusion, 2))
         self.connect((self.music, 3), (self.fusion, 3))
-        self.connect((self.music, 1), (self.fusion, 1))
         self.connect((self.music, 0), (self.fusion, 0))
+        self.connect((self.music, 1), (self.fusion, 1))
         self.connect((self.precoder, 8), (self.metrics, 6))
         self.connect((self.precoder, 4), (self.transmitter, 4))
-        self.connect((self.precoder, 2), (self.transmitter, 2))
+        self.connect((self.precoder, 6), (self.transmitter, 6))
         self.connect((self.precoder, 7), (self.transmitter, 7))
         self.connect((self.precoder, 3), (self.transmitter, 3))
         self.connect((self.precoder, 1), (self.transmitter, 1))
+        self.connect((self.precoder, 2), (self.transmitter, 2))
         self.connect((self.precoder, 0), (self.transmitter, 0))
         self.connect((self.precoder, 5), (self.transmitter, 5))
-        self.connect((self.precoder, 6), (self.transmitter, 6))
         self.connect((self.scenario, 16), (self.downlink, 8))
         self.connect((self.scenario, 16), (self.echo, 8))
-        self.connect((self.scenario, 3), (self.estimator, 3))
+        self.connect((self.scenario, 4), (self.estimator, 4))
+        self.connect((self.scenario, 10), (self.estimator, 10))
+        self.connect((self.scenario, 8), (self.estimator, 8))
         self.connect((self.scenario, 11), (self.estimator, 11))
-        self.connect((self.scenario, 2), (self.estimator, 2))
-        self.connect((self.scenario, 9), (self.estimator, 9))
-        self.connect((self.scenario, 14), (self.estimator, 14))
+        self.connect((self.scenario, 3), (self.estimator, 3))
+        self.connect((self.scenario, 7), (self.estimator, 7))
+        self.connect((self.scenario, 12), (self.estimator, 12))
         self.connect((self.scenario, 5), (self.estimator, 5))
         self.connect((self.scenario, 1), (self.estimator, 1))
-        self.connect((self.scenario, 10), (self.estimator, 10))
-        self.connect((self.scenario, 12), (self.estimator, 12))
-        self.connect((self.scenario, 6), (self.estimator, 6))
-        self.connect((self.scenario, 7), (self.estimator, 7))
-        self.connect((self.scenario, 8), (self.estimator, 8))
-        self.connect((self.scenario, 15), (self.estimator, 15))
         self.connect((self.scenario, 0), (self.estimator, 0))
+        self.connect((self.scenario, 15), (self.estimator, 15))
         self.connect((self.scenario, 13), (self.estimator, 13))
-        self.connect((self.scenario, 4), (self.estimator, 4))
+        self.connect((self.scenario, 9), (self.estimator, 9))
+        self.connect((self.scenario, 2), (self.estimator, 2))
+        self.connect((self.scenario, 6), (self.estimator, 6))
+        self.connect((self.scenario, 14), (self.estimator, 14))
         self.connect((self.scenario, 17), (self.fusion, 4))
         self.connect((self.scenario, 16), (self.metrics, 5))
         self.connect((self.scenario, 17), (self.metrics, 7))
         self.connect((self.scenario, 17), (self.precoder, 8))
-        self.connect((self.transmitter, 5), (self.downlink, 5))
-        self.connect((self.transmitter, 0), (self.downlink, 0))
-        self.connect((self.transmitter, 2), (self.downlink, 2))
+        self.connect((self.scenario, 7), (self.recorder, 13))
+        self.connect((self.scenario, 3), (self.recorder, 9))
+        self.connect((self.scenario, 12), (self.recorder, 18))
+        self.connect((self.scenario, 4), (self.recorder, 10))
+        self.connect((self.scenario, 1), (self.recorder, 7))
+        self.connect((self.scenario, 15), (self.recorder, 21))
+        self.connect((self.scenario, 10), (self.recorder, 16))
+        self.connect((self.scenario, 17), (self.recorder, 5))
+        self.connect((self.scenario, 8), (self.recorder, 14))
+        self.connect((self.scenario, 13), (self.recorder, 19))
+        self.connect((self.scenario, 5), (self.recorder, 11))
+        self.connect((self.scenario, 0), (self.recorder, 6))
+        self.connect((self.scenario, 14), (self.recorder, 20))
+        self.connect((self.scenario, 16), (self.recorder, 4))
+        self.connect((self.scenario, 6), (self.recorder, 12))
+        self.connect((self.scenario, 9), (self.recorder, 15))
+        self.connect((self.scenario, 11), (self.recorder, 17))
+        self.connect((self.scenario, 2), (self.recorder, 8))
         self.connect((self.transmitter, 6), (self.downlink, 6))
-        self.connect((self.transmitter, 1), (self.downlink, 1))
-        self.connect((self.transmitter, 3), (self.downlink, 3))
+        self.connect((self.transmitter, 2), (self.downlink, 2))
+        self.connect((self.transmitter, 0), (self.downlink, 0))
         self.connect((self.transmitter, 4), (self.downlink, 4))
+        self.connect((self.transmitter, 1), (self.downlink, 1))
+        self.connect((self.transmitter, 5), (self.downlink, 5))
         self.connect((self.transmitter, 7), (self.downlink, 7))
-        self.connect((self.transmitter, 1), (self.echo, 1))
-        self.connect((self.transmitter, 0), (self.echo, 0))
-        self.connect((self.transmitter, 3), (self.echo, 3))
-        self.connect((self.transmitter, 7), (self.echo, 7))
-        self.connect((self.transmitter, 4), (self.echo, 4))
-        self.connect((self.transmitter, 6), (self.echo, 6))
+        self.connect((self.transmitter, 3), (self.downlink, 3))
         self.connect((self.transmitter, 5), (self.echo, 5))
+        self.connect((self.transmitter, 3), (self.echo, 3))
+        self.connect((self.transmitter, 4), (self.echo, 4))
+        self.connect((self.transmitter, 1), (self.echo, 1))
+        self.connect((self.transmitter, 7), (self.echo, 7))
         self.connect((self.transmitter, 2), (self.echo, 2))
+        self.connect((self.transmitter, 6), (self.echo, 6))
+        self.connect((self.transmitter, 0), (self.echo, 0))
         self.connect((self.transmitter, 8), (self.metrics, 4))
 
 
@@ -193,6 +218,18 @@ class cfisac_sim(gr.top_block):
     def set_rap_cols(self, rap_cols):
         self.rap_cols = rap_cols
 
+    def get_sources(self):
+        return self.sources
+
+    def set_sources(self, sources):
+        self.sources = sources
+
+    def get_capture(self):
+        return self.capture
+
+    def set_capture(self, capture):
+        self.capture = capture
+
     def get_cfg(self):
         return self.cfg
 
@@ -231,13 +268,19 @@ def argument_parser():
     parser.add_argument(
         "--rap-cols", dest="rap_cols", type=intx, default=2,
         help="Set RAP array columns [default=%(default)r]")
+    parser.add_argument(
+        "--sources", dest="sources", type=intx, default=0,
+        help="Set MUSIC sources (0: MDL per block) [default=%(default)r]")
+    parser.add_argument(
+        "--capture", dest="capture", type=str, default='',
+        help="Set Record for replay (folder/NAME, empty: off) [default=%(default)r]")
     return parser
 
 
 def main(top_block_cls=cfisac_sim, options=None):
     if options is None:
         options = argument_parser().parse_args()
-    tb = top_block_cls(num_blocks=options.num_blocks, seed=options.seed, algorithm=options.algorithm, sensing_fraction=options.sensing_fraction, user_speed_mps=options.user_speed_mps, csv_path=options.csv_path, print_interval=options.print_interval, rap_rows=options.rap_rows, rap_cols=options.rap_cols)
+    tb = top_block_cls(num_blocks=options.num_blocks, seed=options.seed, algorithm=options.algorithm, sensing_fraction=options.sensing_fraction, user_speed_mps=options.user_speed_mps, csv_path=options.csv_path, print_interval=options.print_interval, rap_rows=options.rap_rows, rap_cols=options.rap_cols, sources=options.sources, capture=options.capture)
 
     def sig_handler(sig=None, frame=None):
         tb.stop()

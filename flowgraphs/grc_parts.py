@@ -150,3 +150,23 @@ def localizer(
         **({"n_sources": str(CFG.NC + 1)} | music_params),
     )
     fg.block("fusion", "cfisac_fusion", fusion_at, config="cfg", association='"prior"')
+
+
+def recorder(
+    fg: Flowgraph, at: tuple[int, int], preset: str, streams: Iterable[tuple[str, int]]
+) -> None:
+    """A CF-ISAC SigMF Sink recording ``preset``'s port groups, its inputs fed in order from
+    ``streams`` (block, output port) (gr_cfisac.blocks.sigmf_sink.KIND_ORDER), to the flowgraph
+    parameter ``capture`` (folder/NAME). The sink records nothing when ``capture`` is empty
+    (its documented off switch: GRC cannot remove a block by a parameter); a rerun overwrites."""
+    fg.block(
+        "recorder",
+        "cfisac_sigmf_sink",
+        at,
+        config="cfg",
+        path="capture",
+        preset=preset,
+        overwrite="True",
+    )
+    for port, (src, src_port) in enumerate(streams):
+        fg.connect(src, src_port, "recorder", port)

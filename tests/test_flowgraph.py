@@ -74,15 +74,42 @@ def test_measured_sinr_matches_eq20_on_the_same_realizations(sim):
 
 
 def test_music_in_the_flowgraph_is_the_core_function(sim):
+    """The flowgraph's MUSIC is the core's, with the model order by MDL per block (its default:
+    Table I's 2x2 RAPs cannot identify the target and both clutter points, NC + 1 = 3 sources,
+    so assuming them would mark every block not identifiable)."""
     tb, rap, angles = sim
     cfg = tb.cfg
+    assert tb.sources == 0 and tb.music.n_sources == 0
     layout = angles_layout(cfg.NC + 1)
+    ok = 0
     for j in range(cfg.NR):
         Y = np.asarray(rap[j].data(), np.complex64).reshape(N_BLOCKS, cfg.tau, cfg.MR)
-        want = music.estimate(np.swapaxes(Y, 1, 2).astype(complex), *cfg.MR_shape, cfg.NC + 1)
+        want = music.estimate(np.swapaxes(Y, 1, 2).astype(complex), *cfg.MR_shape, None, cfg.NC + 1)
         got = layout.unpack(np.asarray(angles[j].data()).reshape(N_BLOCKS, -1))
+        np.testing.assert_array_equal(got["validity"][:, 0], want.validity)
+        np.testing.assert_array_equal(got["n_sources"][:, 0], want.n_sources)
         np.testing.assert_allclose(got["psi"], want.angles[..., 0], atol=2e-6)
         np.testing.assert_allclose(got["theta"], want.angles[..., 1], atol=2e-6)
+        ok += int(np.sum(want.validity == music.Validity.OK))
+    assert ok >= 0.8 * cfg.NR * N_BLOCKS  # MDL finds an identifiable order in most blocks
+
+
+def test_no_capture_writes_nothing(sim, tmp_path, monkeypatch):
+    """capture = "" (the default) is the recorder's documented off switch: the SigMF sink is in
+    the flowgraph (GRC cannot remove a block by a parameter) and writes nothing."""
+    tb, *_ = sim
+    assert tb.capture == "" and tb.recorder.path is None
+    assert tb.recorder.collection_path is None and tb.recorder.recording_error is None
+    monkeypatch.chdir(tmp_path)
+    sys.path.insert(0, str(ROOT / "flowgraphs"))
+    try:
+        from cfisac_sim import cfisac_sim
+    finally:
+        sys.path.pop(0)
+    small = cfisac_sim(num_blocks=3, print_interval=0)
+    run_with_timeout(small)
+    assert small.recorder.blocks_done == 3 and small.recorder.collection_path is None
+    assert list(tmp_path.iterdir()) == []
 
 
 def chain_results(cfg, max_blocks, probes=False):
