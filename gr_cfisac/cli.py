@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "bench": "gr_cfisac.bench.cli",
     "serve": "gr_cfisac.serve",
     "replay": "gr_cfisac.replay",
+    "salvage": "gr_cfisac.salvage",
     "train": "gr_cfisac.train.cmd_train",
     "export": "gr_cfisac.train.cmd_export",
     "evaluate": "gr_cfisac.train.cmd_evaluate",
