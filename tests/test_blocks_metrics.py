@@ -141,3 +141,56 @@ def test_bad_parameters(cfg):
         metrics_sink(cfg, display_user=0)
     with pytest.raises(ValueError, match="csv_path /nonexistent/m.csv: the folder /nonexistent"):
         metrics_sink(cfg, csv_path="/nonexistent/m.csv")
+
+
+def test_history_is_a_bounded_window_and_the_summary_covers_it(run):
+    """A ring buffer of ``history`` blocks: memory fixed however many blocks pass, results and
+    summary equal an independent computation over the last ``history`` blocks."""
+    cfg, _, _, ports, _ = run
+    assert metrics_sink(cfg).history == 10_000  # bounded by default (was 100,000)
+    full = metrics_sink(cfg, print_interval=0, msg_interval=0)
+    run_block(full, ports, n_outputs=0)
+    sizes = []
+    for count in (12, B):  # both exceed the window; calls of 4 blocks wrap the ring unevenly
+        ring = metrics_sink(cfg, print_interval=0, msg_interval=0, history=7, max_blocks=4)
+        run_block(ring, [p[:count] for p in ports], n_outputs=0)
+        sizes.append(ring.history_bytes)
+    assert sizes[0] == sizes[1] > 0
+    everything = full.results()
+    window = ring.results()
+    np.testing.assert_array_equal(window["cb"], np.arange(B - 7, B))
+    for k, v in everything.items():
+        np.testing.assert_array_equal(window[k], v[-7:])
+    s = ring.summary()
+    assert (s["blocks"], s["blocks_total"]) == (7, B)
+    np.testing.assert_allclose(s["sinr_db"], 10 * np.log10(everything["sinr"][-7:].mean(0)))
+    np.testing.assert_allclose(s["sensing_rate"], everything["sensing_rate"][-7:].mean(0))
+    pe = everything["position_error"][-7:]
+    assert s["position_rmse_m"] == pytest.approx(np.sqrt(np.mean(pe**2)))
+    assert not np.allclose(s["rate"], full.summary()["rate"])  # a window, not the whole run
+    assert "over the last 7 of 30 blocks" in ring.summary_line()
+    with pytest.raises(ValueError, match="history must be >= 1"):
+        metrics_sink(cfg, history=0)
+
+
+def test_ring_memory_stays_flat_over_many_blocks():
+    import tracemalloc
+
+    from gr_cfisac.blocks.metrics_sink import _Ring
+
+    ring = _Ring(100)
+    rows = {"cb": np.arange(7), "sinr": np.ones((7, 4)), "angle_error": np.ones((7, 4))}
+    tracemalloc.start()
+    try:
+        for _ in range(20):
+            ring.append(rows)
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(5000):  # 35,000 blocks through a 100-block window
+            ring.append(rows)
+        growth = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert ring.count == 5020 * 7 and len(ring.window()["cb"]) == 100
+    assert growth < 4096, growth
+    ring.append({k: np.repeat(v, 30, axis=0) for k, v in rows.items()})  # larger than the ring
+    assert len(ring.window()["cb"]) == 100

@@ -27,12 +27,16 @@ Measured, per block, from the samples (not from the formulas):
 The formulas (metrics.sinr eq 20, metrics.scnr eq 22) are recorded beside them for the same
 realizations. A running summary is printed every ``print_interval`` blocks, every block's row
 goes to ``csv_path`` (if given), and :meth:`results` / :meth:`summary` give them to Python.
+
+Memory is bounded: the per-block rows live in a ring buffer of the last ``history`` blocks
+(default 10,000, ~3 MB on Table I), preallocated on the first call, so a run of any length holds
+the same memory. :meth:`results`, :meth:`summary` and the printed line cover that window (the
+line says "last N of M blocks" once blocks were dropped); the CSV keeps every block.
 """
 
 from __future__ import annotations
 
 import csv
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +58,36 @@ def _db(x: np.ndarray) -> np.ndarray:
         return 10.0 * np.log10(x)
 
 
+class _Ring:
+    """The last ``size`` per-block rows of named arrays, preallocated on the first append."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.count = 0  # rows ever appended
+        self._buf: dict[str, np.ndarray] = {}
+
+    def append(self, rows: dict[str, np.ndarray]) -> None:
+        n = len(rows["cb"])
+        if not self._buf:
+            self._buf = {k: np.empty((self.size,) + v.shape[1:], v.dtype) for k, v in rows.items()}
+        keep = min(n, self.size)  # only the newest rows of an oversized append can stay
+        idx = (self.count + n - keep + np.arange(keep)) % self.size
+        for k, buf in self._buf.items():
+            buf[idx] = rows[k][n - keep :]
+        self.count += n
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.nbytes for b in self._buf.values())
+
+    def window(self) -> dict[str, np.ndarray]:
+        """The kept rows, oldest first (copies)."""
+        if self.count <= self.size:
+            return {k: b[: self.count].copy() for k, b in self._buf.items()}
+        start = self.count % self.size
+        return {k: np.concatenate([b[start:], b[:start]]) for k, b in self._buf.items()}
+
+
 class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
     """Measured per-user SINR/rate, per-RAP SCNR/sensing rate and localization error per block."""
 
@@ -65,7 +99,7 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         print_interval: int = 100,
         display_user: int = 1,
         msg_interval: int = 1,
-        history: int = 100_000,
+        history: int = 10_000,
         max_blocks: int = 64,
     ) -> None:
         cfg = check_config(config)
@@ -76,6 +110,10 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         for name, value in (("print_interval", print_interval), ("msg_interval", msg_interval)):
             if int(value) < 0:
                 raise ValueError(f"metrics_sink: {name} must be >= 0 (0: off), got {value}")
+        if isinstance(history, bool) or int(history) < 1:
+            raise ValueError(
+                f"metrics_sink: history must be >= 1 blocks (the summary window), got {history!r}"
+            )
         self.truth = truth_layout(cfg)
         self.whole = precoder_layout(cfg)
         self.geometry = geometry_layout(cfg)
@@ -107,9 +145,7 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                 "exist; create it or choose another path (empty: no CSV)"
             )
         self._csv = None
-        self._records: deque[dict[str, np.ndarray]] = deque()
-        self._history = int(history)
-        self._kept = 0
+        self._ring = _Ring(int(history))
         self._last_print = 0
         _, self.rap_pos = ap_positions(cfg)
         self.rap_frame = np.broadcast_to(DOWNWARD_FRAME, (cfg.NR, 3, 3)).copy()
@@ -179,10 +215,7 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
 
     # ------------------------------------------------------------------ bookkeeping
     def _record(self, rec: dict[str, np.ndarray]) -> None:
-        self._records.append(rec)
-        self._kept += len(rec["cb"])
-        while self._kept - len(self._records[0]["cb"]) >= self._history:
-            self._kept -= len(self._records.popleft()["cb"])
+        self._ring.append(rec)
         if self.csv_path is not None:
             self._write_csv(rec)
         if (
@@ -220,23 +253,35 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             )
         return encode(int(rec["cb"][j]), **fields)
 
+    @property
+    def history(self) -> int:
+        """Blocks kept for :meth:`results` and :meth:`summary` (the ring buffer's size)."""
+        return self._ring.size
+
+    @property
+    def history_bytes(self) -> int:
+        """Bytes the summary window holds (fixed once the first block is recorded)."""
+        return self._ring.nbytes
+
     def results(self) -> dict[str, np.ndarray]:
-        """Every recorded block (up to ``history``): name -> (blocks, ...) arrays, linear units,
-        angles in radians. Keys: cb, sinr, sinr_formula, rate, rate_formula and, with sensing,
-        scnr, scnr_formula, sensing_rate, sensing_rate_formula, position_error, angle_error,
-        angle_crb, peb."""
-        if not self._records:
-            return {}
-        keys = self._records[0].keys()
-        return {k: np.concatenate([r[k] for r in self._records]) for k in keys}
+        """The last ``history`` recorded blocks, oldest first: name -> (blocks, ...) arrays,
+        linear units, angles in radians. Keys: cb, sinr, sinr_formula, rate, rate_formula and,
+        with sensing, scnr, scnr_formula, sensing_rate, sensing_rate_formula, position_error,
+        angle_error, angle_crb, peb."""
+        return self._ring.window()
 
     def summary(self) -> dict[str, np.ndarray | float]:
-        """Averages over the recorded blocks: mean SINR/SCNR (dB of the linear mean), mean
-        rates, RMS position and angle errors (misses excluded) with the RMS bounds."""
+        """Averages over the window of :meth:`results` (the last ``history`` blocks): mean
+        SINR/SCNR (dB of the linear mean), mean rates, RMS position and angle errors (misses
+        excluded) with the RMS bounds. ``blocks``: blocks in the window; ``blocks_total``: every
+        block recorded."""
         r = self.results()
         if not r:
-            return {"blocks": 0}
-        out: dict[str, np.ndarray | float] = {"blocks": len(r["cb"])}
+            return {"blocks": 0, "blocks_total": 0}
+        out: dict[str, np.ndarray | float] = {
+            "blocks": len(r["cb"]),
+            "blocks_total": self._ring.count,
+        }
         for k in ("sinr", "sinr_formula", "scnr", "scnr_formula"):
             if k in r:
                 out[k + "_db"] = _db(r[k].mean(0))
@@ -264,8 +309,13 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         if not s.get("blocks"):
             return "cfisac metrics: no blocks yet"
         fmt = " ".join
+        window = (
+            f"{s['blocks']}"
+            if s["blocks"] == s["blocks_total"]
+            else (f"the last {s['blocks']} of {s['blocks_total']}")
+        )
         line = (
-            f"cfisac metrics after {s['blocks']} blocks: SINR dB measured "
+            f"cfisac metrics over {window} blocks: SINR dB measured "
             f"[{fmt(f'{v:.1f}' for v in s['sinr_db'])}] formula "
             f"[{fmt(f'{v:.1f}' for v in s['sinr_formula_db'])}], sum rate "
             f"{np.sum(s['rate']):.2f} bps/Hz"
