@@ -51,21 +51,108 @@ def linear_to_db(x: float | np.ndarray) -> float | np.ndarray:
     return 10.0 * np.log10(x)
 
 
+#: Upper bounds of the counts, and why: the chain has one GNU Radio port per AP and per user,
+#: and GNU Radio buffers hold 2 x max_blocks whole coherence blocks on every port.
+MAX_APS = 1024
+MAX_USERS = 1024
+MAX_CLUTTER = 1024
+MAX_ARRAY_SIDE = 64
+MAX_TAU_C = 100_000
+#: Largest per-coherence-block array, in complex numbers: the sensing matrices G_t and G_c
+#: (eq 16, NR (1+NC) MR NT MT) or the TAP-user correlation matrices (eq 1, NT K MT^2); 2**25
+#: complex128 are 512 MiB per block, and the blocks batch up to 64 coherence blocks per call.
+MAX_BLOCK_ELEMENTS = 2**25
+
+_WHY_PORTS = "the chain has one GNU Radio port per AP, so a larger network cannot be built"
+#: name -> (low, high, why): the counts, inclusive.
+_COUNTS: dict[str, tuple[int, int, str]] = {
+    "NT": (1, MAX_APS, _WHY_PORTS),
+    "NR": (1, MAX_APS, _WHY_PORTS),
+    "K": (1, MAX_USERS, "the chain has one GNU Radio port per user"),
+    "NC": (0, MAX_CLUTTER, "every clutter point adds a sensing matrix G_c per RAP"),
+    "tau_c": (2, MAX_TAU_C, "GNU Radio buffers hold 2 x max_blocks whole blocks on every port"),
+    "tau_p": (1, MAX_TAU_C - 1, "pilots are part of the coherence block (tau_p < tau_c)"),
+}
+#: name -> (low, high, unit, why): every physical parameter, inclusive. The bounds are
+#: generous (beyond any radio) and keep every derived quantity (10^(x/10), wavelength,
+#: pathloss over the area) finite and non-zero in float64.
+_RANGES: dict[str, tuple[float, float, str, str]] = {
+    "carrier_hz": (1e6, 1e12, "Hz", "from HF radar to THz"),
+    "bandwidth_hz": (1.0, 1e11, "Hz", "the noise power is k T B NF"),
+    "noise_figure_db": (0.0, 50.0, "dB", "a receiver adds noise, 0 dB is ideal"),
+    "noise_temperature_k": (1.0, 1e4, "K", "290 K is the standard"),
+    "tap_power_dbm": (-100.0, 90.0, "dBm", "per-TAP transmit power, 90 dBm is 1 MW"),
+    "pilot_power_dbm": (-100.0, 90.0, "dBm", "users' pilot power"),
+    "pathloss_ref_db": (-200.0, 0.0, "dB", "the gain at 1 m of a passive channel is <= 0 dB"),
+    "pathloss_exponent": (1.0, 10.0, "", "2 in free space, up to ~6 indoors"),
+    "rcs_target_m2": (0.0, 1e6, "m^2", "radar cross-section variance"),
+    "rcs_clutter_m2": (0.0, 1e6, "m^2", "radar cross-section variance"),
+    "area_m": (1.0, 1e5, "m", "side of the square area"),
+    "ap_height_m": (0.0, 1e4, "m", "heights above ground"),
+    "user_height_m": (0.0, 1e4, "m", "heights above ground"),
+    "target_height_m": (0.0, 1e4, "m", "heights above ground"),
+    "min_distance_m": (1e-3, 1e5, "m", "users' and target's distance from every AP"),
+    "rho_db": (-100.0, 200.0, "dB", "normalized transmit SNR (None: from the link budget)"),
+    "rho_p_db": (-100.0, 200.0, "dB", "normalized pilot SNR (None: rho_db)"),
+}
+MAX_RICIAN_K = 1e4
+
+
+def _is_number(value: Any) -> bool:
+    """A real number, not a bool (JSON true would otherwise pass as 1)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _pair(name: str, value: Any, integer: bool = False) -> tuple:
     """A 2-sequence of numbers (rows, cols) or (low, high); ValueError naming the field."""
     try:
         items = tuple(value)
-        ok = len(items) == 2 and not isinstance(value, str)
-        nums = tuple(float(x) for x in items) if ok else ()
-    except (TypeError, ValueError):
-        ok = False
-    if ok and integer:
-        ok = all(x == int(x) for x in nums)
-        nums = tuple(int(x) for x in nums) if ok else nums
+    except TypeError:
+        items = ()
+    ok = len(items) == 2 and not isinstance(value, str)
+    ok = ok and all(_is_integer(x) if integer else _is_number(x) for x in items)
     if not ok:
         kind = "two integers (rows, cols)" if integer else "two numbers (low, high)"
-        raise ValueError(f"SystemConfig.{name} must be {kind}, got {value!r}")
-    return nums
+        raise ValueError(
+            f"SystemConfig.{name} must be {kind} (not booleans or strings), got {value!r}"
+        )
+    return tuple(int(x) if integer else float(x) for x in items)
+
+
+def _count(name: str, value: Any) -> int:
+    lo, hi, why = _COUNTS[name]
+    if not _is_integer(value):
+        raise ValueError(
+            f"SystemConfig.{name} must be an integer (not a boolean or a float), got {value!r}"
+        )
+    if not lo <= value <= hi:
+        raise ValueError(
+            f"SystemConfig.{name} = {value!r} is outside [{lo}, {hi}] ({why}); set {name} "
+            f"within that range"
+        )
+    return int(value)
+
+
+def _physical(name: str, value: Any) -> float:
+    lo, hi, unit, why = _RANGES[name]
+    unit = f" {unit}" if unit else ""
+    if not _is_number(value):
+        raise ValueError(
+            f"SystemConfig.{name} must be a number in{unit} (not a boolean or a string), "
+            f"got {value!r}"
+        )
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ValueError(
+            f"SystemConfig.{name} = {value!r}{unit} is outside [{lo:g}, {hi:g}]{unit} ({why}); "
+            f"set {name} within that range"
+        )
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -114,22 +201,48 @@ class SystemConfig:
         object.__setattr__(self, "MT_shape", _pair("MT_shape", self.MT_shape, integer=True))
         object.__setattr__(self, "MR_shape", _pair("MR_shape", self.MR_shape, integer=True))
         object.__setattr__(self, "rician_k_range", _pair("rician_k_range", self.rician_k_range))
+        for name, value in self._checked_numbers().items():
+            object.__setattr__(self, name, value)
         self.validate()
 
     # ------------------------------------------------------------------ validation
-    def validate(self) -> None:
-        """Raise ValueError naming the parameter and the fix for any value that cannot work."""
-        for name in ("NT", "NR", "K", "tau_c", "tau_p"):
+    def _checked_numbers(self) -> dict[str, Any]:
+        """Counts as ints and physical parameters as floats, each within its range (bools,
+        strings and out-of-range values refused naming the field); None stays for rho_db/rho_p_db."""
+        out: dict[str, Any] = {name: _count(name, getattr(self, name)) for name in _COUNTS}
+        for name in _RANGES:
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"SystemConfig.{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.NC, (int, np.integer)) or self.NC < 0:
-            raise ValueError(f"SystemConfig.NC must be a non-negative integer, got {self.NC!r}")
+            optional = name in ("rho_db", "rho_p_db")
+            out[name] = None if optional and value is None else _physical(name, value)
+        return out
+
+    def validate(self) -> None:
+        """Raise ValueError naming the parameter and the fix for any value that cannot work.
+
+        Every count and physical parameter has a range (``_COUNTS``, ``_RANGES``). K > NT MT
+        stays legal (overloaded systems are studied): precoders that need K <= N refuse it
+        themselves, and MUSIC refuses more sources than a RAP resolves when it is built.
+        """
+        self._checked_numbers()
         for name in ("MT_shape", "MR_shape"):
             shape = getattr(self, name)
-            if len(shape) != 2 or min(shape) < 1:
+            if len(shape) != 2 or not all(1 <= x <= MAX_ARRAY_SIDE for x in shape):
                 raise ValueError(
-                    f"SystemConfig.{name} must be (rows, cols) with both >= 1, got {shape!r}"
+                    f"SystemConfig.{name} must be (rows, cols) with both in [1, "
+                    f"{MAX_ARRAY_SIDE}] (a {MAX_ARRAY_SIDE}x{MAX_ARRAY_SIDE} URPA has "
+                    f"{MAX_ARRAY_SIDE**2} elements), got {shape!r}"
+                )
+        sensing = self.NR * (1 + self.NC) * self.MR * self.N
+        comm = self.NT * self.K * self.MT**2
+        for what, size, fields in (
+            ("sensing matrices G_t, G_c (eq 16)", sensing, "NR, NC, MR_shape, NT or MT_shape"),
+            ("TAP-user correlation matrices (eq 1)", comm, "NT, K or MT_shape"),
+        ):
+            if size > MAX_BLOCK_ELEMENTS:
+                raise ValueError(
+                    f"SystemConfig: the {what} hold {size:,} complex numbers per coherence "
+                    f"block, over the limit {MAX_BLOCK_ELEMENTS:,} (512 MiB; the blocks batch up "
+                    f"to 64 coherence blocks per call); lower {fields}"
                 )
         if self.tau_p < self.K:
             raise ValueError(
@@ -141,43 +254,11 @@ class SystemConfig:
                 f"SystemConfig.tau_c={self.tau_c} must exceed tau_p={self.tau_p} to leave "
                 "downlink symbols; raise tau_c"
             )
-        for name in (
-            "carrier_hz",
-            "bandwidth_hz",
-            "noise_temperature_k",
-            "area_m",
-            "pathloss_exponent",
-            "min_distance_m",
-        ):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"SystemConfig.{name} must be a positive number, got {value!r}")
-        for name in (
-            "tap_power_dbm",
-            "pilot_power_dbm",
-            "pathloss_ref_db",
-            "ap_height_m",
-            "user_height_m",
-            "target_height_m",
-        ):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value)):
-                raise ValueError(f"SystemConfig.{name} must be a finite number, got {value!r}")
-        for name in ("rho_db", "rho_p_db"):
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
-                raise ValueError(
-                    f"SystemConfig.{name} must be a finite number (dB) or None, got {value!r}"
-                )
-        for name in ("rcs_target_m2", "rcs_clutter_m2", "noise_figure_db"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"SystemConfig.{name} must be >= 0, got {value!r}")
         lo, hi = self.rician_k_range
-        if not 0 <= lo <= hi:
+        if not 0 <= lo <= hi <= MAX_RICIAN_K:
             raise ValueError(
-                f"SystemConfig.rician_k_range must be (low, high) with 0 <= low <= high, "
-                f"got {self.rician_k_range!r}"
+                f"SystemConfig.rician_k_range must be (low, high) with 0 <= low <= high <= "
+                f"{MAX_RICIAN_K:g} (linear Rician K-factors), got {self.rician_k_range!r}"
             )
         if self.correlation not in ("isotropic", "uncorrelated"):
             raise ValueError(

@@ -98,3 +98,123 @@ def test_defaults_land_in_the_papers_regime(cfg):
         assert -14.0 < s < 0.0, (precoder.__name__, s)
         assert 1.0 < rate(sinr(r.F, W), cfg.kappa).mean() < 8.0
         assert 0.05 < rate(scnr(r.G_t, r.G_c, W), cfg.kappa).mean() < 1.0
+
+
+# ------------------------------------------------------------------ ranges (issue 17)
+
+
+def _refused(field: str, text: str, **changes):
+    """The same refusal at construction and from JSON, naming the field."""
+    with pytest.raises(ValueError, match=rf"SystemConfig\.{field}\b.*{text}"):
+        SystemConfig(**changes)
+    with pytest.raises(ValueError, match=rf"SystemConfig\.{field}\b.*{text}"):
+        SystemConfig.from_json(json.dumps({k: v for k, v in changes.items()}))
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("tap_power_dbm", 1e308),  # OverflowError in rho before the ranges
+        ("noise_figure_db", 1e308),  # OverflowError in the noise power
+        ("rho_db", 1e5),  # OverflowError in rho
+        ("rho_p_db", -1e5),
+        ("carrier_hz", 5e-324),  # LinAlgError at run time (infinite wavelength)
+        ("area_m", 1e308),  # LinAlgError at run time
+        ("pathloss_ref_db", 30.0),
+        ("pathloss_exponent", 0.01),
+        ("bandwidth_hz", 1e300),
+        ("rcs_target_m2", 1e300),
+        ("min_distance_m", 1e-300),
+        ("user_height_m", -1.0),
+    ],
+)
+def test_physical_parameters_have_ranges(field, value):
+    changes = {field: value}
+    if field == "rho_p_db":
+        changes["rho_db"] = 10.0
+    _refused(field, r"outside \[.*\].*set " + field + " within that range", **changes)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("NT", True), ("K", False), ("tau_c", True), ("carrier_hz", True), ("rho_db", True),
+     ("noise_figure_db", False), ("MT_shape", [True, True]), ("MR_shape", [2, True]),
+     ("rician_k_range", [True, 3.0]), ("NT", 8.0), ("carrier_hz", "3.5e9")],
+)  # fmt: skip
+def test_booleans_and_strings_are_not_numbers(field, value):
+    with pytest.raises(ValueError, match=rf"SystemConfig\.{field} must be .*not (a )?boolean"):
+        SystemConfig.from_json(json.dumps({field: value}))
+
+
+@pytest.mark.parametrize(
+    "changes, text",
+    [
+        (
+            {"NT": 10**9},
+            r"SystemConfig\.NT = 1000000000 is outside \[1, 1024\].*one GNU Radio port",
+        ),
+        ({"NR": 5000}, r"SystemConfig\.NR .*one GNU Radio port per AP"),
+        ({"K": 2000, "tau_p": 2000}, r"SystemConfig\.K .*one GNU Radio port per user"),
+        ({"NC": 10**6}, r"SystemConfig\.NC .*\[0, 1024\]"),
+        ({"tau_c": 10**9}, r"SystemConfig\.tau_c .*2 x max_blocks whole blocks"),
+        ({"MT_shape": [1000, 1000]}, r"SystemConfig\.MT_shape .*\[1, 64\]"),
+        ({"NT": 1024, "NR": 1024}, r"sensing matrices G_t, G_c .* per coherence block.*lower"),
+        ({"NT": 1024, "K": 1000, "tau_p": 1000, "MT_shape": [8, 8]}, r"correlation matrices"),
+    ],
+)
+def test_counts_are_bounded_with_the_reason(changes, text):
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=text):
+        SystemConfig.from_json(json.dumps(changes))
+    assert time.perf_counter() - t0 < 1.0  # refused at once, not after building the chain
+
+
+def test_numbers_are_normalized_and_the_ranges_edges_run():
+    """numpy scalars become plain ints/floats (JSON-able); configs at the ranges' corners draw
+    finite channels (the ranges keep every derived quantity finite and non-zero)."""
+    from gr_cfisac.metrics import scnr, sinr
+    from gr_cfisac.precoding import isac_beamformer, mrt
+    from gr_cfisac.scenario import draw_realizations
+
+    cfg = SystemConfig(NT=np.int64(4), carrier_hz=np.float32(3.5e9), rho_db=np.float64(7))
+    assert type(cfg.NT) is int and type(cfg.carrier_hz) is float
+    assert SystemConfig.from_json(cfg.to_json()) == cfg
+    far = dict(area_m=1e5, pathloss_exponent=10.0, pathloss_ref_db=-200.0, carrier_hz=1e12,
+               tap_power_dbm=-100.0, pilot_power_dbm=-100.0, noise_figure_db=50.0,
+               bandwidth_hz=1e11, noise_temperature_k=1e4)  # fmt: skip
+    near = dict(area_m=1.0, min_distance_m=1e-3, carrier_hz=1e6, tap_power_dbm=90.0,
+                pilot_power_dbm=90.0, noise_figure_db=0.0, bandwidth_hz=1.0,
+                noise_temperature_k=1.0, pathloss_ref_db=0.0, pathloss_exponent=1.0,
+                rcs_target_m2=1e6, rcs_clutter_m2=1e6, rician_k_range=(1e4, 1e4))  # fmt: skip
+    for changes in (far, near, {"rho_db": 200.0, "rho_p_db": -100.0}):
+        cfg = SystemConfig(**changes)
+        r = draw_realizations(cfg, 2, 0)
+        W = isac_beamformer(mrt(r.F_hat, cfg.power_budget), r.F_hat[..., 0], cfg.power_budget, 0.3)
+        assert np.all(np.isfinite(sinr(r.F, W))) and np.all(np.isfinite(scnr(r.G_t, r.G_c, W)))
+
+
+def test_overloaded_systems_stay_legal_and_zf_refuses_them():
+    """K > N = NT MT is a studied regime: the config accepts it, ZF (which needs K <= N)
+    refuses naming K and N, MRT serves it."""
+    from gr_cfisac.precoding import mrt, zf
+    from gr_cfisac.scenario import draw_realizations
+
+    cfg = SystemConfig.from_json('{"NT": 1, "MT_shape": [1, 2], "K": 4}')
+    assert cfg.K > cfg.N == 2
+    r = draw_realizations(cfg, 2, 0)
+    with pytest.raises(ValueError, match=r"zf needs at least .* N=2, K=4"):
+        zf(r.F_hat, cfg.power_budget)
+    assert mrt(r.F_hat, cfg.power_budget).shape == (2, 2, 4)
+
+
+def test_more_sources_than_rap_antennas_is_refused_by_music_when_built():
+    """NC + 1 = 5 scatterers on a 2x2 RAP: a legal config (the comm side works), but the MUSIC
+    block refuses it when built, naming the sources and the antennas."""
+    from gr_cfisac.blocks import music_localizer
+
+    cfg = SystemConfig.from_json('{"NC": 4, "MR_shape": [2, 2]}')
+    with pytest.raises(ValueError, match=r"n_sources=5 but the RAP has only M=4 antennas"):
+        music_localizer(cfg)
+    assert music_localizer(cfg, n_sources=0).n_sources == 0  # MDL per block is still allowed
