@@ -321,11 +321,13 @@ def _print_localization(run: Run, label: str) -> None:
     rows, cols = cfg.MR_shape
     scene_ok = bool(identifiable(cfg.NC + 1, rows, cols))
     gate = np.degrees(run.tb.fusion.gate)
+    b = r["cb"].astype(int)
+    # the metrics sink keeps the last `history` blocks: the probes' rows of the same blocks
     stats = localization_stats(
-        run.validity,
-        run.peaks,
-        np.stack([run.truth["psi_t"], run.truth["theta_t"]], axis=-1),
-        run.prior,
+        run.validity[b],
+        run.peaks[b],
+        np.stack([run.truth["psi_t"][b], run.truth["theta_t"][b]], axis=-1),
+        run.prior[b],
         r["angle_error"],
         r["angle_crb"],
     )
