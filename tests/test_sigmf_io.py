@@ -226,7 +226,10 @@ def test_annotations_beyond_the_data_mean_truncation(tmp_path, rng):
 def test_unfinished_recording_is_reported_incomplete(tmp_path, rng):
     w = RecordingWriter(tmp_path / "open", 2)
     w.write(_samples(rng, 10, 2))
-    with pytest.raises(SigMFError, match="incomplete/interrupted capture: the recorder never finished.*cfisac salvage"):
+    with pytest.raises(
+        SigMFError,
+        match="incomplete/interrupted capture: the recorder never finished.*cfisac salvage",
+    ):
         read_recording(tmp_path / "open.sigmf-meta")
     w.close()
     assert read_recording(tmp_path / "open").num_items == 10
@@ -254,7 +257,10 @@ def test_unfinished_capture_is_reported_incomplete_not_missing(tmp_path, rng):
     for j in range(2):
         cap.stream(f"rap_echo{j}", 4).write(_samples(rng, 8, 4))
     for path in (tmp_path / "run.sigmf-collection", tmp_path / "run"):
-        with pytest.raises(SigMFError, match="incomplete/interrupted capture.*run-rap_echo0.sigmf-data.*cfisac salvage"):
+        with pytest.raises(
+            SigMFError,
+            match="incomplete/interrupted capture.*run-rap_echo0.sigmf-data.*cfisac salvage",
+        ):
             read_capture(path)
     with pytest.raises(SigMFError, match="no such SigMF collection"):
         read_capture(tmp_path / "other.sigmf-collection")
