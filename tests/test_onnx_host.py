@@ -187,3 +187,77 @@ def test_shipped_model_matches_its_card_and_contract(path):
         tol = 1e-4 * np.abs(W).max()
         np.testing.assert_allclose(W_p[:, :, 0], W[:, :, 0], atol=tol, rtol=0)
         np.testing.assert_allclose(W_p[:, :, 1:], W[:, :, 1:][:, :, perm], atol=tol, rtol=0)
+
+
+# ------------------------------------------------------------------ broken cards (issue 17)
+
+
+def _shipped_copy(tmp_path: Path, name: str = "stcib_joint", **edits) -> Path:
+    """A shipped model beside an edited copy of its card (edits: top-level field -> value, or
+    'section.field' -> value)."""
+    src = ROOT / "models" / f"{name}.onnx"
+    model = tmp_path / src.name
+    shutil.copy(src, model)
+    card = json.loads(src.with_suffix(".json").read_text())
+    for key, value in edits.items():
+        section, _, field = key.partition(".")
+        if field:
+            card[section][field] = value
+        else:
+            card[section] = value
+    model.with_suffix(".json").write_text(json.dumps(card))
+    return model
+
+
+def test_dimensions_are_compared_with_the_running_configuration(tmp_path):
+    """A card for K = 3 (system and dimensions agree) is valid, but not for a K = 4 flowgraph;
+    check_card compares the dimensions themselves too (for cards it is handed directly)."""
+    from gr_cfisac.precoding.onnx import check_card
+
+    base = json.loads((ROOT / "models" / "stcib_joint.json").read_text())
+    model = _shipped_copy(tmp_path, **{"system.K": 3, "dimensions": dict(base["dimensions"], K=3)})
+    assert load_card(model)["dimensions"]["K"] == 3
+    with pytest.raises(ValueError, match=r"field system\.K = 3 differs from the running"):
+        OnnxPrecoder(model, SystemConfig())
+    check_card(base, SystemConfig())
+    for name in ("NT", "NR", "MT", "MR", "K", "NC", "N"):
+        edited = dict(base, dimensions=dict(base["dimensions"], **{name: 99}))
+        with pytest.raises(ValueError, match=rf"field dimensions\.{name} = 99 differs"):
+            check_card(edited, SystemConfig())
+
+
+@pytest.mark.parametrize(
+    "edits, pattern",
+    [
+        ({"dimensions.N": 33}, r"field dimensions\.N = 33 contradicts the card's system"),
+        ({"dimensions": "garbage"}, r"field dimensions must be of type object"),
+        ({"system": "garbage"}, r"field system must be of type object"),
+        ({"onnx": None}, r"field onnx must be of type object, got null"),
+        ({"scene.sensing_tokens_iq": [[0.0, 1.0]] * 3}, r"field scene\.sensing_tokens_iq has shape \(3, 2\)"),
+        ({"scene.sensing_tokens_iq": [[0.0], [1.0, 2.0]]}, r"sensing_tokens_iq has shape ragged"),
+    ],
+)  # fmt: skip
+def test_the_host_refuses_a_broken_card_naming_file_and_field(tmp_path, edits, pattern):
+    model = _shipped_copy(tmp_path, **edits)
+    with pytest.raises(ValueError, match=pattern) as info:
+        OnnxPrecoder(model, SystemConfig())
+    assert str(model.with_suffix(".json")) in str(info.value)
+
+
+def test_a_card_or_model_that_is_a_directory(tmp_path):
+    model = tmp_path / "m.onnx"
+    shutil.copy(ROOT / "models" / "stcib_joint.onnx", model)
+    (tmp_path / "m.json").mkdir()
+    with pytest.raises(ValueError, match=rf"model card {tmp_path / 'm.json'} is a directory"):
+        OnnxPrecoder(model, SystemConfig())
+    (tmp_path / "d.onnx").mkdir()
+    with pytest.raises(ValueError, match=r"d\.onnx is not a file"):
+        load_card(tmp_path / "d.onnx")
+
+
+def test_a_threshold_model_needs_its_range_in_the_card(tmp_path):
+    card = json.loads((ROOT / "models" / "stcib_sc_cond.json").read_text())
+    inputs = {"channels": card["onnx"]["inputs"]["channels"]}  # threshold entry dropped
+    model = _shipped_copy(tmp_path, "stcib_sc_cond", **{"onnx.inputs": inputs})
+    with pytest.raises(ValueError, match=r"field onnx\.inputs\.threshold is missing"):
+        OnnxPrecoder(model, SystemConfig())

@@ -1,7 +1,8 @@
 """ONNX Runtime host for learned precoders (DESIGN.md, ONNX contract). numpy + onnxruntime only.
 
-A model ``NAME.onnx`` ships with its card ``NAME.json``. :class:`OnnxPrecoder` checks the card
-against the running :class:`~gr_cfisac.config.SystemConfig` (every system field, the sha256 of the
+A model ``NAME.onnx`` ships with its card ``NAME.json``, validated against its schema by
+:mod:`.cards`. :class:`OnnxPrecoder` checks the card against the running
+:class:`~gr_cfisac.config.SystemConfig` (every system field and dimension, the sha256 of the
 .onnx, the graph's input/output shapes) and refuses a mismatch with a message naming the field;
 it builds the I/Q input of eq 24 from channel estimates F_hat (B, N, K) and returns the ISAC
 beamformer W (B, N, K+1) complex64, W[..., 0] the sensing beam. Paper-faithful models (users
@@ -22,8 +23,10 @@ from typing import Any
 import numpy as np
 
 from ..config import SystemConfig
+from .cards import CARD_FORMAT, DIMENSIONS, CardError, read_card
 
-CARD_FORMAT = "cfisac-model-card/1"
+__all__ = ["CARD_FORMAT", "CardError", "OnnxPrecoder", "card_path", "check_card", "load_card",
+           "load_precoder"]  # fmt: skip
 
 
 def card_path(model_path: str | Path) -> Path:
@@ -32,22 +35,16 @@ def card_path(model_path: str | Path) -> Path:
 
 
 def load_card(model_path: str | Path) -> dict[str, Any]:
-    """Read and minimally validate the model card of ``model_path``."""
+    """Read the model card beside ``model_path`` and validate it against the card schema
+    (:func:`.cards.read_card`); FileNotFoundError / CardError naming the file."""
     path = card_path(model_path)
     if not Path(model_path).exists():
         raise FileNotFoundError(f"model {model_path} does not exist")
+    if not Path(model_path).is_file():
+        raise CardError(f"model {model_path} is not a file; give the NAME.onnx file")
     if not path.exists():
         raise FileNotFoundError(f"model card {path} not found beside {model_path}")
-    try:
-        card = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"model card {path} is not valid JSON ({exc})") from exc
-    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
-        raise ValueError(f"model card {path}: field 'format' must be {CARD_FORMAT!r}")
-    for key in ("system", "sha256", "onnx", "scene", "dimensions"):
-        if key not in card:
-            raise ValueError(f"model card {path}: missing field {key!r}")
-    return card
+    return read_card(path)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -67,7 +64,8 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def check_card(card: dict[str, Any], cfg: SystemConfig, where: str = "model card") -> None:
-    """Raise ValueError naming the first system field where the card differs from ``cfg``.
+    """Raise ValueError naming the first system field or dimension where a (schema-valid) card
+    differs from ``cfg``.
 
     Fields absent from the card (an older card) are compared with SystemConfig's defaults.
     """
@@ -89,6 +87,14 @@ def check_card(card: dict[str, Any], cfg: SystemConfig, where: str = "model card
                 f"{where}: field system.{name} = {want!r} differs from the running "
                 f"SystemConfig {name} = {running[name]!r}; use a model trained for this "
                 f"configuration or set {name}={want!r}"
+            )
+
+    for name in DIMENSIONS:
+        if card["dimensions"][name] != getattr(cfg, name):
+            raise ValueError(
+                f"{where}: field dimensions.{name} = {card['dimensions'][name]!r} differs from "
+                f"the running SystemConfig's {name} = {getattr(cfg, name)}; use a model trained "
+                "for this configuration"
             )
 
 
@@ -160,6 +166,21 @@ class OnnxPrecoder:
                     f"{where}: graph input {inp.name} has shape {inp.shape}, the running "
                     f"configuration needs (batch, {want[inp.name][0]}, {want[inp.name][1]})"
                 )
+        if self.threshold_input and "threshold" not in self.card["onnx"]["inputs"]:
+            raise ValueError(
+                f"{where}: field onnx.inputs.threshold is missing but the graph takes a "
+                "threshold; re-export the model (cfisac export)"
+            )
+        tokens = self.card["scene"].get("sensing_tokens_iq")
+        try:
+            shape = None if tokens is None else np.asarray(tokens, dtype=float).shape
+        except ValueError:  # rows of different lengths
+            shape = "ragged rows"
+        if shape is not None and shape != (1 + NC, 2 * N):
+            raise ValueError(
+                f"{where}: field scene.sensing_tokens_iq has shape {shape}, the "
+                f"configuration needs (1+NC, 2N) = ({1 + NC}, {2 * N}); re-export the model"
+            )
         out = self.session.get_outputs()
         if [o.name for o in out] != ["beamformer"] or list(out[0].shape[1:]) != [K + 1, 2 * N]:
             raise ValueError(
