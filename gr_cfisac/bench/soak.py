@@ -6,10 +6,15 @@ no block limit), runs it for ``seconds``, reads VmRSS from ``/proc/self/status``
 ``interval_s`` seconds and reports the series with the growth after warm-up (imports, MUSIC
 grids, GNU Radio buffers and the metrics sink's ring buffer are allocated during warm-up):
 
-    growth_pct     = (max RSS after warm-up - RSS at warm-up) / RSS at warm-up x 100
-    end_growth_pct = (last RSS - RSS at warm-up) / RSS at warm-up x 100
+    rss_start_mb   = median RSS of the first tenth (>= 3 samples) of the samples after warm-up
+    rss_end_mb     = median RSS of the last tenth (>= 3 samples)
+    growth_pct     = (rss_end_mb - rss_start_mb) / rss_start_mb x 100
+    peak_pct       = (max RSS after warm-up - rss_start_mb) / rss_start_mb x 100
     slope_mb_per_h = least-squares slope of RSS over the samples after warm-up
 
+Medians, because RSS swings by several percent from sample to sample (each work() call
+allocates transient arrays of a few MB in 9 block threads, and the allocator returns them to
+the system unevenly); a leak moves the medians, a swing does not.
 ``flat`` is ``growth_pct <= tolerance_pct``. Linux only (``/proc``).
 """
 
@@ -33,22 +38,23 @@ def rss_mb() -> float:
 
 
 def rss_growth(t_s: np.ndarray, rss: np.ndarray, warmup_s: float) -> dict[str, float]:
-    """Growth of an RSS series after warm-up (module docstring); needs >= 2 samples after it."""
+    """Growth of an RSS series after warm-up (module docstring); needs >= 6 samples after it."""
     t_s, rss = np.asarray(t_s, float), np.asarray(rss, float)
     after = t_s >= warmup_s
-    if after.sum() < 2:
+    if after.sum() < 6:
         raise ValueError(
-            f"soak: {after.sum()} RSS sample(s) after the {warmup_s:g} s warm-up; run longer, "
-            "sample more often (interval_s) or shorten warmup_s"
+            f"soak: {after.sum()} RSS sample(s) after the {warmup_s:g} s warm-up, 6 needed; run "
+            "longer, sample more often (interval_s) or shorten warmup_s"
         )
     t, r = t_s[after], rss[after]
-    base = r[0]
+    edge = max(3, len(r) // 10)
+    start, end = float(np.median(r[:edge])), float(np.median(r[-edge:]))
     return {
-        "rss_at_warmup_mb": float(base),
+        "rss_start_mb": start,
+        "rss_end_mb": end,
         "rss_max_after_warmup_mb": float(r.max()),
-        "rss_end_mb": float(r[-1]),
-        "growth_pct": float((r.max() - base) / base * 100.0),
-        "end_growth_pct": float((r[-1] - base) / base * 100.0),
+        "growth_pct": (end - start) / start * 100.0,
+        "peak_pct": float((r.max() - start) / start * 100.0),
         "slope_mb_per_h": float(np.polyfit(t, r, 1)[0] * 3600.0),
         "samples_after_warmup": int(after.sum()),
     }
