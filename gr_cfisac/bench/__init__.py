@@ -11,4 +11,5 @@ BENCHMARKS: dict[str, str] = {
     "sensing": "gr_cfisac.bench.sensing",
     "io": "gr_cfisac.bench.io",
     "fuzz_replay": "gr_cfisac.bench.fuzz_replay",
+    "soak": "gr_cfisac.bench.soak",
 }

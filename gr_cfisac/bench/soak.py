@@ -85,7 +85,7 @@ def run_soak(
     warmup_s = min(0.2 * seconds, 120.0) if warmup_s is None else float(warmup_s)
     cfg = SystemConfig() if cfg is None else cfg
     tb = gr.top_block()
-    chain = build_chain(tb, cfg, seed=seed, num_blocks=0)
+    chain = build_chain(tb, cfg, seed=seed, num_blocks=0, n_sources=0)  # MDL, as cfisac_sim
     samples: list[dict[str, float]] = []
     t0 = time.monotonic()
     tb.start()
@@ -127,7 +127,7 @@ def run_soak(
         "metrics_history_blocks": chain.metrics.history,
         "samples": samples,
         "note": "RSS (VmRSS) of the process running the headless cfisac_sim chain "
-        "(build_chain, ZF, sensing on); growth counts samples from warmup_s on.",
+        "(build_chain, ZF, sensing on, MUSIC by MDL); growth counts samples from warmup_s on.",
     }
     if out_dir is not None:
         write_report(Path(out_dir), "soak", report)

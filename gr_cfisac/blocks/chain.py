@@ -62,12 +62,14 @@ def build_chain(
     msg_interval: int = 0,
     print_interval: int = 0,
     csv_path: str = "",
+    n_sources: int | None = None,
     **scenario_options,
 ) -> Chain:
     """Create and connect every block of the chain in ``tb``.
 
     max_blocks: coherence blocks per work() call, one number or per block name (tests use odd
-    sizes to shuffle the call boundaries). scenario_options go to scenario_source.
+    sizes to shuffle the call boundaries). n_sources: MUSIC's model order (default NC + 1;
+    0: MDL per block, as cfisac_sim does). scenario_options go to scenario_source.
     """
 
     def mb(name: str) -> int:
@@ -90,7 +92,9 @@ def build_chain(
         downlink=downlink_channel(cfg, seed=seed + 2, max_blocks=mb("downlink")),
         echo=echo_channel(cfg, seed=seed + 3, max_blocks=mb("echo")) if with_sensing else None,
         music=(
-            music_localizer(cfg, msg_interval=msg_interval, max_blocks=mb("music"))
+            music_localizer(
+                cfg, n_sources=n_sources, msg_interval=msg_interval, max_blocks=mb("music")
+            )
             if with_sensing
             else None
         ),
