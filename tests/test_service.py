@@ -701,11 +701,12 @@ def test_precoder_block_remote_mode_takes_curve_key_files(cfg, addr, keys):
             remote_server_key=str(keys["server"][0]),
             remote_client_key=str(keys["good"][1]),
         )
+        client = design.design.client  # the registry precoder's RemoteDesign
         try:
-            assert design.client.curve
-            assert _rel(design.client(F), zf(F, cfg.power_budget)) < 1e-6, design.status
+            assert client.curve
+            assert _rel(client(F), zf(F, cfg.power_budget)) < 1e-6, design.status
         finally:
-            design.client.close()
+            client.close()
 
 
 def test_grc_precoder_passes_curve_keys_only_when_given(platform):
