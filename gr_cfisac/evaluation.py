@@ -1,7 +1,7 @@
 """How well a precoder does on a batch of realizations: the rates it reaches on the TRUE channels
-and the REALIZED sensing matrices, what it believes on the estimates, the joint objective (eq 23a)
-and the feasibility of Table III; several precoders on the same realizations, and a plain-text
-table of them. Used by ``cfisac evaluate`` and the precoder benchmark."""
+and the REALIZED sensing matrices, what it believes on the estimates, the joint objective (eq 23a
+on the kappa-rates, metrics.OBJECTIVE) and the feasibility of Table III; several precoders on the
+same realizations, and a plain-text table of them. Used by ``cfisac evaluate`` and the precoder benchmark."""
 
 from __future__ import annotations
 
@@ -18,20 +18,21 @@ from .scenario import Realizations
 def score(real: Realizations, W: np.ndarray, eta: float) -> dict[str, np.ndarray]:
     """Per-realization metrics of W (B, N, K+1), or of user beams (B, N, K) with no sensing beam:
     Rc (B, K) on the true F, Rc_est (B, K) on F_hat (as the precoder sees it), Rs (B, NR) on the
-    realized G, Rs_avg (B, NR) on the varpi-averaged grams, objective (B,) = eta sum Rc +
-    (1 - eta) sum Rs (eq 23a) and power (B,) = ||W||_F^2 / budget."""
+    realized G, Rs_avg (B, NR) on the varpi-averaged grams, objective (B,) of eq 23a on the true
+    F and realized G (metrics.objective: eta sum Rc + (1 - eta) sum Rs on the kappa-rates) and
+    power (B,) = ||W||_F^2 / budget."""
     cfg = real.cfg
     W = np.asarray(W, dtype=complex)
-    Rc = metrics.comm_rates(real.F, W, cfg.kappa)
-    Rs = metrics.sensing_rates(real.G_t, real.G_c, W, cfg.kappa)
+    sinr = metrics.sinr(real.F, W)
+    scnr = metrics.scnr(real.G_t, real.G_c, W)
     full = metrics._with_sensing_column(W, cfg.K)
     Rs_avg = metrics.rate(metrics.scnr_averaged(real.Q_t, real.Q_c, full, cfg.MR), cfg.kappa)
     return {
-        "Rc": Rc,
+        "Rc": metrics.rate(sinr, cfg.kappa),
         "Rc_est": metrics.comm_rates(real.F_hat, W, cfg.kappa),
-        "Rs": Rs,
+        "Rs": metrics.rate(scnr, cfg.kappa),
         "Rs_avg": Rs_avg,
-        "objective": eta * Rc.sum(-1) + (1 - eta) * Rs.sum(-1),
+        "objective": metrics.objective(sinr, scnr, eta, cfg.kappa),
         "power": np.sum(np.abs(W) ** 2, axis=(1, 2)) / cfg.power_budget,
     }
 

@@ -1,5 +1,6 @@
 """Communication and sensing metrics: SINR (eq 20), SCNR (eq 22), rates (19, 21),
-the objectives of P1-P3 (eq 23), the penalized losses (38-40) and feasibility (Table III).
+the objective of P1-P3 (eq 23a, on the kappa-rates), the penalized losses (38-40) and
+feasibility (Table III).
 
 Noise is unit power at every receiver. W may carry the sensing column (B, N, K+1), with
 W[..., 0] = w_0 and W[..., k] = w_k, or user beams only (B, N, K) (MU-MISO precoders).
@@ -118,14 +119,32 @@ def sensing_rates(G_t: np.ndarray, G_c: np.ndarray, W: np.ndarray, kappa: float)
     return rate(scnr(G_t, G_c, W), kappa)
 
 
-def objective(sinr_c: np.ndarray, scnr_s: np.ndarray, eta: float) -> np.ndarray:
-    """Objective of eq 23a: eta sum_k log2(1 + gamma_C,k) + (1 - eta) sum_j log2(1 + gamma_S,j).
+#: What ``objective`` returns, for reports (benchmarks, ``cfisac evaluate``) to say which objective.
+OBJECTIVE = (
+    "eq 23a on the kappa-rates of eqs 19/21: eta sum_k R_C,k + (1 - eta) sum_j R_S,j "
+    "(bps/Hz, kappa = (tau_c - tau_p)/tau_c; = -Loss_P3 of eq 40 per realization)"
+)
 
-    eta = 0 is P1's sensing sum (SC), eta = 1 P2's communication sum (CC). -> (B,)
+
+def objective(sinr_c: np.ndarray, scnr_s: np.ndarray, eta: float, kappa: float) -> np.ndarray:
+    """The joint objective of eq 23a on the rates of eqs 19/21 (``OBJECTIVE``).
+    sinr_c (B, K), scnr_s (B, NR) linear -> (B,):
+    eta sum_k kappa log2(1 + gamma_C,k) + (1 - eta) sum_j kappa log2(1 + gamma_S,j).
+
+    The paper prints 23a with log2(1 + gamma) and the kappa in the constraints 23b/23c only, but
+    trains on "the negative objective in (23a)" written with the kappa-rates R (eq 40). kappa > 0
+    is a constant, so both have the same maximizer; this one is in the bps/Hz of the rates
+    reported beside it and equals -loss_joint per realization. eta = 0 is P1's sensing sum (SC),
+    eta = 1 P2's communication sum (CC).
     """
     if not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta must be in [0, 1], got {eta}")
-    return eta * np.log2(1 + sinr_c).sum(-1) + (1 - eta) * np.log2(1 + scnr_s).sum(-1)
+    if not 0.0 < kappa <= 1.0:
+        raise ValueError(
+            f"kappa must be in (0, 1] (kappa = (tau_c - tau_p)/tau_c, SystemConfig.kappa), "
+            f"got {kappa}"
+        )
+    return eta * rate(sinr_c, kappa).sum(-1) + (1 - eta) * rate(scnr_s, kappa).sum(-1)
 
 
 def loss_sc(Rc: np.ndarray, Rs: np.ndarray, comm_threshold: float, xi: float = 1.0) -> float:
@@ -206,6 +225,7 @@ __all__ = [
     "comm_rates",
     "sensing_rates",
     "objective",
+    "OBJECTIVE",
     "loss_sc",
     "loss_cc",
     "loss_joint",

@@ -114,11 +114,15 @@ def test_rates_objective_losses_and_feasibility():
     kappa = 0.5
     Rc, Rs = M.rate(gc, kappa), M.rate(gs, kappa)
     np.testing.assert_allclose(Rc, [[0.5, 1.0], [1.5, 0.0]])
+    # eq 23a on the kappa-rates of eqs 19/21: kappa (0.25 sum log2(1+gc) + 0.75 sum log2(1+gs))
     np.testing.assert_allclose(
-        M.objective(gc, gs, 0.25), [0.25 * 3 + 0.75 * 1, 0.25 * 3 + 0.75 * 2]
+        M.objective(gc, gs, 0.25, kappa), [0.5 * (0.25 * 3 + 0.75 * 1), 0.5 * (0.25 * 3 + 0.75 * 2)]
     )
-    np.testing.assert_allclose(M.objective(gc, gs, 1.0), np.log2(1 + gc).sum(-1))
+    np.testing.assert_allclose(M.objective(gc, gs, 1.0, kappa), Rc.sum(-1))
     assert M.loss_joint(Rc, Rs, 0.4) == pytest.approx(-np.mean(0.4 * Rc.sum(-1) + 0.6 * Rs.sum(-1)))
+    # one objective: the loss of eq 40 is minus its mean
+    assert M.loss_joint(Rc, Rs, 0.4) == pytest.approx(-M.objective(gc, gs, 0.4, kappa).mean())
+    assert "23a" in M.OBJECTIVE and "kappa" in M.OBJECTIVE
     # eq 38: penalties only for users below the threshold 1.0: (0.5-1)^2 and (0-1)^2
     assert M.loss_sc(Rc, Rs, 1.0, xi=2.0) == pytest.approx(
         -np.mean([0.5 - 2 * 0.25, 1.0 - 2 * 1.0])
@@ -138,7 +142,9 @@ def test_rates_objective_losses_and_feasibility():
     assert g["mean_violation_when_violated"] == pytest.approx(0.4)
     assert M.feasibility(np.ones((3, 2)), 0.5)["mean_violation_when_violated"] == 0.0
     with pytest.raises(ValueError, match="eta"):
-        M.objective(gc, gs, 1.5)
+        M.objective(gc, gs, 1.5, kappa)
+    with pytest.raises(ValueError, match="kappa"):
+        M.objective(gc, gs, 0.5, 0.0)
 
 
 def test_shape_errors_are_clear(real):

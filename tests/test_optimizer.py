@@ -108,13 +108,14 @@ def p3(real, cfg):
 
 def test_p3_beats_mrt_and_zf_with_their_best_split(real, p3):
     W, info = p3
-    opt_seen = objective(*_seen(real, W), ETA)
+    k = real.cfg.kappa
+    opt_seen = objective(*_seen(real, W), ETA, k)
     np.testing.assert_allclose(info["objective"], opt_seen, rtol=1e-9)
-    opt_true = objective(sinr(real.F, W), scnr(real.G_t, real.G_c, W), ETA)
+    opt_true = objective(sinr(real.F, W), scnr(real.G_t, real.G_c, W), ETA, k)
     for family in _baselines(real):
-        seen = np.max([objective(*_seen(real, Wb), ETA) for Wb in family], axis=0)
+        seen = np.max([objective(*_seen(real, Wb), ETA, k) for Wb in family], axis=0)
         true = np.max(
-            [objective(sinr(real.F, Wb), scnr(real.G_t, real.G_c, Wb), ETA) for Wb in family],
+            [objective(sinr(real.F, Wb), scnr(real.G_t, real.G_c, Wb), ETA, k) for Wb in family],
             axis=0,
         )
         assert np.all(opt_seen >= seen - 1e-9)  # per realization, on what it can see

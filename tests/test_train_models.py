@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from gr_cfisac import metrics  # noqa: E402
+from gr_cfisac import evaluation, metrics  # noqa: E402
 from gr_cfisac.config import SystemConfig  # noqa: E402
 from gr_cfisac.scenario import draw_realizations  # noqa: E402
 from gr_cfisac.train import losses  # noqa: E402
@@ -142,6 +142,25 @@ def test_torch_rates_match_the_numpy_core(real, batch):
     )
     want_avg = metrics.rate(metrics.scnr_averaged(real.Q_t, real.Q_c, W, cfg.MR), cfg.kappa)
     np.testing.assert_allclose(Rs_avg, want_avg, rtol=2e-4, atol=1e-6)
+
+
+def test_torch_joint_loss_is_minus_the_numpy_objective(real, batch):
+    """One objective (eq 23a on the kappa-rates): the torch training loss of eq 40, the numpy
+    metrics.objective and evaluation.score agree on the same W."""
+    cfg = real.cfg
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((24, cfg.N, cfg.K + 1)) + 1j * rng.standard_normal(
+        (24, cfg.N, cfg.K + 1)
+    )
+    W *= np.sqrt(cfg.power_budget / np.sum(np.abs(W) ** 2, axis=(1, 2), keepdims=True))
+    rates = losses.rates(batch, _rows(W), cfg.kappa, cfg.MR)
+    torch_loss = float(losses.loss(*rates, LossConfig(regime="joint", eta=0.4)))
+    obj = metrics.objective(
+        metrics.sinr(real.F, W), metrics.scnr(real.G_t, real.G_c, W), 0.4, cfg.kappa
+    )
+    assert cfg.kappa < 0.99  # so a kappa-free objective would differ by more than rtol
+    assert torch_loss == pytest.approx(-obj.mean(), rel=2e-4)
+    np.testing.assert_allclose(evaluation.score(real, W, 0.4)["objective"], obj, rtol=1e-12)
 
 
 def test_losses_match_eqs_38_to_40_in_the_numpy_core():

@@ -8,7 +8,7 @@
    users' null space) at the per-realization best of ``SPLITS`` for what the precoder sees,
    and the iterative optimizer (``quality`` "fast" and "best"). Each sees F_hat and the
    varpi-averaged sensing geometry; reported on the TRUE channels and REALIZED G: mean P3
-   objective (eq 23a, eta = 0.4), sum kappa-rates Rc and Rs, the objective as the precoder
+   objective (eq 23a on the kappa-rates, eta = 0.4; metrics.OBJECTIVE), sum kappa-rates Rc and Rs, the objective as the precoder
    sees it, and seconds per realization (batched call / realizations).
 3. WMMSE convergence (sum rate along 1000 iterations from RZF, monotonicity, iterations to a
    relative gain below 1e-4 / 1e-6) and the optimizer on P1 (vartheta_th = 3, also with a
@@ -83,10 +83,10 @@ def _score(r: Realizations, W: np.ndarray) -> dict[str, np.ndarray]:
     g_true = metrics.sinr(r.F, W)
     s_true = metrics.scnr(r.G_t, r.G_c, W)
     seen = metrics.objective(
-        metrics.sinr(r.F_hat, W), metrics.scnr_averaged(r.Q_t, r.Q_c, W, cfg.MR), ETA
+        metrics.sinr(r.F_hat, W), metrics.scnr_averaged(r.Q_t, r.Q_c, W, cfg.MR), ETA, cfg.kappa
     )
     return {
-        "objective": metrics.objective(g_true, s_true, ETA),
+        "objective": metrics.objective(g_true, s_true, ETA, cfg.kappa),
         "objective_seen": seen,
         "Rc": metrics.rate(g_true, cfg.kappa).sum(-1),
         "Rs": metrics.rate(s_true, cfg.kappa).sum(-1),
@@ -237,6 +237,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         "quick": quick,
         "seed": SEED,
         "eta": ETA,
+        "objective": metrics.OBJECTIVE,
         "throughput_realizations_per_s": {"batch": GEN_BATCH[quick], **speed},
         "precoders": table,
         "best_optimizer_realizations": best["realizations"],

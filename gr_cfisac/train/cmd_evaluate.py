@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config import SystemConfig
 from ..evaluation import compare, format_table, summarize
+from ..metrics import OBJECTIVE
 
 HELP = "score an ONNX precoder on held-out realizations beside ZF, WMMSE and the optimizer"
 
@@ -132,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     report = row("model")
     report.update(model=str(args.model), realizations=args.size, eta=eta, regime=regime,
                   comm_threshold=th_c, sensing_threshold=th_s)  # fmt: skip
+    report["objective_definition"] = OBJECTIVE
     report["baselines"] = {name: row(name) for name in precoders if name != "model"}
     if "optimizer" in precoders:
         report["baselines"]["optimizer"].update(quality=args.optimizer_quality, regime=regime)
@@ -155,7 +157,7 @@ def caption(args, tcfg, regime: str, eta: float, th_c: float, th_s: float, n_opt
         f"cfisac evaluate {args.model}: {args.size} held-out realizations (test split, data seed "
         f"{tcfg.data.seed}, {tcfg.data.scene} scene); model regime {goal}.",
         f"Rates (bps/Hz) on the true channels and realized sensing matrices; objective = "
-        f"{eta:g} sum Rc + {1 - eta:g} sum Rs (eq 23a).",
+        f"{eta:g} sum Rc + {1 - eta:g} sum Rs (eq 23a, kappa-rates).",
         f"SC feasible: every user's Rc >= {th_c:g}; CC feasible: every RAP's Rs >= {th_s:g} "
         "(Table III). ZF and WMMSE send no sensing beam.",
     ]
