@@ -160,7 +160,7 @@ def loss_cc(Rc: np.ndarray, Rs: np.ndarray, sensing_threshold: float, varrho: fl
 
 
 def loss_joint(Rc: np.ndarray, Rs: np.ndarray, eta: float) -> float:
-    """Loss of P3, eq 40: -mean[eta sum_k R_C,k + (1 - eta) sum_j R_S,j]."""
+    """Loss of P3, eq 40: -mean[eta sum_k R_C,k + (1 - eta) sum_j R_S,j] = -mean(objective)."""
     return float(-np.mean(eta * Rc.sum(-1) + (1 - eta) * Rs.sum(-1)))
 
 
