@@ -126,12 +126,11 @@ class Run:
         not identifiable."""
         from .bounds import position_error_bound, target_bounds
         from .echo import scatterer_gains, source_covariance
-        from .geometry import DOWNWARD_FRAME, ap_positions
+        from .geometry import rap_poses
 
         cfg, t = self.cfg, self.truth
         P = source_covariance(*scatterer_gains(self.sg, self.W, t["varpi_t"], t["varpi_c"]))
-        _, rap_pos = ap_positions(cfg)
-        frame = np.broadcast_to(DOWNWARD_FRAME, (cfg.NR, 3, 3))
+        rap_pos, frame = rap_poses(cfg)
         with np.errstate(all="ignore"):  # an unidentifiable geometry has an infinite bound
             info = target_bounds(self.sg, P, *cfg.MR_shape, cfg.tau).info_uv
             cov = position_error_bound(rap_pos, frame, t["target_pos"], info, known_height=True)[1]

@@ -84,6 +84,24 @@ def ap_positions(cfg: SystemConfig) -> tuple[np.ndarray, np.ndarray]:
     return taps, raps
 
 
+def tap_poses(cfg: SystemConfig) -> tuple[np.ndarray, np.ndarray]:
+    """TAP positions (NT, 3) of :func:`ap_positions` and their frames (NT, 3, 3), facing down."""
+    taps, _ = ap_positions(cfg)
+    return taps, _facing_down(cfg.NT)
+
+
+def rap_poses(cfg: SystemConfig) -> tuple[np.ndarray, np.ndarray]:
+    """RAP positions (NR, 3) of :func:`ap_positions` and their frames (NR, 3, 3), facing down:
+    the pose pair the MUSIC angles are measured in (module docstring)."""
+    _, raps = ap_positions(cfg)
+    return raps, _facing_down(cfg.NR)
+
+
+def _facing_down(n: int) -> np.ndarray:
+    """n writable copies of DOWNWARD_FRAME (n, 3, 3)."""
+    return np.broadcast_to(DOWNWARD_FRAME, (n, 3, 3)).copy()
+
+
 def local_angles(
     ap_pos: np.ndarray, ap_frame: np.ndarray, points: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -153,13 +171,12 @@ def paper_scene(cfg: SystemConfig) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"paper_scene needs SystemConfig.NC == 2 (got {cfg.NC}); use a random scene"
         )
-    _, raps = ap_positions(cfg)
-    frame = DOWNWARD_FRAME
+    raps, frames = rap_poses(cfg)
     psi, th = np.radians(PAPER_SCENE_DEG["target"])
-    target = point_from_angles(raps[0], frame, psi, th, cfg.target_height_m)
+    target = point_from_angles(raps[0], frames[0], psi, th, cfg.target_height_m)
     clutter = np.stack(
         [
-            point_from_angles(raps[0], frame, *np.radians(pc), cfg.target_height_m)
+            point_from_angles(raps[0], frames[0], *np.radians(pc), cfg.target_height_m)
             for pc in PAPER_SCENE_DEG["clutter"]
         ]
     )
@@ -177,7 +194,8 @@ def drop(
     rng = np.random.default_rng(rng)
     if batch < 1:
         raise ValueError(f"drop: batch must be >= 1, got {batch}")
-    taps, raps = ap_positions(cfg)
+    taps, tap_frames = tap_poses(cfg)
+    raps, rap_frames = rap_poses(cfg)
     aps = np.concatenate([taps, raps])
     users = _uniform_points(cfg, rng, (batch, cfg.K), cfg.user_height_m, aps)
     if scene == "paper":
@@ -195,6 +213,6 @@ def drop(
         users,
         target,
         clutter,
-        np.broadcast_to(DOWNWARD_FRAME, (cfg.NT, 3, 3)).copy(),
-        np.broadcast_to(DOWNWARD_FRAME, (cfg.NR, 3, 3)).copy(),
+        tap_frames,
+        rap_frames,
     )

@@ -14,7 +14,9 @@ from gr_cfisac.blocks.layout import (
     unpack_geometry,
 )
 from gr_cfisac.blocks.messages import decode, encode
+from gr_cfisac.layout import Field, Layout, angles_layout
 from gr_cfisac.scenario import draw_realizations
+from gr_cfisac.sigmf_io import SigMFError, read_recording, write_recording
 
 
 def test_truth_layout_round_trip_keeps_complex64_precision(cfg, rng):
@@ -67,6 +69,47 @@ def test_geometry_round_trip_gives_the_same_sensing_geometry(cfg):
     for name in ("amp_t", "amp_c", "aT_t", "aR_c", "psi_t", "theta_c"):
         np.testing.assert_allclose(getattr(sg, name), getattr(r.sensing, name), rtol=1e-6)
     assert geometry_layout(cfg).size == item_size(cfg, "geometry")
+
+
+def _items(layout, n, rng):
+    shape = (n, layout.size)
+    if layout.dtype.kind == "f":
+        return rng.standard_normal(shape).astype(layout.dtype)
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(layout.dtype)
+
+
+def test_described_layout_decodes_bit_identically(cfg, rng):
+    for layout in (truth_layout(cfg), stats_layout(cfg), angles_layout(3)):
+        again = Layout.from_description(layout.name, layout.describe(), layout.dtype)
+        items = _items(layout, 4, rng)
+        got, want = again.unpack(items), layout.unpack(items)
+        for f in layout.fields:
+            assert got[f.name].dtype == want[f.name].dtype
+            np.testing.assert_array_equal(got[f.name], want[f.name])
+    empty = truth_layout(cfg).unpack(np.zeros((0, truth_layout(cfg).size)))
+    assert empty["F"].shape == (0, cfg.N, cfg.K)
+    with pytest.raises(ValueError, match="'x' appears twice"):
+        Layout("bad", [Field("x", (2,)), Field("x", (3,))])
+    with pytest.raises(ValueError, match="no field 'nope'"):
+        truth_layout(cfg).field(np.zeros((1, truth_layout(cfg).size)), "nope")
+
+
+def test_sigmf_reader_unpacks_with_the_same_codec(cfg, rng, tmp_path):
+    layout = truth_layout(cfg)
+    items = _items(layout, 3, rng)
+    stream = {"kind": "truth", "items_per_block": 1, "layout": layout.describe()}
+    meta = write_recording(tmp_path / "truth", items, stream=stream)
+    rec = read_recording(meta)
+    got, want = rec.unpack(rec.samples()), layout.unpack(items)
+    for f in layout.fields:
+        assert got[f.name].dtype == want[f.name].dtype
+        np.testing.assert_array_equal(got[f.name], want[f.name])
+    with pytest.raises(SigMFError, match=f"covers {layout.size} values, items have 5"):
+        rec.unpack(np.zeros((2, 5), np.complex64))
+    stream["layout"] = [{"name": "a", "shape": [1]}, {"name": "a", "shape": [2]}]
+    bad = read_recording(write_recording(tmp_path / "dup", items[:, :3], stream=stream))
+    with pytest.raises(SigMFError, match="stream.layout is unusable.*'a' appears twice"):
+        bad.unpack(bad.samples())
 
 
 def test_messages_survive_serialization_with_shapes():

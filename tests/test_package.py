@@ -20,6 +20,7 @@ CORE = [
     "localization",
     "mobility",
     "sigmf_io",
+    "layout",
 ]
 
 

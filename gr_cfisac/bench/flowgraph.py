@@ -34,7 +34,7 @@ def core_loop(cfg, n_blocks: int, seed: int = 1, sensing: bool = True) -> float:
     )
     from ..echo import apply_sensing_channel, scatterer_gains, source_covariance, transmit_symbols
     from ..estimation import mmse_estimate, orthogonal_pilots, project_pilots, received_pilots
-    from ..geometry import DOWNWARD_FRAME, ap_positions
+    from ..geometry import rap_poses
     from ..localization import associate_target, fuse_position, localization_error, pick
     from ..metrics import measured_scnr, measured_sinr, rate, scnr, sinr
     from ..mobility import Mobility
@@ -44,8 +44,7 @@ def core_loop(cfg, n_blocks: int, seed: int = 1, sensing: bool = True) -> float:
     rng = np.random.default_rng(seed)
     mobility = Mobility(cfg, seed, "paper", 0.0, 0.0, cfg.tau_c / cfg.bandwidth_hz)
     pilots = orthogonal_pilots(cfg.K, cfg.tau_p)
-    _, rap_pos = ap_positions(cfg)
-    rap_frame = np.broadcast_to(DOWNWARD_FRAME, (cfg.NR, 3, 3))
+    rap_pos, rap_frame = rap_poses(cfg)
     P = cfg.power_budget
     t0 = time.perf_counter()
     for cb in range(n_blocks):

@@ -24,7 +24,7 @@ import numpy as np
 import pmt
 
 from ..config import SystemConfig
-from ..geometry import DOWNWARD_FRAME, ap_positions
+from ..geometry import rap_poses
 from ..localization import ClutterMap, associate_target, fuse_position, pick
 from ..music.validity import Validity
 from ._base import CoherenceBlock, Port, check_config
@@ -68,8 +68,7 @@ class fusion(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         self.association = association
         self.gate = np.radians(gate_deg)
         self.height = cfg.target_height_m if known_height else None
-        _, self.rap_pos = ap_positions(cfg)
-        self.rap_frame = np.broadcast_to(DOWNWARD_FRAME, (cfg.NR, 3, 3)).copy()
+        self.rap_pos, self.rap_frame = rap_poses(cfg)
         self.clutter_maps = [ClutterMap() for _ in range(cfg.NR)]
         if int(msg_interval) < 0:
             raise ValueError(f"fusion: msg_interval must be >= 0, got {msg_interval}")

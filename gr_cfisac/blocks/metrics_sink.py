@@ -45,7 +45,7 @@ import pmt
 from ..bounds import position_error_bound, target_bounds
 from ..config import SystemConfig
 from ..echo import scatterer_gains, source_covariance
-from ..geometry import DOWNWARD_FRAME, ap_positions
+from ..geometry import rap_poses
 from ..localization import localization_error
 from ..metrics import measured_scnr, measured_sinr, rate, scnr, sinr
 from ._base import CoherenceBlock, Port, check_config
@@ -147,8 +147,7 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         self._csv = None
         self._ring = _Ring(int(history))
         self._last_print = 0
-        _, self.rap_pos = ap_positions(cfg)
-        self.rap_frame = np.broadcast_to(DOWNWARD_FRAME, (cfg.NR, 3, 3)).copy()
+        self.rap_pos, self.rap_frame = rap_poses(cfg)
         self.message_port_register_out(pmt.intern("metrics"))
 
     # ------------------------------------------------------------------ GNU Radio

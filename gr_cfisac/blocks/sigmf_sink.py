@@ -44,11 +44,11 @@ import numpy as np
 import pmt
 
 from ..config import SystemConfig
-from ..geometry import DOWNWARD_FRAME, ap_positions
+from ..geometry import rap_poses, tap_poses
 from ..sigmf_io import CaptureWriter, SigMFError, glob_escape, jsonable
 from . import recording_guard
 from ._base import CB_KEY, CONFIG_KEY, CoherenceBlock, Port, check_config
-from .layout import item_size, truth_layout
+from .layout import truth_layout
 
 #: Port groups, in port order (GRC presets record a leading run of them, see PRESETS).
 KIND_ORDER = (
@@ -121,8 +121,7 @@ def stream_kind(cfg: SystemConfig, kind: str) -> StreamKind:
         raise ValueError(f"stream kind must be one of {KIND_ORDER}, got {kind!r}")
     make, ap = layouts[kind]
     lay = make(cfg)
-    fields = [{"name": f.name, "shape": list(f.shape), "real": f.real} for f in lay.fields]
-    return StreamKind(kind, item_size(cfg, kind), 1, ap, None, fields)
+    return StreamKind(kind, lay.size, 1, ap, None, lay.describe())
 
 
 def pmt_to_tag(value: pmt.pmt_t) -> tuple[Any, str, str]:
@@ -176,13 +175,14 @@ def tag_to_pmt(tag: dict[str, Any]) -> pmt.pmt_t:
 
 
 def ap_geometry(cfg: SystemConfig) -> dict[str, Any]:
-    """``cfisac:geometry`` of the deterministic AP layout (geometry.ap_positions, facing down)."""
-    taps, raps = ap_positions(cfg)
+    """``cfisac:geometry`` of the deterministic AP layout (geometry.tap_poses, rap_poses)."""
+    taps, tap_frames = tap_poses(cfg)
+    raps, rap_frames = rap_poses(cfg)
     return {
         "tap_pos_m": jsonable(taps),
         "rap_pos_m": jsonable(raps),
-        "tap_frame": jsonable(np.broadcast_to(DOWNWARD_FRAME, (cfg.NT, 3, 3))),
-        "rap_frame": jsonable(np.broadcast_to(DOWNWARD_FRAME, (cfg.NR, 3, 3))),
+        "tap_frame": jsonable(tap_frames),
+        "rap_frame": jsonable(rap_frames),
     }
 
 

@@ -104,7 +104,7 @@ def streams_by_kind(
 
 
 def rap_geometry(cfg: SystemConfig, capture: Collection) -> tuple[np.ndarray, np.ndarray, str]:
-    from ..geometry import DOWNWARD_FRAME, ap_positions
+    from ..geometry import rap_poses
 
     g = capture.geometry
     if g.get("rap_pos_m") and g.get("rap_frame"):
@@ -119,8 +119,8 @@ def rap_geometry(cfg: SystemConfig, capture: Collection) -> tuple[np.ndarray, np
                 f"({cfg.NR}, 3) / ({cfg.NR}, 3, 3), finite; the metadata is corrupt"
             )
         return pos, frame, "capture"
-    _, raps = ap_positions(cfg)
-    return raps, np.broadcast_to(DOWNWARD_FRAME, (cfg.NR, 3, 3)).copy(), "config (ap_positions)"
+    raps, frames = rap_poses(cfg)
+    return raps, frames, "config (ap_positions)"
 
 
 def in_chunks(cbs: np.ndarray, progress: bool, what: str):

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..config import SystemConfig
+from ..layout import Layout
 from .conventions import (
     DATA_EXT,
     DATATYPE,
@@ -126,25 +127,24 @@ class Recording:
 
     def unpack(self, items: np.ndarray) -> dict[str, np.ndarray]:
         """Items (n, num_channels) of a per-block data stream -> {field: (n, *shape)} (complex128,
-        or float64 for real fields), from the layout recorded in the metadata."""
-        layout = self.layout
-        if layout is None:
+        or float64 for real fields), decoded by :class:`gr_cfisac.layout.Layout` from the layout
+        recorded in the metadata."""
+        if self.layout is None:
             raise SigMFError(f"{self.meta_path}: no cfisac:stream.layout to unpack items with")
-        items = np.asarray(items).reshape(len(items), -1)
-        out, start = {}, 0
-        for f in layout:
-            shape = tuple(int(d) for d in f["shape"])
-            size = int(np.prod(shape, dtype=np.int64))
-            part = items[:, start : start + size]
-            part = part.real.astype(np.float64) if f.get("real") else part.astype(np.complex128)
-            out[str(f["name"])] = part.reshape((len(items),) + shape)
-            start += size
-        if start != items.shape[1]:
+        try:
+            layout = Layout.from_description(str(self.kind), self.layout)
+        except ValueError as exc:
             raise SigMFError(
-                f"{self.meta_path}: cfisac:stream.layout covers {start} values, items have "
-                f"{items.shape[1]}"
+                f"{self.meta_path}: cfisac:stream.layout is unusable ({exc})"
+            ) from None
+        items = np.asarray(items)
+        values = int(np.prod(items.shape[1:], dtype=np.int64))
+        if layout.size != values:
+            raise SigMFError(
+                f"{self.meta_path}: cfisac:stream.layout covers {layout.size} values, items have "
+                f"{values}"
             )
-        return out
+        return layout.unpack(items)
 
     def block_samples(self, items_per_block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Complete coherence blocks as (cbs (B,), samples (B, items, C)); items per block from
