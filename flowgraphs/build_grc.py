@@ -2,7 +2,11 @@
 users open).
 
     .venv/bin/python flowgraphs/build_grc.py            # rewrite cfisac_sim.grc, cfisac_sim_qt.grc
-    GRC_BLOCKS_PATH=grc .venv/bin/python /usr/bin/grcc -o flowgraphs flowgraphs/cfisac_sim.grc
+    GRC_BLOCKS_PATH=grc .venv/bin/python /usr/bin/grcc -o gr_cfisac/flowgraphs flowgraphs/cfisac_sim.grc
+    GRC_BLOCKS_PATH=grc .venv/bin/python /usr/bin/grcc -o flowgraphs flowgraphs/cfisac_sim_qt.grc
+
+cfisac_sim.py is package code (``cfisac demo`` runs it): grcc writes it into gr_cfisac/flowgraphs/,
+and flowgraphs/cfisac_sim.py links there, so `grcc -o flowgraphs` and GRC's Generate write it too.
 
 The blocks and wiring shared with the hardware-in-the-loop pair are in grc_parts.py.
 """

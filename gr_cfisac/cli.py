@@ -1,6 +1,6 @@
-"""The ``cfisac`` command: one sub-command per module, each with ``add_arguments`` and ``run``,
-and the user-facing ``HELP`` (one line) and ``DESCRIPTION`` (a few lines) that ``--help``
-shows (module docstrings are for developers).
+"""The ``cfisac`` command: one sub-command per module of :mod:`gr_cfisac.commands`, each with
+``add_arguments`` and ``run``, and the user-facing ``HELP`` (one line) and ``DESCRIPTION`` (a
+few lines) that ``--help`` shows (module docstrings are for developers).
 
 Command modules keep heavy imports (torch, gnuradio) inside ``run`` so ``cfisac --help`` stays
 fast and works without the optional extras.
@@ -14,15 +14,15 @@ import sys
 
 #: sub-command -> module providing add_arguments(parser) and run(args) -> int
 COMMANDS: dict[str, str] = {
-    "demo": "gr_cfisac.demo",
-    "config": "gr_cfisac.config_cmd",
-    "bench": "gr_cfisac.bench.cli",
-    "serve": "gr_cfisac.serve",
-    "replay": "gr_cfisac.replay",
-    "salvage": "gr_cfisac.salvage",
-    "train": "gr_cfisac.train.cmd_train",
-    "export": "gr_cfisac.train.cmd_export",
-    "evaluate": "gr_cfisac.train.cmd_evaluate",
+    "demo": "gr_cfisac.commands.demo",
+    "config": "gr_cfisac.commands.config",
+    "bench": "gr_cfisac.commands.bench",
+    "serve": "gr_cfisac.commands.serve",
+    "replay": "gr_cfisac.commands.replay",
+    "salvage": "gr_cfisac.commands.salvage",
+    "train": "gr_cfisac.commands.train",
+    "export": "gr_cfisac.commands.export",
+    "evaluate": "gr_cfisac.commands.evaluate",
 }
 
 

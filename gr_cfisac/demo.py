@@ -1,13 +1,14 @@
 """Run the cfisac_sim flowgraph and report what it measured next to the core's formulas.
 
-Runs the grcc-generated ``flowgraphs/cfisac_sim.py`` (the whole chain of GNU Radio blocks) on
-the Table-I network for a few hundred coherence blocks and prints, per user, the SINR and rate
-measured from the received samples next to eqs 19-20 on the same realizations, per RAP the SCNR
-and sensing rate next to eqs 21-22, and the MUSIC localization error next to its CRB. The
+The library half of ``cfisac demo`` (the command is :mod:`gr_cfisac.commands.demo`):
+:func:`run_flowgraph` runs the grcc-generated ``gr_cfisac/flowgraphs/cfisac_sim.py`` (the whole
+chain of GNU Radio blocks) on the Table-I network with probes beside its metrics sink;
+:func:`print_comm_and_sensing` prints, per user, the SINR and rate measured from the received
+samples next to eqs 19-20 on the same realizations and, per RAP, the SCNR and sensing rate next
+to eqs 21-22; :func:`print_localization` the MUSIC localization error next to its CRB. The
 Table-I RAPs (2 x 2) see three sources (target and two clutter points), which 2D MUSIC cannot
-identify (at most MR - 2 = 2) and whose CRB is infinite, so a second run with 4 x 4 RAP arrays
-shows localization against finite bounds. Figures go to ``--out`` (gr_cfisac.demo_plots);
-``--capture DIR`` records both runs as SigMF captures for ``cfisac replay``.
+identify (at most MR - 2 = 2) and whose CRB is infinite, so the command runs a second scene
+with 4 x 4 RAP arrays to show localization against finite bounds. Figures: gr_cfisac.demo_plots.
 
 Localization is reported per RAP as (eq 43 errors, degrees):
 - the blocks MUSIC marked valid, not identifiable or bad input (music.validity);
@@ -20,9 +21,6 @@ Localization is reported per RAP as (eq 43 errors, degrees):
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import sys
 import textwrap
 import time
 from dataclasses import dataclass
@@ -30,65 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-HELP = "run the CF-ISAC flowgraph on simulated samples and report what it measured"
-DESCRIPTION = """\
-Runs the simulation flowgraph (flowgraphs/cfisac_sim.py: scenario, MMSE estimation, precoder,
-transmitter, channels, MUSIC, fusion, metrics) on the Table-I network and prints, per user, the
-SINR and rate measured from the samples next to eqs 19-20, per RAP the SCNR and sensing rate
-next to eqs 21-22, and the localization error (miss rate, ungated and gated RMSE) next to its
-bound; then the same scene with 4x4 RAPs (Table I's 2x2 RAPs cannot identify a target and two
-clutter points). Figures go to --out; --capture DIR records both runs for cfisac replay."""
-
-FLOWGRAPHS = Path(__file__).resolve().parents[1] / "flowgraphs"
-#: capture names under --capture DIR, per run
-CAPTURE_NAMES = {(2, 2): "demo_rap2x2", (4, 4): "demo_rap4x4"}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--blocks", type=int, default=300, help="coherence blocks per run (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=1, help="seed of the scenario (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--algorithm",
-        default="zf",
-        help="precoder: mrt, zf, rzf, wmmse, optimize or a .onnx (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--sensing-fraction",
-        type=float,
-        default=0.3,
-        help="power on the sensing beam (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--out", type=Path, default=Path("demo"), help="folder for the PNGs (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--capture",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="record each run (RAP echoes, truth, geometry, TAP pilots and statistics) as a SigMF "
-        f"capture DIR/{CAPTURE_NAMES[(2, 2)]}, DIR/{CAPTURE_NAMES[(4, 4)]} for cfisac replay "
-        "(default: no recording)",
-    )
-
-
-def _flowgraph_class():
-    """The grcc-generated top block (flowgraphs/cfisac_sim.py)."""
-    if not (FLOWGRAPHS / "cfisac_sim.py").exists():
-        raise FileNotFoundError(
-            f"{FLOWGRAPHS / 'cfisac_sim.py'} not found: run the demo from a source checkout "
-            "(make demo), or regenerate it with grcc -o flowgraphs flowgraphs/cfisac_sim.grc"
-        )
-    sys.path.insert(0, str(FLOWGRAPHS))
-    try:
-        return importlib.import_module("cfisac_sim").cfisac_sim
-    finally:
-        sys.path.pop(0)
 
 
 @dataclass
@@ -139,9 +78,20 @@ class Run:
         return cov.mean(axis=0)
 
 
-def _run(args: argparse.Namespace, rap_shape: tuple[int, int], sources: int) -> Run:
-    """One run of cfisac_sim with probes on MUSIC, truth, geometry, W and the fused fix."""
-    from gnuradio import blocks
+def run_flowgraph(
+    rap_shape: tuple[int, int],
+    sources: int,
+    *,
+    blocks: int,
+    seed: int,
+    algorithm: str,
+    sensing_fraction: float,
+    capture: Path | None = None,
+) -> Run:
+    """One run of cfisac_sim (``blocks`` coherence blocks, RAP arrays ``rap_shape``, MUSIC
+    model order ``sources``, 0: MDL) with probes on MUSIC, truth, geometry, W and the fused fix;
+    ``capture`` (a capture name, folder/NAME) records it as SigMF."""
+    from gnuradio import blocks as gr_blocks
 
     from .blocks.layout import (
         angles_layout,
@@ -150,16 +100,15 @@ def _run(args: argparse.Namespace, rap_shape: tuple[int, int], sources: int) -> 
         truth_layout,
         unpack_geometry,
     )
+    from .flowgraphs.cfisac_sim import cfisac_sim
 
-    capture = None
-    if args.capture is not None:
-        args.capture.mkdir(parents=True, exist_ok=True)
-        capture = args.capture / CAPTURE_NAMES[rap_shape]
-    tb = _flowgraph_class()(
-        num_blocks=args.blocks,
-        seed=args.seed,
-        algorithm=args.algorithm,
-        sensing_fraction=args.sensing_fraction,
+    if capture is not None:
+        capture.parent.mkdir(parents=True, exist_ok=True)
+    tb = cfisac_sim(
+        num_blocks=blocks,
+        seed=seed,
+        algorithm=algorithm,
+        sensing_fraction=sensing_fraction,
         print_interval=0,
         rap_rows=rap_shape[0],
         rap_cols=rap_shape[1],
@@ -167,21 +116,23 @@ def _run(args: argparse.Namespace, rap_shape: tuple[int, int], sources: int) -> 
         capture="" if capture is None else str(capture),
     )
     cfg = tb.cfg
-    tail = blocks.keep_m_in_n(
-        8 * cfg.MR, cfg.tau, cfg.tau * args.blocks, cfg.tau * (args.blocks - 1)
-    )
-    rap1 = blocks.vector_sink_c(cfg.MR)
+    tail = gr_blocks.keep_m_in_n(8 * cfg.MR, cfg.tau, cfg.tau * blocks, cfg.tau * (blocks - 1))
+    rap1 = gr_blocks.vector_sink_c(cfg.MR)
     tb.connect((tb.echo, 0), tail, rap1)
     angles = angles_layout(tb.music.n_peaks)
-    music = [blocks.vector_sink_f(angles.size) for _ in range(cfg.NR)]
+    music = [gr_blocks.vector_sink_f(angles.size) for _ in range(cfg.NR)]
     for j, s in enumerate(music):
         tb.connect((tb.music, j), s)
     lay = {"truth": truth_layout(cfg), "W": precoder_layout(cfg), "fix": fix_layout(cfg)}
     probes = {
-        "truth": (tb.scenario, 2 * cfg.NT, blocks.vector_sink_c(lay["truth"].size)),
-        "geometry": (tb.scenario, 2 * cfg.NT + 1, blocks.vector_sink_c(tb.scenario.geometry.size)),
-        "W": (tb.precoder, cfg.NT, blocks.vector_sink_c(lay["W"].size)),
-        "fix": (tb.fusion, 0, blocks.vector_sink_f(lay["fix"].size)),
+        "truth": (tb.scenario, 2 * cfg.NT, gr_blocks.vector_sink_c(lay["truth"].size)),
+        "geometry": (
+            tb.scenario,
+            2 * cfg.NT + 1,
+            gr_blocks.vector_sink_c(tb.scenario.geometry.size),
+        ),
+        "W": (tb.precoder, cfg.NT, gr_blocks.vector_sink_c(lay["W"].size)),
+        "fix": (tb.fusion, 0, gr_blocks.vector_sink_f(lay["fix"].size)),
     }
     for block, port, sink in probes.values():
         tb.connect((block, port), sink)
@@ -196,13 +147,13 @@ def _run(args: argparse.Namespace, rap_shape: tuple[int, int], sources: int) -> 
     if errors:
         raise RuntimeError(f"the flowgraph stopped: {errors}")
     if capture is not None and tb.recorder.recording_error:
-        raise RuntimeError(f"--capture {capture}: {tb.recorder.recording_error}")
+        raise RuntimeError(f"recording {capture}: {tb.recorder.recording_error}")
 
     def data(name: str) -> np.ndarray:
         sink = probes[name][2]
-        return np.asarray(sink.data()).reshape(args.blocks, -1)
+        return np.asarray(sink.data()).reshape(blocks, -1)
 
-    out = [angles.unpack(np.asarray(s.data()).reshape(args.blocks, -1)) for s in music]
+    out = [angles.unpack(np.asarray(s.data()).reshape(blocks, -1)) for s in music]
     sg = unpack_geometry(cfg, data("geometry"))
     Y = np.asarray(rap1.data(), np.complex64).reshape(-1, cfg.tau, cfg.MR)[-1].T
     return Run(
@@ -284,7 +235,9 @@ def _db(x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- printing
-def _print_comm_and_sensing(run: Run) -> None:
+def print_comm_and_sensing(run: Run) -> None:
+    """Per user the measured SINR and rate next to eqs 19-20, per RAP the SCNR and sensing rate
+    next to eqs 21-22 (the metrics sink's averages)."""
     cfg, r = run.cfg, run.tb.metrics.results()
     n = len(r["cb"])
     print(
@@ -313,7 +266,8 @@ def _note(text: str) -> None:
     print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="  "))
 
 
-def _print_localization(run: Run, label: str) -> None:
+def print_localization(run: Run, label: str) -> None:
+    """The per-RAP localization table (see the module doc) and the fused position error."""
     from .music import identifiable
 
     cfg, r = run.cfg, run.tb.metrics.results()
@@ -389,36 +343,3 @@ def _print_localization(run: Run, label: str) -> None:
         f"  fused position: no fix in {100 * (1 - fixed.mean()):.0f}% of the blocks; RMSE of the "
         f"blocks with a fix (gated) {rmse} ({bound})"
     )
-
-
-# ---------------------------------------------------------------------- the command
-def run(args: argparse.Namespace) -> int:
-    from . import demo_plots
-
-    if args.blocks < 2:
-        raise ValueError(f"--blocks must be >= 2, got {args.blocks}")
-    t0 = time.perf_counter()
-    small = _run(args, (2, 2), sources=0)
-    print(f"gr-cfisac demo: {small.cfg.summary()}")
-    print(
-        f"precoder {args.algorithm} with {args.sensing_fraction:.0%} of the power on a "
-        "null-space sensing beam; seed",
-        args.seed,
-        "\n",
-    )
-    _print_comm_and_sensing(small)
-    _print_localization(small, "Table-I RAPs (2x2; target + 2 clutter = 3 sources)")
-    big_args = args
-    if args.algorithm.endswith(".onnx"):  # a learned model's card fixes the Table-I RAP arrays
-        print(f"\n(the 4x4-RAP run precodes with zf: {Path(args.algorithm).name} was trained for "
-              "the Table-I 2x2 RAPs)")  # fmt: skip
-        big_args = argparse.Namespace(**{**vars(args), "algorithm": "zf"})
-    big = _run(big_args, (4, 4), sources=small.cfg.NC + 1)
-    _print_localization(big, "the same scene with 4x4 RAPs")
-    written = demo_plots.write_all(small, big, args.out)
-    print(f"\nwrote {', '.join(str(p) for p in written)} ({time.perf_counter() - t0:.0f} s in all)")
-    if args.capture is not None:
-        print(f"recorded {small.capture} and {big.capture}; score them with")
-        print(f"  cfisac replay {big.capture}")
-        print(f"  cfisac replay {small.capture} --sources 0   (MDL: the 2x2 RAPs identify <= 2)")
-    return 0

@@ -47,3 +47,16 @@ def test_config_template_writes_an_editable_config_and_show_explains_it(tmp_path
     path.write_text(json.dumps(doc))
     assert main(["config", "show", str(path)]) == 2
     assert f"{path}: SystemConfig.K" in capsys.readouterr().err
+
+
+def test_the_command_line_builds_without_gnuradio_or_torch():
+    """Every command keeps GNU Radio and torch inside its run: `cfisac --help` needs neither."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom gr_cfisac.cli import build_parser\nbuild_parser()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'gnuradio', 'torch', 'pmt'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

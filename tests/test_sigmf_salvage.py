@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from sigmf import sigmffile
 
+from gr_cfisac.commands.salvage import DESCRIPTION, HELP, add_arguments, run
 from gr_cfisac.config import SystemConfig
-from gr_cfisac.salvage import DESCRIPTION, HELP, add_arguments, run
 from gr_cfisac.sigmf_io import (
     INTERRUPTED,
     CaptureWriter,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gr_cfisac.train import cmd_train
+from gr_cfisac.commands import train as cmd_train
 
 ROOT = Path(__file__).resolve().parents[1]
 CARD = ROOT / "models" / "stcib_joint.json"

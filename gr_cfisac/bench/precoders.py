@@ -26,13 +26,14 @@ import numpy as np
 
 from .. import evaluation, metrics
 from ..config import SystemConfig
+from ..models import shipped_models_dir
 from ..precoding import mrt, rzf, zf
 from ..scenario import Realizations
 from ..train.config import DataConfig
 from .common import best_time, optimize_resumable, write_report
 from .precoders_plots import plot_summary, plot_tradeoff
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
+MODELS = shipped_models_dir()
 ETA = 0.4
 COMM_THRESHOLD = 3.0  # vartheta_th of the SC model (bps/Hz)
 SENSING_THRESHOLD = 0.5  # zeta_th of the CC model (bps/Hz)

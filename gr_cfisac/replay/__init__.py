@@ -15,25 +15,21 @@ What is scored, from what the capture holds:
   network-known direction when the geometry stream is there, else by the true one: "oracle").
 
 Modules: :mod:`.capture` (reading the capture in coherence blocks), :mod:`.scoring` (the
-scores), :mod:`.report` (text and JSON), :mod:`.command` (the ``cfisac replay`` command).
+scores), :mod:`.report` (text and JSON); the ``cfisac replay`` command is
+:mod:`gr_cfisac.commands.replay`.
 """
 
 from __future__ import annotations
 
 from .capture import CHUNK, BlockReader
-from .command import DESCRIPTION, HELP, add_arguments, run
 from .report import format_report, jsonable_vector
 from .scoring import noise_power, score_capture
 
 __all__ = [
     "CHUNK",
-    "DESCRIPTION",
-    "HELP",
     "BlockReader",
-    "add_arguments",
     "format_report",
     "jsonable_vector",
     "noise_power",
-    "run",
     "score_capture",
 ]

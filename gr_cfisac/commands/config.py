@@ -1,4 +1,4 @@
-"""cfisac config: write a SystemConfig to edit (``template``) or check and explain one (``show``).
+"""``cfisac config``: write a SystemConfig to edit (``template``) or check and explain one (``show``).
 
 Every command that takes ``--config`` reads the JSON these write (SystemConfig.to_json()).
 """
@@ -9,7 +9,7 @@ import argparse
 import math
 from pathlib import Path
 
-from .config import SystemConfig
+from ..config import SystemConfig
 
 HELP = "write a configuration to edit, or check and explain one"
 DESCRIPTION = """\

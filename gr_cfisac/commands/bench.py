@@ -1,4 +1,5 @@
-"""Run benchmarks and write bench/NAME.json reports (``cfisac bench all`` runs every one)."""
+"""``cfisac bench``: run benchmarks (:mod:`gr_cfisac.bench`) and write bench/NAME.json reports
+(``cfisac bench all`` runs every one)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from . import BENCHMARKS
+from ..bench import BENCHMARKS
 
 HELP = "run benchmarks and write JSON reports and plots under bench/"
 DESCRIPTION = f"""\

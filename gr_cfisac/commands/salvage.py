@@ -1,4 +1,4 @@
-"""cfisac salvage: rebuild a capture whose recorder died (gr_cfisac.sigmf_io.salvage)."""
+"""``cfisac salvage``: rebuild a capture whose recorder died (gr_cfisac.sigmf_io.salvage)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .sigmf_io import salvage
+    from ..sigmf_io import salvage
 
     report = salvage(args.capture, dry_run=args.dry_run)
     for line in report.lines():

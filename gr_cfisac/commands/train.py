@@ -13,22 +13,25 @@ import shlex
 import signal
 import sys
 import threading
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import TrainConfig
+if TYPE_CHECKING:
+    from ..train.config import TrainConfig
 
 HELP = "train a learned precoder (STCIB, CNN) unsupervised; export it to ONNX"
 
-#: the recipe `cfisac train` starts from without --config (the shipped stcib_joint model's)
-DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "stcib_joint.yml"
+#: the recipe `cfisac train` starts from without --config (the shipped stcib_joint model's),
+#: one of gr_cfisac/train/configs/
+DEFAULT_CONFIG_NAME = "stcib_joint.yml"
 
 DESCRIPTION = f"""\
 Generate Monte-Carlo channel realizations from the core, train a learned precoder without labels
 (losses 38-40 of the STCIB paper) and, with --export, write the ONNX model and its JSON card.
 
 Without --config the run starts from the recipe of the shipped models/stcib_joint.onnx
-({DEFAULT_CONFIG.name}: STCIB, zero-forcing output head, 64-wide tokens, 50000 training
+({DEFAULT_CONFIG_NAME}: STCIB, zero-forcing output head, 64-wide tokens, 50000 training
 realizations, 30 epochs), so `cfisac train --regime joint --eta 0.4` reproduces it; each override
 below replaces one field and its "(default: ...)" is that recipe's value.
 
@@ -116,9 +119,16 @@ _FLAGS: dict[str, tuple[Any, str]] = {
 }
 
 
+def default_config_path() -> Path:
+    """The recipe file ``cfisac train`` starts from without --config (``DEFAULT_CONFIG_NAME``)."""
+    return Path(str(resources.files("gr_cfisac.train") / "configs" / DEFAULT_CONFIG_NAME))
+
+
 def default_config() -> TrainConfig:
-    """The recipe ``cfisac train`` starts from without --config (``DEFAULT_CONFIG``)."""
-    return TrainConfig.load(DEFAULT_CONFIG)
+    """The recipe ``cfisac train`` starts from without --config."""
+    from ..train.config import TrainConfig
+
+    return TrainConfig.load(default_config_path())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,7 +136,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config",
         type=Path,
         help="YAML config, a run's config.yml or a model card .json to start from "
-        f"(default: {DEFAULT_CONFIG.name}, the shipped stcib_joint recipe)",
+        f"(default: {DEFAULT_CONFIG_NAME}, the shipped stcib_joint recipe)",
     )
     parser.add_argument(
         "--resume",
@@ -158,7 +168,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recipe = default_config().to_dict()
     g = parser.add_argument_group(
         "overrides",
-        f"each replaces one field of the config; the defaults shown are {DEFAULT_CONFIG.name}'s "
+        f"each replaces one field of the config; the defaults shown are {DEFAULT_CONFIG_NAME}'s "
         "(with --config or --resume, that file's values are the defaults)",
     )
     for flag, (kind, text) in _FLAGS.items():
@@ -175,6 +185,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig from --resume, --config or the default recipe, with the overrides applied."""
+    from ..train.config import TrainConfig
+
     resume = getattr(args, "resume", None)
     if resume is not None and args.config is not None:
         raise ValueError("--resume RUN_DIR takes the run's own config.yml: drop --config")
@@ -213,7 +225,7 @@ def _raise_interrupt(signum, frame) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .trainer import Trainer
+    from ..train.trainer import Trainer
 
     cfg = resolve_config(args)
     out = args.out or args.resume or Path("runs") / cfg.name
@@ -239,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({"stopped": result.stopped, "epochs": result.epochs,
                       "wall_s": round(result.wall_s, 1), "best": result.best}, indent=2))  # fmt: skip
     if args.export:
-        from .export import export_run
+        from ..train.export import export_run
 
         card = export_run(out, args.export)
         print(f"exported {args.export} (parity {card['onnx']['parity_max_rel_diff']:.1e})")

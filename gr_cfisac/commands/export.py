@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .export import export_run
+    from ..train.export import export_run
 
     out = args.out or Path("models") / (args.run_dir.name + ".onnx")
     card = export_run(args.run_dir, out, lean=not args.traced)

@@ -1,4 +1,5 @@
-"""cfisac replay CAPTURE: the command's arguments and its run (see the package doc)."""
+"""``cfisac replay CAPTURE``: the command's arguments and its run; the scoring is
+:mod:`gr_cfisac.replay` (see its package doc)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import SystemConfig
-from .report import format_report, to_json
-from .scoring import ScoreOptions, score_capture
+from ..replay.report import format_report, to_json
+from ..replay.scoring import ScoreOptions, score_capture
 
 HELP = "score a SigMF capture: channel estimation, MUSIC sources, localization"
 DESCRIPTION = """\

@@ -19,7 +19,8 @@ DESCRIPTION = """\
 Score a learned precoder (an .onnx file with its .json model card beside it) on held-out
 realizations: the card's test split, drawn from its data seed and never seen in training. The model
 sees only the channel estimates (and the sensing tokens if it is target-aware); rates are measured
-on the true channels and the realized sensing matrices.
+on the true channels and the realized sensing matrices. A shipped model is found by its file name
+from any folder (stcib_joint.onnx, or models/stcib_joint.onnx as below).
 
 Prints one row per precoder on the same realizations: the model, ZF and WMMSE (communication-only
 baselines, no sensing beam) and the iterative optimizer for the model's regime, which is slow and
@@ -38,7 +39,12 @@ OPTIMIZER_QUALITIES = ("fast", "best")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", type=Path, help="ONNX model with its .json card beside it")
+    parser.add_argument(
+        "model",
+        type=Path,
+        help="ONNX model with its .json card beside it, or a shipped model's file name "
+        "(stcib_joint.onnx)",
+    )
     parser.add_argument(
         "--size", type=int, default=2000, help="held-out realizations (default: %(default)s)"
     )
@@ -102,16 +108,18 @@ def _precoders(host: Any, cfg: SystemConfig, regime: str, eta: float, th: tuple,
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..models import resolve_model
     from ..precoding.onnx import OnnxPrecoder, load_card
-    from .config import TrainConfig
-    from .data import iter_realizations
+    from ..train.config import TrainConfig
+    from ..train.data import iter_realizations
 
     if args.size < 1 or args.optimizer_size < 0:
         raise ValueError("--size must be >= 1 and --optimizer-size >= 0")
-    card = load_card(args.model)
+    model = resolve_model(args.model)
+    card = load_card(model)
     tcfg = TrainConfig.from_dict(card["training"]["config"])
     cfg = SystemConfig.from_dict(card["system"])
-    host = OnnxPrecoder(args.model, cfg, threads=args.threads, scene=tcfg.data.scene)
+    host = OnnxPrecoder(model, cfg, threads=args.threads, scene=tcfg.data.scene)
     regime = tcfg.loss.regime
     eta = args.eta if args.eta is not None else tcfg.loss.eta
     th_c, th_s = tcfg.loss.comm_threshold, tcfg.loss.sensing_threshold
@@ -131,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 "seconds_per_realization_batched": seconds}  # fmt: skip
 
     report = row("model")
-    report.update(model=str(args.model), realizations=args.size, eta=eta, regime=regime,
+    report.update(model=str(model), realizations=args.size, eta=eta, regime=regime,
                   comm_threshold=th_c, sensing_threshold=th_s)  # fmt: skip
     report["objective_definition"] = OBJECTIVE
     report["baselines"] = {name: row(name) for name in precoders if name != "model"}
@@ -141,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    label = f"{card.get('name', args.model.stem)} (ONNX)"
+    label = f"{card.get('name', model.stem)} (ONNX)"
     rows = {label: report, **report["baselines"]}
     if "optimizer" in precoders and n_opt < args.size:
         rows[f"{label}, first {n_opt}"] = report["model_on_optimizer_realizations"]

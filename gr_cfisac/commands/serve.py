@@ -1,4 +1,4 @@
-"""Run a precoder as a ZeroMQ service (PMT dicts, as GNU Radio's ZeroMQ message blocks use).
+"""``cfisac serve``: run a precoder as a ZeroMQ service (PMT dicts, as GNU Radio's ZeroMQ message blocks use).
 
 MODEL is an .onnx file (its model card must match the configuration) or a classical precoder
 name (mrt, zf, rzf, wmmse). Requests arrive on a ROUTER socket bound at --address (127.0.0.1
@@ -102,8 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .config import SystemConfig
-    from .service import PrecoderService, keygen
+    from ..config import SystemConfig
+    from ..models import resolve_model
+    from ..service import PrecoderService, keygen
 
     if args.keygen is not None:
         public, secret = keygen(args.keygen, args.key_name)
@@ -116,8 +117,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("MODEL is required (an .onnx file, or mrt, zf, rzf, wmmse)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cfg = SystemConfig() if args.config is None else SystemConfig.from_json(args.config.read_text())
+    model = str(resolve_model(args.model)) if args.model.endswith(".onnx") else args.model
     service = PrecoderService(
-        args.model,
+        model,
         cfg,
         args.address,
         curve_secret=args.curve_secret,
