@@ -85,7 +85,9 @@ def test_messages_mirror_W_with_cb_and_shape(cfg, network):
 
 
 def test_algorithm_errors_name_the_choices(cfg):
-    with pytest.raises(ValueError, match="unknown precoder 'magic'.*mrt, onnx, optimize, remote, rzf"):
+    with pytest.raises(
+        ValueError, match="unknown precoder 'magic'.*mrt, onnx, optimize, remote, rzf"
+    ):
         resolve_precoder("magic", cfg)
     with pytest.raises(ValueError, match="model /nonexistent.onnx does not exist"):
         resolve_precoder("/nonexistent.onnx", cfg)
