@@ -93,14 +93,14 @@ def run_flowgraph(
     ``capture`` (a capture name, folder/NAME) records it as SigMF."""
     from gnuradio import blocks as gr_blocks
 
-    from .blocks.layout import (
+    from .flowgraphs.cfisac_sim import cfisac_sim
+    from .layout import (
         angles_layout,
         fix_layout,
         precoder_layout,
         truth_layout,
         unpack_geometry,
     )
-    from .flowgraphs.cfisac_sim import cfisac_sim
 
     if capture is not None:
         capture.parent.mkdir(parents=True, exist_ok=True)
