@@ -21,6 +21,7 @@ CORE = [
     "mobility",
     "sigmf_io",
     "layout",
+    "models",
 ]
 
 
