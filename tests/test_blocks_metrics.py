@@ -176,9 +176,9 @@ def test_history_is_a_bounded_window_and_the_summary_covers_it(run):
 def test_ring_memory_stays_flat_over_many_blocks():
     import tracemalloc
 
-    from gr_cfisac.blocks.metrics_sink import _Ring
+    from gr_cfisac.blocks.metrics_sink import Ring
 
-    ring = _Ring(100)
+    ring = Ring(100)
     rows = {"cb": np.arange(7), "sinr": np.ones((7, 4)), "angle_error": np.ones((7, 4))}
     tracemalloc.start()
     try:

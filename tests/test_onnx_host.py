@@ -23,7 +23,7 @@ TINY = ROOT / "gr_cfisac" / "train" / "configs" / "tiny.yml"
 
 def _train_and_export(root: Path, name: str, **model) -> Path:
     pytest.importorskip("torch")
-    from gr_cfisac.train.config import TrainConfig
+    from gr_cfisac.recipe import TrainConfig
     from gr_cfisac.train.export import export_run
     from gr_cfisac.train.trainer import Trainer
 

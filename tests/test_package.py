@@ -22,6 +22,10 @@ CORE = [
     "sigmf_io",
     "layout",
     "models",
+    "recipe",
+    "dataset",
+    "precoding.registry",
+    "precoding.builtin_families",
 ]
 
 
@@ -41,6 +45,21 @@ def test_numerical_core_imports_neither_gnuradio_nor_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A ``_name`` is its module's own: a name another module needs is public (issue 11)."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "gr_cfisac").rglob("*.py")) + sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [a.name for a in node.names]
+                offenders += [
+                    f"{path.relative_to(ROOT)}: {n}" for n in names if n.startswith("_") and not n.startswith("__")
+                ]
+    assert offenders == []
 
 
 def test_console_script_help_lists_commands():

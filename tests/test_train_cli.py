@@ -117,7 +117,7 @@ def test_resume_needs_a_run_folder_and_no_config(tmp_path):
 
 @pytest.mark.parametrize("card", sorted((ROOT / "models").glob("*.json")), ids=lambda p: p.stem)
 def test_each_shipped_config_file_is_its_models_recipe(card):
-    from gr_cfisac.train.config import TrainConfig
+    from gr_cfisac.recipe import TrainConfig
 
     config = ROOT / "gr_cfisac" / "train" / "configs" / f"{card.stem}.yml"
     assert TrainConfig.load(config).to_dict() == TrainConfig.load(card).to_dict()

@@ -12,7 +12,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from gr_cfisac.config import SystemConfig  # noqa: E402
-from gr_cfisac.train.config import TrainConfig  # noqa: E402
+from gr_cfisac.recipe import TrainConfig  # noqa: E402
 from gr_cfisac.train.export import PARITY_TOLERANCE, export_run, run_named, sha256  # noqa: E402
 from gr_cfisac.train.trainer import Trainer  # noqa: E402
 

@@ -11,7 +11,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from gr_cfisac.config import SystemConfig  # noqa: E402
-from gr_cfisac.train.config import ModelConfig  # noqa: E402
+from gr_cfisac.recipe import ModelConfig  # noqa: E402
 from gr_cfisac.train.export import export_onnx, parity, run_named  # noqa: E402
 from gr_cfisac.train.lean import lean_form  # noqa: E402
 from gr_cfisac.train.models import build_model, input_scale  # noqa: E402

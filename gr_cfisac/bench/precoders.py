@@ -29,7 +29,7 @@ from ..config import SystemConfig
 from ..models import shipped_models_dir
 from ..precoding import mrt, rzf, zf
 from ..scenario import Realizations
-from ..train.config import DataConfig
+from ..recipe import DataConfig
 from .common import best_time, optimize_resumable, write_report
 from .precoders_plots import plot_summary, plot_tradeoff
 
@@ -60,8 +60,8 @@ JOINT_MODELS = (
 
 def held_out_realizations(cfg: SystemConfig, scene: str, size: int) -> Realizations:
     """The held-out test split (seed of the shipped cards' data config, DataConfig defaults)."""
-    from ..train.config import DataConfig
-    from ..train.data import iter_realizations
+    from ..recipe import DataConfig
+    from ..dataset import iter_realizations
 
     data = DataConfig(scene=scene)
     return Realizations.concatenate(list(iter_realizations(cfg, data, "test", size)))
@@ -219,7 +219,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
 
 def _raw_latency(cfg: SystemConfig, real: Realizations, repeats: int) -> dict[str, float]:
     """session.run alone (no numpy conversion) at batch 1, microseconds, per shipped model."""
-    from ..train.data import iq, iq_rows
+    from ..dataset import iq, iq_rows
 
     out = {}
     x1 = iq(real.F_hat[:1])
@@ -250,7 +250,7 @@ def _export_forms_section(repeats: int) -> dict[str, Any]:
         from ..train.forms import export_forms, synthetic_inputs
     except ImportError as exc:
         return {"skipped": f"needs torch to export ({exc}); pip install '.[train]'"}
-    from ..train.config import TrainConfig
+    from ..recipe import TrainConfig
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -352,7 +352,7 @@ def _target_aware_section(cfg: SystemConfig, quick: bool, cache: Path) -> dict[s
     out = {"realizations": real.batch}
     out["STCIB target-aware (ONNX)"] = summary(score(real, host(real.F_hat, real.sensing)))
     if paper is not None:
-        from ..train.data import from_iq, iq
+        from ..dataset import from_iq, iq
 
         W = from_iq(paper.run_rows(iq(real.F_hat)))
         out["STCIB paper-faithful, wrong scene (ONNX)"] = summary(score(real, W))

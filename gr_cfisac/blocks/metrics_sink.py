@@ -58,7 +58,7 @@ def _db(x: np.ndarray) -> np.ndarray:
         return 10.0 * np.log10(x)
 
 
-class _Ring:
+class Ring:
     """The last ``size`` per-block rows of named arrays, preallocated on the first append."""
 
     def __init__(self, size: int) -> None:
@@ -145,7 +145,7 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                 "exist; create it or choose another path (empty: no CSV)"
             )
         self._csv = None
-        self._ring = _Ring(int(history))
+        self._ring = Ring(int(history))
         self._last_print = 0
         self.rap_pos, self.rap_frame = rap_poses(cfg)
         self.message_port_register_out(pmt.intern("metrics"))

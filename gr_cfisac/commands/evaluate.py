@@ -110,8 +110,8 @@ def _precoders(host: Any, cfg: SystemConfig, regime: str, eta: float, th: tuple,
 def run(args: argparse.Namespace) -> int:
     from ..models import resolve_model
     from ..precoding.onnx import OnnxPrecoder, load_card
-    from ..train.config import TrainConfig
-    from ..train.data import iter_realizations
+    from ..recipe import TrainConfig
+    from ..dataset import iter_realizations
 
     if args.size < 1 or args.optimizer_size < 0:
         raise ValueError("--size must be >= 1 and --optimizer-size >= 0")

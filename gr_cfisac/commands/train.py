@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..train.config import TrainConfig
+    from ..recipe import TrainConfig
 
 HELP = "train a learned precoder (STCIB, CNN) unsupervised; export it to ONNX"
 
@@ -126,7 +126,7 @@ def default_config_path() -> Path:
 
 def default_config() -> TrainConfig:
     """The recipe ``cfisac train`` starts from without --config."""
-    from ..train.config import TrainConfig
+    from ..recipe import TrainConfig
 
     return TrainConfig.load(default_config_path())
 
@@ -185,7 +185,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig from --resume, --config or the default recipe, with the overrides applied."""
-    from ..train.config import TrainConfig
+    from ..recipe import TrainConfig
 
     resume = getattr(args, "resume", None)
     if resume is not None and args.config is not None:

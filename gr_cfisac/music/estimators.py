@@ -12,7 +12,7 @@ import numpy as np
 
 from .search import Peaks, PeakSearch
 from .subspace import (
-    _check_covariance,
+    check_covariance,
     check_sources,
     forward_backward,
     model_order,
@@ -57,7 +57,7 @@ class MusicEstimator(PeakSearch):
     # -- covariances in, peaks out ---------------------------------------------
     def peaks(self, R: np.ndarray, n_sources: int, n_peaks: int | None = None) -> Peaks:
         """Strongest ``n_peaks`` (default n_sources) distinct peaks of eq 42 for R (..., M, M)."""
-        R = _check_covariance(R, self.M)
+        R = check_covariance(R, self.M)
         check_sources(n_sources, self.M)
         n_peaks = n_sources if n_peaks is None else int(n_peaks)
         if n_peaks < 1:

@@ -19,7 +19,7 @@ from ..arrays import element_indices
 
 
 @functools.lru_cache(maxsize=16)
-def _lags(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def half_plane_lags(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Half-plane lags dr, dc (L,) and the (M*M, L) 0/1 matrix summing P's entries per lag."""
     r, c = element_indices(rows, cols)
     dr = (r[:, None] - r[None, :]).ravel()
@@ -32,21 +32,21 @@ def _lags(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lr.astype(float), lc.astype(float), S
 
 
-def _lag_coefficients(P: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+def lag_coefficients(P: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
     """p_0 (B,) = tr P and p (B, L) lag sums of projectors P (B, M, M)."""
-    _, _, S = _lags(rows, cols)
+    _, _, S = half_plane_lags(rows, cols)
     M = P.shape[-1]
     return np.trace(P, axis1=-2, axis2=-1).real, P.reshape(-1, M * M) @ S
 
 
-def _lag_basis(u: np.ndarray, v: np.ndarray, rows: int, cols: int) -> np.ndarray:
+def lag_basis(u: np.ndarray, v: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Real basis [cos, -sin](j pi (dr u - dc v)) (G, 2L) so that f = p_0 + 2 basis @ [Re p, Im p]."""
-    lr, lc, _ = _lags(rows, cols)
+    lr, lc, _ = half_plane_lags(rows, cols)
     phase = np.pi * (np.outer(u, lr) - np.outer(v, lc))
     return np.concatenate([np.cos(phase), -np.sin(phase)], axis=-1)
 
 
-def _poly(
+def lag_polynomial(
     p0: np.ndarray, p: np.ndarray, u: np.ndarray, v: np.ndarray, lr: np.ndarray, lc: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """q_l = p_l exp(j pi (dr_l u - dc_l v)) (N, L) and f = p_0 + 2 Re sum q (N,). p (N, L).
@@ -61,11 +61,11 @@ def _poly(
     return q, p0 + 2 * q.real.sum(-1)
 
 
-def _derivatives(
+def lag_derivatives(
     p0: np.ndarray, p: np.ndarray, u: np.ndarray, v: np.ndarray, lr: np.ndarray, lc: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """f (N,), its (u, v) gradient (N, 2) and Hessian (N, 2, 2) for per-start coefficients."""
-    q, f = _poly(p0, p, u, v, lr, lc)
+    q, f = lag_polynomial(p0, p, u, v, lr, lc)
     # d/du multiplies q_l by j pi dr_l, d/dv by -j pi dc_l
     weights = np.pi * np.stack([lr, -lc], axis=-1)  # (L, 2)
     grad = -2 * q.imag @ weights

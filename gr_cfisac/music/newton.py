@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..arrays import direction_cosines
-from .lags import _derivatives, _lag_coefficients, _lags, _poly
+from .lags import lag_derivatives, lag_coefficients, half_plane_lags, lag_polynomial
 
 _NEWTON_ITERATIONS = 60
 _RIM = 0.9  # sin(theta) above which the refinement works in (psi, theta)
@@ -73,8 +73,8 @@ def refine(
     """
     P = np.asarray(P).reshape((-1,) + np.shape(P)[-2:])
     shape = np.broadcast(u, v).shape
-    lr, lc, _ = _lags(rows, cols)
-    p0, p = _lag_coefficients(P, rows, cols)
+    lr, lc, _ = half_plane_lags(rows, cols)
+    p0, p = lag_coefficients(P, rows, cols)
     k = int(np.prod(shape)) // P.shape[0]
     p0, p = np.repeat(p0, k), np.repeat(p, k, axis=0)
     u = np.broadcast_to(u, shape).astype(float).ravel()
@@ -90,7 +90,7 @@ def refine(
         if active.size == 0:
             break
         ua, va, sa, ta = u[active], v[active], psi[active], theta[active]
-        f, grad, hess = _derivatives(pa0, pa, ua, va, lr, lc)
+        f, grad, hess = lag_derivatives(pa0, pa, ua, va, lr, lc)
         rim = np.sin(ta) > _RIM
         ra = radius[active][:, None]
         step_uv = _newton_step(grad, hess, ra)
@@ -118,7 +118,7 @@ def refine(
             # an interior (u, v) step that leaves the disk is pulled back onto the rim
             shrink = 1.0 / np.maximum(np.hypot(tu, tv), 1.0)
             tu, tv = tu * shrink, tv * shrink
-            _, tf = _poly(pa0[todo], pa[todo], tu, tv, lr, lc)
+            _, tf = lag_polynomial(pa0[todo], pa[todo], tu, tv, lr, lc)
             take = tf < f[todo]
             idx = todo[take]
             full[idx] = frac == 1.0
@@ -135,7 +135,7 @@ def refine(
         grow = np.where(full & capped, 2.0, np.where(full, 1.0, 0.5))
         radius[active] = np.clip(radius[active] * grow, cap / 64, 16 * cap)
         active, pa0, pa = active[moving], pa0[moving], pa[moving]
-    _, f = _poly(p0, p, u, v, lr, lc)
+    _, f = lag_polynomial(p0, p, u, v, lr, lc)
     f = np.maximum(f, 1e-300)
     f[active] = np.inf  # not converged: not a peak (a converged start covers its target)
     return u.reshape(shape), v.reshape(shape), f.reshape(shape)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..arrays import steering
-from .subspace import _check_covariance, check_sources
+from .subspace import check_covariance, check_sources
 
 #: The paper's search grid (Section VII-B): start, stop, step in degrees, both axes.
 PAPER_GRID_DEG = (-100.0, 100.0, 0.5)
@@ -45,7 +45,7 @@ def spectrum(
     R (M, M) (or (..., M, M)) covariance of a rows x cols URPA, n_sources sources, az (na,) and
     el (ne,) radians -> (na, ne) (or (..., na, ne)).
     """
-    R = _check_covariance(R, rows * cols)
+    R = check_covariance(R, rows * cols)
     check_sources(n_sources, rows * cols)
     az = np.asarray(az, dtype=float).ravel()
     el = np.asarray(el, dtype=float).ravel()

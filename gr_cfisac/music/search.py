@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..arrays import angles_from_uv, direction_cosines
-from .lags import _lag_basis, _lag_coefficients, _lags, _poly
+from .lags import lag_basis, lag_coefficients, half_plane_lags, lag_polynomial
 from .newton import refine
 from .pseudospectrum import paper_grid
 
@@ -147,7 +147,7 @@ class PeakSearch:
             self.grid_u, self.grid_v = gu.ravel(), gv.ravel()
             self.grid_mask = np.ones(self.grid_u.size, dtype=bool)
         # f on the grid = p_0 + 2 basis @ [Re p, Im p]: the precomputed "steering" of the search
-        self.basis = _lag_basis(
+        self.basis = lag_basis(
             self.grid_u[self.grid_mask], self.grid_v[self.grid_mask], self.rows, self.cols
         )
 
@@ -170,7 +170,7 @@ class PeakSearch:
         """The n_peaks strongest distinct maxima (u, v, f = a^H P a) (B, n_peaks) for noise
         projectors P (B, M, M): grid local maxima, refined unless refine=False."""
         count = n_peaks + self.candidates
-        p0, p = _lag_coefficients(P, self.rows, self.cols)
+        p0, p = lag_coefficients(P, self.rows, self.cols)
         coef = np.concatenate([p.real, p.imag], axis=-1).T  # (2L, B)
         chunk = max(1, int(3e5 // self.grid_u.size))  # (b, G) temporaries that stay in cache
         us, vs = [], []
@@ -186,8 +186,8 @@ class PeakSearch:
         if self.refine_peaks:
             u, v, f = refine(P, u, v, self.rows, self.cols, cap=0.5 * self.step)
         else:
-            lr, lc, _ = _lags(self.rows, self.cols)
+            lr, lc, _ = half_plane_lags(self.rows, self.cols)
             k = u.shape[-1]
-            _, f = _poly(np.repeat(p0, k), np.repeat(p, k, axis=0), u.ravel(), v.ravel(), lr, lc)
+            _, f = lag_polynomial(np.repeat(p0, k), np.repeat(p, k, axis=0), u.ravel(), v.ravel(), lr, lc)
             f = np.maximum(f, 1e-300).reshape(u.shape)
         return _select_distinct(u, v, f, n_peaks)

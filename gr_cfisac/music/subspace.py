@@ -25,7 +25,7 @@ def forward_backward(R: np.ndarray) -> np.ndarray:
     the averaged R keeps eq 42's steering while two coherent echoes (e.g. target and clutter
     both lit mainly by the one sensing stream x_0) are decorrelated. (..., M, M) -> same.
     """
-    R = _check_covariance(R)
+    R = check_covariance(R)
     return 0.5 * (R + np.flip(R, axis=(-2, -1)).conj())
 
 
@@ -41,7 +41,7 @@ def check_sources(n_sources: int, M: int) -> None:
         )
 
 
-def _check_covariance(R: np.ndarray, M: int | None = None) -> np.ndarray:
+def check_covariance(R: np.ndarray, M: int | None = None) -> np.ndarray:
     R = np.asarray(R)
     if R.ndim < 2 or R.shape[-1] != R.shape[-2]:
         raise ValueError(f"R must be (..., M, M) covariance matrices, got shape {R.shape}")
@@ -52,7 +52,7 @@ def _check_covariance(R: np.ndarray, M: int | None = None) -> np.ndarray:
 
 def noise_subspace(R: np.ndarray, n_sources: int) -> np.ndarray:
     """Eigenvectors of the M - n_sources smallest eigenvalues of R: (..., M, M) -> (..., M, M-n)."""
-    R = _check_covariance(R)
+    R = check_covariance(R)
     check_sources(n_sources, R.shape[-1])
     _, vecs = np.linalg.eigh(R)
     return vecs[..., : R.shape[-1] - n_sources]

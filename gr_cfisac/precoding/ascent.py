@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .problem import _evaluate, _gradient, _partials, _Spec, _Work
-from .rates import _TINY
+from .problem import evaluate_merit, merit_gradient, block_products, ProblemSpec, ProblemWork
+from .rates import TINY
 
 _SIGMA = 1e-4  # Armijo sufficient-increase constant
 
 
-def _ascend(spec: _Spec, w: _Work, V: np.ndarray, max_iters: int, tol: float):
+def ascend(spec: ProblemSpec, w: ProblemWork, V: np.ndarray, max_iters: int, tol: float):
     """Maximize the merit from V. Returns V (M, N, K+1) and the iterations per problem.
 
     Total power: the merit grows with ||W|| (every SINR and SCNR does), so its maximizer on the
@@ -55,9 +55,9 @@ def _stalls(small: np.ndarray, gain: np.ndarray, phi: np.ndarray, tol: float) ->
     return np.where(gain <= tol * np.maximum(1.0, np.abs(phi)), small + 1, 0)
 
 
-def _armijo(spec: _Spec, w: _Work, phi, base, along, dots, t0, shrink: float, slope=None):
+def _armijo(spec: ProblemSpec, w: ProblemWork, phi, base, along, dots, t0, shrink: float, slope=None):
     """Monotone Armijo backtracking from X along D, every problem at once, the trial merits
-    from the cached per-block products (``_partials``): ``base`` = (F_b^H X_b, L_b^H X_b),
+    from the cached per-block products (``block_products``): ``base`` = (F_b^H X_b, L_b^H X_b),
     ``along`` the same for D, ``dots`` = (<X_b, X_b>, <X_b, D_b>, <D_b, D_b>) (M, nb).
 
     With ``slope`` = Re<g, D> (M,), the trial point X + t D is normalized onto the spheres
@@ -81,12 +81,12 @@ def _armijo(spec: _Spec, w: _Work, phi, base, along, dots, t0, shrink: float, sl
             k = 1.0 / np.sqrt(nb * norm2)
             rise = _SIGMA * tp * slope[pending]
         else:
-            k = np.minimum(1.0, np.sqrt(cap / np.maximum(norm2, _TINY)))
+            k = np.minimum(1.0, np.sqrt(cap / np.maximum(norm2, TINY)))
             rise = _SIGMA * ((k - 1) * xd[pending] + k * t * dd[pending]).sum(-1)
         kb, tb = k[..., None, None], t[..., None, None]
         zb = kb * (Z[pending] + tb * Zd[pending])
         yb = kb * (Y[pending] + tb * Yd[pending])
-        phi_t, _ = _evaluate(spec, w.mult(pending), zb, yb)
+        phi_t, _ = evaluate_merit(spec, w.mult(pending), zb, yb)
         ok = phi_t >= phi[pending] + rise
         acc = pending[ok]
         step[acc], scale[acc], new_phi[acc] = tp[ok], k[ok], phi_t[ok]
@@ -110,7 +110,7 @@ def _two_loop(g, S, Yc, rho, order):
         q -= alpha[:, i, None, None] * Yc[:, i]
     newest = order[0]
     yy = _rdot(Yc[:, newest], Yc[:, newest])
-    gamma = np.where(rho[:, newest] > 0, 1.0 / np.maximum(rho[:, newest] * yy, _TINY), 1.0)
+    gamma = np.where(rho[:, newest] > 0, 1.0 / np.maximum(rho[:, newest] * yy, TINY), 1.0)
     r = gamma[:, None, None] * q
     for i in order[::-1]:
         beta = rho[:, i] * _rdot(Yc[:, i], r)
@@ -118,7 +118,7 @@ def _two_loop(g, S, Yc, rho, order):
     return r
 
 
-def _lbfgs_spheres(spec: _Spec, w: _Work, V: np.ndarray, max_iters: int, tol: float, memory=8):
+def _lbfgs_spheres(spec: ProblemSpec, w: ProblemWork, V: np.ndarray, max_iters: int, tol: float, memory=8):
     """Maximize merit(V(X)) over unconstrained X, V_b = X_b / (||X_b|| sqrt(nb)) per power
     block, by L-BFGS with Armijo backtracking (monotone), every problem until its relative gain
     stays below ``tol`` twice running or no ascent is left at machine precision. Its fixed
@@ -127,8 +127,8 @@ def _lbfgs_spheres(spec: _Spec, w: _Work, V: np.ndarray, max_iters: int, tol: fl
     M, N, C = V.shape
     V_out, iters_out = V.copy(), np.zeros(M, dtype=int)
     gidx = np.arange(M)
-    X = V / np.sqrt(np.maximum(_block_dot(V, V, nb), _TINY)).repeat(N // nb, 1)[:, :, None]
-    Zx, Yx = _partials(w, X, nb)
+    X = V / np.sqrt(np.maximum(_block_dot(V, V, nb), TINY)).repeat(N // nb, 1)[:, :, None]
+    Zx, Yx = block_products(w, X, nb)
     n2 = np.ones((M, nb))
     S = np.zeros((M, memory, N, C), complex)
     Yc = np.zeros_like(S)
@@ -139,14 +139,14 @@ def _lbfgs_spheres(spec: _Spec, w: _Work, V: np.ndarray, max_iters: int, tol: fl
 
     def merit_and_gradient(w, X, Zx, Yx, n2):
         k = 1.0 / np.sqrt(nb * n2)  # V_b = k_b X_b
-        phi, cache = _evaluate(spec, w.mult(), k[..., None, None] * Zx, k[..., None, None] * Yx)
-        G = _gradient(spec, w, cache)
+        phi, cache = evaluate_merit(spec, w.mult(), k[..., None, None] * Zx, k[..., None, None] * Yx)
+        G = merit_gradient(spec, w, cache)
         radial = _block_dot(X, G, nb) / n2  # Re<G_b, X_b> / ||X_b||^2
         return phi, rows(k) * (G - rows(radial) * X)
 
     phi, g = merit_and_gradient(w, X, Zx, Yx, n2)
     d = g.copy()
-    t_init = np.minimum(0.1 / np.maximum(np.sqrt(_rdot(g, g)), _TINY), 1e8)
+    t_init = np.minimum(0.1 / np.maximum(np.sqrt(_rdot(g, g)), TINY), 1e8)
     small = np.zeros(M, dtype=int)
     done = np.zeros(M, dtype=bool)
 
@@ -165,7 +165,7 @@ def _lbfgs_spheres(spec: _Spec, w: _Work, V: np.ndarray, max_iters: int, tol: fl
             gidx, X, Zx, Yx, n2, S, Yc, rho = (a[keep] for a in (gidx, X, Zx, Yx, n2, S, Yc, rho))
             phi, g, d, t_init, small, done = (a[keep] for a in (phi, g, d, t_init, small, done))
         # Armijo backtracking along d, trial merits from the cached products
-        Zd, Yd = _partials(w, d, nb)
+        Zd, Yd = block_products(w, d, nb)
         xd, dd, slope = _block_dot(X, d, nb), _block_dot(d, d, nb), _rdot(g, d)
         dots = n2, xd, dd
         step, _, _, stuck = _armijo(spec, w, phi, (Zx, Yx), (Zd, Yd), dots, t_init, 0.3, slope)
@@ -200,14 +200,14 @@ def _lbfgs_spheres(spec: _Spec, w: _Work, V: np.ndarray, max_iters: int, tol: fl
         restart = bad | drift
         d[restart], rho[restart] = g[restart], 0.0
         fresh = restart | (rho.max(-1) == 0)
-        gnorm = np.sqrt(np.maximum(_rdot(g, g), _TINY))
+        gnorm = np.sqrt(np.maximum(_rdot(g, g), TINY))
         t_init = np.where(fresh, np.minimum(0.1 / gnorm, 1e8), 1.0)
     V_out[gidx] = output(X, n2)
     iters_out[gidx] = max_iters
     return V_out, iters_out
 
 
-def _projected_gradient(spec: _Spec, w: _Work, V: np.ndarray, max_iters: int, tol: float):
+def _projected_gradient(spec: ProblemSpec, w: ProblemWork, V: np.ndarray, max_iters: int, tol: float):
     """Projected gradient ascent (BB trial step, Armijo backtracking) of the merit on the
     power ball, every problem until its relative gain stays below ``tol`` twice running.
     Returns V (M, N, K+1) and the iterations each problem ran."""
@@ -215,10 +215,10 @@ def _projected_gradient(spec: _Spec, w: _Work, V: np.ndarray, max_iters: int, to
     M = V.shape[0]
     V_out, iters_out = V.copy(), np.zeros(M, dtype=int)
     gidx = np.arange(M)  # working set -> problem index
-    Zb, Yb = _partials(w, V, nb)
-    phi, cache = _evaluate(spec, w.mult(), Zb, Yb)
-    G = _gradient(spec, w, cache)
-    t = 0.1 / np.maximum(np.sqrt((np.abs(G) ** 2).sum(axis=(1, 2))), _TINY)
+    Zb, Yb = block_products(w, V, nb)
+    phi, cache = evaluate_merit(spec, w.mult(), Zb, Yb)
+    G = merit_gradient(spec, w, cache)
+    t = 0.1 / np.maximum(np.sqrt((np.abs(G) ** 2).sum(axis=(1, 2))), TINY)
     small = np.zeros(M, dtype=int)
     done = np.zeros(M, dtype=bool)
     for it in range(max_iters):
@@ -240,7 +240,7 @@ def _projected_gradient(spec: _Spec, w: _Work, V: np.ndarray, max_iters: int, to
             )
             Zb, Yb = Zb[keep], Yb[keep]
         # line search along G, the trial point projected blockwise onto the balls
-        ZGb, YGb = _partials(w, G, nb)
+        ZGb, YGb = block_products(w, G, nb)
         dots = _block_dot(V, V, nb), _block_dot(V, G, nb), _block_dot(G, G, nb)
         step, scale, new_phi, stuck = _armijo(spec, w, phi, (Zb, Yb), (ZGb, YGb), dots, t, 0.2)
         # move, update the cached products and the merit
@@ -251,15 +251,15 @@ def _projected_gradient(spec: _Spec, w: _Work, V: np.ndarray, max_iters: int, to
         M_, N, C = V.shape
         V = (sb * (V + step[:, None, None] * G).reshape(M_, nb, N // nb, C)).reshape(M_, N, C)
         gain = new_phi - phi
-        phi, cache = _evaluate(spec, w.mult(), Zb, Yb)
-        G = _gradient(spec, w, cache)
+        phi, cache = evaluate_merit(spec, w.mult(), Zb, Yb)
+        G = merit_gradient(spec, w, cache)
         small = _stalls(small, gain, phi, tol)
         done |= (small >= 2) | stuck
         # Barzilai-Borwein trial step for the next iteration
         s_vec, y_vec = V - V_prev, G - G_prev
         ss = (np.abs(s_vec) ** 2).sum(axis=(1, 2))
         sy = (s_vec.conj() * y_vec).real.sum(axis=(1, 2))
-        t = np.where(sy < 0, ss / np.maximum(-sy, _TINY), 4 * np.maximum(step, t * 1e-3))
+        t = np.where(sy < 0, ss / np.maximum(-sy, TINY), 4 * np.maximum(step, t * 1e-3))
         t = np.clip(t, 1e-12, 1e12)
     V_out[gidx] = V
     iters_out[gidx] = max_iters

@@ -9,7 +9,7 @@ import numpy as np
 from .power import scale_power
 
 
-def _check(F: np.ndarray) -> np.ndarray:
+def check_channels(F: np.ndarray) -> np.ndarray:
     F = np.asarray(F)
     if F.ndim != 3:
         raise ValueError(f"F must be (B, N, K) channel estimates, got shape {F.shape}")
@@ -20,7 +20,7 @@ def _check(F: np.ndarray) -> np.ndarray:
 
 def mrt(F: np.ndarray, power: float, noise: float = 1.0, per_tap: int | None = None) -> np.ndarray:
     """Maximum-ratio transmission w_k proportional to f_k. F (B, N, K) -> (B, N, K)."""
-    return scale_power(_check(F).copy(), power, per_tap)
+    return scale_power(check_channels(F).copy(), power, per_tap)
 
 
 def zf(F: np.ndarray, power: float, noise: float = 1.0, per_tap: int | None = None) -> np.ndarray:
@@ -29,7 +29,7 @@ def zf(F: np.ndarray, power: float, noise: float = 1.0, per_tap: int | None = No
     Needs N >= K. With ``per_tap`` each TAP's rows are rescaled separately, which breaks the
     nulling (use :func:`~gr_cfisac.precoding.wmmse` with ``per_tap`` for a per-TAP budget).
     """
-    F = _check(F)
+    F = check_channels(F)
     if F.shape[1] < F.shape[2]:
         raise ValueError(
             f"zf needs at least as many transmit antennas as users: F is (B, N={F.shape[1]}, "
@@ -49,7 +49,7 @@ def rzf(
 ) -> np.ndarray:
     """Regularized ZF / LMMSE beamformer W = (F F^H + (K noise / power) I)^{-1} F (paper 002,
     eq 5), computed in the K-dimensional form F (F^H F + lambda I)^{-1}. -> (B, N, K)."""
-    F = _check(F)
+    F = check_channels(F)
     K = F.shape[-1]
     lam = K * noise / power if regularization is None else regularization
     gram = np.einsum("bnk,bnj->bkj", F.conj(), F)

@@ -50,10 +50,10 @@ import time
 import numpy as np
 
 from ..config import SystemConfig
-from .alm import _solve
-from .problem import _exact, _pick, _project, _Spec, _Work
-from .rates import _gram_factor, _stack_factors, comm_rates_and_gradient, sensing_rates_and_gradient
-from .starts import _SPLITS, _starts
+from .alm import solve_alm
+from .problem import exact_objective, pick_best, project_power, ProblemSpec, ProblemWork
+from .rates import gram_factor, stack_factors, comm_rates_and_gradient, sensing_rates_and_gradient
+from .starts import START_SPLITS, initial_points
 
 __all__ = ["QUALITY", "optimize", "comm_rates_and_gradient", "sensing_rates_and_gradient"]
 
@@ -120,7 +120,7 @@ def optimize(
     (metrics.objective), the kappa-rates "comm_rates" (B, K) and "sensing_rates" (B, NR), "feasible" (B,), "violation" (B,) in
     bps/Hz, the winning "start" and its "iterations" (B,), and "time_s".
     """
-    if regime not in _SPLITS:
+    if regime not in START_SPLITS:
         raise ValueError(f"regime must be 'joint', 'sc' or 'cc', got {regime!r}")
     if quality not in QUALITY:
         raise ValueError(f"quality must be one of {list(QUALITY)}, got {quality!r}")
@@ -175,9 +175,9 @@ def _optimize_chunk(
     P, S = cfg.power_budget, int(settings["starts"])
     nb = cfg.NT if per_tap else 1
     Fs = np.sqrt(P) * F_hat
-    L_t, L_c = _gram_factor(P * Q_t), _gram_factor(P * Q_c)
-    L = _stack_factors(L_t, L_c)
-    spec = _Spec(
+    L_t, L_c = gram_factor(P * Q_t), gram_factor(P * Q_c)
+    L = stack_factors(L_t, L_c)
+    spec = ProblemSpec(
         K=K,
         NR=cfg.NR,
         rt=L_t.shape[-1],
@@ -188,15 +188,15 @@ def _optimize_chunk(
         sens_thr=None if sens_thr is None else sens_thr + margin,
         blocks=nb,
     )
-    V0 = _starts(spec, F_hat, Fs, L, P * Q_t, P * Q_c, cfg, regime, S, rng)
-    V = _project(V0.reshape(B * S, N, K + 1), nb)
+    V0 = initial_points(spec, F_hat, Fs, L, P * Q_t, P * Q_c, cfg, regime, S, rng)
+    V = project_power(V0.reshape(B * S, N, K + 1), nb)
     rep = np.repeat(np.arange(B), S)
-    work = _Work.build(Fs[rep], L[rep], nb, K, cfg.NR)
+    work = ProblemWork.build(Fs[rep], L[rep], nb, K, cfg.NR)
     limits = int(settings["outer_iters"]), int(settings["max_iters"]), float(settings["tol"])
-    best_V, best_obj, best_viol, iters = _solve(spec, work, V, *limits)
-    pick = _pick(best_obj.reshape(B, S), best_viol.reshape(B, S))
+    best_V, best_obj, best_viol, iters = solve_alm(spec, work, V, *limits)
+    pick = pick_best(best_obj.reshape(B, S), best_viol.reshape(B, S))
     Vb = best_V.reshape(B, S, N, K + 1)[np.arange(B), pick]
-    obj, viol, Rc, Rs = _exact(spec, Fs, L, Vb)
+    obj, viol, Rc, Rs = exact_objective(spec, Fs, L, Vb)
     info = {
         "objective": cfg.kappa * obj,  # metrics.objective: 23a on the kappa-rates
         "comm_rates": cfg.kappa * Rc,

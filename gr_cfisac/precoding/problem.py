@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rates import _TINY, _comm_gradient, _comm_terms, _herm, _sensing_gradient, _sensing_terms
+from .rates import TINY, comm_gradient, comm_terms, herm, sensing_gradient, sensing_terms
 
 _MARGIN = 1e-3  # bps/Hz by which the constraints are tightened inside the optimizer
 _PEN0 = 20.0  # initial augmented-Lagrangian penalty c
 
 
 @dataclass(frozen=True)
-class _Spec:
+class ProblemSpec:
     """Constants shared by every problem of a run."""
 
     K: int
@@ -49,7 +49,7 @@ class _Spec:
 
 
 @dataclass
-class _Work:
+class ProblemWork:
     """Per-problem arrays (one problem = one realization x one start), M leading."""
 
     F: np.ndarray  # (M, N, K) scaled estimates
@@ -63,25 +63,25 @@ class _Work:
     @classmethod
     def build(cls, F, L, nb, K, NR):
         M, N, _ = F.shape
-        FHb = np.ascontiguousarray(_herm(F.reshape(M, nb, N // nb, -1)))
-        LHb = np.ascontiguousarray(_herm(L.reshape(M, nb, N // nb, -1)))
+        FHb = np.ascontiguousarray(herm(F.reshape(M, nb, N // nb, -1)))
+        LHb = np.ascontiguousarray(herm(L.reshape(M, nb, N // nb, -1)))
         return cls(F, L, FHb, LHb, np.zeros((M, K)), np.zeros((M, NR)), np.full(M, _PEN0))
 
     def mult(self, idx=slice(None)) -> tuple:
         return self.lam_c[idx], self.lam_s[idx], self.pen[idx]
 
-    def take(self, idx: np.ndarray) -> _Work:
-        return _Work(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+    def take(self, idx: np.ndarray) -> ProblemWork:
+        return ProblemWork(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
 
 
-def _partials(w: _Work, X: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray]:
+def block_products(w: ProblemWork, X: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-block products F_b^H X_b (M, nb, K, K+1) and L_b^H X_b (M, nb, R, K+1)."""
     M, N, C = X.shape
     Xb = X.reshape(M, nb, N // nb, C)
     return w.FHb @ Xb, w.LHb @ Xb
 
 
-def _merit(spec: _Spec, mult: tuple, Rc: np.ndarray, Rs: np.ndarray):
+def _merit(spec: ProblemSpec, mult: tuple, Rc: np.ndarray, Rs: np.ndarray):
     """Objective (23a), augmented-Lagrangian merit and the per-rate gradient weights.
     mult = (lam_c (M, K), lam_s (M, NR), pen (M,))."""
     lam_c, lam_s, pen = mult
@@ -102,26 +102,26 @@ def _merit(spec: _Spec, mult: tuple, Rc: np.ndarray, Rs: np.ndarray):
     return phi, obj, wc, ws
 
 
-def _evaluate(spec: _Spec, mult: tuple, Zb: np.ndarray, Yb: np.ndarray):
-    """Merit from the per-block products (``_partials``), and the cache ``_gradient`` needs."""
+def evaluate_merit(spec: ProblemSpec, mult: tuple, Zb: np.ndarray, Yb: np.ndarray):
+    """Merit from the per-block products (``block_products``), and the cache ``merit_gradient`` needs."""
     Z, Y = Zb.sum(1), Yb.sum(1)
-    Rc, T, I = _comm_terms(Z)
-    Rs, a, c = _sensing_terms(Y, spec.NR, spec.rt, spec.MR)
+    Rc, T, I = comm_terms(Z)
+    Rs, a, c = sensing_terms(Y, spec.NR, spec.rt, spec.MR)
     phi, obj, wc, ws = _merit(spec, mult, Rc, Rs)
     return phi, (Z, Y, T, I, a, c, wc, ws)
 
 
-def _gradient(spec: _Spec, w: _Work, cache) -> np.ndarray:
-    """2 d/dV* of the merit (M, N, K+1) from ``_evaluate``'s cache."""
+def merit_gradient(spec: ProblemSpec, w: ProblemWork, cache) -> np.ndarray:
+    """2 d/dV* of the merit (M, N, K+1) from ``evaluate_merit``'s cache."""
     Z, Y, T, I, a, c, wc, ws = cache
-    return _comm_gradient(w.F, Z, T, I, wc) + _sensing_gradient(w.L, Y, a, c, ws, spec.rt, spec.MR)
+    return comm_gradient(w.F, Z, T, I, wc) + sensing_gradient(w.L, Y, a, c, ws, spec.rt, spec.MR)
 
 
-def _exact(spec: _Spec, F: np.ndarray, L: np.ndarray, V: np.ndarray):
+def exact_objective(spec: ProblemSpec, F: np.ndarray, L: np.ndarray, V: np.ndarray):
     """Objective (23a), worst violation of 23b/23c in bps/Hz, log2(1 + SINR) and
     log2(1 + SCNR) from scratch. F (M, N, K), L (M, N, R), V (M, N, K+1) scaled."""
-    Rc = _comm_terms(_herm(F) @ V)[0]
-    Rs = _sensing_terms(_herm(L) @ V, spec.NR, spec.rt, spec.MR)[0]
+    Rc = comm_terms(herm(F) @ V)[0]
+    Rs = sensing_terms(herm(L) @ V, spec.NR, spec.rt, spec.MR)[0]
     obj = spec.eta * Rc.sum(-1) + (1 - spec.eta) * Rs.sum(-1)
     viol = np.zeros(len(V))
     for thr, rates in ((spec.comm_thr, Rc), (spec.sens_thr, Rs)):
@@ -130,16 +130,16 @@ def _exact(spec: _Spec, F: np.ndarray, L: np.ndarray, V: np.ndarray):
     return obj, np.maximum(viol, 0.0), Rc, Rs
 
 
-def _pick(obj: np.ndarray, viol: np.ndarray) -> np.ndarray:
+def pick_best(obj: np.ndarray, viol: np.ndarray) -> np.ndarray:
     """Index along axis 1 of the best candidate: feasible with the highest objective, else
     the least violating. obj, viol (B, S) -> (B,)."""
     score = np.where(viol <= 0, obj, -np.inf)
     return np.where(np.isfinite(score).any(1), score.argmax(1), viol.argmin(1))
 
 
-def _project(V: np.ndarray, nb: int) -> np.ndarray:
+def project_power(V: np.ndarray, nb: int) -> np.ndarray:
     """Projection onto the balls ||V_b||^2 <= 1 / nb."""
     M, N, C = V.shape
     Vb = V.reshape(M, nb, N // nb, C)
     norm2 = (np.abs(Vb) ** 2).sum(axis=(2, 3), keepdims=True)
-    return (Vb * np.minimum(1.0, np.sqrt(1.0 / nb / np.maximum(norm2, _TINY)))).reshape(V.shape)
+    return (Vb * np.minimum(1.0, np.sqrt(1.0 / nb / np.maximum(norm2, TINY)))).reshape(V.shape)

@@ -11,29 +11,29 @@ from __future__ import annotations
 import numpy as np
 
 _LN2 = np.log(2.0)
-_TINY = 1e-300
+TINY = 1e-300
 
 
-def _herm(X: np.ndarray) -> np.ndarray:
+def herm(X: np.ndarray) -> np.ndarray:
     return X.conj().swapaxes(-1, -2)
 
 
-def _gram_factor(Q: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+def gram_factor(Q: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
     """Q (B, NR, N, N) Hermitian PSD -> L (B, NR, N, r) with Q = L L^H (r = max numerical rank)."""
     lam, U = np.linalg.eigh(Q)
     top = lam.max(axis=-1, keepdims=True)
-    rank = int(max(1, (lam > rtol * np.maximum(top, _TINY)).sum(-1).max()))
+    rank = int(max(1, (lam > rtol * np.maximum(top, TINY)).sum(-1).max()))
     return U[..., -rank:] * np.sqrt(np.maximum(lam[..., None, -rank:], 0.0))
 
 
-def _stack_factors(L_t: np.ndarray, L_c: np.ndarray) -> np.ndarray:
+def stack_factors(L_t: np.ndarray, L_c: np.ndarray) -> np.ndarray:
     """(B, NR, N, rt), (B, NR, N, rc) -> (B, N, NR rt + NR rc): target columns, then clutter."""
     B, NR, N, _ = L_t.shape
     flat = [np.moveaxis(L, 1, 2).reshape(B, N, -1) for L in (L_t, L_c)]
     return np.concatenate(flat, axis=-1)
 
 
-def _comm_terms(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def comm_terms(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Z[k, j] = f_k^H w_j (M, K, K+1) -> rates log2(1 + SINR_k), totals T_k, interference I_k."""
     K = Z.shape[-2]
     power = np.abs(Z) ** 2
@@ -42,7 +42,7 @@ def _comm_terms(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (np.log(T) - np.log(I)) / _LN2, T, I
 
 
-def _sensing_terms(Y: np.ndarray, NR: int, rt: int, MR: float):
+def sensing_terms(Y: np.ndarray, NR: int, rt: int, MR: float):
     """Y = L^H W (M, NR (rt + rc), K+1) -> rates log2(1 + SCNR_j), a_j (target), c_j (clutter)."""
     e = (np.abs(Y) ** 2).sum(-1)
     M = e.shape[0]
@@ -51,7 +51,7 @@ def _sensing_terms(Y: np.ndarray, NR: int, rt: int, MR: float):
     return (np.log(a + c + MR) - np.log(c + MR)) / _LN2, a, c
 
 
-def _comm_gradient(F, Z, T, I, wc):
+def comm_gradient(F, Z, T, I, wc):
     """2 d/dW* of sum_k wc_k log2(1 + SINR_k) = (2 / ln 2) F (C o Z): (M, N, K+1)."""
     K = Z.shape[-2]
     coef = np.repeat((wc / T)[:, :, None], K + 1, axis=-1)
@@ -64,7 +64,7 @@ def _others(K: int) -> np.ndarray:
     return np.array([[j for j in range(K + 1) if j != k + 1] for k in range(K)])
 
 
-def _sensing_gradient(L, Y, a, c, ws, rt, MR):
+def sensing_gradient(L, Y, a, c, ws, rt, MR):
     """2 d/dW* of sum_j ws_j log2(1 + SCNR_j) = (2 / ln 2) L (coef o Y): (M, N, K+1)."""
     total = a + c + MR
     rc = Y.shape[1] // a.shape[1] - rt
@@ -88,10 +88,10 @@ def comm_rates_and_gradient(
             f"F must be (B, N, K) and W (B, N, K+1) with the sensing beam first; got {F.shape} "
             f"and {W.shape}"
         )
-    Z = _herm(F) @ W
-    rates, T, I = _comm_terms(Z)
+    Z = herm(F) @ W
+    rates, T, I = comm_terms(Z)
     wc = np.ones_like(rates) if weights is None else np.broadcast_to(weights, rates.shape)
-    return rates, _comm_gradient(F, Z, T, I, wc)
+    return rates, comm_gradient(F, Z, T, I, wc)
 
 
 def sensing_rates_and_gradient(
@@ -108,10 +108,10 @@ def sensing_rates_and_gradient(
     for name, Q in (("Q_t", Q_t), ("Q_c", Q_c)):
         if np.ndim(Q) != 4 or np.shape(Q)[0] != B or np.shape(Q)[2:] != (N, N):
             raise ValueError(f"{name} must be (B, NR, N, N) with B={B}, N={N}; got {np.shape(Q)}")
-    L_t, L_c = _gram_factor(np.asarray(Q_t)), _gram_factor(np.asarray(Q_c))
-    L = _stack_factors(L_t, L_c)
-    Y = _herm(L) @ W
+    L_t, L_c = gram_factor(np.asarray(Q_t)), gram_factor(np.asarray(Q_c))
+    L = stack_factors(L_t, L_c)
+    Y = herm(L) @ W
     NR, rt = L_t.shape[1], L_t.shape[-1]
-    rates, a, c = _sensing_terms(Y, NR, rt, MR)
+    rates, a, c = sensing_terms(Y, NR, rt, MR)
     ws = np.ones_like(rates) if weights is None else np.broadcast_to(weights, rates.shape)
-    return rates, _sensing_gradient(L, Y, a, c, ws, rt, MR)
+    return rates, sensing_gradient(L, Y, a, c, ws, rt, MR)

@@ -12,12 +12,12 @@ import numpy as np
 
 from .isac import isac_beamformer, nullspace_beam
 from .linear import mrt, rzf, zf
-from .problem import _exact, _pick, _project
-from .rates import _TINY, _herm
+from .problem import exact_objective, pick_best, project_power
+from .rates import TINY, herm
 from .wmmse import wmmse
 
 #: sensing power splits of the structured starts, per regime (P1 wants more sensing power)
-_SPLITS = {"joint": (0.1, 0.3, 0.6), "sc": (0.4, 0.7, 0.9), "cc": (0.2, 0.5, 0.8)}
+START_SPLITS = {"joint": (0.1, 0.3, 0.6), "sc": (0.4, 0.7, 0.9), "cc": (0.2, 0.5, 0.8)}
 _GRID = np.linspace(0.0, 0.96, 25)  # sensing power splits tried for the ZF + null-space start
 
 
@@ -35,8 +35,8 @@ def _sensing_beams(Qs_t: np.ndarray, Qs_c: np.ndarray, NT: int, MR: int):
     tgt = tgt.transpose(1, 0, 2).reshape(B, N)
     NR = Qs_t.shape[1]
     Li = np.linalg.inv(np.linalg.cholesky(C + NR * MR * np.eye(N)))
-    _, Y = np.linalg.eigh(Li @ A @ _herm(Li))
-    gev = (_herm(Li) @ Y[..., -1:])[..., 0]
+    _, Y = np.linalg.eigh(Li @ A @ herm(Li))
+    gev = (herm(Li) @ Y[..., -1:])[..., 0]
     return _unit(tgt), _unit(gev)
 
 
@@ -44,10 +44,10 @@ def _unit(x: np.ndarray) -> np.ndarray:
     """Unit-norm rows (B, N); an all-zero row (no target echo at all) becomes uniform."""
     norm = np.linalg.norm(x, axis=-1, keepdims=True)
     flat = np.full_like(x, 1.0 / np.sqrt(x.shape[-1]))
-    return np.where(norm > 0, x / np.maximum(norm, _TINY), flat)
+    return np.where(norm > 0, x / np.maximum(norm, TINY), flat)
 
 
-def _starts(spec, F_hat, Fs, L, Qs_t, Qs_c, cfg, regime, n_starts, rng):
+def initial_points(spec, F_hat, Fs, L, Qs_t, Qs_c, cfg, regime, n_starts, rng):
     """Initial V (B, S, N, K+1), unit total power. Start 0 is ZF plus the null-space target
     beam at the best split of a grid (feasible whenever any grid split is), then other
     user/sensing beam pairs at the regime's splits, then random ones."""
@@ -55,11 +55,11 @@ def _starts(spec, F_hat, Fs, L, Qs_t, Qs_c, cfg, regime, n_starts, rng):
     P = cfg.power_budget
     tgt, gev = _sensing_beams(Qs_t, Qs_c, cfg.NT, cfg.MR)
     tgt_null, gev_null = nullspace_beam(tgt, F_hat), nullspace_beam(gev, F_hat)
-    e1, e2, e3 = _SPLITS[regime]
+    e1, e2, e3 = START_SPLITS[regime]
     Uz = zf(F_hat, P)
     grid = [isac_beamformer(Uz, tgt_null, 1.0, e) for e in _GRID]
-    scores = [_exact(spec, Fs, L, _project(V, spec.blocks))[:2] for V in grid]
-    pick = _pick(*(np.stack(x, axis=1) for x in zip(*scores)))
+    scores = [exact_objective(spec, Fs, L, project_power(V, spec.blocks))[:2] for V in grid]
+    pick = pick_best(*(np.stack(x, axis=1) for x in zip(*scores)))
     recipes = [
         lambda: np.stack(grid, axis=1)[np.arange(B), pick],
         lambda: isac_beamformer(wmmse(F_hat, P, iterations=40), gev_null, 1.0, e1),

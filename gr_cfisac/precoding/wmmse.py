@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .linear import _check, rzf
+from .linear import check_channels, rzf
 from .power import scale_power
 
 _TINY = 1e-300
@@ -135,7 +135,7 @@ def wmmse(
     an iteration is below ``tol``. ``return_history`` also returns the weighted sum rate in
     bps/Hz before the first and after every iteration, (B, iterations_run + 1).
     """
-    F = _check(F)
+    F = check_channels(F)
     B, N, K = F.shape
     if power <= 0:
         raise ValueError(f"power must be positive, got {power}")

@@ -405,9 +405,9 @@ def _picked(target: np.ndarray, codes: np.ndarray) -> dict[str, Any]:
     ok = (codes == Validity.OK) & np.all(np.isfinite(target), axis=-1)
     out: dict[str, Any] = {"picked": float(ok.sum() / n) if n else None}
     if ok.any():
-        from .sources import _median_direction
+        from .sources import median_direction
 
-        p, t = _median_direction(target[ok, 0], target[ok, 1])
+        p, t = median_direction(target[ok, 0], target[ok, 1])
         out["median_psi_deg"], out["median_theta_deg"] = np.degrees(p), np.degrees(t)
     return out
 

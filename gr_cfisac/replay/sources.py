@@ -59,7 +59,7 @@ def source_tracks(
         if share < MIN_SHARE or seen < MIN_BLOCKS:
             sporadic += int(members.sum())
             continue
-        c_psi, c_theta = _median_direction(psi[members], theta[members])
+        c_psi, c_theta = median_direction(psi[members], theta[members])
         spread = separation(psi[members], theta[members], c_psi, c_theta)
         sources.append(
             {
@@ -74,7 +74,7 @@ def source_tracks(
     return sources, sporadic
 
 
-def _median_direction(psi: np.ndarray, theta: np.ndarray) -> tuple[float, float]:
+def median_direction(psi: np.ndarray, theta: np.ndarray) -> tuple[float, float]:
     """Median of directions in direction cosines (u, v), back to canonical (psi, theta)."""
     u, v = direction_cosines(psi, theta)
     p, t = angles_from_uv(np.median(u), np.median(v))

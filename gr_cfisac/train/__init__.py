@@ -1,7 +1,8 @@
 """Torch training sidecar for the learned precoders (STCIB paper, section V).
 
-The only package that imports torch. Modules: :mod:`.config` (hyper-parameters, YAML),
-:mod:`.data` (Monte-Carlo data from the core, cached, numpy only), :mod:`.layers` (named layers
+The only package that imports torch. Its numpy-only halves live in the core:
+:mod:`gr_cfisac.recipe` (hyper-parameters, YAML) and :mod:`gr_cfisac.dataset` (Monte-Carlo data,
+cached). Modules here: :mod:`.layers` (named layers
 mirroring the paper's blocks), :mod:`.models` (STCIB, its literal PMA_{K+1} variant, the
 target-aware STCIB and the CNN baseline), :mod:`.losses` (rates and losses 38-40 in torch),
 :mod:`.trainer` (Adam, early stopping, checkpoints) and :mod:`.export` (ONNX + model card); the

@@ -22,8 +22,8 @@ import torch
 from ..channels import sensing_geometry, sensing_tokens
 from ..config import SystemConfig
 from ..geometry import drop, paper_scene
-from .config import TrainConfig
-from .data import iq, iq_rows, load_split
+from ..recipe import TrainConfig
+from ..dataset import iq, iq_rows, load_split
 from .layers import ZeroForcingBasis
 from .lean import LeanSTCIB, lean_form
 from .models import count_parameters, input_scale

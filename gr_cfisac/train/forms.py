@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import TrainConfig
+from ..recipe import TrainConfig
 from .export import export_onnx
 from .lean import lean_form
 from .trainer import make_model

@@ -1,4 +1,4 @@
-"""Rates and the losses of eqs 38-40 in torch, on the compact data of :mod:`.data`.
+"""Rates and the losses of eqs 38-40 in torch, on the compact data of :mod:`gr_cfisac.dataset`.
 
 Which channels (who knows what): the network sees only F_hat; the losses use the TRUE channels F
 for the SINR (eq 20) and, for the sensing terms of the objective, the REALIZED sensing matrices
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import LossConfig
+from ..recipe import LossConfig
 
 LOG2 = 0.6931471805599453
 

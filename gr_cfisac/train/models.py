@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from ..recipe import ModelConfig
 from .layers import (
     ISAB,
     PMA,

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from . import losses
-from .config import TrainConfig
-from .data import iq, iq_rows, load_split
+from ..recipe import TrainConfig
+from ..dataset import iq, iq_rows, load_split
 from .models import build_model, count_parameters, input_scale
 
 LOG_FIELDS = [

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..channels import sensing_tokens
-from ..config import SystemConfig
-from ..scenario import Realizations, draw_realizations
-from .config import DataConfig
+from .channels import sensing_tokens
+from .config import SystemConfig
+from .scenario import Realizations, draw_realizations
+from .recipe import DataConfig
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
 FORMAT_VERSION = 1

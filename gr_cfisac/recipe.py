@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import SystemConfig
+from .config import SystemConfig
 
 REGIMES = ("joint", "sc", "cc")
 ARCHITECTURES = ("stcib", "cnn")
