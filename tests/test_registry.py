@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from gr_cfisac.precoding import isac_beamformer, nullspace_beam, registry, target_beam, zf
-from gr_cfisac.precoding.registry import PrecoderSpec, Realization, make_precoder
+from gr_cfisac.precoding.registry import (
+    Family,
+    PrecoderResult,
+    PrecoderSpec,
+    Realization,
+    make_precoder,
+)
 from gr_cfisac.scenario import draw_realizations
 
 
@@ -153,3 +159,52 @@ def test_the_registry_is_numpy_only():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("[]"), out.stdout
     assert "'zf'" in out.stdout
+
+
+def _local_mrt(spec, cfg):
+    """A per-AP toy family: AP l beams along its own estimates only, power split evenly."""
+
+    def design(ap, r):
+        B, M, K = r.F_hat.shape
+        W = np.concatenate([np.zeros((B, M, 1)), r.F_hat], axis=-1)
+        W *= np.sqrt(cfg.power_budget / cfg.NT / (np.abs(W) ** 2).sum(axis=(1, 2), keepdims=True))
+        return PrecoderResult(W, {"seen_rows": np.full(B, M)})
+
+    return design
+
+
+def test_a_per_ap_family_sees_only_its_own_rows_and_stacks_to_the_network_w(real):
+    cfg, r = real
+    family = Family(
+        "local_mrt_test", None, "per-AP MRT", placement="per_ap", build_per_ap=_local_mrt
+    )
+    registry.register(family)
+    try:
+        pre = make_precoder(PrecoderSpec("local_mrt_test"), cfg)
+        whole = pre(Realization(r.F_hat, r.sensing))
+        assert whole.W.shape == (6, cfg.N, cfg.K + 1)
+        M = cfg.MT
+        for ap in range(cfg.NT):
+            rows = slice(ap * M, (ap + 1) * M)
+            own = pre.per_ap(ap, Realization(r.F_hat[:, rows], r.sensing))
+            np.testing.assert_allclose(whole.W[:, rows], own.W, rtol=0, atol=0)
+            # each AP's rows depend on its own CSI only: another AP's estimates change nothing
+            other = r.F_hat.copy()
+            other[:, (ap + 1) % cfg.NT * M :][:, :M] *= 3.0
+            again = pre(Realization(other, r.sensing))
+            np.testing.assert_allclose(again.W[:, rows], own.W)
+            assert np.all(whole.extras[f"ap{ap}_seen_rows"] == M)
+        with pytest.raises(ValueError, match=rf"F_hat must be \(B, M={M}, K\)"):
+            pre.per_ap(0, Realization(r.F_hat, r.sensing))
+    finally:
+        registry._FAMILIES.pop("local_mrt_test", None)
+
+
+def test_a_central_family_has_no_per_ap_call_and_declarations_are_checked(real):
+    cfg, r = real
+    with pytest.raises(ValueError, match="centralized"):
+        make_precoder(PrecoderSpec("zf"), cfg).per_ap(0, Realization(r.F_hat[:, : cfg.MT]))
+    with pytest.raises(ValueError, match="build_per_ap"):
+        Family("x", None, "no builder", placement="per_ap")
+    with pytest.raises(ValueError, match="sensing_form"):
+        Family("x", lambda s, c: None, "bad form", sensing_form="matrix")

@@ -30,6 +30,9 @@ from ..channels import SensingGeometry
 
 NEEDS = ("estimates", "sensing_geometry", "own_ap_csi")
 PLACEMENTS = ("central", "per_ap")
+#: what column 0 / the extras hold: one sensing beam per stream (DESIGN's layout) or a full
+#: N x N sensing covariance in ``extras["sensing_covariance"]`` (no flowgraph stream for it)
+SENSING_FORMS = ("beam", "covariance")
 ENTRY_POINT_GROUP = "gr_cfisac.precoders"
 
 
@@ -85,6 +88,8 @@ class PrecoderResult:
 
 #: build(spec with every parameter filled in, config) -> realization -> PrecoderResult
 Builder = Callable[[PrecoderSpec, Any], Callable[[Realization], PrecoderResult]]
+#: per-AP build(spec, config) -> (ap index l, AP l's realization: F_hat (B, M, K)) -> W (B, M, K+1)
+PerApBuilder = Callable[[PrecoderSpec, Any], Callable[[int, Realization], PrecoderResult]]
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class Family:
     """A precoder family: how to build it and what it declares (module docstring)."""
 
     name: str
-    build: Builder
+    build: Builder | None
     summary: str
     params: Mapping[str, Any] = field(default_factory=dict)
     needs: frozenset[str] = frozenset({"estimates"})
@@ -101,21 +106,79 @@ class Family:
     card_schema: Mapping[str, Any] | None = None
     fixed_k: bool = True
     required: tuple[str, ...] = ()
+    build_per_ap: PerApBuilder | None = None
+    sensing_form: str = "beam"
 
     def __post_init__(self) -> None:
         bad = sorted(set(self.needs) - set(NEEDS))
-        if bad or self.placement not in PLACEMENTS:
+        if bad or self.placement not in PLACEMENTS or self.sensing_form not in SENSING_FORMS:
             raise ValueError(
-                f"precoder family {self.name!r}: needs must be within {NEEDS} and placement one "
-                f"of {PLACEMENTS}; got needs {sorted(self.needs)}, placement {self.placement!r}"
+                f"precoder family {self.name!r}: needs must be within {NEEDS}, placement one "
+                f"of {PLACEMENTS} and sensing_form one of {SENSING_FORMS}; got needs "
+                f"{sorted(self.needs)}, placement {self.placement!r}, sensing_form "
+                f"{self.sensing_form!r}"
+            )
+        per_ap = self.placement == "per_ap"
+        if per_ap != (self.build_per_ap is not None) or (not per_ap and self.build is None):
+            raise ValueError(
+                f"precoder family {self.name!r}: a per_ap family gives build_per_ap (AP l's "
+                "inputs -> its rows of W); a central one gives build and no build_per_ap"
             )
 
 
 class Precoder:
-    """A built precoder: ``precoder(realization) -> PrecoderResult`` with W (B, N, K+1)."""
+    """A built precoder: ``precoder(realization) -> PrecoderResult`` with W (B, N, K+1); a
+    per-AP family also answers ``precoder.per_ap(l, realization_l)`` with AP l's rows
+    (B, M, K+1), and its whole-network call stacks the APs' answers."""
 
-    def __init__(self, family: Family, spec: PrecoderSpec, design: Callable) -> None:
-        self.family, self.spec, self.design = family, spec, design
+    def __init__(
+        self,
+        family: Family,
+        spec: PrecoderSpec,
+        design: Callable,
+        per_ap_design: Callable[[int, Realization], PrecoderResult] | None = None,
+        ap_antennas: int | None = None,
+    ) -> None:
+        self.family, self.spec = family, spec
+        self.per_ap_design, self.ap_antennas = per_ap_design, ap_antennas
+        self.design = design if design is not None else self._stack_aps
+
+    def per_ap(self, ap: int, r: Realization) -> PrecoderResult:
+        """AP ``ap``'s rows of W (B, M, K+1) from its own estimates F_hat (B, M, K)."""
+        if self.per_ap_design is None:
+            raise ValueError(
+                f"precoder {self.spec.name!r} is centralized (placement "
+                f"{self.family.placement!r}): it has no per-AP call; call it on the whole network"
+            )
+        F_hat = np.asarray(r.F_hat)
+        if F_hat.ndim != 3 or F_hat.shape[1] != self.ap_antennas:
+            raise ValueError(
+                f"{self.spec.name}: AP {ap}'s F_hat must be (B, M={self.ap_antennas}, K), got "
+                f"{F_hat.shape}"
+            )
+        res = self.per_ap_design(int(ap), r)
+        B, M, K = F_hat.shape
+        if np.shape(res.W) != (B, M, K + 1):
+            raise ValueError(
+                f"precoder {self.spec.name!r} returned AP {ap}'s W of shape {np.shape(res.W)}, "
+                f"expected {(B, M, K + 1)} (sensing beam first)"
+            )
+        return res
+
+    def _stack_aps(self, r: Realization) -> PrecoderResult:
+        """The whole network's W from every AP's own call (rows AP-major, DESIGN's layout)."""
+        B, N, K = np.shape(r.F_hat)
+        M = self.ap_antennas
+        if not M or N % M:
+            raise ValueError(f"{self.spec.name}: N = {N} rows are not whole APs of M = {M}")
+        parts = [
+            self.per_ap(ap, Realization(r.F_hat[:, ap * M : (ap + 1) * M], r.sensing, None, r.cb))
+            for ap in range(N // M)
+        ]
+        extras: dict[str, np.ndarray] = {}
+        for ap, part in enumerate(parts):
+            extras.update({f"ap{ap}_{k}": v for k, v in part.extras.items()})
+        return PrecoderResult(np.concatenate([p.W for p in parts], axis=1), extras)
 
     @property
     def status(self) -> str:
@@ -254,4 +317,8 @@ def make_precoder(spec: PrecoderSpec, config: Any) -> Precoder:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"precoder {spec.name!r}: parameter {name} must be finite")
     full = PrecoderSpec(spec.name, spec.scenario, params)
+    if family.build_per_ap is not None:
+        return Precoder(
+            family, full, None, family.build_per_ap(full, config), getattr(config, "MT", None)
+        )
     return Precoder(family, full, family.build(full, config))
