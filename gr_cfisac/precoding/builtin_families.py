@@ -127,7 +127,8 @@ def _onnx(spec: PrecoderSpec, cfg):
             f"model {path} does not exist; give the path of an .onnx model with its .json card "
             f"beside it, or a classical algorithm ({', '.join(MU_MISO)}, optimize)"
         )
-    model = load_precoder(str(path), cfg, int(p["threads"]))
+    # the card names the scenario the model was trained for: refused unless it is the spec's
+    model = load_precoder(str(path), cfg, int(p["threads"]), spec.scenario)
     if getattr(model, "threshold_input", False):
         lo, hi = model.threshold_range or (0.0, np.inf)
         if threshold is None or not lo <= threshold <= hi:
@@ -156,16 +157,12 @@ def _remote(spec: PrecoderSpec, cfg):
         )
     if p["fallback"] not in MU_MISO:
         raise ValueError(f"fallback must be one of {MU_MISO}, got {p['fallback']!r}")
+    # the service designs W with its own family and parameters; the beam parameters here are
+    # the local fallback's
     beam = {k: p[k] for k in BEAM_PARAMS}
     local = make_precoder(PrecoderSpec(p["fallback"], spec.scenario, beam), cfg)
     return RemoteDesign(
-        p["address"],
-        cfg,
-        local,
-        int(p["timeout_ms"]),
-        beam,
-        p["server_key"],
-        p["client_key"],
+        p["address"], cfg, local, int(p["timeout_ms"]), p["server_key"], p["client_key"]
     )
 
 

@@ -1,7 +1,7 @@
 """Model cards: reading ``NAME.json`` beside ``NAME.onnx`` and validating it against a JSON schema.
 
-DESIGN.md, "Learned precoders": a card records the system it was trained for (``system``,
-every SystemConfig field, and its ``dimensions``), ``rho``, the regime, the architecture, the
+DESIGN.md, "Learned precoders": a card records the ``scenario`` and the system it was trained
+for (``system``, every SystemConfig field, and its ``dimensions``), ``rho``, the regime, the architecture, the
 training data, validation metrics, the ONNX opset with input/output names and shapes, the
 sensing ``scene`` and the sha256 of the .onnx. :func:`read_card` parses one (bounded size and
 nesting, UTF-8, finite numbers) and :func:`validate_card` checks it against the schema of its
@@ -29,6 +29,15 @@ CARD_FORMAT = "cfisac-model-card/1"
 MAX_CARD_BYTES = 16 * 1024 * 1024
 #: What ``dimensions`` holds: each is the SystemConfig property of the same name.
 DIMENSIONS = ("NT", "NR", "MT", "MR", "K", "NC", "N")
+#: The cell-free scenario (DESIGN.md): what recipes without a scenario train for, and what every
+#: card written before cards named their scenario was trained for.
+DEFAULT_SCENARIO = "cellfree"
+#: How to mend a card missing a required field, where there is a better fix than re-exporting.
+MISSING_FIXES = {
+    "scenario": f'add "scenario": "{DEFAULT_SCENARIO}" to it (the scenario the model was trained '
+    "for; every card written before cards named their scenario is a cell-free model), or "
+    "re-export the model (cfisac export)",
+}
 
 
 class CardError(ValueError):
@@ -72,6 +81,7 @@ LEARNED_CARD_SCHEMA: dict[str, Any] = {
     "required": [
         "format",
         "name",
+        "scenario",
         "file",
         "sha256",
         "system",
@@ -87,6 +97,7 @@ LEARNED_CARD_SCHEMA: dict[str, Any] = {
     "properties": {
         "format": {"const": CARD_FORMAT},
         "name": {"type": "string", "minLength": 1},
+        "scenario": {"type": "string", "minLength": 1},
         "file": {"type": "string", "pattern": r"\.onnx$"},
         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "system": _system_schema(),
@@ -204,10 +215,10 @@ def validate_card(card: Any, path: str | Path, schema: dict[str, Any] | None = N
     error = jsonschema.exceptions.best_match(wrong_format or errors)
     if error is not None:
         field, what = _describe(error)
-        raise CardError(
-            f"model card {path}: field {field or '(card)'} {what}; fix the card or re-export "
-            "the model (cfisac export)"
-        )
+        fix = "fix the card or re-export the model (cfisac export)"
+        if what == "is missing":
+            fix = MISSING_FIXES.get(field, fix)
+        raise CardError(f"model card {path}: field {field or '(card)'} {what}; {fix}")
     known = {f.name for f in dataclasses.fields(SystemConfig)}
     try:
         system = SystemConfig.from_dict({k: v for k, v in card["system"].items() if k in known})

@@ -1,9 +1,9 @@
 """ONNX Runtime host for learned precoders (DESIGN.md, ONNX contract). numpy + onnxruntime only.
 
 A model ``NAME.onnx`` ships with its card ``NAME.json``, validated against its schema by
-:mod:`.cards`. :class:`OnnxPrecoder` checks the card against the running
-:class:`~gr_cfisac.config.SystemConfig` (every system field and dimension, the sha256 of the
-.onnx, the graph's input/output shapes) and refuses a mismatch with a message naming the field;
+:mod:`.cards`. :class:`OnnxPrecoder` checks the card against the scenario it is to serve and the
+running :class:`~gr_cfisac.config.SystemConfig` (every system field and dimension, the sha256 of
+the .onnx, the graph's input/output shapes) and refuses a mismatch with a message naming the field;
 it builds the I/Q input of eq 24 from channel estimates F_hat (B, N, K) and returns the ISAC
 beamformer W (B, N, K+1) complex64, W[..., 0] the sensing beam. Paper-faithful models (users
 only) were trained for one sensing scene, recorded in the card: given sensing tokens of another
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from ..config import SystemConfig
-from .cards import CARD_FORMAT, DIMENSIONS, CardError, read_card
+from .cards import CARD_FORMAT, DEFAULT_SCENARIO, DIMENSIONS, CardError, read_card
 
-__all__ = ["CARD_FORMAT", "CardError", "OnnxPrecoder", "card_path", "check_card", "load_card",
-           "load_precoder"]  # fmt: skip
+__all__ = ["CARD_FORMAT", "CardError", "OnnxPrecoder", "card_path", "check_card",
+           "check_scenario", "load_card", "load_precoder"]  # fmt: skip
 
 
 def card_path(model_path: str | Path) -> Path:
@@ -63,12 +63,31 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def check_card(card: dict[str, Any], cfg: SystemConfig, where: str = "model card") -> None:
-    """Raise ValueError naming the first system field or dimension where a (schema-valid) card
-    differs from ``cfg``.
+def check_scenario(card: dict[str, Any], scenario: str, model: str = "the model") -> None:
+    """Raise ValueError naming the card field ``scenario`` unless the model was trained for the
+    ``scenario`` its precoder is to serve."""
+    trained = card.get("scenario")
+    if trained != scenario:
+        raise ValueError(
+            f"model {model} was trained for scenario {trained!r} (card field `scenario`); this "
+            f"precoder serves scenario {scenario!r}: use a model trained for {scenario!r}, or "
+            f"serve scenario {trained!r}"
+        )
 
-    Fields absent from the card (an older card) are compared with SystemConfig's defaults.
+
+def check_card(
+    card: dict[str, Any],
+    cfg: SystemConfig,
+    where: str = "model card",
+    scenario: str = DEFAULT_SCENARIO,
+) -> None:
+    """Raise ValueError naming the first field where a (schema-valid) card differs from what it
+    is to serve: its ``scenario`` (check_scenario), then every system field and dimension of
+    ``cfg``.
+
+    System fields absent from the card (an older card) are compared with SystemConfig's defaults.
     """
+    check_scenario(card, scenario, f"{card.get('file', '?')} ({where})")
     running = cfg.to_dict()
     running.pop("extra", None)
     defaults = SystemConfig().to_dict()
@@ -105,7 +124,8 @@ class OnnxPrecoder:
     complex64; ``threshold`` (bps/Hz, a number or (B,)) only for threshold-conditioned models.
     ``sensing``: complex tokens (B, 1+NC, N) from channels.sensing_tokens, or a SensingGeometry.
     ``scene``: 'paper' / 'random' / None — what the caller will feed; a paper-faithful model
-    refuses 'random'. ``session_options`` overrides the defaults (threads, ORT_ENABLE_ALL).
+    refuses 'random'. ``scenario``: the scenario it serves (the card's must match).
+    ``session_options`` overrides the defaults (threads, ORT_ENABLE_ALL).
     """
 
     def __init__(
@@ -116,6 +136,7 @@ class OnnxPrecoder:
         scene: str | None = None,
         session_options: Any = None,
         verify_sha256: bool = True,
+        scenario: str = DEFAULT_SCENARIO,
     ) -> None:
         import onnxruntime as ort
 
@@ -123,7 +144,7 @@ class OnnxPrecoder:
         self.card = load_card(self.path)
         self.cfg = cfg
         where = f"model card {card_path(self.path)}"
-        check_card(self.card, cfg, where)
+        check_card(self.card, cfg, where, scenario)
         if verify_sha256 and file_sha256(self.path) != self.card["sha256"]:
             raise ValueError(
                 f"{where}: field sha256 does not match {self.path.name}; the model file changed "
@@ -305,15 +326,22 @@ class OnnxPrecoder:
 
 
 @lru_cache(maxsize=16)
-def _cached(path: str, mtime: float, cfg_json: str, threads: int) -> OnnxPrecoder:
-    return OnnxPrecoder(path, SystemConfig.from_json(cfg_json), threads)
+def _cached(path: str, mtime: float, cfg_json: str, threads: int, scenario: str) -> OnnxPrecoder:
+    return OnnxPrecoder(path, SystemConfig.from_json(cfg_json), threads, scenario=scenario)
 
 
-def load_precoder(model_path: str | Path, cfg: SystemConfig, threads: int = 1) -> OnnxPrecoder:
-    """A shared OnnxPrecoder: loaded once per (model file, configuration, threads)."""
+def load_precoder(
+    model_path: str | Path,
+    cfg: SystemConfig,
+    threads: int = 1,
+    scenario: str = DEFAULT_SCENARIO,
+) -> OnnxPrecoder:
+    """A shared OnnxPrecoder for ``scenario``: loaded once per (model file, configuration,
+    threads, scenario)."""
     path = Path(model_path).resolve()
     if not path.exists():
         raise FileNotFoundError(f"model {model_path} does not exist")
     cfg_dict = cfg.to_dict()
     cfg_dict.pop("extra", None)
-    return _cached(str(path), path.stat().st_mtime, json.dumps(cfg_dict, sort_keys=True), threads)
+    cfg_json = json.dumps(cfg_dict, sort_keys=True)
+    return _cached(str(path), path.stat().st_mtime, cfg_json, threads, scenario)

@@ -21,9 +21,10 @@ import torch
 
 from ..channels import sensing_geometry, sensing_tokens
 from ..config import SystemConfig
-from ..geometry import drop, paper_scene
-from ..recipe import TrainConfig
 from ..dataset import iq, iq_rows, load_split
+from ..geometry import drop, paper_scene
+from ..precoding.cards import DEFAULT_SCENARIO
+from ..recipe import TrainConfig
 from .layers import ZeroForcingBasis
 from .lean import LeanSTCIB, lean_form
 from .models import count_parameters, input_scale
@@ -231,6 +232,7 @@ def model_card(
     return {
         "format": CARD_FORMAT,
         "name": cfg.name,
+        "scenario": recipe_scenario(cfg),
         "file": onnx_path.name,
         "sha256": sha256(onnx_path),
         "system": system,
@@ -281,6 +283,12 @@ def model_card(
         "reproduce": f"cfisac train --config models/{cfg.name}.json --out runs/{cfg.name} "
         f"&& cfisac export runs/{cfg.name} --out models/{cfg.name}.onnx",
     }
+
+
+def recipe_scenario(cfg: TrainConfig) -> str:
+    """The scenario a recipe trains for (its ``scenario`` field; recipes without one train the
+    cell-free scenario, the only one the STCIB/CNN recipes know)."""
+    return str(getattr(cfg, "scenario", None) or DEFAULT_SCENARIO)
 
 
 def log_summary(run_dir: Path) -> dict[str, Any]:
