@@ -14,7 +14,8 @@ In GRC a ``preset`` picks a leading run of these groups (PRESETS) with NR / NT p
 
 Each port becomes one recording ``PATH-<kind><index>`` (an empty PATH records nothing) (antennas or layout values as
 interleaved cf32_le channels, gr_cfisac.sigmf_io) and the capture's collection
-``PATH.sigmf-collection`` groups them, with the SystemConfig and the AP geometry. Every ``cb``
+``PATH.sigmf-collection`` groups them, with the scenario (``cfisac:scenario``, the flowgraph
+simulates ``cellfree``), the SystemConfig and the AP geometry. Every ``cb``
 tag becomes a block annotation; with the truth port connected, each block annotation carries
 the target/clutter/user positions (and, on a RAP's recording, the target's true angles there).
 Other stream tags become annotations holding the exact serialized PMT.
@@ -218,8 +219,10 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         preset: str = "",
         max_blocks: int = 64,
         num_blocks: int = 0,
+        scenario: str = "cellfree",
     ) -> None:
         cfg = check_config(config)
+        self.scenario = str(scenario)
         counts = {
             "rap_echo": int(rap_echo),
             "tap_pilots": int(tap_pilots),
@@ -310,6 +313,7 @@ class sigmf_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             geometry=ap_geometry(cfg),
             description=self.description,
             overwrite=self.overwrite,
+            scenario=self.scenario,
         )
         for kind, j, spec in self.streams:
             stream = {"kind": kind, "index": j, "items_per_block": spec.per_block}

@@ -12,6 +12,8 @@ from ..config import SystemConfig
 from ..sigmf_io import Collection, Recording, SigMFError
 
 CHUNK = 256  # coherence blocks per step
+#: Scenarios replay can score: the estimation and MUSIC of the cell-free network (STCIB paper).
+REPLAY_SCENARIOS = ("cellfree",)
 
 
 @dataclass
@@ -57,6 +59,19 @@ class BlockReader:
         return np.asarray(
             data[self.starts[index][:, None] + np.arange(self.per_block)], dtype=np.complex128
         )
+
+
+def check_scenario(capture: Collection, where: Path) -> str:
+    """The capture's scenario (``cfisac:scenario``; cellfree when it names none), or ValueError
+    if replay cannot serve it."""
+    scenario = capture.scenario
+    if scenario not in REPLAY_SCENARIOS:
+        raise ValueError(
+            f"{where} records scenario {scenario!r} (cfisac:scenario); cfisac replay scores "
+            f"scenario(s) {', '.join(map(repr, REPLAY_SCENARIOS))} only (channel estimation and "
+            "MUSIC of the cell-free network)"
+        )
+    return scenario
 
 
 def config_of(capture: Collection, given: SystemConfig | None, where: Path) -> SystemConfig:

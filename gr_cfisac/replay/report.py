@@ -67,6 +67,7 @@ def format_report(report: dict[str, Any]) -> str:
     report = finite_only(report)
     lines = [
         f"capture   {report['capture']}",
+        f"scenario  {report.get('scenario', 'cellfree')}",
         f"network   {report['config']}  (config from the {report['config_source']})",
         f"blocks    {report['blocks']} scored; streams "
         + ", ".join(f"{n} {k}" for k, n in report["streams"].items()),

@@ -12,7 +12,14 @@ import numpy as np
 
 from ..config import SystemConfig
 from ..sigmf_io import read_capture
-from .capture import BlockReader, config_of, in_chunks, rap_geometry, streams_by_kind
+from .capture import (
+    BlockReader,
+    check_scenario,
+    config_of,
+    in_chunks,
+    rap_geometry,
+    streams_by_kind,
+)
 from .report import jsonable_vector
 
 #: Blocks listed by index per kind of skip (the counts are always complete).
@@ -63,6 +70,7 @@ def score_capture(
     path = Path(path)
     opts = options or ScoreOptions(n_sources=n_sources, method=method, gate_deg=gate_deg)
     capture = read_capture(path, verify_checksum=verify_checksum)
+    scenario = check_scenario(capture, path)
     cfg = config_of(capture, config, path)
     streams = streams_by_kind(capture, cfg, plain_kind)
     per_block = {"rap_echo": cfg.tau, "tap_pilots": cfg.tau_p, "tap_downlink": cfg.tau}
@@ -82,6 +90,7 @@ def score_capture(
         raise ValueError(f"{path}: its recordings share no complete coherence block")
     report: dict[str, Any] = {
         "capture": str(path),
+        "scenario": scenario,
         "config": cfg.summary(),
         "config_source": "capture" if capture.config is not None else "--config",
         "blocks": int(len(cbs)),

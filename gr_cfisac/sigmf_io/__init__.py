@@ -7,8 +7,9 @@ eq 2), ``core:datatype`` ``cf32_le``, ``core:sha512`` always written; the record
 are grouped in a SigMF collection (``NAME.sigmf-collection``). Each recording also carries the
 ``spatial`` extension's element geometry of its array.
 
-The ``cfisac:`` extension holds the SystemConfig (``SystemConfig.to_dict``), what the stream
-carries and which AP it belongs to, and per-block ground truth in annotations. Stream tags and
+The ``cfisac:`` extension holds the scenario recorded (``cfisac:scenario``, a precoder-registry
+scenario name; a capture without one reads as ``cellfree``), the SystemConfig
+(``SystemConfig.to_dict``), what the stream carries and which AP it belongs to, and per-block ground truth in annotations. Stream tags and
 annotations map both ways: a ``cb`` tag (coherence block index) becomes an annotation with
 ``core:label = "cb"``, ``cfisac:cb`` and ``core:sample_count`` = the block's items; any other tag
 becomes an annotation with ``cfisac:tag = {key, type, value}`` (the value JSON-encoded by the
@@ -44,6 +45,7 @@ from .conventions import (
     COLLECTION_EXT,
     DATA_EXT,
     DATATYPE,
+    DEFAULT_SCENARIO,
     EXTENSION,
     EXTENSION_VERSION,
     INCOMPLETE_EXT,
@@ -54,6 +56,7 @@ from .conventions import (
     MAX_META_BYTES,
     META_EXT,
     PARTIAL_EXT,
+    SCENARIO,
     SPATIAL_VERSION,
     SigMFError,
     base_name,
@@ -69,6 +72,7 @@ __all__ = [
     "COLLECTION_EXT",
     "DATATYPE",
     "DATA_EXT",
+    "DEFAULT_SCENARIO",
     "EXTENSION",
     "EXTENSION_VERSION",
     "INCOMPLETE_EXT",
@@ -79,6 +83,7 @@ __all__ = [
     "MAX_META_BYTES",
     "META_EXT",
     "PARTIAL_EXT",
+    "SCENARIO",
     "SPATIAL_VERSION",
     "Annotation",
     "CaptureWriter",

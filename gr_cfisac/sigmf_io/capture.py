@@ -15,9 +15,11 @@ from .collection import write_collection
 from .conventions import (
     CAPTURE_JOURNAL_EXT,
     COLLECTION_EXT,
+    DEFAULT_SCENARIO,
     INTERRUPTED,
     SigMFError,
     check_name_length,
+    check_scenario_name,
     with_ext,
 )
 from .extension import jsonable
@@ -31,7 +33,8 @@ class CaptureWriter(Finishing):
     ``stream(name, num_channels, ...)`` opens a :class:`RecordingWriter` named
     ``<directory>/<capture>-<name>``; ``checkpoint()`` checkpoints them all (call it after each
     batch of whole blocks); ``close()`` finishes them all and writes the collection (only if
-    every recording finished: a failed one leaves the capture incomplete).
+    every recording finished: a failed one leaves the capture incomplete). ``scenario`` (the
+    scenario recorded, ``cfisac:scenario``) goes into every recording and the collection.
     """
 
     def __init__(
@@ -43,12 +46,14 @@ class CaptureWriter(Finishing):
         geometry: dict[str, Any] | None = None,
         description: str = "",
         overwrite: bool = False,
+        scenario: str = DEFAULT_SCENARIO,
     ) -> None:
         if not name or "/" in name:
             raise ValueError(f"CaptureWriter: name must be a plain file name, got {name!r}")
         self.directory = Path(directory)
         self.name = name
         self.config = config
+        self.scenario = check_scenario_name(scenario, "CaptureWriter")
         self.geometry = geometry
         self.description = description
         self.overwrite = overwrite
@@ -73,6 +78,7 @@ class CaptureWriter(Finishing):
         if stream_name in self.writers:
             raise ValueError(f"CaptureWriter.stream: {stream_name!r} is already open")
         kwargs.setdefault("config", self.config)
+        kwargs.setdefault("scenario", self.scenario)
         kwargs.setdefault("overwrite", self.overwrite)
         kwargs.setdefault("description", self.description)
         writer = RecordingWriter(
@@ -94,6 +100,7 @@ class CaptureWriter(Finishing):
         info = {
             "cfisac_capture_journal": 1,
             "config": None if self.config is None else self.config.to_dict(),
+            "scenario": self.scenario,
             "geometry": jsonable(self.geometry or {}),
             "description": self.description,
             "streams": [w.base.name for w in self.writers.values()],
@@ -116,6 +123,7 @@ class CaptureWriter(Finishing):
             config=self.config,
             geometry=self.geometry,
             description=self.description,
+            scenario=self.scenario,
             extra=None if interrupted is None else {INTERRUPTED: {"reason": str(interrupted)}},
         )
         self.journal_path.unlink(missing_ok=True)

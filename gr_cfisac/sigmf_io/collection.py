@@ -1,6 +1,6 @@
 """SigMF collections: the recordings of one run grouped in ``NAME.sigmf-collection``, each
 member listed with the sha512 of its metadata, plus collection-level ``cfisac:`` fields
-(SystemConfig, AP geometry). :func:`read_capture` opens a capture from its collection or from
+(SystemConfig, AP geometry, scenario). :func:`read_capture` opens a capture from its collection or from
 any one of its recordings; a capture whose recorder never finished reads as incomplete."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from ..config import SystemConfig
 from .conventions import (
     COLLECTION_EXT,
+    DEFAULT_SCENARIO,
     EXTENSION,
     INCOMPLETE_EXT,
     INTERRUPTED,
@@ -23,9 +24,11 @@ from .conventions import (
     MAX_FILE_NAME,
     META_EXT,
     PARTIAL_EXT,
+    SCENARIO,
     SigMFError,
     base_name,
     check_name_length,
+    check_scenario_name,
     glob_escape,
     spec_version,
     with_ext,
@@ -51,6 +54,26 @@ class Collection:
         if cfg is not None:
             return cfg
         return next((r.config for r in self.recordings if r.config is not None), None)
+
+    @property
+    def scenario(self) -> str:
+        """The scenario recorded (``cfisac:scenario``): the collection's, else its recordings'
+        (which must agree), else DEFAULT_SCENARIO (a foreign capture)."""
+        where = self.path or "capture"
+        value = self.info.get(SCENARIO)
+        if value is None:
+            named = {r.scenario for r in self.recordings if SCENARIO in r.global_info}
+            if len(named) > 1:
+                raise SigMFError(
+                    f"{where}: its recordings name different scenarios {sorted(named)} "
+                    f"({SCENARIO}); a capture records one scenario: the metadata is corrupt"
+                )
+            return named.pop() if named else DEFAULT_SCENARIO
+        if not isinstance(value, str) or not value:
+            raise SigMFError(
+                f"{where}: {SCENARIO} must be a scenario name; the metadata is corrupt"
+            )
+        return value
 
     @property
     def geometry(self) -> dict[str, Any]:
@@ -86,8 +109,10 @@ def write_collection(
     geometry: dict[str, Any] | None = None,
     description: str = "",
     extra: dict[str, Any] | None = None,
+    scenario: str | None = None,
 ) -> Path:
-    """Group finished recordings (beside ``path``) into NAME.sigmf-collection, atomically."""
+    """Group finished recordings (beside ``path``) into NAME.sigmf-collection, atomically
+    (``scenario``: the scenario recorded, ``cfisac:scenario``)."""
     coll_path = with_ext(base_name(path), COLLECTION_EXT)
     streams = []
     for rec in recordings:
@@ -104,6 +129,8 @@ def write_collection(
     }
     if description:
         info["core:description"] = description
+    if scenario is not None:
+        info[SCENARIO] = check_scenario_name(scenario, "write_collection")
     if config is not None:
         info[f"{EXTENSION}:config"] = config.to_dict()
     if geometry:

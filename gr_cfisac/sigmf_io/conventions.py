@@ -16,7 +16,7 @@ import numpy as np
 
 #: The extension namespace and its version (semantic: a reader accepts the same major version).
 EXTENSION = "cfisac"
-EXTENSION_VERSION = "1.0.0"
+EXTENSION_VERSION = "1.1.0"  # 1.1.0 added cfisac:scenario
 #: The SigMF ``spatial`` extension version whose fields we write.
 SPATIAL_VERSION = "1.1.0"
 DATATYPE = "cf32_le"
@@ -35,6 +35,11 @@ MAX_FILE_NAME = 255
 MAX_BASE_NAME = MAX_FILE_NAME - 32
 #: Global (and collection) field marking a capture that stopped before its planned end.
 INTERRUPTED = "cfisac:interrupted"
+#: Global (and collection) field naming the scenario recorded (the precoder registry's names).
+SCENARIO = "cfisac:scenario"
+#: The scenario of a capture that names none (foreign captures, captures made before the field):
+#: the cell-free scenario of DESIGN.md, the registry's default.
+DEFAULT_SCENARIO = "cellfree"
 #: Largest coherence block index (``cfisac:cb``): block indices are int64 in the core.
 MAX_CB = 2**63 - 1
 #: Integers in metadata longer than this many digits are refused (uint64 has 20).
@@ -56,6 +61,16 @@ KNOWN_KINDS = (
     "precoder",  # the whole W: 1 item per block
     "other",
 )
+
+
+def check_scenario_name(scenario: object, who: str) -> str:
+    """``scenario`` if it is a non-empty string, else ValueError naming ``who``'s parameter."""
+    if not isinstance(scenario, str) or not scenario.strip():
+        raise ValueError(
+            f"{who}: scenario must be a scenario name such as {DEFAULT_SCENARIO!r}, got "
+            f"{scenario!r}"
+        )
+    return scenario
 
 
 class SigMFError(ValueError):

@@ -17,6 +17,7 @@ from ..layout import Layout
 from .conventions import (
     DATA_EXT,
     DATATYPE,
+    DEFAULT_SCENARIO,
     EXTENSION,
     INCOMPLETE_EXT,
     ITEM_DTYPE,
@@ -25,6 +26,7 @@ from .conventions import (
     MAX_FILE_NAME,
     META_EXT,
     PARTIAL_EXT,
+    SCENARIO,
     SigMFError,
     base_name,
     with_ext,
@@ -63,6 +65,12 @@ class Recording:
         """``cfisac:stream`` (kind, ap, index, items_per_block, item_shape ...), {} if absent."""
         value = self.global_info.get(f"{EXTENSION}:stream")
         return dict(value) if isinstance(value, dict) else {}
+
+    @property
+    def scenario(self) -> str:
+        """The scenario recorded (``cfisac:scenario``); DEFAULT_SCENARIO (cellfree) for a
+        recording that names none (made by another tool, or before the field existed)."""
+        return str(self.global_info.get(SCENARIO, DEFAULT_SCENARIO))
 
     @property
     def kind(self) -> str | None:

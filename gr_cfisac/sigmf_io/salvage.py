@@ -282,6 +282,7 @@ def _write_collection(base: Path, members: list[str]) -> Path | None:
         config=SystemConfig.from_dict(config) if isinstance(config, dict) else None,
         geometry=info.get("geometry") or None,
         description=str(info.get("description") or ""),
+        scenario=info.get("scenario") if isinstance(info.get("scenario"), str) else None,
         extra={INTERRUPTED: {"reason": REASON, "salvaged": True}},
     )
     journal.unlink()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import SystemConfig
-from .conventions import EXTENSION, EXTENSION_VERSION, INTERRUPTED, MAX_CB, SigMFError
+from .conventions import EXTENSION, EXTENSION_VERSION, INTERRUPTED, MAX_CB, SCENARIO, SigMFError
 from .extension import Annotation
 
 
@@ -162,6 +162,9 @@ def check_stream_fields(meta_path: Path, glob: dict[str, Any]) -> None:
     num_items = glob.get(f"{EXTENSION}:num_items")
     if num_items is not None and not _is_count(num_items):
         raise bad("num_items", "a non-negative integer")
+    scenario = glob.get(SCENARIO)
+    if scenario is not None and not (isinstance(scenario, str) and scenario):
+        raise bad("scenario", "a scenario name (a non-empty string, e.g. 'cellfree')")
     mark = glob.get(INTERRUPTED)
     if mark is not None and not (isinstance(mark, dict) and isinstance(mark.get("reason"), str)):
         raise bad("interrupted", "an object with a string 'reason'")

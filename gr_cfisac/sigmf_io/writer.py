@@ -24,6 +24,7 @@ from ..config import SystemConfig
 from .conventions import (
     DATA_EXT,
     DATATYPE,
+    DEFAULT_SCENARIO,
     EXTENSION,
     INCOMPLETE_EXT,
     INTERRUPTED,
@@ -32,10 +33,12 @@ from .conventions import (
     MAX_CB,
     META_EXT,
     PARTIAL_EXT,
+    SCENARIO,
     SPATIAL_VERSION,
     SigMFError,
     base_name,
     check_name_length,
+    check_scenario_name,
     spec_version,
     with_ext,
 )
@@ -85,6 +88,7 @@ class RecordingWriter(Finishing):
     path: NAME (extensions added). stream: ``cfisac:stream`` description, e.g.
     ``{"kind": "rap_echo", "ap": "rap", "index": 0, "items_per_block": 192}``.
     array_shape: (rows, cols) of the URPA whose antennas are the channels (adds ``spatial``).
+    scenario: the scenario recorded (``cfisac:scenario``, a precoder-registry scenario name).
     fsync_interval: seconds between fsyncs of the samples and journal at checkpoints (bounds
     what a power cut loses; a killed process loses nothing checkpointed either way).
     """
@@ -105,6 +109,7 @@ class RecordingWriter(Finishing):
         extra_global: dict[str, Any] | None = None,
         overwrite: bool = False,
         fsync_interval: float = 1.0,
+        scenario: str = DEFAULT_SCENARIO,
     ) -> None:
         if not isinstance(num_channels, (int, np.integer)) or num_channels < 1:
             raise ValueError(f"RecordingWriter: num_channels must be >= 1, got {num_channels!r}")
@@ -134,6 +139,7 @@ class RecordingWriter(Finishing):
                 f"{num_channels}; they must match"
             )
         self.num_channels = int(num_channels)
+        self.scenario = check_scenario_name(scenario, "RecordingWriter")
         self.config = config
         self.stream = dict(stream or {})
         self.array_shape = tuple(int(x) for x in array_shape) if array_shape else None
@@ -329,6 +335,7 @@ class RecordingWriter(Finishing):
                 *self.array_shape, wavelength
             )
         glob["core:extensions"] = extensions
+        glob[SCENARIO] = self.scenario
         if self.config is not None:
             glob[f"{EXTENSION}:config"] = self.config.to_dict()
         if self.stream:
