@@ -28,6 +28,8 @@ handles ``n`` whole coherence blocks on every port at once, so
   on that buffer, and the input's other readers when they have taken what it holds. Blocks fed
   different streams align at different blocks, so a flowgraph whose inputs join running
   streams is limited once, where all of them come in (:class:`gr_cfisac.blocks.head.head`),
+- BLAS and OpenMP threads are limited (gr_cfisac.blas, ``CFISAC_BLAS_THREADS``, default 1)
+  in the block's thread before its first ``work()``: the block threads are the parallelism,
 - any exception in ``work()`` is logged with the block's name and ends the flowgraph
   (GNU Radio would otherwise hang with a dead thread); it is kept in ``block.error``.
 
@@ -48,6 +50,7 @@ import pmt
 
 from gnuradio import gr
 
+from .. import blas
 from ..config import SystemConfig
 
 #: Stream tag on the first item of every coherence block; value: the block index (uint64).
@@ -147,6 +150,9 @@ class CoherenceBlock(gr.basic_block):
         #: Coherence blocks to process before ending, counted after the join (0: no limit).
         self.num_blocks = int(num_blocks)
         self.error: Exception | None = None
+        # checked here (a bad CFISAC_BLAS_THREADS fails at construction), applied in work()
+        self._blas_threads: int | None = blas.configured_threads()
+        self._blas_entered = False
         self.blocks_done = 0
         self.calls = 0  # work() calls that computed something
         self.process_time = 0.0  # seconds spent in process(), for benchmarks
@@ -211,6 +217,9 @@ class CoherenceBlock(gr.basic_block):
             return gr.WORK_DONE
 
     def _work(self, input_items, output_items) -> int:
+        if not self._blas_entered:  # in this block's own thread, before any numerics
+            blas.enter_block_thread(self._blas_threads or 0)
+            self._blas_entered = True
         if not self._config_checked:
             # before anything is consumed: joining may drop the item that carries the tag
             self._check_upstream_config(len(input_items))
