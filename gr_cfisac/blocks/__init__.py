@@ -15,9 +15,11 @@ from .metrics_sink import metrics_sink
 from .music_localizer import display_size, music_localizer
 from .pilot_estimator import pilot_estimator
 from .precoder import precoder, resolve_precoder
+from .rap_side import rap_side
 from .scenario_source import scenario_source
 from .sigmf_sink import sigmf_sink
 from .sigmf_source import sigmf_source
+from .tap_side import tap_side
 from .transmitter import transmitter
 
 __all__ = [
@@ -31,6 +33,8 @@ __all__ = [
     "music_localizer",
     "fusion",
     "metrics_sink",
+    "tap_side",
+    "rap_side",
     "item_size",
     "display_size",
     "build_chain",

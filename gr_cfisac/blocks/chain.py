@@ -5,8 +5,17 @@
     tb.run()
     print(chain.metrics.summary())
 
-Useful for scripts, tests and benchmarks that want the chain without GRC; the GRC flowgraph
-``flowgraphs/cfisac_sim.grc`` wires the same blocks the same way.
+Five blocks, connected by port name (:class:`~gr_cfisac.blocks.wiring.Wiring`; ports named
+alike carry the same thing)::
+
+    tap (tap_side) --tap0.., truth--> downlink --user1..--> metrics
+        |  \\--symbols, truth, W, geometry------------------> metrics
+        \\--tap0.., truth--> echo --rap1..--> rap (rap_side) --fix--> metrics
+            geometry ------------------------^   \\--rap1..--------------> metrics
+
+Useful for scripts, tests and benchmarks that want the chain without GRC. The GRC flowgraph
+``flowgraphs/cfisac_sim.grc`` draws the same blocks the same way: its builder replays this
+wiring (``Chain.wiring`` and the hier blocks' ``wiring``).
 """
 
 from __future__ import annotations
@@ -18,32 +27,65 @@ from gnuradio import gr
 from ..config import SystemConfig
 from .downlink_channel import downlink_channel
 from .echo_channel import echo_channel
-from .fusion import fusion
+from .hier import part_setting
 from .metrics_sink import metrics_sink
-from .music_localizer import music_localizer
-from .pilot_estimator import pilot_estimator
-from .precoder import precoder
-from .scenario_source import scenario_source
-from .transmitter import transmitter
+from .rap_side import rap_side
+from .tap_side import SEED_OFFSETS as TAP_SEED_OFFSETS
+from .tap_side import tap_side
+from .wiring import Wiring
+
+#: every block's seed relative to the chain's ``seed``
+SEED_OFFSETS = TAP_SEED_OFFSETS | {"downlink": 2, "echo": 3}
+#: the names ``max_blocks`` may be given per (the parts of the hier blocks and the others)
+PART_NAMES = ("scenario", "estimator", "precoder", "transmitter", "downlink", "echo")
+PART_NAMES += ("music", "fusion", "metrics")
+#: what is connected to what: (source, destination) pairs, every port name they share
+LINKS = (("tap", "downlink"), ("downlink", "metrics"), ("tap", "metrics"))
+SENSING_LINKS = (("tap", "echo"), ("echo", "rap"), ("echo", "metrics"), ("tap", "rap"))
+SENSING_LINKS += (("rap", "metrics"),)
 
 
 @dataclass
 class Chain:
-    """The blocks of one chain (sensing blocks are None without sensing)."""
+    """The blocks of one chain (the sensing ones are None without sensing); ``wiring`` says how
+    they are connected."""
 
-    scenario: scenario_source
-    estimator: pilot_estimator
-    precoder: precoder
-    transmitter: transmitter
+    tap: tap_side
     downlink: downlink_channel
     echo: echo_channel | None
-    music: music_localizer | None
-    fusion: fusion | None
+    rap: rap_side | None
     metrics: metrics_sink
+    wiring: Wiring
+
+    @property
+    def scenario(self):
+        return self.tap.scenario
+
+    @property
+    def estimator(self):
+        return self.tap.estimator
+
+    @property
+    def precoder(self):
+        return self.tap.precoder
+
+    @property
+    def transmitter(self):
+        return self.tap.transmitter
+
+    @property
+    def music(self):
+        return None if self.rap is None else self.rap.music
+
+    @property
+    def fusion(self):
+        return None if self.rap is None else self.rap.fusion
 
     @property
     def blocks(self) -> list[gr.basic_block]:
-        return [b for b in vars(self).values() if b is not None]
+        """Every cfisac block, in signal order (the hier blocks' parts, not the hier blocks)."""
+        sensing = [] if self.rap is None else [self.echo, *self.rap.blocks]
+        return [*self.tap.blocks, self.downlink, *sensing, self.metrics]
 
     def errors(self) -> dict[str, Exception]:
         """Blocks that stopped the flowgraph with an error: name -> exception."""
@@ -67,41 +109,35 @@ def build_chain(
 ) -> Chain:
     """Create and connect every block of the chain in ``tb``.
 
-    max_blocks: coherence blocks per work() call, one number or per block name (tests use odd
-    sizes to shuffle the call boundaries). n_sources: MUSIC's model order (default NC + 1;
-    0: MDL per block, as cfisac_sim does). scenario_options go to scenario_source.
+    max_blocks: coherence blocks per work() call, one number or per block name (PART_NAMES;
+    tests use odd sizes to shuffle the call boundaries). n_sources: MUSIC's model order
+    (default NC + 1; 0: MDL per block, as cfisac_sim does). scenario_options go to the
+    scenario source (tap_side's scene, user_speed_mps, …). Seeds: SEED_OFFSETS.
     """
+    if isinstance(max_blocks, dict) and set(max_blocks) - set(PART_NAMES):
+        raise ValueError(
+            f"build_chain: max_blocks names unknown blocks {sorted(set(max_blocks) - set(PART_NAMES))}"
+            f"; the blocks: {PART_NAMES}"
+        )
 
     def mb(name: str) -> int:
-        return max_blocks.get(name, 64) if isinstance(max_blocks, dict) else int(max_blocks)
+        return part_setting(max_blocks, name, 64)
 
-    NT, K, NR = cfg.NT, cfg.K, cfg.NR
-    c = Chain(
-        scenario=scenario_source(
-            cfg, seed=seed, num_blocks=num_blocks, max_blocks=mb("scenario"), **scenario_options
-        ),
-        estimator=pilot_estimator(cfg, max_blocks=mb("estimator")),
-        precoder=precoder(
+    parts = {
+        "tap": tap_side(
             cfg,
-            algorithm,
+            seed=seed,
+            num_blocks=num_blocks,
+            algorithm=algorithm,
             sensing_fraction=sensing_fraction,
             msg_interval=msg_interval,
-            max_blocks=mb("precoder"),
+            max_blocks=max_blocks,
+            **scenario_options,
         ),
-        transmitter=transmitter(cfg, seed=seed + 1, max_blocks=mb("transmitter")),
-        downlink=downlink_channel(cfg, seed=seed + 2, max_blocks=mb("downlink")),
-        echo=echo_channel(cfg, seed=seed + 3, max_blocks=mb("echo")) if with_sensing else None,
-        music=(
-            music_localizer(
-                cfg, n_sources=n_sources, msg_interval=msg_interval, max_blocks=mb("music")
-            )
-            if with_sensing
-            else None
+        "downlink": downlink_channel(
+            cfg, seed=seed + SEED_OFFSETS["downlink"], max_blocks=mb("downlink")
         ),
-        fusion=fusion(cfg, msg_interval=msg_interval, max_blocks=mb("fusion"))
-        if with_sensing
-        else None,
-        metrics=metrics_sink(
+        "metrics": metrics_sink(
             cfg,
             with_sensing=with_sensing,
             msg_interval=msg_interval,
@@ -109,30 +145,20 @@ def build_chain(
             csv_path=csv_path,
             max_blocks=mb("metrics"),
         ),
-    )
-    truth, geometry = (c.scenario, 2 * NT), (c.scenario, 2 * NT + 1)
-    for i in range(NT):
-        tb.connect((c.scenario, i), (c.estimator, i))
-        tb.connect((c.scenario, NT + i), (c.estimator, NT + i))
-        tb.connect((c.estimator, i), (c.precoder, i))
-        tb.connect((c.precoder, i), (c.transmitter, i))
-        tb.connect((c.transmitter, i), (c.downlink, i))
-    tb.connect(geometry, (c.precoder, NT))
-    tb.connect(truth, (c.downlink, NT))
-    for k in range(K):
-        tb.connect((c.downlink, k), (c.metrics, k))
-    tb.connect((c.transmitter, NT), (c.metrics, K))
-    tb.connect(truth, (c.metrics, K + 1))
-    tb.connect((c.precoder, NT), (c.metrics, K + 2))
+    }
     if with_sensing:
-        for i in range(NT):
-            tb.connect((c.transmitter, i), (c.echo, i))
-        tb.connect(truth, (c.echo, NT))
-        tb.connect(geometry, (c.metrics, K + 3))
-        for j in range(NR):
-            tb.connect((c.echo, j), (c.music, j))
-            tb.connect((c.echo, j), (c.metrics, K + 4 + j))
-            tb.connect((c.music, j), (c.fusion, j))
-        tb.connect(geometry, (c.fusion, NR))
-        tb.connect(c.fusion, (c.metrics, K + 4 + NR))
-    return c
+        parts["echo"] = echo_channel(cfg, seed=seed + SEED_OFFSETS["echo"], max_blocks=mb("echo"))
+        parts["rap"] = rap_side(
+            cfg, n_sources=n_sources, msg_interval=msg_interval, max_blocks=max_blocks
+        )
+    wiring = Wiring(tb, parts)
+    for src, dst in LINKS + (SENSING_LINKS if with_sensing else ()):
+        wiring.connect_by_name(src, dst)
+    return Chain(
+        tap=parts["tap"],
+        downlink=parts["downlink"],
+        echo=parts.get("echo"),
+        rap=parts.get("rap"),
+        metrics=parts["metrics"],
+        wiring=wiring,
+    )
