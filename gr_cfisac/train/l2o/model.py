@@ -1,0 +1,201 @@
+"""The masked Transformer of paper 002 (Fig. 2, eqs 12-24) and the SAO-lift / SAO stacks
+(Fig. 1, eqs 6-11).
+
+One layer maps (H^(t-1), W^(t-1)) to (H^(t), W_0^(t)); :func:`~.ops.ascent` then takes Q
+gradient steps on the sum rate of the true masked channel (eq 8). Tokens (eq 13): the user-level
+sequence S holds each user's channel row and beam row (2Km tokens of width 2Nm, I/Q
+concatenated), the antenna-level sequence T each antenna's channel column and beam column (2Nm
+tokens of width 2Km). No positional encoding. Attention masks (eqs 16-18) use the finite
+:data:`MASK_VALUE` instead of -inf, so a masked token's row (all entries masked) is a uniform
+softmax instead of NaN; its output is discarded by the sample mask.
+
+Deviations from the paper (its eqs 20-21 concatenate the user and antenna streams token by
+token, which pairs user j with antenna j and needs Km = Nm): each stream has its own
+aggregation MLP that maps a token back to its row (user stream, width 2Nm) or column (antenna
+stream, width 2Km) of the complex matrix, and the two views are summed with one residual of the
+input (eq 21 adds S and T, i.e. the input twice); channel and beam tokens get a learned type
+embedding; the ascent step size is learned per layer (initialized at ``step_size``; a fixed
+step that suits one SNR and K overshoots at another); the last layer of every residual branch
+starts at zero, so an untrained model is LMMSE followed by the ascent steps. The sample mask is
+reapplied to H^(t) as well as W^(t).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from . import ops
+
+#: additive attention mask of masked tokens (eqs 17-18 use -inf; see the module docstring)
+MASK_VALUE = -1e9
+
+
+def attention_mask(tokens: torch.Tensor) -> torch.Tensor:
+    """M_U / M_A of eqs 16-18 from a token mask (B, L) of 0/1: (B, L, L), MASK_VALUE where
+    token i or token j is masked, else 0."""
+    both = tokens[:, :, None] * tokens[:, None, :]
+    return (1.0 - both) * MASK_VALUE
+
+
+class MaskedSelfAttention(nn.Module):
+    """Multi-head self-attention of eqs 14-15 and 19 with an additive mask; the heads'
+    outputs are concatenated (eq 20), their aggregation is the caller's MLP. (B, L, d) ->
+    (B, L, d)."""
+
+    def __init__(self, d_model: int, heads: int) -> None:
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model={d_model} must be a multiple of heads={heads}")
+        self.heads, self.d_head = heads, d_model // heads
+        self.q = nn.Linear(d_model, d_model, bias=False)
+        self.k = nn.Linear(d_model, d_model, bias=False)
+        self.v = nn.Linear(d_model, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        B, L, d = x.shape
+        split = (B, L, self.heads, self.d_head)
+        q, k, v = (f(x).reshape(split).transpose(1, 2) for f in (self.q, self.k, self.v))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head) + mask[:, None]
+        out = torch.softmax(scores, dim=-1) @ v
+        return out.transpose(1, 2).reshape(B, L, d)
+
+
+def mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
+    """FC - GELU - FC with the last layer at zero (the residual branch starts as identity)."""
+    net = nn.Sequential(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Linear(d_hidden, d_out))
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
+
+
+class Stream(nn.Module):
+    """One token sequence of Fig. 2: FC + token norm embedding, a type embedding (channel or
+    beam token), masked MHSA and the aggregation MLP back to the token width.
+    (B, 2L, width) tokens, (B, 2L, 2L) mask -> (B, 2L, width)."""
+
+    def __init__(self, width: int, d_model: int, heads: int, hidden: int) -> None:
+        super().__init__()
+        self.embed = nn.Linear(width, d_model)
+        self.norm = nn.LayerNorm(d_model)
+        self.kind = nn.Parameter(torch.zeros(2, d_model))
+        self.attention = MaskedSelfAttention(d_model, heads)
+        self.aggregate = mlp(d_model, hidden, width)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        half = tokens.shape[1] // 2
+        kind = torch.repeat_interleave(self.kind, half, dim=0)  # channel tokens, then beams
+        x = self.norm(self.embed(tokens)) + kind
+        return self.aggregate(self.attention(x, mask))
+
+
+def rows(X: ops.Complex) -> torch.Tensor:
+    """(Re, Im) (B, Km, Nm) -> user-level tokens (B, Km, 2Nm)."""
+    return torch.cat(X, dim=-1)
+
+
+def columns(X: ops.Complex) -> torch.Tensor:
+    """(Re, Im) (B, Km, Nm) -> antenna-level tokens (B, Nm, 2Km)."""
+    return torch.cat([X[0].transpose(-1, -2), X[1].transpose(-1, -2)], dim=-1)
+
+
+def from_rows(x: torch.Tensor) -> ops.Complex:
+    n = x.shape[-1] // 2
+    return x[..., :n], x[..., n:]
+
+
+def from_columns(x: torch.Tensor) -> ops.Complex:
+    k = x.shape[-1] // 2
+    return x[..., :k].transpose(-1, -2), x[..., k:].transpose(-1, -2)
+
+
+class MaskedTransformerLayer(nn.Module):
+    """F_theta_t of eqs 9-10: (H^(t-1), W^(t-1)) -> (H^(t), W_0^(t)), both masked, W_0 at
+    power P (before the ascent steps). ``lift`` False (SAO, eq 11): H^(t) is not computed."""
+
+    def __init__(self, Km: int, Nm: int, d_model: int, heads: int, hidden: int, lift: bool):
+        super().__init__()
+        self.Km, self.Nm, self.lift = Km, Nm, lift
+        self.users = Stream(2 * Nm, d_model, heads, hidden)
+        self.antennas = Stream(2 * Km, d_model, heads, hidden)
+        self.norm_w = nn.LayerNorm(2 * Nm)
+        self.out_w = mlp(2 * Nm, hidden, 2 * Nm)
+        if lift:
+            self.norm_h = nn.LayerNorm(2 * Nm)
+            self.out_h = mlp(2 * Nm, hidden, 2 * Nm)
+
+    def forward(
+        self, H: ops.Complex, W: ops.Complex, mask_u: torch.Tensor, mask_a: torch.Tensor,
+        sample: torch.Tensor,
+    ) -> tuple[ops.Complex, ops.Complex]:  # fmt: skip
+        Km = self.Km
+        S = torch.cat([rows(H), rows(W)], dim=1)  # eq 13, (B, 2Km, 2Nm)
+        T = torch.cat([columns(H), columns(W)], dim=1)  # (B, 2Nm, 2Km)
+        ys = self.users(S, mask_u)
+        yt = self.antennas(T, mask_a)
+        # eq 21: both views of the update plus the input, per matrix
+        yw = rows(W) + ys[:, Km:] + rows(from_columns(yt[:, self.Nm :]))
+        w = yw + self.out_w(self.norm_w(yw))  # eqs 22-23
+        Wr, Wi = from_rows(w)
+        W0 = ops.normalize_power((Wr * sample, Wi * sample))  # eq 24 + sample mask + power
+        if not self.lift:
+            return H, W0
+        yh = rows(H) + ys[:, :Km] + rows(from_columns(yt[:, : self.Nm]))
+        h = yh + self.out_h(self.norm_h(yh))
+        Hr, Hi = from_rows(h)
+        return (Hr * sample, Hi * sample), W0
+
+
+class MTSAO(nn.Module):
+    """MT-SAO-lift (``lift`` True, eq 10) or MT-SAO (eq 11): LMMSE start (eq 5) on the masked
+    channel, T masked Transformer layers each followed by Q ascent steps (eq 8).
+
+    Inputs as the ONNX graph's: ``channel`` (B, Km, 2Nm) rows [Re f_k^T, Im f_k^T],
+    ``users`` (B, Km), ``antennas`` (B, Nm) masks (0/1), ``noise`` sigma^2 (B, 1). ``forward``
+    returns the final beamformer (B, Km, 2Nm) rows [Re w_k^T, Im w_k^T]; :meth:`trajectory`
+    every W^(t). ``steps`` is Q (``None``: the model's ``q_steps``)."""
+
+    def __init__(
+        self, Km: int, Nm: int, layers: int, d_model: int, heads: int, hidden: int,
+        lift: bool = True, q_steps: int = 5, step_size: float = 3e-4, power: float = 1.0,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.Km, self.Nm, self.lift, self.power = Km, Nm, lift, power
+        self.q_steps = q_steps
+        self.layers = nn.ModuleList(
+            MaskedTransformerLayer(Km, Nm, d_model, heads, hidden, lift) for _ in range(layers)
+        )
+        self.log_step = nn.Parameter(torch.full((layers,), math.log(step_size)))
+
+    def start(self, channel, users, antennas, noise):
+        """Masked channel (eq 12), masks (eqs 16-18) and the LMMSE start W^(0) (eq 5)."""
+        sample = ops.sample_mask(users, antennas)
+        H = from_rows(channel)
+        H = (H[0] * sample, H[1] * sample)
+        mask_u = attention_mask(torch.cat([users, users], dim=-1))
+        mask_a = attention_mask(torch.cat([antennas, antennas], dim=-1))
+        W = ops.lmmse(H, users, noise, self.power)
+        return H, W, (mask_u, mask_a, sample)
+
+    def layer(self, t: int, H, aux, W, masks, noise, steps: int):
+        """Layer t (0-based): eq 10 then eq 8. Returns (H^(t), W^(t))."""
+        mask_u, mask_a, sample = masks
+        aux, W0 = self.layers[t](aux, W, mask_u, mask_a, sample)
+        step = torch.exp(self.log_step[t])
+        return aux, ops.ascent(H, W0, noise, steps, step, sample, self.power)
+
+    def trajectory(self, channel, users, antennas, noise, steps: int | None = None, upto=None):
+        """[W^(0), W^(1), ..., W^(upto)] as (Re, Im) pairs and the masked channel H."""
+        steps = self.q_steps if steps is None else steps
+        H, W, masks = self.start(channel, users, antennas, noise)
+        aux, out = H, [W]
+        for t in range(len(self.layers) if upto is None else upto):
+            aux, W = self.layer(t, H, aux, W, masks, noise, steps)
+            out.append(W)
+        return H, out
+
+    def forward(self, channel, users, antennas, noise, steps: int | None = None) -> torch.Tensor:
+        _, Ws = self.trajectory(channel, users, antennas, noise, steps)
+        return rows(Ws[-1])
