@@ -8,7 +8,8 @@ users open).
 cfisac_sim.py is package code (``cfisac demo`` runs it): grcc writes it into gr_cfisac/flowgraphs/,
 and flowgraphs/cfisac_sim.py links there, so `grcc -o flowgraphs` and GRC's Generate write it too.
 
-The blocks and wiring shared with the hardware-in-the-loop pair are in grc_parts.py.
+The blocks and wiring are the Python chain's (gr_cfisac.blocks.build_chain), through grc_parts.py,
+which the hardware-in-the-loop pair shares.
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ from pathlib import Path
 
 import numpy as np
 from grc_parts import (
-    GEOMETRY,
     NR,
     NT,
-    TRUTH,
     Flowgraph,
     K,
+    chain_edges,
     config,
+    draw,
     echo_channel,
     localizer,
+    out,
     parameters,
     recorder,
+    reference_chain,
+    seed,
     transmit_front_end,
 )
 
@@ -72,17 +76,19 @@ else:
 """
 
 
-def chain(
-    fg: Flowgraph, geometry: tuple[str, int] = ("scenario", GEOMETRY), **music_params: str
-) -> None:
-    """The whole CF-ISAC chain with the cfisac blocks, ids as used by the demo and tests; its
-    blocks take the sensing geometry (one item per coherence block) from output ``geometry``.
-    MUSIC assumes ``sources`` sources (0: MDL per block: Table I's 2x2 RAPs identify at most
-    2, not the target and both clutter points); the recorder writes what ``cfisac replay``
-    scores (RAP echoes, truth, geometry, TAP pilots and statistics) to ``capture``."""
+def chain(fg: Flowgraph, geometry: tuple[str, int] | None = None, **music_params: str) -> None:
+    """The whole CF-ISAC chain with the cfisac blocks, wired as build_chain wires it, ids as
+    used by the demo and tests; its blocks take the sensing geometry (one item per coherence
+    block) from output ``geometry`` (default: the scenario's). MUSIC assumes ``sources``
+    sources (0: MDL per block: Table I's 2x2 RAPs identify at most 2, not the target and both
+    clutter points); the recorder writes what ``cfisac replay`` scores (RAP echoes, truth,
+    geometry, TAP pilots and statistics) to ``capture``."""
+    ref = reference_chain()
     config(fg, MR_shape="(rap_rows, rap_cols)")
-    transmit_front_end(fg, ("downlink", "echo"), user_speed_mps="user_speed_mps", geometry=geometry)
-    fg.block("downlink", "cfisac_downlink_channel", (1200, 120), config="cfg", seed="seed + 2")
+    transmit_front_end(fg, user_speed_mps="user_speed_mps")
+    fg.block(
+        "downlink", "cfisac_downlink_channel", (1200, 120), config="cfg", seed=seed("downlink")
+    )
     echo_channel(fg, (1200, 420))
     localizer(fg, (1500, 420), (1800, 420), n_sources="sources", **music_params)
     fg.block(
@@ -94,28 +100,18 @@ def chain(
         csv_path="csv_path",
         print_interval="print_interval",
     )
-    fg.connect("scenario", TRUTH, "downlink", NT)
-    fg.connect("scenario", TRUTH, "echo", NT)
-    for k in range(K):
-        fg.connect("downlink", k, "metrics", k)
-    fg.connect("transmitter", NT, "metrics", K)
-    fg.connect("scenario", TRUTH, "metrics", K + 1)
-    fg.connect("precoder", NT, "metrics", K + 2)
-    fg.connect(*geometry, "metrics", K + 3)
-    for j in range(NR):
-        fg.connect("echo", j, "music", j)
-        fg.connect("echo", j, "metrics", K + 4 + j)
-        fg.connect("music", j, "fusion", j)
-    fg.connect(*geometry, "fusion", NR)
-    fg.connect("fusion", 0, "metrics", K + 4 + NR)
+    scenario_geometry = ("scenario", out(ref.scenario, "geometry"))
+    geometry = geometry or scenario_geometry
+    draw(fg, chain_edges(), {scenario_geometry: geometry})
     # everything cfisac replay needs to rerun and score estimation and MUSIC
+    uplink = [f"pilots{i}" for i in range(NT)] + [f"stats{i}" for i in range(NT)]
     recorder(
         fg,
         (1200, 700),
         "replay",
-        [("echo", j) for j in range(NR)]
-        + [("scenario", TRUTH), geometry]
-        + [("scenario", i) for i in range(2 * NT)],  # TAP pilots, then statistics
+        [("echo", out(ref.echo, f"rap{j + 1}")) for j in range(NR)]
+        + [("scenario", out(ref.scenario, "truth")), geometry]
+        + [("scenario", out(ref.scenario, name)) for name in uplink],
     )
 
 
@@ -178,7 +174,7 @@ def with_gui() -> Flowgraph:
         vlen="cfisac.item_size(cfg, 'geometry')",
         ignoretag="True",
     )
-    fg.connect("scenario", GEOMETRY, "pace", 0)
+    fg.connect("scenario", out(reference_chain().scenario, "geometry"), "pace", 0)
     chain(fg, geometry=("pace", 0), display_step_deg=str(step))
     az, el = display_grid(step)
     # one spectrum in SPECTRUM_EVERY blocks is plenty for the eye and spares the GUI thread
@@ -224,7 +220,7 @@ def with_gui() -> Flowgraph:
         mult="[]",
         offset="[]",
     )
-    fg.connect("music", NR, "spectrum_keep", 0)
+    fg.connect("music", out(reference_chain().music, "spectrum1"), "spectrum_keep", 0)
     fg.connect("spectrum_keep", 0, "spectrum_stream", 0)
     fg.connect("spectrum_stream", 0, "spectrum_raster", 0)
     fg.block(
@@ -256,7 +252,7 @@ def with_gui() -> Flowgraph:
         ylabel='"rate (bps/Hz)"',
         **time_params,
     )
-    fg.connect("metrics", 0, "rate_streams", 0)
+    fg.connect("metrics", out(reference_chain().metrics, "rates"), "rate_streams", 0)
     for i in range(K + NR):
         fg.connect("rate_streams", i, "rates_plot", i)
     fg.block(
@@ -275,7 +271,7 @@ def with_gui() -> Flowgraph:
         update_time="0.10",
         gui_hint="(0, 0, 1, 1)",
     )
-    fg.connect("metrics", 1, "constellation", 0)
+    fg.connect("metrics", out(reference_chain().metrics, "equalized"), "constellation", 0)
     fg.block(
         "display_setup",
         "snippet",

@@ -5,9 +5,11 @@ users open):
     GRC_BLOCKS_PATH=grc .venv/bin/python /usr/bin/grcc -o flowgraphs flowgraphs/cfisac_hil_tap.grc
     GRC_BLOCKS_PATH=grc .venv/bin/python /usr/bin/grcc -o flowgraphs flowgraphs/cfisac_hil_rap.grc
 
-TAP side (``cfisac_hil_tap``): the network's transmit side and the simulated air: scenario,
-per-TAP MMSE estimation, precoder (any algorithm; ``remote`` with ``remote_address`` asks a
-``cfisac serve`` precoder service on another host), transmitter and echo channel. It serves
+TAP side (``cfisac_hil_tap``): the network's transmit side and the simulated air: one CF-ISAC
+TAP Side block (scenario, per-TAP MMSE estimation, precoder, transmitter; the simulation's
+transmit front end, grc_parts.front_end_params; the precoder runs any algorithm, ``remote``
+with ``remote_address`` asks a ``cfisac serve`` precoder service on another host) and the echo
+channel. It serves
 every RAP's snapshots, the sensing geometry and the ground truth on GNU Radio's own ZeroMQ
 PUSH sinks (tags passed: ``cb`` and ``cfisac_config`` cross the link) at
 ``tcp://HOST:BASE_PORT + k`` (k = 0..NR-1 the RAPs, NR the geometry, NR+1 the truth), and
@@ -15,9 +17,9 @@ records what it sent.
 
 RAP side (``cfisac_hil_rap``): what runs on the receive hosts: ZeroMQ PULL sources for the RAP
 snapshots, geometry and truth (replace them by radio sources on a real testbed), one CF-ISAC
-Head (aligned) through which all of them pass, MUSIC per RAP, fusion into a position written
-to ``fix_path`` (float32 items, blocks.layout.fix_layout), and a SigMF capture of what it
-received for ``cfisac replay``. It stops after ``num_blocks`` coherence blocks, or
+Head (aligned) through which all of them pass, one CF-ISAC RAP Side block (MUSIC per RAP,
+fusion) whose positions go to ``fix_path`` (float32 items, blocks.layout.fix_layout), and a
+SigMF capture of what it received for ``cfisac replay``. It stops after ``num_blocks`` coherence blocks, or
 ``idle_timeout`` seconds after the last block when the TAP side stopped first (GNU Radio's
 ZeroMQ sources have no end-of-stream), and then prints what it measured (fix rate, position
 error against the recorded truth) and writes it as JSON beside ``fix_path``. MUSIC assumes
@@ -45,18 +47,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from grc_parts import (
-    GEOMETRY,
+    CFG,
     NR,
-    NT,
-    TRUTH,
     Flowgraph,
-    K,
     config,
     echo_channel,
-    localizer,
+    grc_wiring,
+    inp,
+    out,
     parameters,
-    transmit_front_end,
+    reference_chain,
+    tap_side_block,
 )
+
+from gr_cfisac.blocks import head as head_block
+from gr_cfisac.blocks import rap_side as rap_block
 
 HERE = Path(__file__).resolve().parent
 #: the streams crossing the ZeroMQ link, link k on port ``base_port + k``: (name, item length)
@@ -127,12 +132,15 @@ def tap_side() -> Flowgraph:
         ],
     )
     config(fg)
-    transmit_front_end(fg, ("echo",), user_speed_mps="0.0", remote_address="remote_address")
-    echo_channel(fg, (1200, 300))
+    tap_side_block(fg, (8, 200), user_speed_mps="0.0", remote_address="remote_address")
+    echo_channel(fg, (600, 300))
+    ref = reference_chain()
+    tap, echo = ref.tap, ref.echo
+    grc_wiring(fg, {"tap": tap, "echo": echo}).connect_by_name("tap", "echo")  # TAPs, truth
     fg.block(
         "w_null",
         "blocks_null_sink",
-        (900, 500),
+        (600, 500),
         type="complex",
         vlen="cfisac.item_size(cfg, 'precoder')",
         num_inputs="1",
@@ -140,16 +148,15 @@ def tap_side() -> Flowgraph:
     fg.block(
         "symbols_null",
         "blocks_null_sink",
-        (1200, 560),
+        (600, 560),
         type="complex",
-        vlen=f"{K + 1}",
+        vlen="cfg.K + 1",
         num_inputs="1",
     )
-    fg.connect("precoder", NT, "w_null", 0)
-    fg.connect("transmitter", NT, "symbols_null", 0)
-    fg.connect("scenario", TRUTH, "echo", NT)
-    raps = [("echo", j) for j in range(NR)]
-    truth, geometry = ("scenario", TRUTH), ("scenario", GEOMETRY)
+    fg.connect("tap", out(tap, "W"), "w_null", 0)
+    fg.connect("tap", out(tap, "symbols"), "symbols_null", 0)
+    raps = [("echo", out(echo, f"rap{j + 1}")) for j in range(NR)]
+    truth, geometry = ("tap", out(tap, "truth")), ("tap", out(tap, "geometry"))
     for k, ((name, _), (src, port)) in enumerate(zip(LINKS, [*raps, geometry, truth])):
         _zeromq(fg, f"push_{name}", "zeromq_push_sink", (1500, 200 + 100 * k), k)
         fg.connect(src, port, f"push_{name}", 0)
@@ -201,29 +208,37 @@ def rap_side() -> Flowgraph:
         max_blocks="16",
         idle_timeout_s="idle_timeout",
     )
-    # the head's ports: the RAPs, truth, geometry (the sink's order); LINKS: RAPs, geometry, truth
-    head_port = {f"rap{j + 1}": j for j in range(NR)} | {"truth": NR, "geometry": NR + 1}
+    fg.block("rap", "cfisac_rap_side", (600, 200), config="cfg", n_sources="sources")
+    head = head_block(CFG, preset="rap_truth_geometry")
+    rap = rap_block(CFG, n_sources=0)
+    # the head's ports are named by SigMF stream kind (gr_cfisac.blocks.sigmf_sink.KIND_ORDER)
+    head_port = {f"rap{j + 1}": f"rap_echo{j}" for j in range(NR)}
+    head_port |= {"truth": "truth0", "geometry": "geometry0"}
+    wiring = grc_wiring(fg, {"head": head, "rap": rap})
     for k, (name, _) in enumerate(LINKS):
         _zeromq(fg, f"pull_{name}", "zeromq_pull_source", (8, 200 + 100 * k), k)
-        fg.connect(f"pull_{name}", 0, "head", head_port[name])
-    localizer(fg, (600, 200), (900, 200), n_sources="sources")
+        fg.connect(f"pull_{name}", 0, "head", inp(head, head_port[name]))
+    for name in [f"rap{j + 1}" for j in range(NR)] + ["geometry"]:
+        wiring.connect(("head", head_port[name]), ("rap", name))
     fg.block(
         "fix_file",
         "blocks_file_sink",
-        (1200, 200),
+        (900, 200),
         type="float",
         vlen="cfisac.item_size(cfg, 'fix')",
         file="fix_path",
         append="False",
         unbuffered="False",
     )
-    for j in range(NR):
-        fg.connect("head", j, "music", j)
-        fg.connect("music", j, "fusion", j)
-    fg.connect("head", head_port["geometry"], "fusion", NR)
-    fg.connect("fusion", 0, "fix_file", 0)
-    raps = [("head", j) for j in range(NR)]
-    _recorder(fg, (900, 700), raps, ("head", head_port["truth"]), ("head", head_port["geometry"]))
+    fg.connect("rap", out(rap, "fix"), "fix_file", 0)
+    raps = [("head", out(head, head_port[f"rap{j + 1}"])) for j in range(NR)]
+    _recorder(
+        fg,
+        (900, 700),
+        raps,
+        ("head", out(head, head_port["truth"])),
+        ("head", out(head, head_port["geometry"])),
+    )
     # after the run (num_blocks reached, the TAP side gone quiet, or Ctrl-C): print what was
     # measured and write it as JSON beside the fixes
     fg.block(

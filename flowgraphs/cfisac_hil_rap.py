@@ -58,15 +58,14 @@ class cfisac_hil_rap(gr.top_block):
         ##################################################
 
         self.recorder = cfisac.sigmf_sink(cfg, capture, preset='rap_truth_geometry', description='', overwrite=True, max_blocks=64, num_blocks=0)
+        self.rap = cfisac.rap_side(cfg, n_sources=sources, n_peaks=0, method="fast", display_step_deg=4.0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64)
         self.pull_truth = zeromq.pull_source(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'truth'), 'tcp://%s:%d' % (host, base_port + 5), 100, True, (-1))
         self.pull_rap4 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 3), 100, True, (-1))
         self.pull_rap3 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 2), 100, True, (-1))
         self.pull_rap2 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 1), 100, True, (-1))
         self.pull_rap1 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 0), 100, True, (-1))
         self.pull_geometry = zeromq.pull_source(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'geometry'), 'tcp://%s:%d' % (host, base_port + 4), 100, True, (-1))
-        self.music = cfisac.music_localizer(cfg, n_sources=sources, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64, num_blocks=0)
         self.head = cfisac.head(cfg, num_blocks=num_blocks, preset='rap_truth_geometry', max_blocks=16, idle_timeout_s=idle_timeout, on_idle=getattr(self, 'stop', None))
-        self.fusion = cfisac.fusion(cfg, n_peaks=0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64, num_blocks=0)
         self.fix_file = blocks.file_sink(gr.sizeof_float*cfisac.item_size(cfg, 'fix'), fix_path, False)
         self.fix_file.set_unbuffered(False)
 
@@ -74,28 +73,24 @@ class cfisac_hil_rap(gr.top_block):
         ##################################################
         # Connections
         ##################################################
-        self.connect((self.fusion, 0), (self.fix_file, 0))
-        self.connect((self.head, 5), (self.fusion, 4))
-        self.connect((self.head, 0), (self.music, 0))
-        self.connect((self.head, 2), (self.music, 2))
-        self.connect((self.head, 1), (self.music, 1))
-        self.connect((self.head, 3), (self.music, 3))
-        self.connect((self.head, 2), (self.recorder, 2))
-        self.connect((self.head, 5), (self.recorder, 5))
-        self.connect((self.head, 3), (self.recorder, 3))
-        self.connect((self.head, 1), (self.recorder, 1))
-        self.connect((self.head, 0), (self.recorder, 0))
+        self.connect((self.head, 1), (self.rap, 1))
+        self.connect((self.head, 3), (self.rap, 3))
+        self.connect((self.head, 0), (self.rap, 0))
+        self.connect((self.head, 5), (self.rap, 4))
+        self.connect((self.head, 2), (self.rap, 2))
         self.connect((self.head, 4), (self.recorder, 4))
-        self.connect((self.music, 2), (self.fusion, 2))
-        self.connect((self.music, 3), (self.fusion, 3))
-        self.connect((self.music, 0), (self.fusion, 0))
-        self.connect((self.music, 1), (self.fusion, 1))
+        self.connect((self.head, 1), (self.recorder, 1))
+        self.connect((self.head, 2), (self.recorder, 2))
+        self.connect((self.head, 3), (self.recorder, 3))
+        self.connect((self.head, 5), (self.recorder, 5))
+        self.connect((self.head, 0), (self.recorder, 0))
         self.connect((self.pull_geometry, 0), (self.head, 5))
         self.connect((self.pull_rap1, 0), (self.head, 0))
         self.connect((self.pull_rap2, 0), (self.head, 1))
         self.connect((self.pull_rap3, 0), (self.head, 2))
         self.connect((self.pull_rap4, 0), (self.head, 3))
         self.connect((self.pull_truth, 0), (self.head, 4))
+        self.connect((self.rap, 0), (self.fix_file, 0))
 
 
     def get_num_blocks(self):

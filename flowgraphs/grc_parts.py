@@ -1,24 +1,55 @@
 """What the scripts writing this folder's .grc flowgraphs share (build_grc.py for the simulation,
-cfisac_hil_build.py for the hardware-in-the-loop pair): the .grc writer and the blocks every
-flowgraph builds the same way.
+cfisac_hil_build.py for the hardware-in-the-loop pair): the .grc writer, the transmit front end
+and the wiring, all taken from the blocks' own Python so there is one description of each.
 
-The wiring follows DESIGN.md: one port per access point, per-block data on streams. Port
-numbers are GRC's: ports with a multiplicity expand in place, numbered in order.
+The wiring follows DESIGN.md: one port per access point, per-block data on streams. Ports are
+named by the blocks' own port names (``out(block, "truth")``), never counted: GRC numbers a
+block's ports in the order the block lists them (ports with a multiplicity expand in place),
+so a name resolved on a reference instance (built here with the default network) is the GRC
+port. The simulation draws the chain that ``gr_cfisac.blocks.build_chain`` wires, edge for
+edge (:func:`chain_edges`); the TAP side (:class:`gr_cfisac.blocks.tap_side`) is its transmit
+front end, drawn block by block there (:func:`transmit_front_end`) and as one CF-ISAC TAP Side
+block in the hardware-in-the-loop pair (:func:`tap_side_block`), with the same parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from functools import cache
 from pathlib import Path
 
 import yaml
 
+from gnuradio import gr
+from gr_cfisac.blocks.chain import SEED_OFFSETS, Chain, build_chain
+from gr_cfisac.blocks.wiring import Edge, Wiring, flatten, port_index
 from gr_cfisac.config import SystemConfig
 
 CFG = SystemConfig()  # the flowgraphs' default network (Table I)
 NT, K, NR = CFG.NT, CFG.K, CFG.NR
-#: the scenario source's outputs after its 2·NT per-TAP ports (pilots, statistics)
-TRUTH, GEOMETRY = 2 * NT, 2 * NT + 1
+
+
+@cache
+def reference_chain() -> Chain:
+    """build_chain on the default network (never run): the blocks whose port names give GRC's
+    port numbers, and the wiring the simulation flowgraphs draw."""
+    return build_chain(gr.top_block(), CFG, num_blocks=1, n_sources=0)
+
+
+def out(block, name: str) -> int:
+    """GRC port number of ``block``'s output called ``name``."""
+    return port_index(block, name, output=True)
+
+
+def inp(block, name: str) -> int:
+    """GRC port number of ``block``'s input called ``name``."""
+    return port_index(block, name, output=False)
+
+
+def seed(part: str) -> str:
+    """The GRC expression of a part's seed (the chain's offsets from the ``seed`` parameter)."""
+    offset = SEED_OFFSETS[part]
+    return f"seed + {offset}" if offset else "seed"
 
 
 class Flowgraph:
@@ -88,54 +119,92 @@ def config(fg: Flowgraph, **params: str) -> None:
     fg.block("cfg", "cfisac_config", (200, 8), **params)
 
 
-def transmit_front_end(
+#: where the simulation flowgraphs draw the TAP side's parts
+FRONT_END_AT = {"scenario": (8, 200), "estimator": (300, 200), "precoder": (600, 200)}
+FRONT_END_AT |= {"transmitter": (900, 200)}
+
+
+def front_end_params(user_speed_mps: str, **precoder_params: str) -> dict[str, dict[str, str]]:
+    """The transmit front end's GRC parameters, per part of the TAP side (scenario, estimator,
+    precoder, transmitter; the CF-ISAC TAP Side block takes the same names). Needs the
+    flowgraph parameters ``num_blocks``, ``seed``, ``algorithm`` and ``sensing_fraction``."""
+    return {
+        "scenario": {
+            "seed": seed("scenario"),
+            "num_blocks": "num_blocks",
+            "scene": '"paper"',
+            "user_speed_mps": user_speed_mps,
+            "target_speed_mps": "0.0",
+        },
+        "estimator": {"method": '"mmse"'},
+        "precoder": {
+            "algorithm": "algorithm",
+            "sensing_fraction": "sensing_fraction",
+            "sensing_beam": '"nullspace"',
+            **precoder_params,
+        },
+        "transmitter": {"seed": seed("transmitter")},
+    }
+
+
+def transmit_front_end(fg: Flowgraph, user_speed_mps: str, **precoder_params: str) -> None:
+    """The TAP side's parts drawn block by block, ids as its part names (wired by
+    :func:`draw`)."""
+    tap = reference_chain().tap
+    for part, params in front_end_params(user_speed_mps, **precoder_params).items():
+        fg.block(part, tap.parts[part].name(), FRONT_END_AT[part], config="cfg", **params)
+
+
+def tap_side_block(
+    fg: Flowgraph, at: tuple[int, int], user_speed_mps: str, **precoder_params: str
+) -> str:
+    """The transmit front end as one CF-ISAC TAP Side block ``tap``, with the parameters
+    :func:`transmit_front_end` gives its parts (the block derives the transmitter's seed)."""
+    parts = front_end_params(user_speed_mps, **precoder_params)
+    parts.pop("transmitter")
+    params = {k: v for p in parts.values() for k, v in p.items()}
+    return fg.block("tap", "cfisac_tap_side", at, config="cfg", **params)
+
+
+def chain_edges() -> list[Edge]:
+    """build_chain's connections between the blocks the simulation draws (the TAP and RAP
+    sides' parts by their part names, the other blocks by build_chain's)."""
+    return flatten(reference_chain().wiring)
+
+
+def draw(
     fg: Flowgraph,
-    feeds: Iterable[str],
-    user_speed_mps: str,
-    geometry: tuple[str, int] = ("scenario", GEOMETRY),
-    **precoder_params: str,
+    edges: Iterable[Edge],
+    sources: Mapping[tuple[str, int], tuple[str, int]] | None = None,
 ) -> None:
-    """Scenario, per-TAP MMSE estimation, precoder and transmitter, wired; the transmitter's
-    TAP ports feed the same ports of each block named in ``feeds``; the precoder takes the
-    sensing geometry from output ``geometry`` (block, port). Needs the flowgraph parameters
-    ``num_blocks``, ``seed``, ``algorithm`` and ``sensing_fraction``."""
-    fg.block(
-        "scenario",
-        "cfisac_scenario_source",
-        (8, 200),
-        config="cfg",
-        seed="seed",
-        num_blocks="num_blocks",
-        scene='"paper"',
-        user_speed_mps=user_speed_mps,
-        target_speed_mps="0.0",
-    )
-    fg.block("estimator", "cfisac_pilot_estimator", (300, 200), config="cfg", method='"mmse"')
-    fg.block(
-        "precoder",
-        "cfisac_precoder",
-        (600, 200),
-        config="cfg",
-        algorithm="algorithm",
-        sensing_fraction="sensing_fraction",
-        sensing_beam='"nullspace"',
-        **precoder_params,
-    )
-    fg.block("transmitter", "cfisac_transmitter", (900, 200), config="cfg", seed="seed + 1")
-    feeds = list(feeds)
-    for i in range(NT):
-        fg.connect("scenario", i, "estimator", i)
-        fg.connect("scenario", NT + i, "estimator", NT + i)
-        fg.connect("estimator", i, "precoder", i)
-        fg.connect("precoder", i, "transmitter", i)
-        for dst in feeds:
-            fg.connect("transmitter", i, dst, i)
-    fg.connect(*geometry, "precoder", NT)
+    """Draw ``edges``, each fed from ``sources[(block, port)]`` where given (e.g. a throttle
+    in front of a stream) and from its own source otherwise."""
+    sources = sources or {}
+    for e in edges:
+        fg.connect(*sources.get((e.src, e.src_port), (e.src, e.src_port)), e.dst, e.dst_port)
+
+
+class _GrcGraph:
+    """What a Wiring connects through: draws each connection into a Flowgraph, the blocks
+    named by their part names."""
+
+    def __init__(self, fg: Flowgraph, parts: Mapping[str, object]) -> None:
+        self.fg = fg
+        self.names = {id(block): name for name, block in parts.items()}
+
+    def connect(self, src: tuple[object, int], dst: tuple[object, int]) -> None:
+        self.fg.connect(self.names[id(src[0])], src[1], self.names[id(dst[0])], dst[1])
+
+
+def grc_wiring(fg: Flowgraph, parts: Mapping[str, object]) -> Wiring:
+    """A Wiring that draws into ``fg``: ``parts`` are reference instances of the flowgraph's
+    blocks of the same ids (their port names give the GRC port numbers)."""
+    return Wiring(_GrcGraph(fg, parts), parts)
 
 
 def echo_channel(fg: Flowgraph, at: tuple[int, int]) -> None:
-    """The echo channel block (its seed offset is the same in every flowgraph)."""
-    fg.block("echo", "cfisac_echo_channel", at, config="cfg", seed="seed + 3")
+    """The echo channel block (the chain's seed offset)."""
+    fg.block("echo", "cfisac_echo_channel", at, config="cfg", seed=seed("echo"))
 
 
 def localizer(

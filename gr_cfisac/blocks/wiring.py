@@ -108,3 +108,17 @@ class Wiring:
     def sinks_of(self, input_: int) -> list[tuple[str, int]]:
         """``(part, port)`` of every part fed by the graph's own input ``input_``."""
         return [(e.dst, e.dst_port) for e in self.edges if e.src == SELF and e.src_port == input_]
+
+
+def flatten(wiring: Wiring) -> list[Edge]:
+    """The edges between the blocks of a flowgraph whose parts include hier blocks (parts with
+    their own ``wiring``, e.g. a :class:`~gr_cfisac.blocks.hier.HierBlock`; one level): first
+    every hier part's inside, then the graph's edges with each hier end replaced by the parts
+    behind it, named by their part names (which must not repeat across the hier blocks)."""
+    hiers = {name: b.wiring for name, b in wiring.parts.items() if hasattr(b, "wiring")}
+    edges = [e for w in hiers.values() for e in w.internal()]
+    for e in wiring.edges:
+        srcs = [hiers[e.src].source_of(e.src_port)] if e.src in hiers else [(e.src, e.src_port)]
+        dsts = hiers[e.dst].sinks_of(e.dst_port) if e.dst in hiers else [(e.dst, e.dst_port)]
+        edges += [Edge(s, sp, d, dp) for s, sp in srcs for d, dp in dsts]
+    return edges
