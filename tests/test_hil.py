@@ -167,14 +167,26 @@ def test_localization_still_works_on_the_rap_side(hil):
 
 def test_hil_with_the_precoder_as_a_remote_service(hil, tmp_path):
     """TAP side with algorithm=remote and `cfisac serve zf` in a third process: the service
-    designs every W, and the RAP side localizes as with the local ZF precoder."""
+    designs every W (with the TAP flowgraph's 50 % sensing power as its parameter: the
+    service's parameters decide its W), and the RAP side localizes as with the local ZF
+    precoder."""
     from gr_cfisac.service import RemotePrecoder
 
     cfg, first = hil
     base = _free_base_port(cfg.NR + 4)
     service = f"tcp://127.0.0.1:{base + cfg.NR + 2}"
     serve = subprocess.Popen(
-        [sys.executable, "-m", "gr_cfisac.cli", "serve", "zf", "--address", service],
+        [
+            sys.executable,
+            "-m",
+            "gr_cfisac.cli",
+            "serve",
+            "zf",
+            "--param",
+            "sensing_fraction=0.5",
+            "--address",
+            service,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,5 +1,7 @@
 """ZeroMQ precoder service (gr_cfisac.service): wire format, robustness, client failure modes,
-and interoperation with GNU Radio's stock ZeroMQ message blocks. Loopback only, short timeouts."""
+and interoperation with GNU Radio's stock ZeroMQ message blocks. Loopback only, short timeouts.
+The service runs registry precoders and answers W (B, N, K+1); tests of serving any family,
+the geometry field and the refusals are in test_service_registry.py."""
 
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ import numpy as np
 import pmt
 import pytest
 import zmq
+from service_helpers import local, request, scene, take
 
 from gr_cfisac.config import SystemConfig
-from gr_cfisac.precoding import mrt, zf
+from gr_cfisac.precoding.registry import Realization
 from gr_cfisac.service import (
     MAX_DEPTH,
     MalformedMessage,
@@ -28,6 +31,7 @@ from gr_cfisac.service import (
     check_frame,
     decode_message,
     encode_message,
+    geometry_fields,
     reply_address_for,
     to_pmt,
 )
@@ -138,38 +142,43 @@ def test_fuzzed_frames_only_ever_raise_malformed_message(cfg):
 
 def test_handle_answers_good_requests_and_explains_bad_ones(cfg, addr):
     with PrecoderService("zf", cfg, addr) as svc:
-        F = _estimates(cfg, 2)
-        reply = decode_message(svc.handle(encode_message(11, F_hat=F.astype(np.complex64), seq=5)))
+        F, sg = scene(cfg, 2)
+        reply = decode_message(svc.handle(request(11, F, sg, seq=5)))
         assert reply["status"] == "ok" and reply["cb"] == 11 and reply["seq"] == 5
-        assert _rel(reply["W"], zf(F, cfg.power_budget)) < 1e-6
-        one = decode_message(svc.handle(encode_message(12, F_hat=F[0].astype(np.complex64))))
-        assert one["W"].shape == (cfg.N, cfg.K)  # one block in, one block out (stock peers)
+        assert _rel(reply["W"], local("zf", cfg, F, sg)) < 1e-6
+        one = decode_message(svc.handle(request(12, F[:1], sg=take(sg, 0))))
+        assert one["W"].shape == (1, cfg.N, cfg.K + 1)
+        flat = {k: v[0] for k, v in geometry_fields(take(sg, 0)).items()}
+        one = decode_message(
+            svc.handle(encode_message(12, F_hat=F[0].astype(np.complex64), **flat))
+        )
+        assert one["W"].shape == (cfg.N, cfg.K + 1)  # one block in, one block out (stock peers)
         bad = svc.handle(encode_message(13, F_hat=np.ones((3, 4), np.complex64)))
         err = decode_message(bad)
         assert err["status"] == "error" and err["cb"] == 13
         assert "needs (B, N=32, K=4)" in err["error"]
-        nan = F.astype(np.complex64)
+        nan = F.copy()
         nan[0, 0, 0] = np.nan
-        assert "NaN" in decode_message(svc.handle(encode_message(1, F_hat=nan)))["error"]
+        assert "NaN" in decode_message(svc.handle(request(1, nan, sg)))["error"]
+        assert "power must be" in decode_message(svc.handle(request(1, F, sg, power=-1.0)))["error"]
+        other = decode_message(svc.handle(request(1, F, sg, power=2 * cfg.power_budget)))
+        assert "power" in other["error"] and "differs from this service's" in other["error"]
         assert (
-            "power must be"
-            in decode_message(
-                svc.handle(encode_message(1, F_hat=F.astype(np.complex64), power=-1.0))
-            )["error"]
+            decode_message(svc.handle(request(1, F, sg, power=cfg.power_budget)))["W"] is not None
         )
         garbage = decode_message(svc.handle(b"\x00\x01garbage"))  # answered, not silence
         assert garbage["status"] == "error" and "bad request" in garbage["error"]
-        assert svc.stats["ok"] == 2 and svc.stats["malformed"] == 4
+        assert svc.stats["ok"] == 4 and svc.stats["malformed"] == 5
 
 
 def test_remote_precoder_matches_the_local_precoder(cfg, addr):
-    F = _estimates(cfg, 4)
+    F, sg = scene(cfg, 4)
     with Running(PrecoderService("mrt", cfg, addr)):
         with RemotePrecoder(addr, cfg, timeout_ms=2000) as remote:
-            W = remote(F, cfg.power_budget, cb=np.arange(20, 24))
+            W = remote(F, cfg.power_budget, cb=np.arange(20, 24), geometry=sg)
             assert remote.ok and remote.last_model == "mrt"
-            assert W.shape == (4, cfg.N, cfg.K)
-            assert _rel(W, mrt(F, cfg.power_budget)) < 1e-6
+            assert W.shape == (4, cfg.N, cfg.K + 1)  # always the ISAC layout, sensing beam first
+            assert _rel(W, local("mrt", cfg, F, sg)) < 1e-6
             assert remote.ping()["model"] == "mrt"
             with pytest.raises(ValueError, match="F_hat must be"):
                 remote(F[:, :3])
@@ -179,7 +188,8 @@ def test_stock_path_survives_malformed_requests_then_serves(cfg, addr):
     """2,000 malformed frames from a stock-style PUSH peer (the routed path is fuzzed in
     test_service_fuzz.py); the routed client is served afterwards."""
     rng = np.random.default_rng(5)
-    good = encode_message(1, F_hat=_estimates(cfg, 1).astype(np.complex64))
+    F, sg = scene(cfg, 3)
+    good = request(1, F[:1], take(sg, 0))
     junk = [
         b"",
         b"\xff" * 7,
@@ -212,7 +222,7 @@ def test_stock_path_survives_malformed_requests_then_serves(cfg, addr):
         assert svc.stats["received"] == svc.stats["stock"] == 2_000
         with RemotePrecoder(addr, cfg, timeout_ms=5_000) as remote:
             for cb in range(3):
-                W = remote(_estimates(cfg, 1, seed=cb), cb=cb)
+                W = remote(F[cb : cb + 1], cb=cb, geometry=take(sg, cb))
                 assert W is not None, remote.status
         push.close(0)
         assert svc.stats["malformed"] >= 1_600
@@ -222,13 +232,13 @@ def test_stock_path_survives_malformed_requests_then_serves(cfg, addr):
 def test_model_failure_is_reported_and_the_service_carries_on(cfg, addr):
     calls = []
 
-    def flaky(F_hat, power, noise, sensing):
+    def flaky(r: Realization) -> np.ndarray:  # a Model needing the estimates only
         calls.append(1)
         if len(calls) == 1:
             raise np.linalg.LinAlgError("singular matrix")
-        return zf(F_hat, power, noise)
+        return np.ones((r.F_hat.shape[0], cfg.N, cfg.K + 1), complex)
 
-    with Running(PrecoderService(Model("flaky", flaky, cfg.K), cfg, addr)):
+    with Running(PrecoderService(Model("flaky", flaky), cfg, addr)):
         with RemotePrecoder(addr, cfg, timeout_ms=2000) as remote:
             assert remote(_estimates(cfg, 1)) is None
             assert remote.status.startswith("server error: precoder failed: LinAlgError")
@@ -302,24 +312,24 @@ def test_client_rejects_malformed_and_stale_replies(cfg, addr):
         router.close(0)
 
 
-def _until_ok(remote: RemotePrecoder, F: np.ndarray, seconds: float = 10) -> None:
+def _until_ok(remote: RemotePrecoder, F: np.ndarray, sg=None, seconds: float = 10) -> None:
     """Call until a reply comes (a client connecting while the service starts may miss one)."""
     deadline = time.monotonic() + seconds
-    while remote(F) is None and time.monotonic() < deadline:
+    while remote(F, geometry=sg) is None and time.monotonic() < deadline:
         pass
     assert remote.ok, remote.status
 
 
 def test_client_recovers_after_the_service_restarts(cfg, addr):
-    F = _estimates(cfg, 1)
+    F, sg = scene(cfg, 1)
     with RemotePrecoder(addr, cfg, timeout_ms=200) as remote:
         with Running(PrecoderService("zf", cfg, addr)):
-            _until_ok(remote, F)
-        assert remote(F) is None  # service gone: timeout or unreachable, no exception
+            _until_ok(remote, F, sg)
+        assert remote(F, geometry=sg) is None  # service gone: timeout or unreachable
         assert remote.status.startswith(("timeout", "unreachable"))
         with Running(PrecoderService("zf", cfg, addr)):
-            _until_ok(remote, F)
-            assert _rel(remote(F), zf(F, cfg.power_budget)) < 1e-6
+            _until_ok(remote, F, sg)
+            assert _rel(remote(F, geometry=sg), local("zf", cfg, F, sg)) < 1e-6
 
 
 def test_replies_reach_only_their_requester(cfg):
@@ -343,12 +353,16 @@ def test_replies_reach_only_their_requester(cfg):
         s.connect(where)
         rogues.append(s)
     try:
+        F, sg = scene(cfg, 100)
+        W = local("zf", cfg, F, sg)
         with Running(PrecoderService("zf", cfg, addr)) as svc:
             with RemotePrecoder(addr, cfg, 2000) as a, RemotePrecoder(addr, cfg, 2000) as b:
                 for i in range(50):
-                    Fa, Fb = _estimates(cfg, 1, 2 * i), _estimates(cfg, 1, 2 * i + 1)
-                    assert _rel(a(Fa, cb=i), zf(Fa, cfg.power_budget)) < 1e-6, a.status
-                    assert _rel(b(Fb, cb=i), zf(Fb, cfg.power_budget)) < 1e-6, b.status
+                    ia, ib = 2 * i, 2 * i + 1
+                    Wa = a(F[ia : ia + 1], cb=i, geometry=take(sg, ia))
+                    Wb = b(F[ib : ib + 1], cb=i, geometry=take(sg, ib))
+                    assert _rel(Wa, W[ia : ia + 1]) < 1e-6, a.status
+                    assert _rel(Wb, W[ib : ib + 1]) < 1e-6, b.status
                 assert a.counts == {"ok": 50} and b.counts == {"ok": 50}
             assert svc.stats["ok"] == 100
         assert sum(r.poll(0) for r in rogues) == 0  # not one reply reached a rogue
@@ -390,7 +404,7 @@ def test_stock_gnuradio_message_blocks_talk_to_the_service(cfg):
             self.message_port_pub(pmt.intern("out"), msg)
 
     stock = f"tcp://127.0.0.1:{_free_tcp_port()}"
-    F = _estimates(cfg, 5)
+    F, sg = scene(cfg, 5)
     with Running(PrecoderService("zf", cfg, "tcp://127.0.0.1:*", stock_address=stock)) as svc:
         assert svc.stock_reply_address == reply_address_for(stock)
         assert any("unrouted" in w for w in svc.warnings)
@@ -403,8 +417,9 @@ def test_stock_gnuradio_message_blocks_talk_to_the_service(cfg):
         tb.start()
         try:
             time.sleep(0.3)  # let both stock sockets connect
-            for cb in range(5):
-                emitter.send(to_pmt(100 + cb, F_hat=F[cb].astype(np.complex64)))
+            for cb in range(5):  # one block each: 2-D F_hat, geometry without the batch axis
+                geometry = {k: v[0] for k, v in geometry_fields(take(sg, cb)).items()}
+                emitter.send(to_pmt(100 + cb, F_hat=F[cb].astype(np.complex64), **geometry))
             deadline = time.monotonic() + 10
             while collector.num_messages() < 5 and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -420,7 +435,8 @@ def test_stock_gnuradio_message_blocks_talk_to_the_service(cfg):
     assert sorted(replies) == [100, 101, 102, 103, 104]
     for cb in range(5):
         assert replies[100 + cb]["status"] == "ok"
-        assert _rel(replies[100 + cb]["W"], zf(F[cb : cb + 1], cfg.power_budget)[0]) < 1e-6
+        assert replies[100 + cb]["W"].shape == (cfg.N, cfg.K + 1)
+        assert _rel(replies[100 + cb]["W"], local("zf", cfg, F, sg)[cb]) < 1e-6
 
 
 def test_cfisac_serve_command_serves_until_interrupted(cfg, tmp_path):
@@ -434,7 +450,7 @@ def test_cfisac_serve_command_serves_until_interrupted(cfg, tmp_path):
     )
     try:
         with RemotePrecoder(addr, cfg, timeout_ms=500) as remote:
-            _until_ok(remote, _estimates(cfg, 1), seconds=30)
+            _until_ok(remote, *scene(cfg, 1), seconds=30)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     finally:
@@ -448,18 +464,22 @@ def test_service_hosts_the_shipped_onnx_model(cfg, addr):
     model = ROOT / "models" / "stcib_joint.onnx"
     if not model.exists():
         pytest.skip("no shipped ONNX model")
+    from gr_cfisac.channels import sensing_tokens
     from gr_cfisac.precoding.onnx import load_precoder
-    from gr_cfisac.scenario import draw_realizations
 
-    F = draw_realizations(cfg, 3, 0).F_hat.astype(np.complex64).astype(np.complex128)
+    F, sg = scene(cfg, 3)
     with Running(PrecoderService(str(model), cfg, addr)):
         with RemotePrecoder(addr, cfg, timeout_ms=5000) as remote:
-            _until_ok(remote, F)
-            W = remote(F, cb=np.arange(3))
+            _until_ok(remote, F, sg)
+            W = remote(F, cb=np.arange(3), geometry=sg)
             assert remote.last_model == "stcib_joint.onnx"
-    local = load_precoder(model, cfg)(F)
+            tokens = remote(F, cb=np.arange(3), sensing=sensing_tokens(sg))  # the old field
+            assert remote.ok, remote.status
+            assert remote(F) is None and "needs the sensing geometry" in remote.status
+            assert "(or the sensing tokens in 'sensing')" in remote.status
+    want = load_precoder(model, cfg)(F, sensing=sg)
     assert W.shape == (3, cfg.N, cfg.K + 1)  # ISAC: the sensing beam first
-    assert _rel(W, local) < 1e-6
+    assert _rel(W, want) < 1e-6 and _rel(tokens, want) < 1e-5
     with pytest.raises(ValueError, match="card|differs|mismatch|NT"):
         PrecoderService(str(model), cfg.replace(NT=4), addr + "-other")
 
@@ -467,21 +487,22 @@ def test_service_hosts_the_shipped_onnx_model(cfg, addr):
 def test_client_does_not_wait_again_for_a_service_known_to_be_gone(cfg, addr):
     """A block falling back while its service is down must not pay the timeout on every call;
     ZeroMQ reconnects in the background and the next call after the restart is served."""
-    F = _estimates(cfg, 1)
+    F, sg = scene(cfg, 1)
     with RemotePrecoder(addr, cfg, timeout_ms=1500) as remote:
-        assert remote(F) is None and remote.status.startswith("unreachable")
+        assert remote(F, geometry=sg) is None and remote.status.startswith("unreachable")
         t0 = time.monotonic()
         for _ in range(5):
-            assert remote(F) is None and remote.status.startswith("unreachable")
+            assert remote(F, geometry=sg) is None and remote.status.startswith("unreachable")
         assert time.monotonic() - t0 < 1.5  # five calls in less than one timeout
         assert remote.counts["unreachable"] == 6
         with Running(PrecoderService("zf", cfg, addr)):
-            _until_ok(remote, F)
+            _until_ok(remote, F, sg)
 
 
-def test_threshold_conditioned_model_is_served_with_its_threshold(cfg, addr, monkeypatch):
+def test_threshold_conditioned_model_is_served_with_its_threshold(cfg, addr, monkeypatch, tmp_path):
     """A threshold-conditioned .onnx model needs the rate it is asked for: `cfisac serve
-    --threshold` gives it (checked against the trained range at start, not per request)."""
+    --threshold` (its threshold parameter) gives it, checked against the trained range at
+    start, not per request."""
     import gr_cfisac.precoding.onnx as host
 
     seen = []
@@ -491,18 +512,22 @@ def test_threshold_conditioned_model_is_served_with_its_threshold(cfg, addr, mon
 
         def __call__(self, F_hat, sensing=None, threshold=None):
             seen.append(threshold)
-            return np.concatenate([F_hat[..., :1], zf(F_hat, cfg.power_budget)], axis=-1)
+            return np.ones(F_hat.shape[:2] + (cfg.K + 1,), np.complex64)
 
-    monkeypatch.setattr(host, "load_precoder", lambda path, cfg, threads=1: Conditioned())
-    with pytest.raises(ValueError, match="threshold-conditioned: give a threshold .*0.5..5"):
-        PrecoderService("sc_cond.onnx", cfg, addr)
+    model = tmp_path / "sc_cond.onnx"
+    model.write_bytes(b"")  # the family checks the file exists; the host is faked
+    monkeypatch.setattr(host, "load_precoder", lambda path, cfg, *args, **kw: Conditioned())
+    with pytest.raises(ValueError, match="threshold-conditioned: set threshold .*0.5..5"):
+        PrecoderService(str(model), cfg, addr)
     with pytest.raises(ValueError, match="threshold-conditioned"):
-        PrecoderService("sc_cond.onnx", cfg, addr, threshold=7.0)
-    with pytest.raises(ValueError, match="not zf"):
+        PrecoderService(str(model), cfg, addr, threshold=7.0)
+    with pytest.raises(ValueError, match=r"'zf': unknown parameter\(s\) \['threshold'\]"):
         PrecoderService("zf", cfg, addr, threshold=1.0)
-    with Running(PrecoderService("sc_cond.onnx", cfg, addr, threshold=2.0)):
+    with pytest.raises(ValueError, match="threshold given twice"):
+        PrecoderService(str(model), cfg, addr, threshold=2.0, params={"threshold": 3.0})
+    with Running(PrecoderService(str(model), cfg, addr, threshold=2.0)):
         with RemotePrecoder(addr, cfg, timeout_ms=2000) as remote:
-            _until_ok(remote, _estimates(cfg, 2))
+            _until_ok(remote, *scene(cfg, 2))
     assert seen and set(seen) == {2.0}
 
 
@@ -528,40 +553,48 @@ def _c64_request(F: np.ndarray, **fields) -> pmt.pmt_t:
 @pytest.mark.parametrize("name", ["mrt", "zf", "rzf", "wmmse"])
 def test_extreme_estimates_never_give_an_ok_non_finite_beam(cfg, addr, name):
     """Issue 17 (b): F_hat near the float limits, or all zeros, gave NaN W with status ok."""
-    F = _estimates(cfg, 2)
+    F, sg = scene(cfg, 2)
+    geometry = geometry_fields(sg)
     with PrecoderService(name, cfg, addr) as svc:
-        zero = _reply(svc, np.zeros_like(F))
+        zero = _reply(svc, np.zeros_like(F), **geometry)
         assert zero["status"] == "error" and "all zeros in block 0, 1" in zero["error"]
         unit = F / np.abs(F).max()
         for peak in (3.4e38, 1e307, 1e-300, 1e-320):  # float32 max, float64 limits
-            r = _reply(svc, unit * peak)
+            r = _reply(svc, unit * peak, **geometry)
             assert r["status"] in ("ok", "error")
             if r["status"] == "ok":
                 assert np.isfinite(r["W"]).all()
             else:
                 assert r["error"].startswith(("bad output: precoder", "precoder failed:"))
-        huge = _reply(svc, F, power=1e300)
-        assert huge["status"] == "error" and "exceeds complex64's range" in huge["error"]
-        assert svc.stats["bad_output"] >= 1
+        assert svc.stats["bad_output"] + svc.stats["model_error"] + svc.stats["ok"] == 4
 
 
-def test_a_model_returning_nan_is_answered_with_an_error(cfg, addr):
-    def broken(F_hat, power, noise, sensing):
-        W = zf(F_hat, power, noise)
+def test_a_model_returning_nan_or_too_large_beams_is_answered_with_an_error(cfg, addr):
+    def broken(r: Realization) -> np.ndarray:
+        W = np.ones((r.F_hat.shape[0], cfg.N, cfg.K + 1), complex)
         W[-1, 0, 0] = np.nan
         return W
 
-    with PrecoderService(Model("broken", broken, cfg.K), cfg, addr) as svc:
+    with PrecoderService(Model("broken", broken), cfg, addr) as svc:
         r = _reply(svc, _estimates(cfg, 3))
     assert r["status"] == "error" and "W" not in r
     assert r["error"].startswith("bad output: precoder broken gave a non-finite W in block 2")
+    huge = Model("huge", lambda r: np.full((r.F_hat.shape[0], cfg.N, cfg.K + 1), 1e300 + 0j))
+    with PrecoderService(huge, cfg, addr) as svc:
+        r = _reply(svc, _estimates(cfg, 1))
+    assert r["status"] == "error" and "exceeds complex64's range" in r["error"]
+    narrow = Model("narrow", lambda r: np.ones((r.F_hat.shape[0], cfg.N, cfg.K), complex))
+    with PrecoderService(narrow, cfg, addr) as svc:  # K columns: not the ISAC layout
+        r = _reply(svc, _estimates(cfg, 1))
+    assert r["status"] == "error" and "expected (1, 32, 5)" in r["error"]
 
 
 def test_an_oversized_frame_is_answered_and_the_frames_behind_it_are_served(cfg, addr):
     """Issue 17 (d): a 50 MB frame used to disconnect its sender and drop what it had queued."""
     dealer = zmq.Context.instance().socket(zmq.DEALER)
     dealer.setsockopt(zmq.LINGER, 0)
-    good = [encode_message(cb, F_hat=_estimates(cfg, 1, cb).astype(np.complex64)) for cb in (1, 2)]
+    F, sg = scene(cfg, 2)
+    good = [request(cb, F[cb - 1 : cb], take(sg, cb - 1)) for cb in (1, 2)]
     with Running(PrecoderService("zf", cfg, addr)):
         dealer.connect(addr)
         dealer.send(good[0])
@@ -622,7 +655,7 @@ def keys(tmp_path):
 def test_curve_admits_only_listed_clients(cfg, addr, keys):
     """Issue 17 (c): CURVE with the server's keys from files and the admitted clients' public
     keys from a folder; unknown keys and plain clients are not served."""
-    F = _estimates(cfg, 1)
+    F, sg = scene(cfg, 1)
     svc = PrecoderService(
         "zf", cfg, addr, curve_secret=keys["server"][1], curve_clients=keys["clients"]
     )
@@ -631,14 +664,14 @@ def test_curve_admits_only_listed_clients(cfg, addr, keys):
         with RemotePrecoder(
             addr, cfg, 3000, server_key=keys["server"][0], client_key=keys["good"][1]
         ) as ok:
-            assert _rel(ok(F), zf(F, cfg.power_budget)) < 1e-6, ok.status
+            assert _rel(ok(F, geometry=sg), local("zf", cfg, F, sg)) < 1e-6, ok.status
         for kwargs in (
             {"server_key": keys["server"][0], "client_key": keys["bad"][1]},
             {"server_key": keys["server"][0]},  # a fresh key pair
             {},  # no CURVE at all
         ):
             with RemotePrecoder(addr, cfg, 300, **kwargs) as refused:
-                assert refused(F) is None
+                assert refused(F, geometry=sg) is None
                 assert refused.status.startswith("unreachable"), refused.status
                 if kwargs:
                     assert "CURVE refused this client" in refused.status
@@ -649,7 +682,8 @@ def test_curve_without_a_client_list_admits_any_key_and_says_so(cfg, addr, keys)
     with Running(PrecoderService("zf", cfg, addr, curve_secret=keys["server"][1])) as svc:
         assert any("admits any client" in w for w in svc.warnings)
         with RemotePrecoder(addr, cfg, 3000, server_key=keys["server"][0]) as remote:
-            assert remote(_estimates(cfg, 1)) is not None, remote.status
+            F, sg = scene(cfg, 1)
+            assert remote(F, geometry=sg) is not None, remote.status
 
 
 def test_curve_key_files_are_checked(cfg, addr, keys, tmp_path):
@@ -680,15 +714,15 @@ def test_cfisac_serve_keygen_writes_a_key_pair(tmp_path, capsys):
         tmp_path / "k" / "tap2.key_secret"
     ).is_file()
     assert "keep it private" in capsys.readouterr().out
-    assert main(["serve"]) == 2  # no MODEL and no --keygen
-    assert "MODEL is required" in capsys.readouterr().err
+    assert main(["serve"]) == 2  # no ALGORITHM and no --keygen
+    assert "ALGORITHM is required" in capsys.readouterr().err
 
 
 def test_precoder_block_remote_mode_takes_curve_key_files(cfg, addr, keys):
     """The Precoder block's remote_server_key / remote_client_key reach its RemotePrecoder."""
     from gr_cfisac.blocks.precoder import resolve_precoder
 
-    F = _estimates(cfg, 1)
+    F, sg = scene(cfg, 1)
     svc = PrecoderService(
         "zf", cfg, addr, curve_secret=keys["server"][1], curve_clients=keys["clients"]
     )
@@ -704,7 +738,9 @@ def test_precoder_block_remote_mode_takes_curve_key_files(cfg, addr, keys):
         client = design.design.client  # the registry precoder's RemoteDesign
         try:
             assert client.curve
-            assert _rel(client(F), zf(F, cfg.power_budget)) < 1e-6, design.status
+            W = design(Realization(F, sg)).W
+            assert design.status == "ok" and svc.stats["ok"] == 1
+            assert _rel(W, local("zf", cfg, F, sg)) < 1e-6, design.status
         finally:
             client.close()
 

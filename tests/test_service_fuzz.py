@@ -2,7 +2,8 @@
 127.0.0.1, with rogue sockets on its port and on the old reply port (port + 1).
 
 Per run it asserts: every frame is answered exactly once (an error frame, not silence), no
-reply reaches a rogue, no ``ok`` reply carries a non-finite or misshapen W, a legitimate client
+reply reaches a rogue, no ``ok`` reply carries a non-finite or misshapen W (the ISAC layout
+(N, K+1) per block), a legitimate client
 interleaved with the fuzz gets every one of its replies, right, and the service still serves
 afterwards. The quick mode runs in the normal test run; the long mode (``-m slow``, or
 ``CFISAC_FUZZ_FRAMES=N`` for N frames per model) is for ``make bench`` / manual runs and
@@ -11,6 +12,7 @@ prints the counts.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections import Counter
@@ -20,8 +22,10 @@ import pmt
 import pytest
 import zmq
 
-from gr_cfisac import precoding
+from gr_cfisac.channels import SensingGeometry
 from gr_cfisac.config import SystemConfig
+from gr_cfisac.precoding.registry import Realization, make_precoder, spec_for
+from gr_cfisac.scenario import draw_realizations
 from gr_cfisac.service import (
     MAX_FRAME_BYTES,
     MalformedMessage,
@@ -29,6 +33,7 @@ from gr_cfisac.service import (
     RemotePrecoder,
     decode_message,
     encode_message,
+    geometry_fields,
     reply_address_for,
 )
 
@@ -38,6 +43,11 @@ LEGIT_EVERY = 25  # a legitimate client's request after this many fuzz frames
 WINDOW = 16  # fuzz frames in flight
 
 F32_MAX = float(np.finfo(np.float32).max)
+POOL = 8  # realizations whose sensing geometry the frames carry
+
+
+def _take(sg: SensingGeometry, rows: np.ndarray) -> SensingGeometry:
+    return SensingGeometry(**{f.name: getattr(sg, f.name)[rows] for f in dataclasses.fields(sg)})
 
 
 def _estimates(cfg: SystemConfig, batch: int, rng: np.random.Generator) -> np.ndarray:
@@ -69,6 +79,7 @@ class Mutator:
     def __init__(self, cfg: SystemConfig, seed: int) -> None:
         self.cfg = cfg
         self.rng = np.random.default_rng(seed)
+        self.sg = draw_realizations(cfg, POOL, seed).sensing
         self.kinds = [
             self.truncated,
             self.flipped,
@@ -80,16 +91,36 @@ class Mutator:
             self.extreme_values,
             self.bad_scalars,
             self.bad_sensing,
+            self.bad_geometry,
             self.length_lies,
             self.nesting_bomb,
             self.multipart,
         ]
 
+    def geometry(self, batch: int) -> dict[str, np.ndarray]:
+        """The geometry fields of ``batch`` blocks drawn from the pool."""
+        return geometry_fields(_take(self.sg, self.rng.integers(0, POOL, batch)))
+
     def good(self, batch: int | None = None) -> bytes:
         b = int(batch or self.rng.integers(1, 4))
         return encode_message(
-            int(self.rng.integers(0, 2**20)), F_hat=_estimates(self.cfg, b, self.rng)
+            int(self.rng.integers(0, 2**20)),
+            F_hat=_estimates(self.cfg, b, self.rng),
+            **self.geometry(b),
         )
+
+    def raw(self, F_hat: pmt.pmt_t, dims: list[int], batch: int) -> bytes:
+        """_raw with this F_hat and the geometry of ``batch`` blocks (so the precoder runs)."""
+        geometry = self.geometry(batch)
+        fields = {"F_hat": F_hat}
+        for name, value in geometry.items():
+            flat = value.ravel()
+            fields[name] = (
+                pmt.init_c32vector(flat.size, flat.tolist())
+                if np.iscomplexobj(value)
+                else pmt.init_f64vector(flat.size, flat.tolist())
+            )
+        return _raw(fields, {"F_hat": dims, **{k: list(v.shape) for k, v in geometry.items()}})
 
     def __call__(self) -> tuple[str, list[bytes]]:
         make = self.kinds[int(self.rng.integers(len(self.kinds)))]
@@ -151,7 +182,7 @@ class Mutator:
         F.ravel()[idx] = self.rng.choice([np.nan, np.inf, -np.inf, complex(np.nan, 1)])
         as_c64 = bool(self.rng.integers(2))
         value = _c64(F) if as_c64 else pmt.init_c32vector(F.size, F.ravel().tolist())
-        return _raw({"F_hat": value}, {"F_hat": list(F.shape)})
+        return self.raw(value, list(F.shape), F.shape[0])
 
     def extreme_values(self) -> bytes:
         F = _estimates(self.cfg, int(self.rng.integers(1, 4)), self.rng).astype(np.complex128)
@@ -168,7 +199,7 @@ class Mutator:
             F[:] = 0
         as_c64 = peak > F32_MAX or peak < 1e-45 or bool(self.rng.integers(2))
         value = _c64(F) if as_c64 else pmt.init_c32vector(F.size, F.ravel().tolist())
-        return _raw({"F_hat": value}, {"F_hat": list(F.shape)})
+        return self.raw(value, list(F.shape), F.shape[0])
 
     def bad_scalars(self) -> bytes:
         F = _estimates(self.cfg, 1, self.rng)
@@ -180,7 +211,7 @@ class Mutator:
         if name == "cbs":
             value = self.rng.integers(-(2**62), 2**62, int(self.rng.integers(0, 5000)))
         try:
-            return encode_message(None, F_hat=F, **{name: value})
+            return encode_message(None, F_hat=F, **{name: value}, **self.geometry(1))
         except Exception:  # noqa: BLE001 (a value our encoder refuses: send it raw)
             return _raw(
                 {
@@ -200,6 +231,35 @@ class Mutator:
         if self.rng.integers(2):
             S.ravel()[0] = np.nan
         return encode_message(1, F_hat=F, sensing=S)
+
+    def bad_geometry(self) -> bytes:
+        """A geometry field missing, unknown, misshapen, of the wrong kind, NaN/inf, negative."""
+        b = int(self.rng.integers(1, 4))
+        F = _estimates(self.cfg, b, self.rng)
+        geometry = self.geometry(b)
+        names = sorted(geometry)
+        name = names[int(self.rng.integers(len(names)))]
+        case = int(self.rng.integers(7))
+        if case == 0:
+            del geometry[name]
+        elif case == 1:
+            geometry["geometry.rcs"] = np.ones(b)
+        elif case == 2:  # another batch, or a per-block shape off by one
+            shape = list(geometry[name].shape)
+            shape[int(self.rng.integers(len(shape)))] += int(self.rng.choice([-1, 1]))
+            geometry[name] = np.ones([max(d, 0) for d in shape], geometry[name].dtype)
+        elif case == 3:
+            value = geometry[name]
+            geometry[name] = value.real if np.iscomplexobj(value) else value + 0j
+        elif case == 4:
+            geometry[name].ravel()[int(self.rng.integers(geometry[name].size))] = self.rng.choice(
+                [np.nan, np.inf]
+            )
+        elif case == 5:
+            geometry["geometry.amp_c"] = -geometry["geometry.amp_c"]
+        else:
+            geometry[name] = np.int64(1)  # a scalar
+        return encode_message(1, F_hat=F, **geometry)
 
     def length_lies(self) -> bytes:
         b = bytearray(self.good())
@@ -233,7 +293,7 @@ def _check_reply(frames: list[bytes], cfg: SystemConfig, tally: Counter[str]) ->
         W = reply.get("W")
         if not isinstance(W, np.ndarray) or not np.isfinite(W).all():
             tally["ok_non_finite_W"] += 1
-        elif W.shape[-2:] != (cfg.N, cfg.K):
+        elif W.shape[-2:] != (cfg.N, cfg.K + 1):
             tally["ok_misshapen_W"] += 1
     elif not reply.get("error"):
         tally["error_without_text"] += 1
@@ -246,7 +306,19 @@ def fuzz(model: str, frames: int, seed: int, oversized: int = 1) -> Counter[str]
     ctx = zmq.Context.instance()
     tally: Counter[str] = Counter()
     mutate = Mutator(cfg, seed)
-    legit_rng = np.random.default_rng(seed + 1)
+    # the legitimate client's blocks, and the registry's W for them computed here (the
+    # geometry's complex arrays as they travel, complex64)
+    drawn = draw_realizations(cfg, frames // LEGIT_EVERY + 3, seed + 1)
+    legit_F = drawn.F_hat.astype(np.complex64).astype(complex)
+    fields = {f.name: getattr(drawn.sensing, f.name) for f in dataclasses.fields(SensingGeometry)}
+    legit_sg = SensingGeometry(
+        **{
+            k: v.astype(np.complex64).astype(complex) if np.iscomplexobj(v) else v
+            for k, v in fields.items()
+        }
+    )
+    legit_W = make_precoder(spec_for(model), cfg)(Realization(legit_F, legit_sg)).W
+    served = 0
     svc = PrecoderService(model, cfg, "tcp://127.0.0.1:*")
     stop = threading.Event()
     server = threading.Thread(target=svc.serve, kwargs={"stop": stop, "poll_ms": 20})
@@ -291,18 +363,17 @@ def fuzz(model: str, frames: int, seed: int, oversized: int = 1) -> Counter[str]
                 _check_reply(dealer.recv_multipart(), cfg, tally)
                 answered += 1
             if i % LEGIT_EVERY == 0:
-                F = _estimates(cfg, 1, legit_rng).astype(np.complex128)
-                W = legit(F, cb=i)
+                rows = np.array([served])
+                served += 1
+                W = legit(legit_F[rows], cb=i, geometry=_take(legit_sg, rows))
                 ok = W is not None and np.allclose(
-                    W,
-                    getattr(precoding, model)(F, cfg.power_budget),
-                    rtol=1e-4,
-                    atol=1e-6 * np.abs(W).max(),
+                    W, legit_W[rows], rtol=1e-4, atol=1e-6 * np.abs(W).max()
                 )
                 tally["legit_ok" if ok else "legit_failed"] += 1
         tally["frames"] = sent
         tally["stolen"] = sum(r.poll(200) for r in rogues)
-        after = legit(_estimates(cfg, 2, legit_rng).astype(np.complex128))
+        rows = np.array([served, served + 1])
+        after = legit(legit_F[rows], geometry=_take(legit_sg, rows))
         tally["served_after"] = int(after is not None and legit.ok)
         legit.close()
     finally:
@@ -330,7 +401,7 @@ def _assert_clean(t: Counter[str], total: int) -> None:
 def test_fuzzed_service_quick(model, seed):
     t = fuzz(model, QUICK_FRAMES, seed)
     _assert_clean(t, QUICK_FRAMES + 1)
-    assert t["kind_extreme_values"] > 0 and t["kind_non_finite"] > 0
+    assert t["kind_extreme_values"] > 0 and t["kind_non_finite"] > 0 and t["kind_bad_geometry"] > 0
 
 
 @pytest.mark.slow

@@ -93,7 +93,8 @@ def _free_port() -> int:
 
 
 def service(quick: bool) -> dict[str, Any]:
-    from ..service import RemotePrecoder, decode_message, encode_message
+    from ..scenario import draw_realizations
+    from ..service import RemotePrecoder, decode_message, encode_message, geometry_fields
 
     cfg = SystemConfig()
     address = f"tcp://127.0.0.1:{_free_port()}"
@@ -112,22 +113,20 @@ def service(quick: bool) -> dict[str, Any]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    rng = np.random.default_rng(1)
-    F = 1e-4 * (
-        rng.standard_normal((1, cfg.N, cfg.K)) + 1j * rng.standard_normal((1, cfg.N, cfg.K))
-    )
+    block = draw_realizations(cfg, 1, 1)  # the estimates and the geometry zf's sensing beam needs
+    F, sg = block.F_hat, block.sensing
     try:
         remote = RemotePrecoder(address, cfg, timeout_ms=1000)
         deadline = time.monotonic() + 60
-        while remote(F) is None:
+        while remote(F, geometry=sg) is None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"service did not start: {remote.status}")
         for _ in range(50):  # warm up
-            remote(F)
+            remote(F, geometry=sg)
         lat = []
         for cb in range(SIZES[quick]["latency"]):
             t0 = time.perf_counter()
-            W = remote(F, cb=cb)
+            W = remote(F, cb=cb, geometry=sg)
             lat.append(time.perf_counter() - t0)
             assert W is not None, remote.status
         remote.close()
@@ -137,7 +136,7 @@ def service(quick: bool) -> dict[str, Any]:
         push = pull = ctx.socket(zmq.DEALER)
         push.setsockopt(zmq.LINGER, 0)
         push.connect(address)
-        frame = encode_message(0, F_hat=F.astype(np.complex64))
+        frame = encode_message(0, F_hat=F.astype(np.complex64), **geometry_fields(sg))
         time.sleep(0.2)
         total, window, sent, got = SIZES[quick]["burst"], 64, 0, 0
         t0 = time.perf_counter()
@@ -157,7 +156,8 @@ def service(quick: bool) -> dict[str, Any]:
         proc.wait(10)
     return {
         "model": "zf",
-        "request": f"one Table-I block: F_hat ({cfg.N}, {cfg.K}) c32 -> W ({cfg.N}, {cfg.K})",
+        "request": f"one Table-I block: F_hat ({cfg.N}, {cfg.K}) c32 + sensing geometry -> W "
+        f"({cfg.N}, {cfg.K + 1})",
         "latency_us": {
             "median": float(np.median(lat_us)),
             "p99": float(np.percentile(lat_us, 99)),

@@ -1,7 +1,9 @@
 """``cfisac serve``: run a precoder as a ZeroMQ service (PMT dicts, as GNU Radio's ZeroMQ message blocks use).
 
-MODEL is an .onnx file (its model card must match the configuration) or a classical precoder
-name (mrt, zf, rzf, wmmse). Requests arrive on a ROUTER socket bound at --address (127.0.0.1
+ALGORITHM is any precoder of the registry: a family name (mrt, zf, rzf, wmmse, optimize, a
+plug-in's; not remote) or an .onnx file (its model card must match the configuration), with the
+family's parameters as repeated --param name=value. Every reply's W is (B, N, K+1), sensing
+beam first. Requests arrive on a ROUTER socket bound at --address (127.0.0.1
 unless told otherwise) and each reply goes back to its requester only: use
 gr_cfisac.service.RemotePrecoder (the precoder block's remote mode) or any DEALER/REQ socket.
 --curve-secret turns on CURVE encryption and authentication (keys from `--keygen DIR`).
@@ -21,8 +23,10 @@ from pathlib import Path
 
 HELP = "run a precoder as a ZeroMQ service (routed replies, optional CURVE)"
 DESCRIPTION = """\
-Serve an .onnx model or a classical precoder (mrt, zf, rzf, wmmse) over ZeroMQ.
-Clients (the Precoder block's remote mode, RemotePrecoder, any DEALER/REQ socket) connect to
+Serve any registry precoder over ZeroMQ: a family (mrt, zf, rzf, wmmse, optimize, a
+plug-in's) or an .onnx model, with --param name=value for the family's parameters, e.g.
+`cfisac serve optimize --param regime=sc --param threshold=1.0`. Every answer is W (B, N, K+1),
+sensing beam first; requests carry the estimates and the sensing geometry. Clients (the Precoder block's remote mode, RemotePrecoder, any DEALER/REQ socket) connect to
 --address; each reply goes back to its requester only. Binding beyond loopback needs CURVE:
 `cfisac serve --keygen DIR` writes a key pair, --curve-secret/--curve-clients use them.
 Stock GNU Radio message blocks can send requests to --stock-address (loopback only).
@@ -31,7 +35,23 @@ Stock GNU Radio message blocks can send requests to --stock-address (loopback on
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "model", metavar="MODEL", nargs="?", help="an .onnx file, or mrt, zf, rzf, wmmse"
+        "model",
+        metavar="ALGORITHM",
+        nargs="?",
+        help="a precoder family (mrt, zf, rzf, wmmse, optimize, a plug-in's) or an .onnx file",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of the family (repeatable; VALUE parsed as JSON where it is, e.g. "
+        "--param regime=sc --param threshold=1.0 --param sensing_fraction=0.3)",
+    )
+    parser.add_argument(
+        "--scenario",
+        default="cellfree",
+        help="the scenario the precoder serves (default: cellfree)",
     )
     parser.add_argument(
         "--address",
@@ -85,7 +105,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threshold",
         type=float,
         default=None,
-        help="rate threshold (bps/Hz) for a threshold-conditioned .onnx model",
+        help="rate threshold (bps/Hz): the family's threshold parameter (a threshold-conditioned "
+        ".onnx model; optimize's sc/cc regimes), as --param threshold=VALUE",
     )
     parser.add_argument(
         "--max-requests",
@@ -104,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..config import SystemConfig
     from ..models import resolve_model
-    from ..service import PrecoderService, keygen
+    from ..service import PrecoderService, keygen, parse_params
 
     if args.keygen is not None:
         public, secret = keygen(args.keygen, args.key_name)
@@ -114,7 +135,9 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.model is None:
-        raise ValueError("MODEL is required (an .onnx file, or mrt, zf, rzf, wmmse)")
+        raise ValueError(
+            "ALGORITHM is required (a precoder family such as zf or optimize, or an .onnx file)"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cfg = SystemConfig() if args.config is None else SystemConfig.from_json(args.config.read_text())
     model = str(resolve_model(args.model)) if args.model.endswith(".onnx") else args.model
@@ -128,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         stock_reply_address=args.stock_reply_address,
         stock_reply_pattern=args.stock_reply_pattern,
         threshold=args.threshold,
+        scenario=args.scenario,
+        params=parse_params(args.param),
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -135,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     curve = "off" if service.curve is None else "on"
     lines = [
         f"cfisac serve: {service.model.name} for {cfg.summary()}",
+        f"  precoder  {service.model.describe() or service.model.name} -> W (B, N, K+1)",
         f"  requests  ROUTER {service.address} (CURVE {curve}; replies to the requester only)",
     ]
     if service.stock_address is not None:

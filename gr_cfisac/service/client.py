@@ -13,17 +13,20 @@ from typing import Any
 import numpy as np
 import zmq
 
+from ..channels import SensingGeometry
 from ..config import SystemConfig
 from ..pmt_messages import MalformedMessage
 from .curve import apply_client_curve
 from .endpoints import SocketOwner, check_address
+from .geometry import geometry_fields
 from .protocol import MAX_BATCH
 from .wire import MAX_FRAME_BYTES, MAX_WIRE_BYTES, decode_message, encode_message
 
 
 class RemotePrecoder(SocketOwner):
     """Client of a :class:`PrecoderService`, called like a local precoder plus ``cb``:
-    ``W = remote(F_hat, power, noise, cb=cb)`` -> W (B, N, K or K+1) complex128, or None when
+    ``W = remote(F_hat, cb=cb, geometry=sg)`` -> W (B, N, K+1) complex128 (column 0 the sensing
+    beam, whatever the service runs), or None when
     the service is unreachable, too slow (``timeout_ms``), restarted mid-request, or answered
     with an error or a malformed reply. It never raises for those: :attr:`status` says what
     happened (``"ok"``, ``"timeout: ..."``, ``"unreachable: ..."``, ``"server error: ..."``,
@@ -37,12 +40,15 @@ class RemotePrecoder(SocketOwner):
     call waits (up to ``timeout_ms``) for a service to connect; while it stays unreachable the
     next calls return at once, and the first after it is back is served.
 
-    In a block's remote mode::
+    ``geometry`` (a SensingGeometry) is what the service's family needs besides the
+    estimates (a target beam, the varpi-averaged grams; a request without it is answered with
+    an error naming the missing fields); ``sensing`` tokens (B, 1+NC, N) suit target-aware ONNX
+    models; ``active`` (B, K) is the active-user mask. In the ``remote`` precoder family
+    (:class:`gr_cfisac.service.design.RemoteDesign`)::
 
-        W = self.remote(F_hat, cb=cbs)
+        W = self.client(F_hat, cb=cbs, geometry=sg)
         if W is None:
-            W = self.fallback(F_hat)            # e.g. a local MRT, or the last good W
-            self.report(self.remote.status)
+            W = self.fallback(realization).W     # the local family meanwhile
     """
 
     def __init__(
@@ -100,8 +106,11 @@ class RemotePrecoder(SocketOwner):
         *,
         cb: int | np.ndarray = 0,
         sensing: np.ndarray | None = None,
+        geometry: SensingGeometry | None = None,
+        active: np.ndarray | None = None,
     ) -> np.ndarray | None:
-        """W for estimates F_hat (B, N, K) of blocks ``cb`` (first index, or (B,) indices)."""
+        """W (B, N, K+1) for estimates F_hat (B, N, K) of blocks ``cb`` (first index, or (B,)
+        indices), with the sensing ``geometry`` of those blocks (see the class doc)."""
         cfg = self.cfg
         F = np.asarray(F_hat)
         if F.ndim == 2:
@@ -110,9 +119,13 @@ class RemotePrecoder(SocketOwner):
             raise ValueError(f"F_hat must be (B, N={cfg.N}, K={cfg.K}), got {np.shape(F_hat)}")
         if F.shape[0] > MAX_BATCH:
             raise ValueError(f"F_hat has {F.shape[0]} blocks; send at most {MAX_BATCH} per call")
-        cbs = np.atleast_1d(np.asarray(cb, dtype=np.int64))
+        cbs = np.atleast_1d(np.asarray(0 if cb is None else cb, dtype=np.int64))
         if cbs.size not in (1, F.shape[0]):
             raise ValueError(f"cb must be one index or {F.shape[0]} indices, got {cbs.size}")
+        if active is not None:
+            active = np.asarray(active)
+            if active.shape != (F.shape[0], cfg.K):
+                raise ValueError(f"active must be (B={F.shape[0]}, K={cfg.K}), got {active.shape}")
         self.seq += 1
         frame = encode_message(
             int(cbs[0]),
@@ -121,8 +134,10 @@ class RemotePrecoder(SocketOwner):
             power=None if power is None else float(power),
             noise=float(noise),
             sensing=None if sensing is None else np.asarray(sensing, dtype=np.complex64),
+            active=None if active is None else active.astype(np.int64),
             client=self.client_id,
             seq=self.seq,
+            **({} if geometry is None else geometry_fields(geometry)),
         )
         if len(frame) > MAX_FRAME_BYTES:
             raise ValueError(
@@ -134,18 +149,12 @@ class RemotePrecoder(SocketOwner):
         if reply is None:
             return None
         W = reply.get("W")
-        want_rows = (F.shape[0], cfg.N)
-        if (
-            not isinstance(W, np.ndarray)
-            or W.ndim != 3
-            or W.shape[:2] != want_rows
-            or W.shape[2] not in (cfg.K, cfg.K + 1)
-            or not np.all(np.isfinite(W))
-        ):
+        want = (F.shape[0], cfg.N, cfg.K + 1)
+        if not isinstance(W, np.ndarray) or W.shape != want or not np.all(np.isfinite(W)):
             return self._fail(
                 "malformed reply",
-                f"W {getattr(W, 'shape', None)} is not "
-                f"(B={F.shape[0]}, N={cfg.N}, K or K+1) finite",
+                f"W {getattr(W, 'shape', None)} is not (B={want[0]}, N={want[1]}, K+1={want[2]}) "
+                "finite",
             )
         self.status = "ok"
         self.counts["ok"] += 1
@@ -153,7 +162,7 @@ class RemotePrecoder(SocketOwner):
         return W.astype(np.complex128)
 
     def ping(self) -> dict[str, Any] | None:
-        """The service's pong (model, N, K, served) or None (see :attr:`status`)."""
+        """The service's pong (model, spec, needs, N, K, served) or None (see :attr:`status`)."""
         self.seq += 1
         reply = self._exchange(
             encode_message(None, type="ping", client=self.client_id, seq=self.seq), self.seq

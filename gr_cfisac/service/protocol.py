@@ -7,21 +7,27 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..channels import SensingGeometry
 from ..config import SystemConfig
 from ..pmt_messages import MalformedMessage
+from .geometry import blocks_text, parse_geometry
 from .wire import encode_message
 
 MAX_BATCH = 4096
+#: how far a request's power / noise may differ from the configuration's (float round trips)
+SCALAR_RTOL = 1e-9
 
 
 class PrecodeRequest(NamedTuple):
-    """A checked precode request: F (B, N, K) and what the model is called with."""
+    """A checked precode request: F (B, N, K) and what the precoder is called with."""
 
     F: np.ndarray
     two_d: bool  # F_hat came as (N, K): the reply's W drops the batch axis too
     power: float
     noise: float
-    sensing: np.ndarray | None
+    sensing: np.ndarray | None  # the old target-aware ONNX tokens (B, 1+NC, N)
+    geometry: SensingGeometry | None  # the full sensing geometry (geometry.* fields)
+    active: np.ndarray | None  # (B, K) bool: the users to precode for
 
 
 def parse_precode(req: dict[str, Any], cfg: SystemConfig) -> PrecodeRequest:
@@ -39,35 +45,62 @@ def parse_precode(req: dict[str, Any], cfg: SystemConfig) -> PrecodeRequest:
             f"F_hat has shape {F.shape}; this service's configuration needs (B, N={cfg.N}, "
             f"K={cfg.K}) (declare it in the message's 'shape' dict)"
         )
-    if not 1 <= F.shape[0] <= MAX_BATCH:
-        raise MalformedMessage(f"batch of {F.shape[0]} blocks; send 1..{MAX_BATCH}")
+    B = F.shape[0]
+    if not 1 <= B <= MAX_BATCH:
+        raise MalformedMessage(f"batch of {B} blocks; send 1..{MAX_BATCH}")
     bad = ~np.isfinite(F).all(axis=(1, 2))
     if bad.any():
-        raise MalformedMessage(f"F_hat contains NaN or inf (block {_blocks(bad)})")
+        raise MalformedMessage(f"F_hat contains NaN or inf (block {blocks_text(bad)})")
     silent = ~F.any(axis=(1, 2))
     if silent.any():
         raise MalformedMessage(
-            f"F_hat is all zeros in block {_blocks(silent)}: no channel estimate to precode "
+            f"F_hat is all zeros in block {blocks_text(silent)}: no channel estimate to precode "
             "(a silent or dead receiver); leave such blocks out of the request"
         )
-    power = _positive(req.get("power", cfg.power_budget), "power")
-    noise = _positive(req.get("noise", 1.0), "noise")
-    sensing = req.get("sensing")
-    if sensing is not None:
-        if not isinstance(sensing, np.ndarray) or not np.iscomplexobj(sensing):
-            raise MalformedMessage("sensing must be complex tokens (1+NC, N) or (B, 1+NC, N)")
-        if sensing.shape[-2:] != (1 + cfg.NC, cfg.N) or not np.all(np.isfinite(sensing)):
-            raise MalformedMessage(
-                f"sensing has shape {sensing.shape}; needs (B, 1+NC={1 + cfg.NC}, N={cfg.N})"
-            )
-    return PrecodeRequest(F, two_d, power, noise, sensing)
+    power = _configured(req.get("power", cfg.power_budget), "power", cfg.power_budget)
+    noise = _configured(req.get("noise", 1.0), "noise", 1.0)
+    return PrecodeRequest(
+        F,
+        two_d,
+        power,
+        noise,
+        _tokens(req.get("sensing"), cfg, B),
+        parse_geometry(req, cfg, B, two_d),
+        _active(req.get("active"), cfg, B, two_d),
+    )
 
 
-def _blocks(mask: np.ndarray) -> str:
-    """'3' or '3, 7, 9 (and 12 more)': the indices of the True entries."""
-    idx = np.flatnonzero(mask)
-    text = ", ".join(str(i) for i in idx[:5])
-    return text + (f" (and {idx.size - 5} more)" if idx.size > 5 else "")
+def _tokens(sensing: Any, cfg: SystemConfig, batch: int) -> np.ndarray | None:
+    """The ``sensing`` tokens of a target-aware ONNX model (channels.sensing_tokens)."""
+    if sensing is None:
+        return None
+    want = (1 + cfg.NC, cfg.N)
+    if not isinstance(sensing, np.ndarray) or not np.iscomplexobj(sensing):
+        raise MalformedMessage("sensing must be complex tokens (1+NC, N) or (B, 1+NC, N)")
+    if sensing.ndim == 2:
+        sensing = sensing[None]
+    if sensing.ndim != 3 or sensing.shape[1:] != want or sensing.shape[0] not in (1, batch):
+        raise MalformedMessage(
+            f"sensing has shape {sensing.shape}; needs (B={batch}, 1+NC={want[0]}, N={want[1]})"
+        )
+    if not np.all(np.isfinite(sensing)):
+        raise MalformedMessage("sensing contains NaN or inf")
+    return sensing
+
+
+def _active(active: Any, cfg: SystemConfig, batch: int, two_d: bool) -> np.ndarray | None:
+    """The active-user mask (B, K) of 0/1 integers (DESIGN.md, variable user count)."""
+    if active is None:
+        return None
+    if not isinstance(active, np.ndarray) or active.dtype.kind not in "iub":
+        raise MalformedMessage("active must be an integer 0/1 mask (B, K) of the active users")
+    if two_d and active.shape == (cfg.K,):
+        active = active[None]
+    if active.shape != (batch, cfg.K) or not np.isin(active, (0, 1)).all():
+        raise MalformedMessage(
+            f"active has shape {active.shape}; needs a 0/1 mask (B={batch}, K={cfg.K})"
+        )
+    return active.astype(bool)
 
 
 class NonFiniteBeams(ValueError):
@@ -92,14 +125,24 @@ def check_beams(W: np.ndarray, request: PrecodeRequest, model: str) -> np.ndarra
             f"{span}: the precoder overflows or underflows there; send estimates in the core's "
             "normalized units"
         )
-    raise NonFiniteBeams(f"precoder {model} gave a non-finite W in block {_blocks(bad)}: {cause}")
+    raise NonFiniteBeams(
+        f"precoder {model} gave a non-finite W in block {blocks_text(bad)}: {cause}"
+    )
 
 
-def _positive(value: Any, name: str) -> float:
+def _configured(value: Any, name: str, configured: float) -> float:
+    """A request's power / noise: the registry's precoders design for the configuration's
+    power budget rho*NT (eq 23d) and unit noise, so another value is refused, not ignored."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise MalformedMessage(f"{name} must be a number, got {type(value).__name__}")
     if not (np.isfinite(value) and value > 0):
         raise MalformedMessage(f"{name} must be finite and > 0, got {value}")
+    if abs(value - configured) > SCALAR_RTOL * configured:
+        raise MalformedMessage(
+            f"{name} {value:g} differs from this service's {configured:g}: its precoders design "
+            f"for its configuration's power budget rho*NT and unit noise; leave {name} out, or "
+            "run the service with the client's --config"
+        )
     return float(value)
 
 

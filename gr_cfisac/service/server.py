@@ -1,4 +1,5 @@
-"""The server: :class:`PrecoderService` answers precode and ping requests with one Model.
+"""The server: :class:`PrecoderService` answers precode and ping requests with one Model, a
+precoder of the registry, always with W (B, N, K+1), sensing beam first.
 
 Routed requests arrive on a ROUTER socket: each reply goes back on the connection its request
 came from (the ZeroMQ routing id), so no other peer can receive it. Requests from GNU Radio's
@@ -20,6 +21,7 @@ import zmq
 
 from ..config import SystemConfig
 from ..pmt_messages import MalformedMessage
+from ..precoding.registry import Realization
 from .curve import ServerCurve
 from .endpoints import (
     DEFAULT_ADDRESS,
@@ -29,8 +31,16 @@ from .endpoints import (
     check_stock_reply_pattern,
     exposure_warning,
 )
+from .geometry import field_names
 from .models import Model, load_model
-from .protocol import NonFiniteBeams, check_beams, echo_fields, encode_reply, parse_precode
+from .protocol import (
+    NonFiniteBeams,
+    PrecodeRequest,
+    check_beams,
+    echo_fields,
+    encode_reply,
+    parse_precode,
+)
 from .wire import MAX_WIRE_BYTES, decode_message
 
 log = logging.getLogger("gr_cfisac.service")
@@ -42,7 +52,9 @@ QUEUE_PER_PEER = 64
 
 
 class PrecoderService(SocketOwner):
-    """Serve one :class:`Model` for one SystemConfig. Requests on ROUTER at ``address``,
+    """Serve one :class:`Model` for one SystemConfig: ``model`` is a Model, or a registry
+    algorithm (family name or .onnx path) built with ``params`` for ``scenario`` (``threshold``:
+    its threshold parameter). Requests on ROUTER at ``address``,
     each reply to its requester only; with ``stock_address`` (loopback only) also requests
     from stock ``push_msg_sink`` blocks, answered on ``stock_reply_pattern`` (``push``/``pub``)
     at ``stock_reply_address``. ``curve_secret`` (a ``.key_secret`` file) turns on CURVE for
@@ -64,6 +76,8 @@ class PrecoderService(SocketOwner):
         stock_reply_pattern: str = "push",
         context: zmq.Context | None = None,
         threshold: float | None = None,
+        scenario: str = "cellfree",
+        params: dict[str, Any] | None = None,
     ) -> None:
         check_address(address, "address", bind=True)
         if curve_clients is not None and curve_secret is None:
@@ -75,7 +89,13 @@ class PrecoderService(SocketOwner):
             check_stock_reply_pattern(stock_reply_pattern)
             stock_reply_address = check_stock_endpoints(stock_address, stock_reply_address)
         self.cfg = cfg
-        self.model = load_model(model, cfg, threshold) if isinstance(model, str) else model
+        if isinstance(model, str):
+            model = load_model(model, cfg, threshold, scenario=scenario, params=params)
+        elif threshold is not None or params:
+            raise ValueError(
+                "threshold and params build a model from its name; give one or the other"
+            )
+        self.model = model
         self.curve = curve
         self.stock_reply_pattern = stock_reply_pattern
         self.stats: Counter[str] = Counter()
@@ -166,6 +186,8 @@ class PrecoderService(SocketOwner):
                     status="ok",
                     type="pong",
                     model=self.model.name,
+                    spec=self.model.describe(),
+                    needs=",".join(sorted(self.model.needs)),
                     N=self.cfg.N,
                     K=self.cfg.K,
                     served=self.stats["ok"],
@@ -205,12 +227,38 @@ class PrecoderService(SocketOwner):
 
     def _precode(self, req: dict[str, Any]) -> tuple[np.ndarray, bool]:
         r = parse_precode(req, self.cfg)
+        B = r.F.shape[0]
         with np.errstate(all="ignore"):  # overflow shows in W, which check_beams explains
-            W = self.model.precode(r.F.astype(np.complex128), r.power, r.noise, r.sensing)
-        W = np.asarray(W)
-        if W.shape != (r.F.shape[0], self.cfg.N, self.model.columns):
-            raise RuntimeError(f"model returned shape {W.shape}")
+            out = self.model.precode(self._realization(r, req))
+        W = np.asarray(getattr(out, "W", out))
+        if W.shape != (B, self.cfg.N, self.cfg.K + 1):
+            raise RuntimeError(
+                f"model returned W of shape {W.shape}, expected {(B, self.cfg.N, self.cfg.K + 1)}"
+            )
         return check_beams(W, r, self.model.name), r.two_d
+
+    def _realization(self, r: PrecodeRequest, req: dict[str, Any]) -> Realization:
+        """What the precoder sees; MalformedMessage naming the fields its family needs."""
+        sensing: Any = r.geometry
+        if sensing is None and "sensing_geometry" in self.model.needs:
+            if self.model.tokens and r.sensing is not None:
+                sensing = r.sensing  # the ONNX host takes tokens or a SensingGeometry
+            else:
+                tokens = " (or the sensing tokens in 'sensing')" if self.model.tokens else ""
+                raise MalformedMessage(
+                    f"precoder {self.model.name} needs the sensing geometry: the request has no "
+                    f"{', '.join(field_names(self.cfg))}{tokens} (every SensingGeometry array, "
+                    "batch axis first)"
+                )
+        B = r.F.shape[0]
+        cbs, cb = req.get("cbs"), req.get("cb")
+        if isinstance(cbs, np.ndarray) and cbs.shape == (B,) and cbs.dtype.kind in "iu":
+            blocks = cbs.astype(np.int64)
+        elif isinstance(cb, int) and 0 <= cb < 2**62:
+            blocks = cb + np.arange(B, dtype=np.int64)
+        else:
+            blocks = None
+        return Realization(r.F.astype(np.complex128), sensing, r.active, blocks)
 
     # --- the loop
     def serve(
