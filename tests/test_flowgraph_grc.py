@@ -29,6 +29,8 @@ MINE = [
     "cfisac_music_localizer",
     "cfisac_fusion",
     "cfisac_metrics_sink",
+    "cfisac_tap_side",
+    "cfisac_rap_side",
 ]
 OTHER_NETWORK = {
     "NT": "3",
@@ -83,11 +85,14 @@ def test_grc_ports_match_the_io_signature(platform, block_id, network):
         for gp, pp in zip(streams, py_ports):
             assert DTYPES[gp.dtype] == pp.dtype, f"{block_id} port {gp.key} ({pp.name})"
             assert int(gp.vlen) == pp.vlen, f"{block_id} port {gp.key} ({pp.name}) vlen"
-    # message ports named in the yml exist on the block
+    # message ports named in the yml exist on the block (a hier block's are its hier ports)
     registered = pmt.to_python(instance.message_ports_out())
     for p in blk.sources:
         if p.domain == "message":
-            assert p.key in registered, p.key
+            hier = hasattr(instance, "message_port_is_hier_out")
+            assert p.key in registered or (
+                hier and instance.message_port_is_hier_out(pmt.intern(p.key))
+            ), p.key
 
 
 #: parameters that change a block's ports (GRC hides or multiplies them)
@@ -97,6 +102,9 @@ PORT_VARIANTS = [
     ("cfisac_fusion", {"n_peaks": "2"}),
     ("cfisac_metrics_sink", {"with_sensing": "False"}),
     ("cfisac_transmitter", {"external_data": "True"}),
+    ("cfisac_tap_side", {"external_data": "True", "uplink_outputs": "True"}),
+    ("cfisac_rap_side", {"n_sources": "2"}),
+    ("cfisac_rap_side", {"n_peaks": "2", "display_step_deg": "10.0"}),
 ]
 
 
@@ -125,6 +133,67 @@ def test_grc_ports_follow_the_parameters(platform, block_id, params):
         for gp, pp in zip(shown, py_ports):
             assert DTYPES[gp.dtype] == pp.dtype, f"{block_id} port {gp.key} ({pp.name})"
             assert int(gp.vlen) == pp.vlen, f"{block_id} port {gp.key} ({pp.name}) vlen"
+
+
+#: the hier blocks, the blocks they wrap (a parameter belongs to the first that has it), and
+#: their parameters of GRC's own (no block has them: port visibility)
+HIER = {
+    "cfisac_tap_side": (
+        ["cfisac_scenario_source", "cfisac_pilot_estimator", "cfisac_precoder"]
+        + ["cfisac_transmitter"],
+        {"uplink_outputs"},
+    ),
+    "cfisac_rap_side": (["cfisac_music_localizer", "cfisac_fusion"], set()),
+}
+
+
+@pytest.mark.parametrize("hier_id", HIER)
+def test_hier_block_parameters_mirror_the_blocks_they_wrap(hier_id):
+    """Every parameter of a TAP/RAP Side block is one of the wrapped blocks' (same id, type,
+    default, options) and reaches the Python block where the wrapped block's does (both make
+    templates pass it; transmitter's external_data only shows ports)."""
+    import yaml
+
+    def params(block_id):
+        doc = yaml.safe_load((GRC_DIR / f"{block_id}.block.yml").read_text())
+        return {p["id"]: p for p in doc["parameters"]}, doc["templates"]["make"]
+
+    def passes(make, pid):
+        return f"${{{pid}}}" in make or f"{pid}()" in make
+
+    wrapped, grc_only = HIER[hier_id]
+    mine, make = params(hier_id)
+    owners = [params(b) for b in wrapped]
+    for pid, p in mine.items():
+        if pid in grc_only:
+            continue
+        owner = next(((o[pid], m) for o, m in owners if pid in o), None)
+        assert owner is not None, f"{hier_id}: {pid} is no parameter of {wrapped}"
+        for key in ("dtype", "default", "options"):
+            assert p.get(key) == owner[0].get(key), f"{hier_id}.{pid}: {key}"
+        assert passes(make, pid) == passes(owner[1], pid), f"{hier_id}: make and {pid}"
+
+
+def test_simulation_flowgraph_draws_build_chains_wiring():
+    """cfisac_sim.grc connects its cfisac blocks exactly as build_chain does (the hier blocks'
+    parts expanded): the builder replays the Python chain's wiring."""
+    import yaml
+
+    from gnuradio import gr
+    from gr_cfisac.blocks import build_chain
+    from gr_cfisac.blocks.wiring import flatten
+    from gr_cfisac.config import SystemConfig
+
+    chain = build_chain(gr.top_block(), SystemConfig(), num_blocks=1, n_sources=0)
+    want = {(e.src, str(e.src_port), e.dst, str(e.dst_port)) for e in flatten(chain.wiring)}
+    parts = {name for e in want for name in (e[0], e[2])}
+    doc = yaml.safe_load((ROOT / "flowgraphs" / "cfisac_sim.grc").read_text())
+    drawn = {tuple(c) for c in doc["connections"] if c[0] in parts and c[2] in parts}
+    assert drawn == want
+    ids = {b["name"]: b["id"] for b in doc["blocks"]}
+    blocks = {**chain.tap.parts, **chain.rap.parts, "downlink": chain.downlink}
+    blocks |= {"echo": chain.echo, "metrics": chain.metrics}
+    assert {n: ids[n] for n in parts} == {n: b.name() for n, b in blocks.items()}
 
 
 @pytest.mark.parametrize("grc_file", FLOWGRAPHS, ids=[f.stem for f in FLOWGRAPHS])
