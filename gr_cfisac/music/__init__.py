@@ -12,23 +12,30 @@ compared in (u, v) and reported in the canonical range theta in [0, pi/2], psi i
 - ``"fast"`` (default): a coarse grid in the (u, v) disk, then Newton steps on the continuous
   spectrum from every coarse local maximum (in (u, v) inside the disk, in (psi, theta) near its
   rim, where theta = 90 deg is a fold and rim maxima are ordinary stationary points).
+- ``"esprit"``: no search where the array resolves the sources: 2-D unitary ESPRIT's closed-form
+  directions start the same Newton steps; blocks whose refined peaks are not trusted (merged,
+  left their start's basin) and model orders ESPRIT cannot resolve get the fast search. Cheap
+  at batch 1 too.
 
-Both return the strongest ``n`` distinct peaks. All angles are radians; complex128 inside.
+All return the strongest ``n`` distinct peaks (``METHODS`` names them). All angles are radians;
+complex128 inside.
 
 Modules: :mod:`.subspace` (eq 41's covariance, forward-backward averaging, noise subspace,
 model order), :mod:`.pseudospectrum` (eq 42 on azimuth x elevation grids, the paper's grid),
 :mod:`.lags` (eq 42's denominator as a trigonometric polynomial in (u, v), with derivatives),
-:mod:`.validity` (whether a block's result means anything), :mod:`.newton` (Newton refinement of the peaks), :mod:`.search` (grids, local maxima, the
+:mod:`.validity` (whether a block's result means anything), :mod:`.newton` (Newton refinement
+of the peaks), :mod:`.esprit` (2-D unitary ESPRIT), :mod:`.search` (grids, local maxima, the
 strongest distinct peaks: :class:`PeakSearch`, :class:`Peaks`), :mod:`.estimators`
 (:class:`MusicEstimator`, :func:`estimate`, :func:`find_peaks`, :class:`MusicResult`).
 """
 
 from __future__ import annotations
 
+from .esprit import esprit_uv
 from .estimators import MusicEstimator, MusicResult, estimate, estimator, find_peaks
 from .newton import refine
 from .pseudospectrum import PAPER_GRID_DEG, paper_grid, spectrum
-from .search import Peaks, PeakSearch
+from .search import METHODS, Peaks, PeakSearch
 from .subspace import (
     check_sources,
     forward_backward,
@@ -39,6 +46,7 @@ from .subspace import (
 from .validity import Validity, identifiable, is_bad_input, screen_snapshots
 
 __all__ = [
+    "METHODS",
     "PAPER_GRID_DEG",
     "MusicEstimator",
     "MusicResult",
@@ -48,6 +56,7 @@ __all__ = [
     "check_sources",
     "estimate",
     "estimator",
+    "esprit_uv",
     "find_peaks",
     "forward_backward",
     "identifiable",

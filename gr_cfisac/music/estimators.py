@@ -10,7 +10,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .search import Peaks, PeakSearch
+from .esprit import capacity, esprit_uv
+from .lags import lag_coefficients
+from .newton import refine
+from .search import (
+    SAME_PEAK_UV,
+    Peaks,
+    PeakSearch,
+    evaluate,
+    noise_projector,
+    peaks_from_uv,
+    select_distinct,
+)
 from .subspace import (
     check_covariance,
     check_sources,
@@ -52,7 +63,21 @@ class MusicEstimator(PeakSearch):
     then the same refinement unless refine=False): the grids and the search are those of
     :class:`~gr_cfisac.music.search.PeakSearch`, which this class extends with covariances and
     snapshots in.
+
+    method "esprit": no search where 2-D unitary ESPRIT resolves the n sources
+    (n <= esprit.capacity(rows, cols)): its n directions (:func:`.esprit.esprit_uv`) start
+    the Newton refinement, which moves each to the nearest maximum of eq 42 (a few steps: the
+    start is already in the peak's basin). A block keeps those peaks where they are trusted —
+    every start converged, stayed within ``basin`` (u, v) of its ESPRIT direction and no two
+    merged — and falls back to the fast search otherwise (and for n > capacity); so it
+    reports the maxima the fast search reports, at a cost that does not need a batch.
+    refine=False: ESPRIT's directions themselves (closed form, no refinement, no fallback).
+    At most n peaks per block of model order n (more asked for are NaN).
     """
+
+    #: Refined ESPRIT peaks farther than this from their start, in (u, v) times the array's
+    #: larger dimension, left the start's basin (half a beamwidth): the block is searched.
+    BASIN = 0.5
 
     # -- covariances in, peaks out ---------------------------------------------
     def peaks(self, R: np.ndarray, n_sources: int, n_peaks: int | None = None) -> Peaks:
@@ -62,8 +87,47 @@ class MusicEstimator(PeakSearch):
         n_peaks = n_sources if n_peaks is None else int(n_peaks)
         if n_peaks < 1:
             raise ValueError(f"n_peaks must be >= 1, got {n_peaks}")
-        _, vecs = np.linalg.eigh(R.reshape((-1, self.M, self.M)))
-        return self.subspace_peaks(vecs, n_sources, n_peaks, R.shape[:-2])
+        flat = R.reshape((-1, self.M, self.M))
+        _, vecs = np.linalg.eigh(flat)
+        return self.block_peaks(flat, vecs, n_sources, n_peaks).reshape(R.shape[:-2])
+
+    def block_peaks(self, R: np.ndarray, vecs: np.ndarray, n_sources: int, n_peaks: int) -> Peaks:
+        """Peaks (B, n_peaks) of covariances R (B, M, M) with ascending eigenvectors vecs."""
+        if self.method == "esprit" and n_sources <= capacity(self.rows, self.cols):
+            return self.esprit_peaks(R, vecs, n_sources, n_peaks)
+        return self.subspace_peaks(vecs, n_sources, n_peaks, (R.shape[0],))
+
+    def esprit_peaks(self, R: np.ndarray, vecs: np.ndarray, n_sources: int, n_peaks: int) -> Peaks:
+        """ESPRIT-started peaks (B, n_peaks) (see the class); the fast search where untrusted."""
+        n = int(n_sources)
+        u0, v0 = esprit_uv(R, self.rows, self.cols, n)
+        P = noise_projector(vecs, n)
+        if self.refine_peaks:
+            u, v, f = refine(P, u0, v0, self.rows, self.cols, cap=0.5 * self.step)
+            basin = self.BASIN / max(self.rows, self.cols)
+            gap = np.hypot(u[..., :, None] - u[..., None, :], v[..., :, None] - v[..., None, :])
+            gap[..., np.arange(n), np.arange(n)] = np.inf
+            trusted = (
+                np.all(np.isfinite(f), axis=-1)
+                & np.all(np.hypot(u - u0, v - v0) <= basin, axis=-1)
+                & np.all(gap.min(axis=-1) >= SAME_PEAK_UV, axis=-1)
+            )
+        else:
+            p0, p = lag_coefficients(P, self.rows, self.cols)
+            u, v, f = u0, v0, evaluate(p0, p, u0, v0, self.rows, self.cols)
+            trusted = np.ones(R.shape[0], dtype=bool)
+        u, v, f = select_distinct(u, v, f, min(n, n_peaks))
+        if n_peaks > n:  # ESPRIT finds the n sources, no further maxima
+            pad = ((0, 0), (0, n_peaks - n))
+            u, v = np.pad(u, pad, constant_values=np.nan), np.pad(v, pad, constant_values=np.nan)
+            f = np.pad(f, pad, constant_values=np.inf)
+        if not trusted.all():
+            redo = ~trusted
+            us, vs, fs = self.search(P[redo], n_peaks)
+            fs[:, n:] = np.inf  # the same at most n peaks
+            none = np.isinf(fs)
+            u[redo], v[redo], f[redo] = np.where(none, np.nan, us), np.where(none, np.nan, vs), fs
+        return peaks_from_uv(u, v, f, (R.shape[0], n_peaks))
 
     # -- snapshots in, angles out -----------------------------------------------
     def __call__(
@@ -111,7 +175,7 @@ class MusicEstimator(PeakSearch):
             if n == 0:
                 continue
             sel = search & (order == n)
-            pk = self.subspace_peaks(vecs[sel], int(n), width, (int(sel.sum()),))
+            pk = self.block_peaks(R[sel], vecs[sel], int(n), width)
             angles[sel] = pk.angles
             value[sel] = pk.value
             if n_peaks is None:  # at most n peaks for a block of order n

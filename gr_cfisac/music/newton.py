@@ -9,44 +9,54 @@ from __future__ import annotations
 import numpy as np
 
 from ..arrays import direction_cosines
-from .lags import lag_derivatives, lag_coefficients, half_plane_lags, lag_polynomial
+from .lags import half_plane_lags, lag_coefficients, lag_derivatives, lag_polynomial
 
 _NEWTON_ITERATIONS = 60
 _RIM = 0.9  # sin(theta) above which the refinement works in (psi, theta)
 
 
-def _newton_step(grad: np.ndarray, hess: np.ndarray, cap: float | np.ndarray) -> np.ndarray:
-    """Levenberg-damped Newton step -(H + mu I)^{-1} g toward a minimum, length at most cap
-    (a number or (N, 1)). (N, 2)."""
-    a, b, d = hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 1]
+def _newton_step(
+    g1: np.ndarray,
+    g2: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    d: np.ndarray,
+    cap: float | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Levenberg-damped Newton step -(H + mu I)^{-1} g toward a minimum, length at most cap,
+    for gradients (g1, g2) and Hessians [[a, b], [b, d]] (N,) each. -> the step's two
+    components (N,). Written out per component: at batch 1 the cost is numpy's per-call
+    overhead, not arithmetic."""
     lam_min = 0.5 * (a + d) - np.sqrt(0.25 * (a - d) ** 2 + b**2)
-    scale = np.abs(hess).max(axis=(-2, -1)) + 1e-300
+    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), np.abs(d)) + 1e-300
     mu = np.where(lam_min > 1e-9 * scale, 0.0, -lam_min + 1e-3 * scale)
     a, d = a + mu, d + mu
     det = a * d - b * b
     det = np.where(det > 0, det, 1e-300)
-    step = (
-        -np.stack([d * grad[:, 0] - b * grad[:, 1], a * grad[:, 1] - b * grad[:, 0]], -1)
-        / det[:, None]
-    )
-    length = np.linalg.norm(step, axis=-1, keepdims=True)
-    return step * np.minimum(1.0, cap / np.maximum(length, 1e-300))
+    s1 = -(d * g1 - b * g2) / det
+    s2 = -(a * g2 - b * g1) / det
+    shrink = np.minimum(1.0, cap / np.maximum(np.hypot(s1, s2), 1e-300))
+    return s1 * shrink, s2 * shrink
 
 
 def _rim_newton_step(
     psi: np.ndarray, theta: np.ndarray, grad: np.ndarray, hess: np.ndarray, cap: np.ndarray
-) -> np.ndarray:
-    """Newton step in (psi, theta) from the (u, v) gradient and Hessian (chain rule). (N, 2)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newton step in (psi, theta) from the (u, v) gradient (N, 2) and Hessian (N, 2, 2)
+    (chain rule). -> (d psi, d theta) (N,) each."""
     st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(psi), np.cos(psi)
-    J = np.stack([np.stack([-st * sp, ct * cp], -1), np.stack([st * cp, ct * sp], -1)], -2)
-    g = np.einsum("nij,ni->nj", J, grad)
-    # second derivatives: u_pp = u_tt = -u, u_pt = -ct sp; v_pp = v_tt = -v, v_pt = ct cp
-    u, v = st * cp, st * sp
-    d2u = np.stack([np.stack([-u, -ct * sp], -1), np.stack([-ct * sp, -u], -1)], -2)
-    d2v = np.stack([np.stack([-v, ct * cp], -1), np.stack([ct * cp, -v], -1)], -2)
-    H = np.einsum("nij,nik,nkl->njl", J, hess, J)
-    H = H + grad[:, 0, None, None] * d2u + grad[:, 1, None, None] * d2v
-    return _newton_step(g, H, cap)
+    # Jacobian of (u, v) in (psi, theta): u_p, u_t, v_p, v_t
+    up, ut, vp, vt = -st * sp, ct * cp, st * cp, ct * sp
+    gu, gv = grad[:, 0], grad[:, 1]
+    huu, huv, hvv = hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 1]
+    g1, g2 = up * gu + vp * gv, ut * gu + vt * gv
+    # J^T H J, plus grad . second derivatives: u_pp = u_tt = -u, u_pt = -ct sp;
+    # v_pp = v_tt = -v, v_pt = ct cp
+    curv = -(st * cp) * gu - (st * sp) * gv
+    a = up * up * huu + 2 * up * vp * huv + vp * vp * hvv + curv
+    b = up * ut * huu + (up * vt + vp * ut) * huv + vp * vt * hvv - ct * sp * gu + ct * cp * gv
+    d = ut * ut * huu + 2 * ut * vt * huv + vt * vt * hvv + curv
+    return _newton_step(g1, g2, a, b, d, cap)
 
 
 def refine(
@@ -93,8 +103,13 @@ def refine(
         f, grad, hess = lag_derivatives(pa0, pa, ua, va, lr, lc)
         rim = np.sin(ta) > _RIM
         ra = radius[active][:, None]
-        step_uv = _newton_step(grad, hess, ra)
-        step_pt = _rim_newton_step(sa, ta, grad, hess, ra)
+        step_uv = np.stack(
+            _newton_step(
+                grad[:, 0], grad[:, 1], hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 1], ra[:, 0]
+            ),
+            axis=-1,
+        )
+        step_pt = np.stack(_rim_newton_step(sa, ta, grad, hess, ra[:, 0]), axis=-1)
         length = np.where(rim, np.hypot(*step_pt.T), np.hypot(*step_uv.T))
         # a Newton step below tol: converged, no line search (f would only move by rounding)
         settled = length <= tol

@@ -11,6 +11,16 @@ in the canonical range theta in [0, pi/2], psi in (-pi, pi] (arrays.canonical_an
   same precision.
 - ``"fast"``: a coarse grid in the (u, v) disk, then Newton steps on the continuous spectrum
   from every coarse local maximum (:func:`.newton.refine`).
+- ``"esprit"``: no search where 2-D unitary ESPRIT resolves the sources (:mod:`.esprit`, the
+  starts of the same Newton refinement; :class:`.estimators.MusicEstimator`), the fast search's
+  grid for the blocks where it does not.
+
+Without refinement (``refine=False``) the grid points are the peaks: local maxima closer than
+``GRID_MERGE_STEPS`` grid steps in (u, v) are one peak (the highest is kept; a grid resolves
+nothing finer, and near theta = 0 or on the fold theta = 90 deg several grid points map to
+nearly the same direction), and a point on the edge of an (azimuth, elevation) grid is never
+a peak (the spectrum may rise past it; the paper's grid reaches 10 deg past every fold, so
+each direction also has an interior point). With refinement, edge points are not starts either.
 """
 
 from __future__ import annotations
@@ -20,12 +30,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..arrays import angles_from_uv, direction_cosines
-from .lags import lag_basis, lag_coefficients, half_plane_lags, lag_polynomial
+from .lags import half_plane_lags, lag_basis, lag_coefficients, lag_polynomial
 from .newton import refine
 from .pseudospectrum import paper_grid
 
+#: The peak search methods (:class:`PeakSearch`, music.estimators.MusicEstimator).
+METHODS = ("fast", "grid", "esprit")
 #: Peaks closer than this in (u, v) after refinement are the same peak.
-_SAME_PEAK_UV = 1e-4
+SAME_PEAK_UV = 1e-4
+#: Unrefined grid peaks closer than this many grid steps in (u, v) are the same peak.
+GRID_MERGE_STEPS = 2.5
 #: Candidates refined per block beyond the peaks asked for.
 _EXTRA_CANDIDATES = 8
 
@@ -48,6 +62,13 @@ class Peaks:
     def angles(self) -> np.ndarray:
         """(..., n, 2): [psi, theta] per peak."""
         return np.stack([self.psi, self.theta], axis=-1)
+
+    def reshape(self, lead: tuple) -> Peaks:
+        """The same peaks with leading axes ``lead`` (the peak axis stays last)."""
+        shape = tuple(lead) + self.psi.shape[-1:]
+        return Peaks(
+            *(x.reshape(shape) for x in (self.psi, self.theta, self.u, self.v, self.value))
+        )
 
     def take(self, index: int | np.ndarray | slice) -> Peaks:
         """The peaks of some blocks (indexing the leading axes)."""
@@ -79,16 +100,18 @@ def _top_candidates(values: np.ndarray, mask: np.ndarray, count: int) -> tuple[n
     return idx, val
 
 
-def _select_distinct(
-    u: np.ndarray, v: np.ndarray, f: np.ndarray, n_peaks: int
+def select_distinct(
+    u: np.ndarray, v: np.ndarray, f: np.ndarray, n_peaks: int, same: float = SAME_PEAK_UV
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The n_peaks lowest-f (highest spectrum) candidates that are not duplicates. (..., k)."""
-    order = np.argsort(f, axis=-1)
+    """The n_peaks lowest-f (highest spectrum) candidates (..., k) of which none lies within
+    ``same`` in (u, v) of a higher one (a duplicate of it). -> u, v, f (..., n_peaks), NaN
+    (f inf) where fewer remain."""
+    order = np.argsort(f, axis=-1, kind="stable")
     u, v, f = (np.take_along_axis(x, order, axis=-1) for x in (u, v, f))
     d = np.hypot(u[..., :, None] - u[..., None, :], v[..., :, None] - v[..., None, :])
     k = f.shape[-1]
     earlier = np.tril(np.ones((k, k), dtype=bool), -1)  # j < i
-    dup = np.any((d < _SAME_PEAK_UV) & earlier, axis=-1) | ~np.isfinite(f)
+    dup = np.any((d < same) & earlier, axis=-1) | ~np.isfinite(f)
     f = np.where(dup, np.inf, f)
     order = np.argsort(f, axis=-1, kind="stable")[..., :n_peaks]
     u, v, f = (np.take_along_axis(x, order, axis=-1) for x in (u, v, f))
@@ -100,13 +123,43 @@ def _select_distinct(
     return np.where(missing, np.nan, u), np.where(missing, np.nan, v), f
 
 
+def noise_projector(vecs: np.ndarray, n_sources: int) -> np.ndarray:
+    """P = E_n E_n^H (B, M, M) from ascending eigenvectors (B, M, M) (eq 42's denominator)."""
+    En = vecs[..., : vecs.shape[-1] - n_sources]
+    return En @ np.swapaxes(En, -1, -2).conj()
+
+
+def evaluate(
+    p0: np.ndarray, p: np.ndarray, u: np.ndarray, v: np.ndarray, rows: int, cols: int
+) -> np.ndarray:
+    """f = a^H P a (B, k) at directions (u, v) (B, k) from P's lag coefficients p0 (B,), p (B, L)."""
+    lr, lc, _ = half_plane_lags(rows, cols)
+    k = u.shape[-1]
+    _, f = lag_polynomial(np.repeat(p0, k), np.repeat(p, k, axis=0), u.ravel(), v.ravel(), lr, lc)
+    return np.maximum(f, 1e-300).reshape(u.shape)
+
+
+def peaks_from_uv(u: np.ndarray, v: np.ndarray, f: np.ndarray, shape: tuple) -> Peaks:
+    """Peaks (reshaped to ``shape``) from direction cosines and f = 1 / spectrum (NaN u: none)."""
+    psi, theta = angles_from_uv(np.nan_to_num(u), np.nan_to_num(v))
+    missing = np.isnan(u)
+    return Peaks(
+        psi=np.where(missing, np.nan, psi).reshape(shape),
+        theta=np.where(missing, np.nan, theta).reshape(shape),
+        u=u.reshape(shape),
+        v=v.reshape(shape),
+        value=np.where(missing, -np.inf, 1.0 / f).reshape(shape),
+    )
+
+
 class PeakSearch:
     """The peak search of eq 42 for one rows x cols URPA, with its grid precomputed.
 
     method "fast" (coarse (u, v) grid of step ``coarse_step``, default 0.1 / max(rows, cols),
-    then Newton refinement) or "grid" (the paper's 401 x 401 grid, or ``grid`` = (az, el) axes,
-    then the same refinement unless refine=False). ``candidates``: local maxima refined per
-    block beyond the peaks asked for.
+    then Newton refinement), "grid" (the paper's 401 x 401 grid, or ``grid`` = (az, el) axes,
+    then the same refinement unless refine=False) or "esprit" (the fast grid, searched where
+    ESPRIT cannot start the refinement: music.estimators.MusicEstimator). ``candidates``:
+    local maxima refined per block beyond the peaks asked for.
     """
 
     def __init__(
@@ -119,15 +172,15 @@ class PeakSearch:
         refine: bool = True,
         candidates: int = _EXTRA_CANDIDATES,
     ) -> None:
-        if method not in ("fast", "grid"):
-            raise ValueError(f"method must be 'fast' or 'grid', got {method!r}")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if rows < 1 or cols < 1:
             raise ValueError(f"rows and cols must be >= 1, got {rows} x {cols}")
         self.rows, self.cols, self.M = int(rows), int(cols), int(rows) * int(cols)
         self.method = method
         self.refine_peaks = refine
         self.candidates = int(candidates)
-        if method == "fast":
+        if method != "grid":
             h = coarse_step if coarse_step is not None else 0.1 / max(rows, cols)
             if not 0 < h < 0.5:
                 raise ValueError(f"coarse_step must be in (0, 0.5), got {h}")
@@ -139,6 +192,8 @@ class PeakSearch:
             self.grid_u, self.grid_v = uu.ravel(), vv.ravel()
             # the visible disk only; a rim maximum shows up at the outermost points
             self.grid_mask = np.hypot(self.grid_u, self.grid_v) <= 1.0
+            self.grid_edge = np.zeros(self.grid_u.size, dtype=bool)  # the disk has no edge
+            self.boresight: list[int] = []
         else:
             az, el = paper_grid() if grid is None else (np.ravel(grid[0]), np.ravel(grid[1]))
             self.step = float(max(np.abs(np.diff(az)).max(), np.abs(np.diff(el)).max()))
@@ -146,6 +201,13 @@ class PeakSearch:
             gu, gv = direction_cosines(az[:, None], el[None, :])
             self.grid_u, self.grid_v = gu.ravel(), gv.ravel()
             self.grid_mask = np.ones(self.grid_u.size, dtype=bool)
+            # an edge point's maximum cannot be told from a slope running past the grid
+            edge = np.ones(self.grid_shape, dtype=bool)
+            edge[1:-1, 1:-1] = False
+            self.grid_edge = edge.ravel()
+            # elevation 0 is one direction (boresight) at every azimuth: its grid neighbours
+            # are the whole rings of the adjacent elevations, not two points of them
+            self.boresight = [int(e) for e in np.flatnonzero(np.abs(np.sin(el)) < 1e-12)]
         # f on the grid = p_0 + 2 basis @ [Re p, Im p]: the precomputed "steering" of the search
         self.basis = lag_basis(
             self.grid_u[self.grid_mask], self.grid_v[self.grid_mask], self.rows, self.cols
@@ -153,18 +215,20 @@ class PeakSearch:
 
     def subspace_peaks(self, vecs: np.ndarray, n_sources: int, n_peaks: int, lead: tuple) -> Peaks:
         """Peaks from ascending eigenvectors (B, M, M) of the covariances, shaped lead + (n,)."""
-        En = vecs[..., : self.M - n_sources]
-        u, v, f = self.search(En @ np.swapaxes(En, -1, -2).conj(), n_peaks)
-        psi, theta = angles_from_uv(np.nan_to_num(u), np.nan_to_num(v))
-        missing = np.isnan(u)
-        shape = lead + (n_peaks,)
-        return Peaks(
-            psi=np.where(missing, np.nan, psi).reshape(shape),
-            theta=np.where(missing, np.nan, theta).reshape(shape),
-            u=u.reshape(shape),
-            v=v.reshape(shape),
-            value=np.where(missing, -np.inf, 1.0 / f).reshape(shape),
-        )
+        u, v, f = self.search(noise_projector(vecs, n_sources), n_peaks)
+        return peaks_from_uv(u, v, f, lead + (n_peaks,))
+
+    def _maxima(self, vals: np.ndarray) -> np.ndarray:
+        """Local maxima (b, G) of grid values (b, G), boresight checked against its rings."""
+        grid = vals.reshape((-1,) + self.grid_shape)
+        mask = _local_maxima(grid)
+        ne = self.grid_shape[1]
+        for e in self.boresight:
+            ring = [c for c in (e - 1, e + 1) if 0 <= c < ne]
+            if ring:
+                top = grid[:, :, ring].max(axis=(1, 2))
+                mask[:, :, e] &= grid[:, :, e] >= top[:, None]
+        return mask.reshape(vals.shape)
 
     def search(self, P: np.ndarray, n_peaks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The n_peaks strongest distinct maxima (u, v, f = a^H P a) (B, n_peaks) for noise
@@ -173,21 +237,19 @@ class PeakSearch:
         p0, p = lag_coefficients(P, self.rows, self.cols)
         coef = np.concatenate([p.real, p.imag], axis=-1).T  # (2L, B)
         chunk = max(1, int(3e5 // self.grid_u.size))  # (b, G) temporaries that stay in cache
-        us, vs = [], []
+        us, vs, found = [], [], []
         for s in range(0, P.shape[0], chunk):
             den = p0[s : s + chunk, None] + 2 * (self.basis @ coef[:, s : s + chunk]).T
             vals = np.full((den.shape[0], self.grid_u.size), -np.inf)  # (b, G)
             vals[:, self.grid_mask] = 1.0 / np.maximum(den, 1e-300)
-            mask = _local_maxima(vals.reshape((-1,) + self.grid_shape)).reshape(vals.shape)
-            idx, _ = _top_candidates(vals, mask, count)
+            mask = self._maxima(vals)
+            idx, top = _top_candidates(vals, mask & ~self.grid_edge, count)
             us.append(self.grid_u[idx])
             vs.append(self.grid_v[idx])
+            found.append(np.isfinite(top))  # False: filler where fewer maxima exist
         u, v = np.concatenate(us), np.concatenate(vs)
         if self.refine_peaks:
             u, v, f = refine(P, u, v, self.rows, self.cols, cap=0.5 * self.step)
-        else:
-            lr, lc, _ = half_plane_lags(self.rows, self.cols)
-            k = u.shape[-1]
-            _, f = lag_polynomial(np.repeat(p0, k), np.repeat(p, k, axis=0), u.ravel(), v.ravel(), lr, lc)
-            f = np.maximum(f, 1e-300).reshape(u.shape)
-        return _select_distinct(u, v, f, n_peaks)
+            return select_distinct(u, v, f, n_peaks)
+        f = np.where(np.concatenate(found), evaluate(p0, p, u, v, self.rows, self.cols), np.inf)
+        return select_distinct(u, v, f, n_peaks, GRID_MERGE_STEPS * self.step)

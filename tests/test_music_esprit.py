@@ -1,0 +1,178 @@
+"""2-D unitary ESPRIT (music.esprit) and the "esprit" MUSIC method (issue 16): closed-form
+directions, the same peaks as the searches where the array resolves the sources, the search
+where it does not."""
+
+import numpy as np
+import pytest
+
+from gr_cfisac import music
+from gr_cfisac.arrays import steering, steering_uv
+from gr_cfisac.channels import crandn
+from gr_cfisac.localization import separation
+from gr_cfisac.music.esprit import capacity, esprit_uv, invariance_matrices, left_real_unitary
+
+SCENE_DEG = np.array([[-45.0, 45.0], [45.0, 30.0], [0.0, -45.0]])
+
+
+def covariance_uv(u, v, rows, cols, noise=0.0):
+    A = steering_uv(np.asarray(u), np.asarray(v), rows, cols).T
+    return A @ A.conj().T + noise * np.eye(rows * cols)
+
+
+def matched_uv(u, v, true_u, true_v):
+    """Largest (u, v) distance from each true direction to its nearest estimate."""
+    d = np.hypot(u[..., :, None] - true_u[..., None, :], v[..., :, None] - true_v[..., None, :])
+    return d.min(axis=-2).max(axis=-1)
+
+
+@pytest.mark.parametrize("M", [1, 2, 5, 16, 9])
+def test_left_real_unitary(M):
+    Q = left_real_unitary(M)
+    np.testing.assert_allclose(Q.conj().T @ Q, np.eye(M), atol=1e-12)
+    np.testing.assert_allclose(np.flipud(Q.conj()), Q, atol=1e-12)  # Pi Q^* = Q
+
+
+@pytest.mark.parametrize("rows, cols", [(4, 4), (2, 3), (3, 3)])
+def test_centred_steering_is_real_after_the_transform_and_obeys_the_invariance(rows, cols):
+    Q, K1r, K2r, K1c, K2c = invariance_matrices(rows, cols)
+    u, v = 0.31, -0.52
+    centre = np.exp(-1j * np.pi * (-(rows - 1) / 2 * u + (cols - 1) / 2 * v))
+    d = Q.conj().T @ (steering_uv(u, v, rows, cols) * centre)
+    np.testing.assert_allclose(d.imag, 0, atol=1e-12)
+    # tan(alpha / 2) K1 d = K2 d with alpha = -pi u (rows) and beta = pi v (columns)
+    np.testing.assert_allclose(np.tan(-np.pi * u / 2) * K1r @ d.real, K2r @ d.real, atol=1e-12)
+    np.testing.assert_allclose(np.tan(np.pi * v / 2) * K1c @ d.real, K2c @ d.real, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "rows, cols, n", [(4, 4, 3), (2, 2, 2), (3, 5, 4), (3, 3, 3), (2, 3, 3), (4, 4, 12)]
+)
+def test_noise_free_directions_are_exact(rows, cols, n):
+    rng = np.random.default_rng(rows * 100 + cols * 10 + n)
+    r = np.sqrt(rng.uniform(0, 0.9, n))
+    phi = rng.uniform(-np.pi, np.pi, n)
+    u, v = r * np.cos(phi), r * np.sin(phi)
+    eu, ev = esprit_uv(covariance_uv(u, v, rows, cols, 1e-9), rows, cols, n)
+    assert eu.shape == ev.shape == (n,)
+    assert matched_uv(eu, ev, u, v) < 1e-5
+
+
+def test_batches_over_leading_axes():
+    u = np.array([[[0.1, -0.4]], [[0.5, 0.2]]])  # (2, 1, 2): blocks x RAPs x sources
+    v = np.array([[[0.3, 0.0]], [[-0.6, 0.1]]])
+    R = np.stack([[covariance_uv(u[b, 0], v[b, 0], 4, 4, 1e-9)] for b in range(2)])
+    eu, ev = esprit_uv(R, 4, 4, 2)
+    assert eu.shape == (2, 1, 2)
+    assert np.all(matched_uv(eu, ev, u, v) < 1e-6)
+
+
+def test_capacity_and_refusals():
+    assert capacity(2, 2) == 2 and capacity(4, 4) == 12 and capacity(2, 3) == 3
+    assert capacity(1, 8) == 0
+    with pytest.raises(ValueError, match="n_sources=3.*1 ... 2"):
+        esprit_uv(np.eye(4), 2, 2, 3)
+    with pytest.raises(ValueError, match=r"R must be \(\.\.\., 16, 16\)"):
+        esprit_uv(np.eye(4), 4, 4, 1)
+
+
+@pytest.mark.parametrize("refine", [True, False])
+@pytest.mark.parametrize("shape, n", [((4, 4), 3), ((4, 4), 1), ((2, 2), 2), ((3, 5), 3)])
+def test_esprit_method_gives_the_true_angles(shape, n, refine):
+    rng = np.random.default_rng(n)
+    psi, theta = np.radians(SCENE_DEG[:n, 0]), np.radians(SCENE_DEG[:n, 1])
+    A = steering(psi, theta, *shape).T
+    S = crandn(rng, (n, 400)) * np.sqrt([1e3, 2e3, 5e2][:n])[:, None]
+    R = music.sample_covariance(A @ S + crandn(rng, (A.shape[0], 400)))
+    pk = music.MusicEstimator(*shape, "esprit", refine=refine).peaks(R, n)
+    d = separation(pk.psi[:, None], pk.theta[:, None], psi[None], theta[None])
+    assert np.degrees(d.min(axis=0)).max() < 0.2
+    # strongest first, heights are eq 42 at the reported angles
+    assert np.all(np.diff(pk.value) <= 0)
+    at = music.spectrum(R, *shape, n, pk.psi, pk.theta).diagonal()
+    np.testing.assert_allclose(pk.value, at, rtol=1e-6)
+
+
+def random_covariances(rng, count, n, rows=4, cols=4, snr_db=(0, 15), tau=192):
+    out = []
+    for _ in range(count):
+        psi = rng.uniform(-np.pi, np.pi, n)
+        theta = np.arcsin(rng.uniform(0, np.sin(np.radians(80)), n))
+        powers = 10 ** (rng.uniform(*snr_db, n) / 10)
+        A = steering(psi, theta, rows, cols).T
+        Y = A @ (crandn(rng, (n, tau)) * np.sqrt(powers)[:, None]) + crandn(rng, (A.shape[0], tau))
+        out.append(music.sample_covariance(Y))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_esprit_and_refinement_find_the_fast_searchs_peaks(n):
+    rng = np.random.default_rng(40 + n)
+    R = random_covariances(rng, 40, n)
+    pe = music.MusicEstimator(4, 4, "esprit").peaks(R, n)
+    pf = music.MusicEstimator(4, 4, "fast").peaks(R, n)
+    d = separation(pe.psi[:, :, None], pe.theta[:, :, None], pf.psi[:, None], pf.theta[:, None])
+    same = np.all(np.degrees(np.nanmin(d, axis=-1)) < 0.01, axis=-1)
+    assert same.mean() >= 0.99
+    np.testing.assert_allclose(pe.value[same], pf.value[same], rtol=1e-6)
+
+
+def test_untrusted_blocks_are_searched():
+    # one source, two assumed: the second ESPRIT direction is noise, and its refinement climbs
+    # to the source's peak (merges): the block gets the fast search's answer instead
+    rng = np.random.default_rng(12)
+    A = steering(np.radians([10.0]), np.radians([40.0]), 4, 4).T
+    R = music.sample_covariance(A @ (crandn(rng, (1, 192)) * 10) + crandn(rng, (16, 192)))
+    est = music.MusicEstimator(4, 4, "esprit")
+    searched = []
+    search = est.search
+    est.search = lambda P, n: searched.append(len(P)) or search(P, n)
+    pe = est.peaks(R, 2)
+    assert searched == [1]
+    pf = music.MusicEstimator(4, 4, "fast").peaks(R, 2)
+    np.testing.assert_allclose(pe.u, pf.u, atol=1e-9)
+    np.testing.assert_allclose(pe.v, pf.v, atol=1e-9)
+    searched.clear()
+    assert est.peaks(R, 1).u.shape == (1,)
+    assert searched == []  # the right model order: trusted, no search
+
+
+def test_esprit_starts_find_close_maxima_the_coarse_grid_merges():
+    # two sources 3 deg apart: the coarse grid sees one maximum, ESPRIT starts both
+    psi, theta = np.radians([10.0, 13.0]), np.radians([40.0, 40.0])
+    A = steering(psi, theta, 4, 4).T
+    R = A @ A.conj().T + 1e-2 * np.eye(16)
+    pe = music.MusicEstimator(4, 4, "esprit").peaks(R, 2)
+    pf = music.MusicEstimator(4, 4, "fast").peaks(R, 2)
+    assert np.all(pe.value >= pf.value * (1 - 1e-9))
+    d = separation(pe.psi[:, None], pe.theta[:, None], psi, theta)
+    assert np.degrees(d.min(axis=0)).max() < 0.5
+
+
+def test_more_sources_than_esprit_resolves_fall_back_to_the_search():
+    # a 2x3 URPA: ESPRIT resolves 3 sources, MUSIC 4
+    rng = np.random.default_rng(3)
+    R = random_covariances(rng, 4, 4, 2, 3, snr_db=(20, 20))
+    pe = music.MusicEstimator(2, 3, "esprit").peaks(R, 4)
+    pf = music.MusicEstimator(2, 3, "fast").peaks(R, 4)
+    np.testing.assert_array_equal(pe.u, pf.u)
+
+
+def test_estimate_with_esprit_over_blocks_and_raps():
+    rng = np.random.default_rng(8)
+    psi, theta = np.radians([-45.0, 45.0]), np.radians([45.0, 30.0])
+    A = steering(psi, theta, 4, 4).T
+    Y = A @ (crandn(rng, (6, 3, 2, 192)) * 3) + crandn(rng, (6, 3, 16, 192))
+    Y[2, 1, 0, 0] = np.nan  # one bad block at one RAP
+    res = music.estimate(Y, 4, 4, n_peaks=3, method="esprit")
+    assert res.angles.shape == (6, 3, 3, 2)
+    good = res.valid
+    assert good.sum() == 17 and not good[2, 1]
+    assert np.all(res.n_sources[good] == 2)
+    # two sources, three peaks asked: ESPRIT reports the two, the third is empty
+    assert np.all(np.isnan(res.angles[good][:, 2]))
+    d = separation(
+        res.angles[good][:, :2, None, 0], res.angles[good][:, :2, None, 1], psi, theta
+    )  # fmt: skip
+    assert np.degrees(d.min(axis=-1)).max() < 2.0
+    ref = music.estimate(Y, 4, 4, n_peaks=3, method="fast")
+    np.testing.assert_allclose(res.angles[good][:, :2], ref.angles[good][:, :2], atol=1e-6)
