@@ -2,7 +2,9 @@
 
 ``from gnuradio import cfisac`` re-exports these. Every block works on whole coherence blocks
 (see :mod:`gr_cfisac.blocks._base`); item layouts are in :mod:`gr_cfisac.blocks.layout`,
-message format in :mod:`gr_cfisac.blocks.messages`.
+message format in :mod:`gr_cfisac.blocks.messages`. :class:`tap_side` and :class:`rap_side`
+are the network's transmit and sensing receive sides as hier blocks, :func:`build_chain`
+composes them, and :mod:`gr_cfisac.blocks.wiring` connects blocks by port name.
 """
 
 from .chain import Chain, build_chain

@@ -69,7 +69,6 @@ class HierBlock(gr.hier_block2):
         for port, part in messages.items():
             self.message_port_register_hier_out(port)
             self.msg_connect(self.parts[part], port, self, port)
-        self.messages = dict(messages)
 
     def export(self, part: str) -> None:
         """Feed the hier block's outputs from ``part``'s outputs of the same names, and
