@@ -5,7 +5,10 @@ Ports (per coherence block; one group per RAP served, ``num_raps`` of them, inde
 - in ``rap`` x n                complex64[MR], tau items: the RAP's snapshots y_j(t)
 - out ``angles`` x n            float32[angles], 1 item: the strongest ``n_peaks`` MUSIC peaks
   (psi, theta radians, spectrum value, model order, validity; layout.angles_layout) from the
-  core's search (music.estimate, "fast" coarse-to-fine or the paper's "grid")
+  core's estimator (music.estimate): ``method`` "fast" (coarse-to-fine search), "grid" (the
+  paper's grid) or "esprit" (2-D unitary ESPRIT starting the same refinement, no search where
+  the array resolves the sources: the cheapest at any batch size; at most model-order peaks
+  per block, the rest NaN)
 - out ``spectrum`` x n, optional float32[n_az n_el], 1 item: eq 42 on a coarse display grid,
   azimuth-major (row = one azimuth), in dB below the block's maximum (a QT GUI raster shows
   it with n_el columns); NaN for a block of bad samples
@@ -71,8 +74,10 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         if self.n_sources != 0:
             music.check_sources(self.n_sources, M)
         self.n_peaks = (self.n_sources or cfg.NC + 1) if n_peaks in (None, 0) else int(n_peaks)
-        if method not in ("fast", "grid"):
-            raise ValueError(f"music_localizer: method must be 'fast' or 'grid', got {method!r}")
+        if method not in music.METHODS:
+            raise ValueError(
+                f"music_localizer: method must be one of {music.METHODS}, got {method!r}"
+            )
         n = cfg.NR if num_raps in (None, 0) else int(num_raps)
         if not 1 <= n <= cfg.NR:
             raise ValueError(f"music_localizer: num_raps must be in 1..NR={cfg.NR}, got {num_raps}")

@@ -49,9 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--method",
-        choices=("fast", "grid"),
+        choices=("fast", "grid", "esprit"),
         default="fast",
-        help="MUSIC peak search: coarse-to-fine (default) or the paper's grid",
+        help="MUSIC peak search: coarse-to-fine (default), the paper's grid, or ESPRIT-started",
     )
     parser.add_argument(
         "--gate-deg",
