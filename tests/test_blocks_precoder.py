@@ -135,7 +135,9 @@ def test_threshold_conditioned_model_gets_the_block_threshold(cfg, network, monk
                 precoding.zf(F_hat, cfg.power_budget), F_hat[..., 0], cfg.power_budget, 0.0
             )
 
-    monkeypatch.setattr(host, "load_precoder", lambda path, cfg, threads=1: Conditioned())
+    monkeypatch.setattr(
+        host, "load_precoder", lambda path, cfg, threads=1, scenario="cellfree": Conditioned()
+    )
     model = tmp_path / "sc_cond.onnx"
     model.write_bytes(b"")
     run_block(precoder(cfg, str(model), threshold=2.5, msg_interval=0), network[0])

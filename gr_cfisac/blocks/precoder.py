@@ -59,9 +59,11 @@ def resolve_precoder(
     threshold: float | None = None,
     remote_server_key: str = "",
     remote_client_key: str = "",
+    scenario: str = "cellfree",
 ) -> registry.Precoder:
     """The registry precoder (gr_cfisac.precoding.registry) behind the block's parameters: the
-    block's flat parameter list mapped onto the chosen family's parameters. Call it with a
+    block's flat parameter list mapped onto the chosen family's parameters, for ``scenario``
+    (the spec's; a model trained for another scenario is refused). Call it with a
     registry.Realization. ValueError (prefixed "precoder:") for an unknown name or bad options,
     before the flowgraph runs."""
     offered = {
@@ -78,7 +80,7 @@ def resolve_precoder(
         "server_key": remote_server_key,
         "client_key": remote_client_key,
     }
-    spec = registry.spec_for(algorithm)
+    spec = registry.spec_for(algorithm, str(scenario))
     family = registry.families().get(spec.name)
     try:
         if family is not None:
@@ -115,6 +117,7 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         threshold: float = 0.0,
         remote_server_key: str = "",
         remote_client_key: str = "",
+        scenario: str = "cellfree",
     ) -> None:
         cfg = check_config(config)
         self.estimate = estimate_layout(cfg)
@@ -142,6 +145,7 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             threshold,
             remote_server_key,
             remote_client_key,
+            scenario,
         )
         self.fallback = fallback
         self.remote = self.design.family.name == "remote"

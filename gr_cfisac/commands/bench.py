@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import time
 from pathlib import Path
 
 from ..bench import BENCHMARKS
+from .scenario_option import DEFAULT, add_scenario_argument
 
 HELP = "run benchmarks and write JSON reports and plots under bench/"
 DESCRIPTION = f"""\
 Runs the named benchmarks ({", ".join(BENCHMARKS)}; "all" runs every one) and writes
 bench/NAME.json with the figures as ratios measured in one run, and plots beside them.
---quick runs small sizes (a smoke run)."""
+--quick runs small sizes (a smoke run). --scenario picks the scenario of the benchmarks that
+compare precoders (core, precoders: their line-up comes from the precoder registry); the others
+run the cellfree network."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("bench"), help="report folder")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    add_scenario_argument(parser, "benchmarked (core and precoders)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,10 +39,18 @@ def run(args: argparse.Namespace) -> int:
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)} or all")
-    for name in names:
+    modules = {name: importlib.import_module(BENCHMARKS[name]) for name in names}
+    takes = {n for n, m in modules.items() if "scenario" in inspect.signature(m.run).parameters}
+    if args.scenario != DEFAULT and set(names) - takes:
+        raise ValueError(
+            f"--scenario {args.scenario}: benchmark(s) {sorted(set(names) - takes)} run the "
+            f"{DEFAULT} network only; run {sorted(takes) or 'core, precoders'} for other scenarios"
+        )
+    for name, module in modules.items():
         t0 = time.perf_counter()
         print(f"== bench {name}")
-        report = importlib.import_module(BENCHMARKS[name]).run(args.out, args.quick)
+        kwargs = {"scenario": args.scenario} if name in takes else {}
+        report = module.run(args.out, args.quick, **kwargs)
         summary = report.get("summary", {})
         print(json.dumps(summary, indent=2, default=float))
         print(f"== bench {name}: {time.perf_counter() - t0:.1f} s -> {args.out / (name + '.json')}")

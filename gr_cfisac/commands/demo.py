@@ -8,6 +8,8 @@ import argparse
 import time
 from pathlib import Path
 
+from .scenario_option import add_scenario_argument
+
 HELP = "run the CF-ISAC flowgraph on simulated samples and report what it measured"
 DESCRIPTION = """\
 Runs the simulation flowgraph (flowgraphs/cfisac_sim.grc: scenario, MMSE estimation, precoder,
@@ -16,7 +18,11 @@ SINR and rate measured from the samples next to eqs 19-20, per RAP the SCNR and 
 next to eqs 21-22, and the localization error (miss rate, ungated and gated RMSE) next to its
 bound; then the same scene with 4x4 RAPs (Table I's 2x2 RAPs cannot identify a target and two
 clutter points). Figures go to --out; --capture DIR records both runs for cfisac replay.
---algorithm takes a shipped learned precoder by its file name (stcib_joint.onnx) from any folder."""
+--algorithm takes a shipped learned precoder by its file name (stcib_joint.onnx) from any folder;
+a model trained for another --scenario is refused. The flowgraph simulates the cellfree scenario."""
+
+#: scenarios the simulation flowgraph simulates
+DEMO_SCENARIOS = ("cellfree",)
 
 #: capture names under --capture DIR, per run
 CAPTURE_NAMES = {(2, 2): "demo_rap2x2", (4, 4): "demo_rap4x4"}
@@ -32,8 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--algorithm",
         default="zf",
-        help="precoder: mrt, zf, rzf, wmmse, optimize or a .onnx (default: %(default)s)",
+        help="precoder: a family of the precoder registry (mrt, zf, rzf, wmmse, optimize, ...) "
+        "or a .onnx (default: %(default)s)",
     )
+    add_scenario_argument(parser, "simulated and precoded for")
     parser.add_argument(
         "--sensing-fraction",
         type=float,
@@ -54,6 +62,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_precoder(algorithm: str, scenario: str) -> None:
+    """Before the flowgraph starts: the registry knows ``algorithm`` and serves ``scenario`` with
+    it (a model's card must name that scenario). ValueError naming the problem."""
+    from ..config import SystemConfig
+    from ..precoding import registry
+
+    spec = registry.spec_for(algorithm, scenario)
+    family = registry.families().get(spec.name)
+    if family is None or scenario not in family.scenarios:
+        registry.make_precoder(spec, SystemConfig())  # raises, listing what there is
+    if spec.name == "onnx":
+        from ..precoding.onnx import check_scenario, load_card
+
+        check_scenario(load_card(algorithm), scenario, Path(algorithm).name)
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import demo_plots
     from ..demo import print_comm_and_sensing, print_localization, run_flowgraph
@@ -61,9 +85,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.blocks < 2:
         raise ValueError(f"--blocks must be >= 2, got {args.blocks}")
+    if args.scenario not in DEMO_SCENARIOS:
+        raise ValueError(
+            f"--scenario {args.scenario}: the demo's flowgraph simulates scenario(s) "
+            f"{', '.join(DEMO_SCENARIOS)} only"
+        )
     algorithm = args.algorithm
     if algorithm.endswith(".onnx"):
         algorithm = str(resolve_model(algorithm))
+    check_precoder(algorithm, args.scenario)
     settings = dict(
         blocks=args.blocks,
         seed=args.seed,

@@ -169,9 +169,11 @@ class OnnxPrecoder:
         self.scene = self.card["scene"]
         if scene is not None:
             self.check_scene_kind(scene)
-        self._scene_tokens = None
+        self._scene_tokens = self._scene_complex = None
         if "sensing_tokens_iq" in self.scene:
             self._scene_tokens = np.asarray(self.scene["sensing_tokens_iq"], dtype=np.float32)
+            n = self._scene_tokens.shape[-1] // 2
+            self._scene_complex = self._scene_tokens[:, :n] + 1j * self._scene_tokens[:, n:]
 
     # ---------------------------------------------------------------- validation
     def _check_graph(self, where: str) -> None:
@@ -224,11 +226,26 @@ class OnnxPrecoder:
         ref = self._scene_tokens
         diff = np.abs(tokens_iq - ref).max(axis=(-2, -1))
         if np.any(diff > 1e-3 * np.abs(ref).max()):
-            raise ValueError(
-                f"{self.path.name} is paper-faithful: the sensing scene given (target/clutter) "
-                f"differs from the one in its card (target at {self.scene.get('target_pos')}); "
-                "use a target-aware model for other scenes"
-            )
+            self._refuse_scene()
+
+    def _check_scene_geometry(self, sg: Any, batch: int) -> None:
+        """_check_scene_tokens for a SensingGeometry, on the complex tokens (no I/Q rows: this
+        runs on every call of a paper-faithful model in a flowgraph)."""
+        from ..channels import sensing_tokens
+
+        tokens = sensing_tokens(sg)
+        if tokens.shape[1:] != self._scene_complex.shape or tokens.shape[0] not in (1, batch):
+            self._sensing(sg, batch)  # raises, naming the shape or batch
+        diff = np.abs(tokens - self._scene_complex).max(axis=(-2, -1))
+        if np.any(diff > 1e-3 * np.abs(self._scene_tokens).max()):
+            self._refuse_scene()
+
+    def _refuse_scene(self) -> None:
+        raise ValueError(
+            f"{self.path.name} is paper-faithful: the sensing scene given (target/clutter) "
+            f"differs from the one in its card (target at {self.scene.get('target_pos')}); "
+            "use a target-aware model for other scenes"
+        )
 
     # ---------------------------------------------------------------- inputs
     def _channels(self, F_hat: np.ndarray) -> np.ndarray:
@@ -311,9 +328,12 @@ class OnnxPrecoder:
             th = self._threshold(threshold, channels.shape[0])
         tokens = None
         if sensing is not None:
-            tokens = self._sensing(sensing, channels.shape[0])
-            if not self.target_aware:
-                self._check_scene_tokens(tokens)
+            if self.target_aware:
+                tokens = self._sensing(sensing, channels.shape[0])
+            elif self._scene_complex is not None and hasattr(sensing, "aT_t"):
+                self._check_scene_geometry(sensing, channels.shape[0])
+            else:
+                self._check_scene_tokens(self._sensing(sensing, channels.shape[0]))
         elif self.target_aware:
             raise ValueError(
                 f"{self.path.name} is target-aware: pass sensing= (channels.sensing_tokens of the "
