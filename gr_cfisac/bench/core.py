@@ -3,10 +3,12 @@
 1. Throughput, realizations/s at batch ``GEN_BATCH``: geometry + correlated Rician channels
    (eq 1), sensing geometry + realized G (eqs 16-18) + varpi-averaged grams, pilots + MMSE
    estimation (eqs 6-8), and the whole ``draw_realizations``.
-2. Precoders on the same Table-I realizations (paper scene, seed ``SEED``): MRT, ZF, RZF, WMMSE
-   (user beams only), MRT / ZF plus a sensing beam (target beam; for ZF projected into the
-   users' null space) at the per-realization best of ``SPLITS`` for what the precoder sees,
-   and the iterative optimizer (``quality`` "fast" and "best"). Each sees F_hat and the
+2. Precoders on the same Table-I realizations (paper scene, seed ``SEED``), the line-up from the
+   precoder registry (:func:`line_up`; a newly registered family joins with its defaults):
+   every family's user beams (MRT, ZF, RZF, WMMSE: sensing beam none), MRT / ZF plus a sensing
+   beam (target beam; for ZF projected into the users' null space) at the per-realization best
+   of ``SPLITS`` for what the precoder sees, and the iterative optimizer (``quality`` "fast"
+   and "best"; its registry spec runs chunked and cached, common.optimize_resumable). Each sees F_hat and the
    varpi-averaged sensing geometry; reported on the TRUE channels and REALIZED G: mean P3
    objective (eq 23a on the kappa-rates, eta = 0.4; metrics.OBJECTIVE), sum kappa-rates Rc and Rs, the objective as the precoder
    sees it, and seconds per realization (batched call / realizations).
@@ -41,7 +43,9 @@ from ..channels import (
 from ..config import SystemConfig
 from ..estimation import estimate_channels
 from ..geometry import drop
-from ..precoding import isac_beamformer, mrt, nullspace_beam, rzf, target_beam, wmmse, zf
+from ..precoding import wmmse
+from ..precoding.lineup import LABELS, designer, every_family, optimize_kwargs
+from ..precoding.registry import PrecoderSpec, families
 from ..scenario import Realizations, draw_realizations
 from .common import best_time, optimize_resumable, write_report
 
@@ -54,6 +58,15 @@ SIZE = {True: 50, False: 1000}
 BEST_SIZE = {True: 50, False: 1000}  # realizations the best-quality optimizer runs on
 CONSTRAINED_SIZE = {True: 20, False: 200}
 GEN_BATCH = {True: 200, False: 1000}
+#: scenarios this benchmark draws realizations of
+SCENARIOS = ("cellfree",)
+#: best-split rows: (family, its sensing beam, label)
+BEST_SPLIT = (
+    ("mrt", "target", "MRT + target beam (best split)"),
+    ("zf", "nullspace", "ZF + null-space target beam (best split)"),
+)
+#: the optimizer's rows: (quality, label)
+OPTIMIZER_ROWS = (("fast", "optimizer (fast)"), ("best", "optimizer (best)"))
 
 
 def throughput(cfg: SystemConfig, batch: int) -> dict[str, float]:
@@ -96,10 +109,24 @@ def _score(r: Realizations, W: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _best_split(r: Realizations, users: np.ndarray, beam: np.ndarray) -> np.ndarray:
-    """Users + sensing beam at the split (of SPLITS) with the best objective as seen."""
-    P, B = r.cfg.power_budget, r.batch
-    cands = [isac_beamformer(users, beam, P, e) for e in SPLITS]
+def line_up(scenario: str = "cellfree") -> dict[str, PrecoderSpec]:
+    """label -> registry spec of the plain rows: every family that runs on its defaults (the
+    optimizer aside: OPTIMIZER_ROWS), a MU-MISO family with its user beams only."""
+    out = {}
+    for name in every_family():
+        family = families()[name]
+        if name == "optimize" or scenario not in family.scenarios:
+            continue
+        params = {"sensing_beam": "none"} if "sensing_beam" in family.params else {}
+        out[LABELS.get(name, name)] = PrecoderSpec(name, scenario, params)
+    return out
+
+
+def _best_split(r: Realizations, candidates: list) -> np.ndarray:
+    """The candidate W (one per split of SPLITS) with the best objective as seen, per
+    realization."""
+    B = r.batch
+    cands = [design(r) for design in candidates]
     seen = [_score(r, W)["objective_seen"] for W in cands]
     pick = np.argmax(np.stack(seen, axis=1), axis=1)
     return np.stack(cands, axis=1)[np.arange(B), pick]
@@ -124,36 +151,35 @@ def _summary(s: dict[str, np.ndarray], seconds: float, n: int) -> dict[str, floa
     }
 
 
-def precoders(r: Realizations, cache: Path, quick: bool) -> dict[str, Any]:
-    P, B = r.cfg.power_budget, r.batch
-    beam = target_beam(r.sensing.aT_t, r.sensing.amp_t)
+def precoders(r: Realizations, cache: Path, quick: bool, scenario: str = "cellfree") -> dict:
+    """Every row of the line-up on realizations r (the best-quality optimizer on the first
+    BEST_SIZE): _summary() per label."""
+    cfg, B = r.cfg, r.batch
     rep = 1 if B > 200 else 3
     out: dict[str, Any] = {}
-    for name, fn in (
-        ("MRT", lambda: mrt(r.F_hat, P)),
-        ("ZF", lambda: zf(r.F_hat, P)),
-        ("RZF", lambda: rzf(r.F_hat, P)),
-        ("WMMSE", lambda: wmmse(r.F_hat, P)),
-        ("MRT + target beam (best split)", lambda: _best_split(r, mrt(r.F_hat, P), beam)),
-        (
-            "ZF + null-space target beam (best split)",
-            lambda: _best_split(r, zf(r.F_hat, P), nullspace_beam(beam, r.F_hat)),
-        ),
-    ):
-        W, sec = _timed(fn, rep)
-        out[name] = _summary(_score(r, W), sec / B, B)
-    W, sec, info = optimize_resumable(r, cache, "fast", seed=SEED, eta=ETA, quality="fast")
-    out["optimizer (fast)"] = {
-        **_summary(_score(r, W), sec, B),
-        "iterations": float(info["iterations"].mean()),
-    }
-    nb = min(B, BEST_SIZE[quick])
-    sub = r.take(slice(0, nb))
-    W, sec, info = optimize_resumable(sub, cache, "best", seed=SEED, eta=ETA, quality="best")
-    out["optimizer (best)"] = {
-        **_summary(_score(sub, W), sec, nb),
-        "iterations": float(info["iterations"].mean()),
-    }
+    for label, spec in line_up(scenario).items():
+        design = designer(spec, cfg)
+        W, sec = _timed(lambda d=design: d(r), rep)
+        out[label] = _summary(_score(r, W), sec / B, B)
+    for name, beam, label in BEST_SPLIT:
+        if name not in families():
+            continue
+        candidates = [
+            designer(PrecoderSpec(name, scenario, {"sensing_beam": beam,
+                                                   "sensing_fraction": float(e)}), cfg)
+            for e in SPLITS
+        ]  # fmt: skip
+        W, sec = _timed(lambda c=candidates: _best_split(r, c), rep)
+        out[label] = _summary(_score(r, W), sec / B, B)
+    for quality, label in OPTIMIZER_ROWS:
+        sub = r if quality == "fast" else r.take(slice(0, min(B, BEST_SIZE[quick])))
+        spec = PrecoderSpec("optimize", scenario, {"eta": ETA, "quality": quality})
+        W, sec, info = optimize_resumable(sub, cache, quality, seed=SEED,
+                                          **optimize_kwargs(spec, cfg))  # fmt: skip
+        out[label] = {
+            **_summary(_score(sub, W), sec, sub.batch),
+            "iterations": float(info["iterations"].mean()),
+        }
     return out
 
 
@@ -180,23 +206,22 @@ def wmmse_convergence(r: Realizations) -> dict[str, Any]:
     }
 
 
-def constrained(r: Realizations, cache: Path) -> dict[str, Any]:
-    """The optimizer (fast) on P1 and P2: feasibility as seen and on the true channels."""
+def constrained(r: Realizations, cache: Path, scenario: str = "cellfree") -> dict[str, Any]:
+    """The optimizer (fast) on P1 and P2: feasibility as seen and on the true channels (the
+    registry's optimize spec per regime; the margin, a robustness variant, is added here)."""
     cfg = r.cfg
     out: dict[str, Any] = {}
-    for regime, kw, label in (
-        ("sc", {"comm_threshold": COMM_THRESHOLD}, f"P1 (vartheta_th={COMM_THRESHOLD})"),
-        ("cc", {"sensing_threshold": SENSING_THRESHOLD}, f"P2 (zeta_th={SENSING_THRESHOLD})"),
-        (
-            "sc",
-            {"comm_threshold": COMM_THRESHOLD, "margin": 0.5},
-            f"P1 (vartheta_th={COMM_THRESHOLD}, margin 0.5)",
-        ),
+    for regime, margin, label in (
+        ("sc", 0.0, f"P1 (vartheta_th={COMM_THRESHOLD})"),
+        ("cc", 0.0, f"P2 (zeta_th={SENSING_THRESHOLD})"),
+        ("sc", 0.5, f"P1 (vartheta_th={COMM_THRESHOLD}, margin 0.5)"),
     ):
+        th = COMM_THRESHOLD if regime == "sc" else SENSING_THRESHOLD
+        spec = PrecoderSpec("optimize", scenario, {"regime": regime, "threshold": th,
+                                                   "eta": ETA, "quality": "fast"})  # fmt: skip
+        kw = optimize_kwargs(spec, cfg) | ({"margin": margin} if margin else {})
         tag = f"{regime}{kw.get('margin', 0)}"
-        W, sec, info = optimize_resumable(
-            r, cache, tag, seed=SEED, regime=regime, quality="fast", **kw
-        )
+        W, sec, info = optimize_resumable(r, cache, tag, seed=SEED, **kw)
         if regime == "sc":
             true = metrics.comm_rates(r.F, W, cfg.kappa)
             th = COMM_THRESHOLD
@@ -215,7 +240,12 @@ def constrained(r: Realizations, cache: Path) -> dict[str, Any]:
     return out
 
 
-def run(out_dir: Path, quick: bool) -> dict[str, Any]:
+def run(out_dir: Path, quick: bool, scenario: str = "cellfree") -> dict[str, Any]:
+    if scenario not in SCENARIOS:
+        raise ValueError(
+            f"bench core draws realizations of scenario(s) {', '.join(SCENARIOS)} only, not "
+            f"--scenario {scenario}"
+        )
     cfg = SystemConfig()
     cache = Path(out_dir) / "core_cache"
     t0 = time.perf_counter()
@@ -223,10 +253,12 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     speed = throughput(cfg, GEN_BATCH[quick])
     real = draw_realizations(cfg, SIZE[quick], SEED)
     print(f"core: precoders on {real.batch} realizations")
-    table = precoders(real, cache, quick)
+    table = precoders(real, cache, quick, scenario)
     conv = wmmse_convergence(real)
     print("core: optimizer on P1 / P2")
-    cons = constrained(real.take(slice(0, min(real.batch, CONSTRAINED_SIZE[quick]))), cache)
+    cons = constrained(
+        real.take(slice(0, min(real.batch, CONSTRAINED_SIZE[quick]))), cache, scenario
+    )
     best = table["optimizer (best)"]
     baseline = max(
         table[k]["objective"]
@@ -235,6 +267,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     report = {
         "config": cfg.to_dict(),
         "quick": quick,
+        "scenario": scenario,
         "seed": SEED,
         "eta": ETA,
         "objective": metrics.OBJECTIVE,

@@ -1,7 +1,10 @@
 """Learned vs classical precoders on held-out Table-I realizations (STCIB paper, section VII).
 
-Every precoder gets the same MMSE estimates F_hat (and the varpi-averaged sensing geometry where it
-uses one); rates are measured on the TRUE channels and the REALIZED sensing matrices. Reported per
+Every precoder comes from the precoder registry (:func:`line_up`: the shipped ONNX models, the
+optimizer, then every family that runs on its defaults, MU-MISO ones with user beams only, so a
+newly registered family joins the comparison) and gets the same MMSE estimates F_hat (and the
+varpi-averaged sensing geometry where it uses one); rates are measured on the TRUE channels and
+the REALIZED sensing matrices. Reported per
 precoder: mean sum rates Rc, Rs (realized; Rs_avg varpi-averaged), the joint objective (eq 23a on
 the kappa-rates, eta = 0.4; metrics.OBJECTIVE), Table-III feasibility for the SC / CC models, and the time per realization at batch 1
 and batched. Goals (issue 5) are evaluated as ratios measured in this one run.
@@ -27,9 +30,10 @@ import numpy as np
 from .. import evaluation, metrics
 from ..config import SystemConfig
 from ..models import shipped_models_dir
-from ..precoding import mrt, rzf, zf
-from ..scenario import Realizations
+from ..precoding.lineup import LABELS, designer, every_family, optimize_kwargs
+from ..precoding.registry import PrecoderSpec, families, spec_for
 from ..recipe import DataConfig
+from ..scenario import Realizations
 from .common import best_time, optimize_resumable, write_report
 from .precoders_plots import plot_summary, plot_tradeoff
 
@@ -47,6 +51,10 @@ CURVE_SIZE = {True: 6, False: 200}
 CURVE_QUALITY = "fast"
 #: cache-key tag of the held-out realizations (the shipped cards' data seed, test split)
 TEST_SEED = ("test", DataConfig().seed)
+#: scenarios this benchmark draws realizations of
+SCENARIOS = ("cellfree",)
+#: the MU-MISO families first, in this order (the rest of the registry follows)
+FAMILY_ORDER = ("wmmse", "rzf", "zf", "mrt")
 #: shipped joint models: benchmark label -> model name
 JOINT_MODELS = (
     ("STCIB (ONNX)", "stcib_joint"),
@@ -60,8 +68,8 @@ JOINT_MODELS = (
 
 def held_out_realizations(cfg: SystemConfig, scene: str, size: int) -> Realizations:
     """The held-out test split (seed of the shipped cards' data config, DataConfig defaults)."""
-    from ..recipe import DataConfig
     from ..dataset import iter_realizations
+    from ..recipe import DataConfig
 
     data = DataConfig(scene=scene)
     return Realizations.concatenate(list(iter_realizations(cfg, data, "test", size)))
@@ -86,6 +94,7 @@ def _timed(fn, *args) -> tuple[Any, float]:
 
 
 def _onnx(name: str, cfg: SystemConfig):
+    """The ONNX host of a shipped model (its card, its raw graph), None if it is missing."""
     from ..precoding.onnx import OnnxPrecoder
 
     path = MODELS / f"{name}.onnx"
@@ -94,26 +103,44 @@ def _onnx(name: str, cfg: SystemConfig):
     return OnnxPrecoder(path, cfg, threads=1)
 
 
-def _precoders(cfg: SystemConfig, quick: bool) -> dict[str, Any]:
-    """name -> callable(real) -> W, for the joint (eta = 0.4) comparison."""
-    from ..precoding.optimizer import optimize
-    from ..precoding.wmmse import wmmse
+def _model(name: str, scenario: str, **params: Any) -> PrecoderSpec | None:
+    """The registry spec of a shipped model, None if it is missing."""
+    path = MODELS / f"{name}.onnx"
+    return spec_for(str(path), scenario, threads=1, **params) if path.exists() else None
 
-    P = cfg.power_budget
-    out: dict[str, Any] = {}
+
+def _mu_miso(name: str, scenario: str) -> PrecoderSpec:
+    """A MU-MISO family's user beams only (no sensing beam), as the comparison reports them."""
+    return PrecoderSpec(name, scenario, {"sensing_beam": "none"})
+
+
+def _optimizer(scenario: str, regime: str = "joint", threshold: float | None = None,
+               quality: str = "best") -> PrecoderSpec:  # fmt: skip
+    return PrecoderSpec("optimize", scenario, {"regime": regime, "eta": ETA,
+                                               "threshold": threshold, "quality": quality})  # fmt: skip
+
+
+def line_up(scenario: str = "cellfree") -> dict[str, PrecoderSpec]:
+    """label -> registry spec for the joint (eta = 0.4) comparison: the shipped models, the
+    optimizer (best), then every family that runs on its defaults (FAMILY_ORDER first; a
+    MU-MISO family with its user beams only)."""
+    out: dict[str, PrecoderSpec] = {}
     for label, name in JOINT_MODELS:
-        host = _onnx(name, cfg)
-        if host is not None:
-            if host.target_aware:
-                out[label] = lambda r, h=host: h(r.F_hat, r.sensing)
-            else:
-                out[label] = lambda r, h=host: h(r.F_hat)
-    out["optimizer (best)"] = lambda r: optimize(r.F_hat, r.Q_t, r.Q_c, cfg, regime="joint",
-                                                 eta=ETA, quality="best", rng=0)  # fmt: skip
-    out["WMMSE"] = lambda r: wmmse(r.F_hat, P)
-    out["RZF"] = lambda r: rzf(r.F_hat, P)
-    out["ZF"] = lambda r: zf(r.F_hat, P)
-    out["MRT"] = lambda r: mrt(r.F_hat, P)
+        spec = _model(name, scenario)
+        if spec is not None:
+            out[label] = spec
+    out["optimizer (best)"] = _optimizer(scenario)
+    names = every_family()
+    for name in [n for n in FAMILY_ORDER if n in names] + [
+        n for n in names if n not in FAMILY_ORDER
+    ]:
+        family = families()[name]
+        if name == "optimize" or scenario not in family.scenarios:
+            continue
+        beams = "sensing_beam" in family.params
+        out[LABELS.get(name, name)] = (
+            _mu_miso(name, scenario) if beams else PrecoderSpec(name, scenario)
+        )
     return out
 
 
@@ -127,42 +154,43 @@ def _batch1_time(fn, real: Realizations, repeats: int, slow: bool) -> float:
     return float(np.median(times))
 
 
-def _regime_section(cfg, real, quick, regime: str, cache: Path) -> dict[str, Any]:
+def _regime_section(cfg, real, quick, regime: str, cache: Path, scenario: str) -> dict[str, Any]:
     """SC (vartheta_th = 3) or CC (zeta_th = 0.5): the STCIB model vs the optimizer."""
 
     name = f"stcib_{regime}"
     host = _onnx(name, cfg)
+    model = _model(name, scenario)
     n_opt = OPTIMIZER_SIZE[quick]
     out: dict[str, Any] = {}
-    kw = (
-        {"comm_threshold": COMM_THRESHOLD}
-        if regime == "sc"
-        else {"sensing_threshold": SENSING_THRESHOLD}
-    )
+    th = COMM_THRESHOLD if regime == "sc" else SENSING_THRESHOLD
+    kw = optimize_kwargs(_optimizer(scenario, regime, th), cfg)
     sub = real.take(slice(0, n_opt))
-    W_opt, sec, _ = optimize_resumable(sub, cache, regime, seed=TEST_SEED, regime=regime,
-                                       quality="best", **kw)  # fmt: skip
+    W_opt, sec, _ = optimize_resumable(sub, cache, regime, seed=TEST_SEED, **kw)
     s_opt = score(sub, W_opt)
     out["optimizer (best)"] = {**summary(s_opt), "realizations": n_opt,
                                "seconds_per_realization_batched": sec}  # fmt: skip
     margin = _model_margin(host)
     if margin > 0:  # like-for-like: the margin the model was trained with (on the estimates)
-        W_m, _, _ = optimize_resumable(sub, cache, regime, seed=TEST_SEED, regime=regime,
-                                       quality="best", margin=margin, **kw)  # fmt: skip
+        W_m, _, _ = optimize_resumable(sub, cache, regime, seed=TEST_SEED, margin=margin, **kw)
         out[f"optimizer (best, margin {margin:g})"] = {**summary(score(sub, W_m)),
                                                        "realizations": n_opt}  # fmt: skip
-    if host is not None:
-        W, t = _timed(host, real.F_hat)
+    if model is not None:
+        W, t = _timed(designer(model, cfg), real)
         s = score(real, W)
         out["STCIB (ONNX)"] = {**summary(s), "realizations": real.batch,
                                "seconds_per_realization_batched": t / real.batch,
                                "on_optimizer_subset": summary(s, slice(0, n_opt))}  # fmt: skip
-    Wz = zf(real.F_hat, cfg.power_budget)
+    Wz = designer(_mu_miso("zf", scenario), cfg)(real)
     out["ZF"] = {**summary(score(real, Wz)), "realizations": real.batch}
     return out
 
 
-def run(out_dir: Path, quick: bool) -> dict[str, Any]:
+def run(out_dir: Path, quick: bool, scenario: str = "cellfree") -> dict[str, Any]:
+    if scenario not in SCENARIOS:
+        raise ValueError(
+            f"bench precoders draws realizations of scenario(s) {', '.join(SCENARIOS)} only, "
+            f"not --scenario {scenario}"
+        )
     cfg = SystemConfig()
     n, n_opt, rep = SIZE[quick], OPTIMIZER_SIZE[quick], TIMING_REPEATS[quick]
     real = held_out_realizations(cfg, "paper", n)
@@ -170,12 +198,13 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     joint: dict[str, Any] = {}
     scores: dict[str, dict[str, np.ndarray]] = {}
     cache = Path(out_dir) / "precoders_cache"
-    for label, fn in _precoders(cfg, quick).items():
-        slow = label.startswith("optimizer")
+    for label, spec in line_up(scenario).items():
+        fn = designer(spec, cfg)
+        slow = spec.name == "optimize"
         target = sub if slow else real
         if slow:  # chunked, cached (resumable), with progress
-            W, sec, _ = optimize_resumable(sub, cache, "joint", seed=TEST_SEED, regime="joint",
-                                           eta=ETA, quality="best")  # fmt: skip
+            kw = optimize_kwargs(spec, cfg)
+            W, sec, _ = optimize_resumable(sub, cache, "joint", seed=TEST_SEED, **kw)
             t = sec * sub.batch
         else:  # fast precoders: best of a few repeats, like batch 1
             W = fn(target)
@@ -196,6 +225,8 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     report: dict[str, Any] = {
         "realizations": n,
         "optimizer_realizations": n_opt,
+        "scenario": scenario,
+        "precoders": {label: spec.to_dict() for label, spec in line_up(scenario).items()},
         "eta": ETA,
         "objective": metrics.OBJECTIVE,
         "comm_threshold": COMM_THRESHOLD,
@@ -203,10 +234,10 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         "joint": joint,
         "onnx_raw_latency_us": raw,
         "export_forms": forms,
-        "sc": _regime_section(cfg, real, quick, "sc", cache),
-        "cc": _regime_section(cfg, real, quick, "cc", cache),
-        "target_aware": _target_aware_section(cfg, quick, cache),
-        "tradeoff": _tradeoff_section(cfg, real, quick, cache),
+        "sc": _regime_section(cfg, real, quick, "sc", cache, scenario),
+        "cc": _regime_section(cfg, real, quick, "cc", cache, scenario),
+        "target_aware": _target_aware_section(cfg, quick, cache, scenario),
+        "tradeoff": _tradeoff_section(cfg, real, quick, cache, scenario),
         "notes": __doc__,
     }
     report["summary"] = _goals(report)
@@ -286,7 +317,7 @@ def _export_forms_section(repeats: int) -> dict[str, Any]:
 
 
 def _tradeoff_section(
-    cfg: SystemConfig, real: Realizations, quick: bool, cache: Path
+    cfg: SystemConfig, real: Realizations, quick: bool, cache: Path, scenario: str
 ) -> dict[str, Any]:
     """Figs 7-8: SC sensing sum over vartheta_th and CC comm sum over zeta_th, from the
     threshold-conditioned models (one model per regime, all test realizations) next to the
@@ -303,28 +334,27 @@ def _tradeoff_section(
         out[f"{regime}_margin"] = margin
         rows = []
         for th in thresholds:
-            kw = {"comm_threshold": th} if regime == "sc" else {"sensing_threshold": th}
-            W_opt, _, _ = optimize_resumable(sub, cache, f"{regime}_curve", seed=TEST_SEED,
-                                             regime=regime, quality=CURVE_QUALITY, **kw)  # fmt: skip
+            kw = optimize_kwargs(_optimizer(scenario, regime, th, CURVE_QUALITY), cfg)
+            W_opt, _, _ = optimize_resumable(sub, cache, f"{regime}_curve", seed=TEST_SEED, **kw)
             s_opt = score(sub, W_opt)
             row = {"threshold": th, "optimizer": _curve_point(s_opt, key, th)}
             if margin > 0:  # the margin the model was trained with: a like-for-like curve
                 W_m, _, _ = optimize_resumable(sub, cache, f"{regime}_curve", seed=TEST_SEED,
-                                               regime=regime, quality=CURVE_QUALITY,
                                                margin=margin, **kw)  # fmt: skip
                 row["optimizer_margin"] = _curve_point(score(sub, W_m), key, th)
             if host is not None:
-                s_net = score(real, host(real.F_hat, threshold=th))
+                cond = designer(_model(f"stcib_{regime}_cond", scenario, threshold=th), cfg)
+                s_net = score(real, cond(real))
                 row["stcib_conditioned"] = _curve_point(s_net, key, th)
                 row["stcib_conditioned_on_optimizer_subset"] = _curve_point(
                     {k: v[: sub.batch] for k, v in s_net.items()}, key, th
                 )
             rows.append(row)
         out[regime] = rows
-        fixed = _onnx(f"stcib_{regime}", cfg)
+        fixed = _model(f"stcib_{regime}", scenario)
         if fixed is not None:  # the fixed-threshold model as one point
             th = COMM_THRESHOLD if regime == "sc" else SENSING_THRESHOLD
-            point = _curve_point(score(real, fixed(real.F_hat)), key, th)
+            point = _curve_point(score(real, designer(fixed, cfg)(real)), key, th)
             out[f"{regime}_fixed_model"] = {"threshold": th, **point}
     return out
 
@@ -341,28 +371,32 @@ def _curve_point(s: dict[str, np.ndarray], key: str, threshold: float) -> dict[s
             "realizations": int(s["Rc"].shape[0])}  # fmt: skip
 
 
-def _target_aware_section(cfg: SystemConfig, quick: bool, cache: Path) -> dict[str, Any]:
+def _target_aware_section(
+    cfg: SystemConfig, quick: bool, cache: Path, scenario: str
+) -> dict[str, Any]:
     """Random scenes (moving target): the target-aware model vs the paper-faithful one fed blindly
-    (it assumes the paper scene; the host would refuse it, so the raw graph is called) vs ZF."""
-    host = _onnx("stcib_target_joint", cfg)
+    (it assumes the paper scene; the registry would refuse it, so its raw graph is called) vs
+    ZF."""
+    spec = _model("stcib_target_joint", scenario)
     paper = _onnx("stcib_joint", cfg)
-    if host is None:
+    if spec is None:
         return {}
+    host = designer(spec, cfg)
     real = held_out_realizations(cfg, "random", SIZE[quick] // 2)
     out = {"realizations": real.batch}
-    out["STCIB target-aware (ONNX)"] = summary(score(real, host(real.F_hat, real.sensing)))
+    out["STCIB target-aware (ONNX)"] = summary(score(real, host(real)))
     if paper is not None:
         from ..dataset import from_iq, iq
 
         W = from_iq(paper.run_rows(iq(real.F_hat)))
         out["STCIB paper-faithful, wrong scene (ONNX)"] = summary(score(real, W))
-    out["ZF"] = summary(score(real, zf(real.F_hat, cfg.power_budget)))
+    out["ZF"] = summary(score(real, designer(_mu_miso("zf", scenario), cfg)(real)))
     n_opt = max(OPTIMIZER_SIZE[quick] // 4, 2)
     sub = real.take(slice(0, n_opt))
     W_opt, _, _ = optimize_resumable(sub, cache, "joint_random_scenes", seed=(TEST_SEED, "random"),
-                                     regime="joint", eta=ETA, quality="best")  # fmt: skip
+                                     **optimize_kwargs(_optimizer(scenario), cfg))  # fmt: skip
     out["optimizer (best)"] = {**summary(score(sub, W_opt)), "realizations": n_opt}
-    s_net = score(real, host(real.F_hat, real.sensing))
+    s_net = score(real, host(real))
     out["STCIB target-aware, on the optimizer subset"] = summary(s_net, slice(0, n_opt))
     return out
 
