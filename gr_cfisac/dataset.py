@@ -27,8 +27,8 @@ import numpy as np
 
 from .channels import sensing_tokens
 from .config import SystemConfig
-from .scenario import Realizations, draw_realizations
 from .recipe import DataConfig
+from .scenario import Realizations, draw_realizations
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
 FORMAT_VERSION = 1

@@ -57,7 +57,9 @@ def test_no_module_imports_another_modules_private_names():
             if isinstance(node, ast.ImportFrom):
                 names = [a.name for a in node.names]
                 offenders += [
-                    f"{path.relative_to(ROOT)}: {n}" for n in names if n.startswith("_") and not n.startswith("__")
+                    f"{path.relative_to(ROOT)}: {n}"
+                    for n in names
+                    if n.startswith("_") and not n.startswith("__")
                 ]
     assert offenders == []
 

@@ -13,10 +13,10 @@ pytest.importorskip("onnxruntime")
 from gr_cfisac import evaluation  # noqa: E402
 from gr_cfisac.cli import main  # noqa: E402
 from gr_cfisac.config import SystemConfig  # noqa: E402
-from gr_cfisac.precoding import zf  # noqa: E402
-from gr_cfisac.scenario import Realizations  # noqa: E402
-from gr_cfisac.recipe import TrainConfig  # noqa: E402
 from gr_cfisac.dataset import iter_realizations  # noqa: E402
+from gr_cfisac.precoding import zf  # noqa: E402
+from gr_cfisac.recipe import TrainConfig  # noqa: E402
+from gr_cfisac.scenario import Realizations  # noqa: E402
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "stcib_joint.onnx"
 ARGS = ["evaluate", str(MODEL), "--size", "24", "--optimizer-size", "3"]

@@ -10,10 +10,10 @@ torch = pytest.importorskip("torch")
 
 from gr_cfisac import evaluation, metrics  # noqa: E402
 from gr_cfisac.config import SystemConfig  # noqa: E402
+from gr_cfisac.dataset import pack  # noqa: E402
+from gr_cfisac.recipe import LossConfig, ModelConfig, TrainConfig  # noqa: E402
 from gr_cfisac.scenario import draw_realizations  # noqa: E402
 from gr_cfisac.train import losses  # noqa: E402
-from gr_cfisac.recipe import LossConfig, ModelConfig, TrainConfig  # noqa: E402
-from gr_cfisac.dataset import pack  # noqa: E402
 from gr_cfisac.train.models import build_model, count_parameters, input_scale  # noqa: E402
 from gr_cfisac.train.trainer import forward, to_tensors  # noqa: E402
 
@@ -193,8 +193,8 @@ def test_bad_configs_name_the_field():
 
 
 def test_zero_forcing_basis_matches_numpy_zf_and_projects_out_the_users(real):
-    from gr_cfisac.precoding import zf
     from gr_cfisac.dataset import iq
+    from gr_cfisac.precoding import zf
     from gr_cfisac.train.layers import ZeroForcingBasis
 
     cfg = real.cfg

@@ -8,8 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from gr_cfisac.recipe import TrainConfig  # noqa: E402
 from gr_cfisac.dataset import chunk_seed, load_split  # noqa: E402
+from gr_cfisac.recipe import TrainConfig  # noqa: E402
 from gr_cfisac.train.trainer import Trainer, evaluate, load_best, make_model, to_tensors  # noqa: E402
 
 TINY = Path(__file__).resolve().parents[1] / "gr_cfisac" / "train" / "configs" / "tiny.yml"

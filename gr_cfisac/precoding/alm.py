@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ascent import ascend
-from .problem import exact_objective, ProblemSpec, ProblemWork
+from .problem import ProblemSpec, ProblemWork, exact_objective
 
 _PEN_GROWTH, _PEN_MAX = 5.0, 1e6  # ALM penalty: growth when stalled, cap
 
@@ -41,7 +41,14 @@ def _alm_update(spec: ProblemSpec, work: ProblemWork, active: np.ndarray, Rc, Rs
     return (viol <= 1e-6) & (change <= 1e-4)
 
 
-def solve_alm(spec: ProblemSpec, work: ProblemWork, V: np.ndarray, outer_iters: int, max_iters: int, tol: float):
+def solve_alm(
+    spec: ProblemSpec,
+    work: ProblemWork,
+    V: np.ndarray,
+    outer_iters: int,
+    max_iters: int,
+    tol: float,
+):
     """Run every problem of ``work`` from V (M, N, K+1, within the power set; updated in place)
     through the ALM rounds (one round without constraints). Returns the best point seen per
     problem (a start, or the end of an ALM round: feasible with the highest objective, else the

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .problem import evaluate_merit, merit_gradient, block_products, ProblemSpec, ProblemWork
+from .problem import ProblemSpec, ProblemWork, block_products, evaluate_merit, merit_gradient
 from .rates import TINY
 
 _SIGMA = 1e-4  # Armijo sufficient-increase constant
@@ -55,7 +55,9 @@ def _stalls(small: np.ndarray, gain: np.ndarray, phi: np.ndarray, tol: float) ->
     return np.where(gain <= tol * np.maximum(1.0, np.abs(phi)), small + 1, 0)
 
 
-def _armijo(spec: ProblemSpec, w: ProblemWork, phi, base, along, dots, t0, shrink: float, slope=None):
+def _armijo(
+    spec: ProblemSpec, w: ProblemWork, phi, base, along, dots, t0, shrink: float, slope=None
+):
     """Monotone Armijo backtracking from X along D, every problem at once, the trial merits
     from the cached per-block products (``block_products``): ``base`` = (F_b^H X_b, L_b^H X_b),
     ``along`` the same for D, ``dots`` = (<X_b, X_b>, <X_b, D_b>, <D_b, D_b>) (M, nb).
@@ -118,7 +120,9 @@ def _two_loop(g, S, Yc, rho, order):
     return r
 
 
-def _lbfgs_spheres(spec: ProblemSpec, w: ProblemWork, V: np.ndarray, max_iters: int, tol: float, memory=8):
+def _lbfgs_spheres(
+    spec: ProblemSpec, w: ProblemWork, V: np.ndarray, max_iters: int, tol: float, memory=8
+):
     """Maximize merit(V(X)) over unconstrained X, V_b = X_b / (||X_b|| sqrt(nb)) per power
     block, by L-BFGS with Armijo backtracking (monotone), every problem until its relative gain
     stays below ``tol`` twice running or no ascent is left at machine precision. Its fixed
@@ -139,7 +143,9 @@ def _lbfgs_spheres(spec: ProblemSpec, w: ProblemWork, V: np.ndarray, max_iters: 
 
     def merit_and_gradient(w, X, Zx, Yx, n2):
         k = 1.0 / np.sqrt(nb * n2)  # V_b = k_b X_b
-        phi, cache = evaluate_merit(spec, w.mult(), k[..., None, None] * Zx, k[..., None, None] * Yx)
+        phi, cache = evaluate_merit(
+            spec, w.mult(), k[..., None, None] * Zx, k[..., None, None] * Yx
+        )
         G = merit_gradient(spec, w, cache)
         radial = _block_dot(X, G, nb) / n2  # Re<G_b, X_b> / ||X_b||^2
         return phi, rows(k) * (G - rows(radial) * X)
@@ -207,7 +213,9 @@ def _lbfgs_spheres(spec: ProblemSpec, w: ProblemWork, V: np.ndarray, max_iters: 
     return V_out, iters_out
 
 
-def _projected_gradient(spec: ProblemSpec, w: ProblemWork, V: np.ndarray, max_iters: int, tol: float):
+def _projected_gradient(
+    spec: ProblemSpec, w: ProblemWork, V: np.ndarray, max_iters: int, tol: float
+):
     """Projected gradient ascent (BB trial step, Armijo backtracking) of the merit on the
     power ball, every problem until its relative gain stays below ``tol`` twice running.
     Returns V (M, N, K+1) and the iterations each problem ran."""

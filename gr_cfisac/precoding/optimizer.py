@@ -51,8 +51,8 @@ import numpy as np
 
 from ..config import SystemConfig
 from .alm import solve_alm
-from .problem import exact_objective, pick_best, project_power, ProblemSpec, ProblemWork
-from .rates import gram_factor, stack_factors, comm_rates_and_gradient, sensing_rates_and_gradient
+from .problem import ProblemSpec, ProblemWork, exact_objective, pick_best, project_power
+from .rates import comm_rates_and_gradient, gram_factor, sensing_rates_and_gradient, stack_factors
 from .starts import START_SPLITS, initial_points
 
 __all__ = ["QUALITY", "optimize", "comm_rates_and_gradient", "sensing_rates_and_gradient"]

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import losses
-from ..recipe import TrainConfig
 from ..dataset import iq, iq_rows, load_split
+from ..recipe import TrainConfig
+from . import losses
 from .models import build_model, count_parameters, input_scale
 
 LOG_FIELDS = [
