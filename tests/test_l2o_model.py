@@ -91,5 +91,5 @@ def test_untrained_model_is_lmmse_then_ascent_and_sao_keeps_the_channel():
     assert rates[2] > rates[0]  # the ascent steps help from the LMMSE start
     sao = MTSAO(6, 5, layers=1, d_model=16, heads=2, hidden=24, lift=False).double()
     Hs, W0, masks = sao.start(channel, users, antennas, noise)
-    aux, _ = sao.layers[0](Hs, W0, *masks)
+    aux, _ = sao.layers[0](Hs, W0, masks)
     assert aux is Hs  # eq 11: the auxiliary variable stays the channel

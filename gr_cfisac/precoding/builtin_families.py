@@ -209,3 +209,4 @@ register(
         CENTRAL_ISAC,
     )
 )
+from . import l2o  # noqa: E402, F401 - registers the l2o family (paper 002)

@@ -23,6 +23,7 @@ reapplied to H^(t) as well as W^(t).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -63,6 +64,25 @@ class MaskedSelfAttention(nn.Module):
         return out.transpose(1, 2).reshape(B, L, d)
 
 
+class Masks(NamedTuple):
+    """Every mask of one batch: M_s of eq 12 (B, Km, Nm), the token masks of the user and
+    antenna sequences (B, 2Km), (B, 2Nm) and their attention masks M_U, M_A (eq 16)."""
+
+    sample: torch.Tensor
+    tokens_u: torch.Tensor
+    tokens_a: torch.Tensor
+    attention_u: torch.Tensor
+    attention_a: torch.Tensor
+
+
+def make_masks(users: torch.Tensor, antennas: torch.Tensor) -> Masks:
+    """Masks of eqs 12 and 16-18 from the user (B, Km) and antenna (B, Nm) masks."""
+    tokens_u = torch.cat([users, users], dim=-1)
+    tokens_a = torch.cat([antennas, antennas], dim=-1)
+    return Masks(ops.sample_mask(users, antennas), tokens_u, tokens_a,
+                 attention_mask(tokens_u), attention_mask(tokens_a))  # fmt: skip
+
+
 def mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
     """FC - GELU - FC with the last layer at zero (the residual branch starts as identity)."""
     net = nn.Sequential(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Linear(d_hidden, d_out))
@@ -74,7 +94,8 @@ def mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
 class Stream(nn.Module):
     """One token sequence of Fig. 2: FC + token norm embedding, a type embedding (channel or
     beam token), masked MHSA and the aggregation MLP back to the token width.
-    (B, 2L, width) tokens, (B, 2L, 2L) mask -> (B, 2L, width)."""
+    (B, 2L, width) tokens, (B, 2L, 2L) mask, (B, 2L) active tokens -> (B, 2L, width), zero
+    on masked tokens."""
 
     def __init__(self, width: int, d_model: int, heads: int, hidden: int) -> None:
         super().__init__()
@@ -84,11 +105,14 @@ class Stream(nn.Module):
         self.attention = MaskedSelfAttention(d_model, heads)
         self.aggregate = mlp(d_model, hidden, width)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, tokens: torch.Tensor, mask: torch.Tensor, active: torch.Tensor
+    ) -> torch.Tensor:
         half = tokens.shape[1] // 2
         kind = torch.repeat_interleave(self.kind, half, dim=0)  # channel tokens, then beams
         x = self.norm(self.embed(tokens)) + kind
-        return self.aggregate(self.attention(x, mask))
+        # a masked token's softmax row is uniform up to the rounding of MASK_VALUE: zero it
+        return self.aggregate(self.attention(x, mask)) * active[:, :, None]
 
 
 def rows(X: ops.Complex) -> torch.Tensor:
@@ -127,22 +151,24 @@ class MaskedTransformerLayer(nn.Module):
             self.out_h = mlp(2 * Nm, hidden, 2 * Nm)
 
     def forward(
-        self, H: ops.Complex, W: ops.Complex, mask_u: torch.Tensor, mask_a: torch.Tensor,
-        sample: torch.Tensor,
-    ) -> tuple[ops.Complex, ops.Complex]:  # fmt: skip
+        self, H: ops.Complex, W: ops.Complex, masks: Masks
+    ) -> tuple[ops.Complex, ops.Complex]:
         Km = self.Km
+        sample = masks.sample
         S = torch.cat([rows(H), rows(W)], dim=1)  # eq 13, (B, 2Km, 2Nm)
         T = torch.cat([columns(H), columns(W)], dim=1)  # (B, 2Nm, 2Km)
-        ys = self.users(S, mask_u)
-        yt = self.antennas(T, mask_a)
-        # eq 21: both views of the update plus the input, per matrix
-        yw = rows(W) + ys[:, Km:] + rows(from_columns(yt[:, self.Nm :]))
+        ys = self.users(S, masks.attention_u, masks.tokens_u)
+        yt = self.antennas(T, masks.attention_a, masks.tokens_a)
+        row_mask = torch.cat([sample, sample], dim=-1)  # rows layout (B, Km, 2Nm)
+        # eq 21: both views of the update plus the input, per matrix, masked before the token
+        # norm so no masked entry enters an active row's statistics
+        yw = (rows(W) + ys[:, Km:] + rows(from_columns(yt[:, self.Nm :]))) * row_mask
         w = yw + self.out_w(self.norm_w(yw))  # eqs 22-23
         Wr, Wi = from_rows(w)
         W0 = ops.normalize_power((Wr * sample, Wi * sample))  # eq 24 + sample mask + power
         if not self.lift:
             return H, W0
-        yh = rows(H) + ys[:, :Km] + rows(from_columns(yt[:, : self.Nm]))
+        yh = (rows(H) + ys[:, :Km] + rows(from_columns(yt[:, : self.Nm]))) * row_mask
         h = yh + self.out_h(self.norm_h(yh))
         Hr, Hi = from_rows(h)
         return (Hr * sample, Hi * sample), W0
@@ -155,15 +181,17 @@ class MTSAO(nn.Module):
     Inputs as the ONNX graph's: ``channel`` (B, Km, 2Nm) rows [Re f_k^T, Im f_k^T],
     ``users`` (B, Km), ``antennas`` (B, Nm) masks (0/1), ``noise`` sigma^2 (B, 1). ``forward``
     returns the final beamformer (B, Km, 2Nm) rows [Re w_k^T, Im w_k^T]; :meth:`trajectory`
-    every W^(t). ``steps`` is Q (``None``: the model's ``q_steps``)."""
+    every W^(t). ``steps`` is Q (``None``: the model's ``q_steps``); ``inverse_iterations``
+    the Newton-Schulz steps of the LMMSE start (:func:`~.ops.inverse_iterations`)."""
 
     def __init__(
         self, Km: int, Nm: int, layers: int, d_model: int, heads: int, hidden: int,
         lift: bool = True, q_steps: int = 5, step_size: float = 3e-4, power: float = 1.0,
+        inverse_iterations: int = 30,
     ) -> None:  # fmt: skip
         super().__init__()
         self.Km, self.Nm, self.lift, self.power = Km, Nm, lift, power
-        self.q_steps = q_steps
+        self.q_steps, self.inverse_iterations = q_steps, inverse_iterations
         self.layers = nn.ModuleList(
             MaskedTransformerLayer(Km, Nm, d_model, heads, hidden, lift) for _ in range(layers)
         )
@@ -171,20 +199,17 @@ class MTSAO(nn.Module):
 
     def start(self, channel, users, antennas, noise):
         """Masked channel (eq 12), masks (eqs 16-18) and the LMMSE start W^(0) (eq 5)."""
-        sample = ops.sample_mask(users, antennas)
+        masks = make_masks(users, antennas)
         H = from_rows(channel)
-        H = (H[0] * sample, H[1] * sample)
-        mask_u = attention_mask(torch.cat([users, users], dim=-1))
-        mask_a = attention_mask(torch.cat([antennas, antennas], dim=-1))
-        W = ops.lmmse(H, users, noise, self.power)
-        return H, W, (mask_u, mask_a, sample)
+        H = (H[0] * masks.sample, H[1] * masks.sample)
+        W = ops.lmmse(H, users, noise, self.power, self.inverse_iterations)
+        return H, W, masks
 
     def layer(self, t: int, H, aux, W, masks, noise, steps: int):
         """Layer t (0-based): eq 10 then eq 8. Returns (H^(t), W^(t))."""
-        mask_u, mask_a, sample = masks
-        aux, W0 = self.layers[t](aux, W, mask_u, mask_a, sample)
+        aux, W0 = self.layers[t](aux, W, masks)
         step = torch.exp(self.log_step[t])
-        return aux, ops.ascent(H, W0, noise, steps, step, sample, self.power)
+        return aux, ops.ascent(H, W0, noise, steps, step, masks.sample, self.power)
 
     def trajectory(self, channel, users, antennas, noise, steps: int | None = None, upto=None):
         """[W^(0), W^(1), ..., W^(upto)] as (Re, Im) pairs and the masked channel H."""

@@ -4,7 +4,7 @@ ONNX graph has no complex type).
 Layout (the paper's): H (B, Km, Nm) with row k = user k's channel f_k^T, W (B, Km, Nm) with row
 j = beam w_j^T; user k receives z_kj = f_k^H w_j = sum_n conj(H[k, n]) W[j, n] from beam j.
 Masks: ``users`` (B, Km), ``antennas`` (B, Nm) float 0/1; the sample mask of eq 12 is their
-outer product. Every function is batched and exportable (matmul, inverse, elementwise only).
+outer product. Every function is batched and exportable (matmul and elementwise ops only).
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ def gains(H: Complex, W: Complex) -> Complex:
 def _terms(H: Complex, W: Complex, noise: torch.Tensor):
     zr, zi = gains(H, W)
     P = zr * zr + zi * zi
-    T = P.sum(-1) + noise
-    I = T - torch.diagonal(P, dim1=-2, dim2=-1)
+    eye = torch.eye(P.shape[-1], dtype=P.dtype, device=P.device)
+    I = (P * (1.0 - eye)).sum(-1) + noise  # summed directly: T - |z_kk|^2 cancels in float32
+    T = I + torch.diagonal(P, dim1=-2, dim2=-1)
     return zr, zi, T, I
 
 
@@ -82,24 +83,54 @@ def ascent(
     return Wr, Wi
 
 
-def lmmse(H: Complex, users: torch.Tensor, noise: torch.Tensor, power: float = 1.0) -> Complex:
+def inverse_iterations(size: int, snr_db_max: float, tol: float = 1e-9) -> int:
+    """Newton-Schulz iterations that invert sigma^2 I + (P / K) H H^H to ``tol`` for any masked
+    channel of ``size`` antennas at SNR up to ``snr_db_max`` (condition number at most
+    kappa = 1 + size SNR, given ||H||_F^2 <= K size for CN(0, 1) entries up to ~3x)."""
+    kappa = 1.0 + 3.0 * size * 10.0 ** (snr_db_max / 10.0)
+    return int(math.ceil(math.log2(kappa * math.log(1.0 / tol) / 2.0))) + 1
+
+
+def spd_inverse(A: torch.Tensor, low: torch.Tensor, high: torch.Tensor, iterations: int):
+    """Inverse of symmetric positive definite A (B, n, n) with eigenvalues in [low, high]
+    (B, 1, 1) by Newton-Schulz, X <- X (2I - A X) from X = 2 I / (low + high): the error
+    I - A X squares every step. Plain matmuls, so torch and ONNX Runtime follow the same
+    arithmetic (a LAPACK inverse and ONNX Runtime's differ by ~kappa * 1e-7 in float32)."""
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    X = eye * (2.0 / (low + high))
+    for _ in range(iterations):
+        X = X @ (2.0 * eye - A @ X)
+    return X
+
+
+def lmmse(
+    H: Complex, users: torch.Tensor, noise: torch.Tensor, power: float = 1.0,
+    iterations: int = 30,
+) -> Complex:  # fmt: skip
     """LMMSE initialization of eq 5 on the masked channel H (B, Km, Nm): rows
     w_k = sqrt(P / K) x_k / ||x_k||, X = (sigma^2 I + (P / K) H H^H)^{-1} H, K the active users
     (eq 5 prints I_N: sigma^2 = 1; the numpy twin is :func:`gr_cfisac.mumiso.lmmse`). The complex
-    Km x Km inverse is the real 2Km x 2Km block inverse [[Ar, -Ai], [Ai, Ar]]^-1 (one
-    com.microsoft::Inverse in the ONNX graph). Masked users' rows are zero."""
-    Hr, Hi = H
+    Km x Km inverse is the real 2Km x 2Km block inverse [[Ar, -Ai], [Ai, Ar]]^-1, by
+    :func:`spd_inverse` (eigenvalues within [sigma^2, sigma^2 + (P / K) ||H||_F^2]) with
+    ``iterations`` from :func:`inverse_iterations`, in float64 (also in the ONNX graph: with a
+    condition number up to 1 + Nm SNR a float32 inverse is only good to ~1e-4, and torch and
+    ONNX Runtime would round differently). Masked users' rows are zero."""
+    dtype = H[0].dtype
+    Hr, Hi = H[0].double(), H[1].double()
+    users, noise = users.double(), noise.double()
     Km = Hr.shape[-2]
     k = users.sum(-1).clamp(min=1.0)[:, None, None]  # (B, 1, 1)
     c = power / k
     Mr = Hr @ Hr.transpose(-1, -2) + Hi @ Hi.transpose(-1, -2)  # H H^H
     Mi = Hi @ Hr.transpose(-1, -2) - Hr @ Hi.transpose(-1, -2)
     eye = torch.eye(Km, dtype=Hr.dtype, device=Hr.device)
-    Ar = noise[:, :, None] * eye + c * Mr
+    sigma2 = noise[:, :, None]
+    Ar = sigma2 * eye + c * Mr
     Ai = c * Mi
     block = torch.cat([torch.cat([Ar, -Ai], -1), torch.cat([Ai, Ar], -1)], -2)
-    X = torch.linalg.inv(block) @ torch.cat([Hr, Hi], -2)
+    high = sigma2 + c * (Hr * Hr + Hi * Hi).sum(dim=(-2, -1), keepdim=True)
+    X = spd_inverse(block, sigma2, high, iterations) @ torch.cat([Hr, Hi], -2)
     Xr, Xi = X[:, :Km], X[:, Km:]
     norm = torch.sqrt((Xr * Xr + Xi * Xi).sum(-1, keepdim=True) + EPS)
     scale = torch.sqrt(c) / norm * users[:, :, None]
-    return Xr * scale, Xi * scale
+    return (Xr * scale).to(dtype), (Xi * scale).to(dtype)

@@ -1,0 +1,122 @@
+"""MT-SAO-lift export and the registry family ``l2o``: one ONNX graph (masks in, masked beamformer
+out, ascent steps inside) matches torch to 1e-5 on every (K, N) tried, its card validates, and
+the family serves any K <= Km with DESIGN's layout and refuses what does not fit, by name."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from gr_cfisac import mumiso  # noqa: E402
+from gr_cfisac.config import SystemConfig  # noqa: E402
+from gr_cfisac.precoding.cards import CardError  # noqa: E402
+from gr_cfisac.precoding.l2o import L2OHost, read_l2o_card  # noqa: E402
+from gr_cfisac.precoding.registry import PrecoderSpec, Realization, make_precoder  # noqa: E402
+from gr_cfisac.train.l2o.config import L2OConfig, config_path  # noqa: E402
+from gr_cfisac.train.l2o.export import PARITY_TOLERANCE, export_run  # noqa: E402
+from gr_cfisac.train.l2o.trainer import Trainer, channel_rows, load_model  # noqa: E402
+
+Km, Nm = 6, 5
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("l2o")
+    cfg = L2OConfig.load(config_path("l2o_tiny.yml")).replace("curriculum", passes=1)
+    fit = Trainer(cfg, root / "run", progress=False).fit()
+    export_run(root / "run", root / "tiny.onnx", fit)
+    return root / "tiny.onnx"
+
+
+def feed(b: mumiso.MuMisoBatch, noise: float) -> dict[str, np.ndarray]:
+    return {
+        "channel": channel_rows(b.F),
+        "user_mask": b.users.astype(np.float32),
+        "antenna_mask": b.antennas.astype(np.float32),
+        "noise": np.full((b.batch, 1), noise, np.float32),
+    }
+
+
+@pytest.mark.parametrize(("K", "N"), [(1, 1), (2, 5), (6, 2), (4, 4), (6, 5)])
+def test_onnx_matches_torch_on_every_active_size(exported, K, N):
+    cfg, model = load_model(exported.parent / "run")
+    b = mumiso.draw(mumiso.MuMisoConfig(K=K, N=N, Km=Km, Nm=Nm, snr_db=15), 7, K * 10 + N)
+    x = feed(b, 10**-1.5)
+    got = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"]).run(None, x)[0]
+    with torch.no_grad():
+        want = model(*(torch.from_numpy(v) for v in x.values()), cfg.model.q_infer).numpy()
+    rel = np.abs(got - want).max(axis=(1, 2)) / np.linalg.norm(want, axis=(1, 2))
+    assert rel.max() <= PARITY_TOLERANCE
+    W = got[..., :Nm] + 1j * got[..., Nm:]  # (B, Km, Nm): zero outside the masks, power 1
+    assert np.all(W[~(b.users[:, :, None] & b.antennas[:, None, :])] == 0)
+    np.testing.assert_allclose(np.linalg.norm(W, axis=(1, 2)), 1.0, rtol=1e-5)
+
+
+def test_card_states_the_model_and_validates(exported):
+    card = read_l2o_card(exported.with_suffix(".json"))
+    assert card["scenario"] == "mumiso" and card["dimensions"] == {"Km": Km, "Nm": Nm}
+    assert card["architecture"]["T"] == 3 and card["architecture"]["Q_i"] == 4
+    assert card["snr_db_range"] == [10.0, 20.0]
+    assert card["onnx"]["parity_max_rel_diff"] <= PARITY_TOLERANCE
+    assert set(card["onnx"]["inputs"]) == {"channel", "user_mask", "antenna_mask", "noise"}
+    assert card["validation"]["stages"] and card["training"]["config"]["name"] == "l2o_tiny"
+
+
+def test_family_serves_any_k_with_the_isac_layout(exported):
+    cfg = mumiso.MuMisoConfig(K=4, N=3, Km=Km, Nm=Nm, snr_db=15)
+    pre = make_precoder(PrecoderSpec("l2o", "mumiso", {"path": str(exported)}), cfg)
+    F = mumiso.draw(cfg, 5, 1, contiguous=True).active_channels()  # (5, 3, 4)
+    active = np.array([[1, 1, 1, 1], [1, 0, 1, 1], [0, 0, 0, 1], [1, 1, 0, 0], [1, 1, 1, 1]], bool)
+    W = pre(Realization(F, active=active)).W
+    assert W.shape == (5, 3, 5)
+    assert np.all(W[..., 0] == 0)  # no sensing beam in mumiso
+    assert np.all(W[:, :, 1:][np.broadcast_to(~active[:, None, :], (5, 3, 4))] == 0)
+    np.testing.assert_allclose(np.linalg.norm(W, axis=(1, 2)), 1.0, rtol=1e-5)
+    # the same as the graph on the padded inputs, and better than nothing: positive rates
+    host = L2OHost(exported)
+    np.testing.assert_allclose(W[..., 1:], host.precode(F, active, cfg.noise), atol=1e-7)
+    assert np.all(mumiso.sum_rate(F, W[..., 1:] * active[:, None, :], cfg.noise) > 0)
+    # fewer users than the config: any K <= Km at run time
+    assert pre(Realization(F[:, :, :2])).W.shape == (5, 3, 3)
+
+
+def test_family_refuses_what_does_not_fit_by_name(exported):
+    spec = PrecoderSpec("l2o", "mumiso", {"path": str(exported)})
+    with pytest.raises(ValueError, match="K=7"):
+        make_precoder(spec, mumiso.MuMisoConfig(K=7, N=3, Km=8, Nm=5))
+    with pytest.raises(ValueError, match="N=6"):
+        make_precoder(spec, mumiso.MuMisoConfig(K=3, N=6, Km=6, Nm=6))
+    with pytest.raises(ValueError, match="snr_db"):
+        make_precoder(spec, mumiso.MuMisoConfig(K=3, N=3, Km=6, Nm=5, snr_db=30))
+    with pytest.raises(ValueError, match="scenario"):
+        make_precoder(PrecoderSpec("l2o", "cellfree", {"path": str(exported)}), SystemConfig())
+    pre = make_precoder(spec, mumiso.MuMisoConfig(K=3, N=3, Km=6, Nm=5, snr_db=15))
+    F = np.ones((2, 3, 3), complex)
+    with pytest.raises(ValueError, match="K=7"):
+        pre(Realization(np.ones((2, 3, 7), complex)))
+    with pytest.raises(ValueError, match="N=6"):
+        pre(Realization(np.ones((2, 6, 3), complex)))
+    with pytest.raises(ValueError, match="active mask must be"):
+        pre(Realization(F, active=np.ones((2, 4), bool)))
+    F[1, :, 2] = 0  # user 2 of block 1 has no channel but is marked active
+    with pytest.raises(ValueError, match="users mask disagrees with the channel"):
+        pre(Realization(F, active=np.ones((2, 3), bool)))
+
+
+def test_a_changed_model_or_broken_card_is_refused(exported, tmp_path):
+    onnx_copy = tmp_path / "m.onnx"
+    shutil.copy(exported, onnx_copy)
+    card = json.loads(exported.with_suffix(".json").read_text())
+    (tmp_path / "m.json").write_text(json.dumps({**card, "sha256": "0" * 64}))
+    with pytest.raises(CardError, match="sha256"):
+        L2OHost(onnx_copy)
+    del card["snr_db_range"]
+    (tmp_path / "m.json").write_text(json.dumps(card))
+    with pytest.raises(CardError, match="snr_db_range"):
+        L2OHost(onnx_copy)
