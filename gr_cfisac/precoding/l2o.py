@@ -257,6 +257,10 @@ def _check_config(host: L2OHost, scenario: str, cfg: Any) -> tuple[float, float]
             f"{scenario!r}"
         )
     if scenario == "mumiso":
+        if not all(hasattr(cfg, a) for a in ("K", "N", "snr_db", "noise", "power")):
+            raise ValueError(
+                f"scenario 'mumiso' needs a gr_cfisac.mumiso.MuMisoConfig, got {type(cfg).__name__}"
+            )
         host.check_size(int(cfg.K), int(cfg.N))
         lo, hi = host.snr_db_range
         if not lo - 1e-9 <= float(cfg.snr_db) <= hi + 1e-9:
