@@ -5,8 +5,11 @@ localization scene with Table I's 2x2 RAPs and with 4x4 RAPs, and a PNG of its M
    same refinement) and of the coarse-to-fine search, batched and at batch 1, 4x4 array, as a
    ratio measured in this run; their agreement on random scenes (1-3 sources, theta <= 80 deg,
    0-15 dB per antenna, tau = 192): same peaks within 0.05 deg, or the fast peaks at least as
-   high.
-2. One source on a 4x4 RAP, SNR sweep: MUSIC's eq-43 RMSE against sqrt(CRB_psi + CRB_theta).
+   high. The "esprit" method (2-D unitary ESPRIT starting the refinement, issue 16) beside
+   them, timed with each scene's true model order (as the fast search), batched and at batch
+   1, with and without refinement, and its agreement with the full grid by the same rule.
+2. One source on a 4x4 RAP, SNR sweep: MUSIC's eq-43 RMSE against sqrt(CRB_psi + CRB_theta),
+   for the fast search and for "esprit" (with their agreement per SNR).
 3. The named scene (target at (-45, 45) deg from RAP1, clutter at (45, 30), (0, -45) deg): ZF
    users plus a null-space target beam with a power fraction eps; per RAP eq-43 RMSE, the rate
    of finding the target within 2 deg, the CRB, and the fused position error against the PEB,
@@ -15,6 +18,7 @@ localization scene with Table I's 2x2 RAPs and with 4x4 RAPs, and a PNG of its M
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -96,11 +100,15 @@ def speed_and_agreement(size: dict[str, int], quick: bool) -> dict[str, Any]:
     snaps = crandn(rng, (size["timing"], 16, 192))
     t_estimate = cpu_time(lambda: fast(snaps, n_sources=n), repeat=repeat) / len(snaps)
 
+    matched = esprit_speed(rng, size, repeat)
+
     R, orders = _random_covariances(rng, size["agree"], 4, 4)
-    ok, same = [], []
+    esprit = music.MusicEstimator(4, 4, "esprit")
+    ok, same, ok_esprit, same_esprit = [], [], [], []
     for k in (1, 2, 3):
         sel = R[orders == k]
         pf = fast.peaks(sel, k)
+        pe = esprit.peaks(sel, k, snapshots=192)
         pg_parts = [
             grid.peaks(sel[s : s + 32], k)
             for s in tqdm(range(0, len(sel), 32), desc=f"grid n={k}", leave=False)
@@ -110,6 +118,9 @@ def speed_and_agreement(size: dict[str, int], quick: bool) -> dict[str, Any]:
             a, b = _agree(pf.take(i), pg)
             ok.append(a)
             same.append(b)
+            a, b = _agree(pe.take(i), pg)
+            ok_esprit.append(a)
+            same_esprit.append(b)
     return {
         "array": "4x4",
         "n_sources": n,
@@ -127,12 +138,56 @@ def speed_and_agreement(size: dict[str, int], quick: bool) -> dict[str, Any]:
         "agreement_scenes": len(ok),
         "agreement_rate": float(np.mean(ok)),
         "same_peaks_rate": float(np.mean(same)),
+        "esprit": {
+            **matched,
+            "agreement_rate_with_grid": float(np.mean(ok_esprit)),
+            "same_peaks_rate_with_grid": float(np.mean(same_esprit)),
+        },
         "goals": {
             "speedup_at_least_10x": bool(t_grid / t_fast >= 10),
             "at_most_1ms_per_rap_block": bool(t_fast <= 1e-3),
             "agreement_at_least_99pct": bool(np.mean(ok) >= 0.99),
         },
     }
+
+
+def _peaks_each(est: music.MusicEstimator, R: np.ndarray, k: int, batch: int) -> None:
+    """est.peaks over the first ten (batch 1) or all covariances R, ``batch`` per call."""
+    count = len(R) if batch > 1 else min(10, len(R))
+    for s in range(0, count, batch):
+        est.peaks(R[s : s + batch], k, snapshots=192)
+
+
+def esprit_speed(rng: np.random.Generator, size: dict[str, int], repeat: int) -> dict[str, Any]:
+    """CPU time per RAP-block of "fast" and "esprit" (with and without refinement) on random
+    4x4 scenes, each group of scenes with its true model order, batched and at batch 1."""
+    R, orders = _random_covariances(rng, size["timing"] * 3, 4, 4)
+    methods = {
+        "fast": music.MusicEstimator(4, 4, "fast"),
+        "esprit": music.MusicEstimator(4, 4, "esprit"),
+        "esprit_no_refine": music.MusicEstimator(4, 4, "esprit", refine=False),
+    }
+    out: dict[str, Any] = {"clock": "process CPU time", "model_order": "true (1-3)"}
+    for name, est in methods.items():
+        batched = one = 0.0
+        for k in (1, 2, 3):
+            sel = R[orders == k]
+            batched += cpu_time(functools.partial(_peaks_each, est, sel, k, len(sel)), repeat)
+            # batch 1: one call per scene, over the first ten scenes of this order
+            ten = min(10, len(sel))
+            one += len(sel) / ten * cpu_time(functools.partial(_peaks_each, est, sel, k, 1), repeat)
+        out[f"{name}_ms_per_rap_block"] = 1e3 * batched / len(R)
+        out[f"{name}_ms_at_batch_1"] = 1e3 * one / len(R)
+    out["speedup_batched"] = out["fast_ms_per_rap_block"] / out["esprit_ms_per_rap_block"]
+    out["speedup_batch_1"] = out["fast_ms_at_batch_1"] / out["esprit_ms_at_batch_1"]
+    return out
+
+
+def _same_peaks(a: np.ndarray, b: np.ndarray, tol_deg: float = 0.05) -> np.ndarray:
+    """(B,) True where every peak of angles a (B, n, 2) lies within tol of one of b's."""
+    d = separation(a[:, :, None, 0], a[:, :, None, 1], b[:, None, :, 0], b[:, None, :, 1])
+    d = np.where(np.isnan(d), np.inf, d).min(axis=-1)
+    return np.all(~np.isfinite(a[..., 0]) | (np.degrees(d) <= tol_deg), axis=-1)
 
 
 def rmse_vs_crb(size: dict[str, int]) -> list[dict[str, float]]:
@@ -146,6 +201,8 @@ def rmse_vs_crb(size: dict[str, int]) -> list[dict[str, float]]:
         Y = a[:, None] * s + crandn(rng, (size["crb_trials"], 16, tau))
         res = music.estimate(Y, 4, 4, n_sources=1)
         err = localization_error(psi, theta, res.angles[:, 0, 0], res.angles[:, 0, 1])
+        esp = music.estimate(Y, 4, 4, n_sources=1, method="esprit")
+        err_esp = localization_error(psi, theta, esp.angles[:, 0, 0], esp.angles[:, 0, 1])
         crb = bounds.stochastic_crb(np.array([psi]), np.array([theta]), np.array([[p]]), 4, 4, tau)
         bound = np.sqrt(crb[0, 0] + crb[1, 1])
         rmse = np.sqrt(np.mean(err**2))
@@ -155,6 +212,8 @@ def rmse_vs_crb(size: dict[str, int]) -> list[dict[str, float]]:
                 "rmse_deg": float(np.degrees(rmse)),
                 "sqrt_crb_deg": float(np.degrees(bound)),
                 "ratio": float(rmse / bound),
+                "esprit_rmse_deg": float(np.degrees(np.sqrt(np.mean(err_esp**2)))),
+                "esprit_same_peak_as_fast": float(np.mean(_same_peaks(esp.angles, res.angles))),
             }
         )
     return rows
@@ -275,6 +334,11 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         "music_ms_per_rap_block": speed["coarse_to_fine_ms_per_rap_block"],
         "full_grid_ms_per_rap_block": speed["full_grid_ms_per_rap_block"],
         "fast_vs_grid_agreement": speed["agreement_rate"],
+        "esprit_ms_per_rap_block": speed["esprit"]["esprit_ms_per_rap_block"],
+        "esprit_ms_at_batch_1": speed["esprit"]["esprit_ms_at_batch_1"],
+        "fast_ms_at_batch_1_true_order": speed["esprit"]["fast_ms_at_batch_1"],
+        "esprit_vs_grid_agreement": speed["esprit"]["agreement_rate_with_grid"],
+        "esprit_over_fast_rmse_worst": max(r["esprit_rmse_deg"] / r["rmse_deg"] for r in crb),
         "rmse_over_sqrt_crb_at_0dB": next(r["ratio"] for r in crb if r["snr_per_antenna_db"] == 0),
         "scene_rap1_rmse_deg_2x2_eps0.5": s22["0.5"]["plain"]["rmse_deg_per_rap"][0],
         "scene_rap1_rmse_deg_4x4_eps0.5": s44["0.5"]["plain"]["rmse_deg_per_rap"][0],

@@ -55,6 +55,15 @@ class MusicResult:
         return self.validity == Validity.OK
 
 
+def noise_edge(M: int, snapshots: int) -> float:
+    """Largest eigenvalue of a pure-noise M x M sample covariance of ``snapshots`` samples,
+    relative to the noise power, that is exceeded rarely: the Tracy-Widom law's centre plus
+    three of its scale (Johnstone 2001, complex case; ~1.85 for M = 16, tau = 192; the
+    Marchenko-Pastur edge (1 + sqrt(M / tau))^2 is its centre)."""
+    a, b = np.sqrt(snapshots), np.sqrt(M)
+    return float(((a + b) ** 2 + 3.0 * (a + b) * (1 / a + 1 / b) ** (1 / 3)) / snapshots)
+
+
 class MusicEstimator(PeakSearch):
     """2D MUSIC for one rows x cols URPA, with the search grids precomputed.
 
@@ -68,9 +77,11 @@ class MusicEstimator(PeakSearch):
     (n <= esprit.capacity(rows, cols)): its n directions (:func:`.esprit.esprit_uv`) start
     the Newton refinement, which moves each to the nearest maximum of eq 42 (a few steps: the
     start is already in the peak's basin). A block keeps those peaks where they are trusted —
-    every start converged, stayed within ``basin`` (u, v) of its ESPRIT direction and no two
-    merged — and falls back to the fast search otherwise (and for n > capacity); so it
-    reports the maxima the fast search reports, at a cost that does not need a batch.
+    every start converged, stayed within ``BASIN`` / max(rows, cols) in (u, v) of its ESPRIT
+    direction, no two merged, and (with snapshots known) the weakest signal eigenvalue clears
+    what noise alone gives (:func:`noise_edge`) — and falls back to the fast search
+    otherwise (and for n > capacity); so it reports the maxima the fast search reports, at
+    a cost that does not need a batch.
     refine=False: ESPRIT's directions themselves (closed form, no refinement, no fallback).
     At most n peaks per block of model order n (more asked for are NaN).
     """
@@ -80,26 +91,54 @@ class MusicEstimator(PeakSearch):
     BASIN = 0.5
 
     # -- covariances in, peaks out ---------------------------------------------
-    def peaks(self, R: np.ndarray, n_sources: int, n_peaks: int | None = None) -> Peaks:
-        """Strongest ``n_peaks`` (default n_sources) distinct peaks of eq 42 for R (..., M, M)."""
+    def peaks(
+        self,
+        R: np.ndarray,
+        n_sources: int,
+        n_peaks: int | None = None,
+        snapshots: int | None = None,
+    ) -> Peaks:
+        """Strongest ``n_peaks`` (default n_sources) distinct peaks of eq 42 for R (..., M, M).
+
+        snapshots: how many R was estimated from ("esprit" checks its signal subspace against
+        the noise eigenvalues' spread, see the class); None: R is taken as exact."""
         R = check_covariance(R, self.M)
         check_sources(n_sources, self.M)
         n_peaks = n_sources if n_peaks is None else int(n_peaks)
         if n_peaks < 1:
             raise ValueError(f"n_peaks must be >= 1, got {n_peaks}")
         flat = R.reshape((-1, self.M, self.M))
-        _, vecs = np.linalg.eigh(flat)
-        return self.block_peaks(flat, vecs, n_sources, n_peaks).reshape(R.shape[:-2])
+        lam, vecs = np.linalg.eigh(flat)
+        pk = self.block_peaks(flat, lam, vecs, n_sources, n_peaks, snapshots)
+        return pk.reshape(R.shape[:-2])
 
-    def block_peaks(self, R: np.ndarray, vecs: np.ndarray, n_sources: int, n_peaks: int) -> Peaks:
-        """Peaks (B, n_peaks) of covariances R (B, M, M) with ascending eigenvectors vecs."""
+    def block_peaks(
+        self,
+        R: np.ndarray,
+        lam: np.ndarray,
+        vecs: np.ndarray,
+        n_sources: int,
+        n_peaks: int,
+        snapshots: int | None = None,
+    ) -> Peaks:
+        """Peaks (B, n_peaks) of covariances R (B, M, M) with ascending eigenvalues lam (B, M)
+        and eigenvectors vecs (B, M, M), estimated from ``snapshots`` (None: exact)."""
         if self.method == "esprit" and n_sources <= capacity(self.rows, self.cols):
-            return self.esprit_peaks(R, vecs, n_sources, n_peaks)
+            return self.esprit_peaks(R, lam, vecs, n_sources, n_peaks, snapshots)
         return self.subspace_peaks(vecs, n_sources, n_peaks, (R.shape[0],))
 
-    def esprit_peaks(self, R: np.ndarray, vecs: np.ndarray, n_sources: int, n_peaks: int) -> Peaks:
+    def esprit_peaks(
+        self,
+        R: np.ndarray,
+        lam: np.ndarray,
+        vecs: np.ndarray,
+        n_sources: int,
+        n_peaks: int,
+        snapshots: int | None = None,
+    ) -> Peaks:
         """ESPRIT-started peaks (B, n_peaks) (see the class); the fast search where untrusted."""
         n = int(n_sources)
+        M = self.M
         u0, v0 = esprit_uv(R, self.rows, self.cols, n)
         P = noise_projector(vecs, n)
         if self.refine_peaks:
@@ -112,6 +151,10 @@ class MusicEstimator(PeakSearch):
                 & np.all(np.hypot(u - u0, v - v0) <= basin, axis=-1)
                 & np.all(gap.min(axis=-1) >= SAME_PEAK_UV, axis=-1)
             )
+            if snapshots:
+                # the weakest signal eigenvalue must clear the largest one noise alone gives:
+                # below it the subspace is noise and the strongest maximum may lie anywhere
+                trusted &= lam[:, M - n] > noise_edge(M, snapshots) * lam[:, : M - n].mean(-1)
         else:
             p0, p = lag_coefficients(P, self.rows, self.cols)
             u, v, f = u0, v0, evaluate(p0, p, u0, v0, self.rows, self.cols)
@@ -175,7 +218,7 @@ class MusicEstimator(PeakSearch):
             if n == 0:
                 continue
             sel = search & (order == n)
-            pk = self.block_peaks(R[sel], vecs[sel], int(n), width)
+            pk = self.block_peaks(R[sel], lam[sel], vecs[sel], int(n), width, tau)
             angles[sel] = pk.angles
             value[sel] = pk.value
             if n_peaks is None:  # at most n peaks for a block of order n

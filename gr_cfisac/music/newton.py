@@ -109,8 +109,12 @@ def refine(
             ),
             axis=-1,
         )
-        step_pt = np.stack(_rim_newton_step(sa, ta, grad, hess, ra[:, 0]), axis=-1)
-        length = np.where(rim, np.hypot(*step_pt.T), np.hypot(*step_uv.T))
+        length = np.hypot(*step_uv.T)
+        any_rim = bool(rim.any())  # most calls have no start near the rim: skip its algebra
+        step_pt = np.zeros_like(step_uv)
+        if any_rim:
+            step_pt = np.stack(_rim_newton_step(sa, ta, grad, hess, ra[:, 0]), axis=-1)
+            length = np.where(rim, np.hypot(*step_pt.T), length)
         # a Newton step below tol: converged, no line search (f would only move by rounding)
         settled = length <= tol
         if settled.any():
@@ -125,11 +129,13 @@ def refine(
         nu, nv, npsi, nth = ua.copy(), va.copy(), sa.copy(), ta.copy()
         todo = np.arange(active.size)
         for frac in 0.5 ** np.arange(12):
-            tp = sa[todo] + frac * step_pt[todo, 0]
-            tt = ta[todo] + frac * step_pt[todo, 1]
-            ru, rv = direction_cosines(tp, tt)
-            tu = np.where(rim[todo], ru, ua[todo] + frac * step_uv[todo, 0])
-            tv = np.where(rim[todo], rv, va[todo] + frac * step_uv[todo, 1])
+            tu = ua[todo] + frac * step_uv[todo, 0]
+            tv = va[todo] + frac * step_uv[todo, 1]
+            if any_rim:
+                tp = sa[todo] + frac * step_pt[todo, 0]
+                tt = ta[todo] + frac * step_pt[todo, 1]
+                ru, rv = direction_cosines(tp, tt)
+                tu, tv = np.where(rim[todo], ru, tu), np.where(rim[todo], rv, tv)
             # an interior (u, v) step that leaves the disk is pulled back onto the rim
             shrink = 1.0 / np.maximum(np.hypot(tu, tv), 1.0)
             tu, tv = tu * shrink, tv * shrink
@@ -138,10 +144,11 @@ def refine(
             idx = todo[take]
             full[idx] = frac == 1.0
             nu[idx], nv[idx] = tu[take], tv[take]
-            npsi[idx] = np.where(rim[idx], tp[take], np.arctan2(tv[take], tu[take]))
-            nth[idx] = np.where(
-                rim[idx], tt[take], np.arcsin(np.minimum(np.hypot(tu, tv), 1))[take]
-            )
+            npsi[idx] = np.arctan2(tv[take], tu[take])
+            nth[idx] = np.arcsin(np.minimum(np.hypot(tu, tv), 1))[take]
+            if any_rim:
+                npsi[idx] = np.where(rim[idx], tp[take], npsi[idx])
+                nth[idx] = np.where(rim[idx], tt[take], nth[idx])
             todo = todo[~take]
             if todo.size == 0:
                 break
