@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..recipe import TrainConfig
 
-HELP = "train a learned precoder (STCIB, CNN) unsupervised; export it to ONNX"
+HELP = "train a learned precoder (STCIB, CNN, MT-SAO-lift) unsupervised; export it to ONNX"
 
 #: the recipe `cfisac train` starts from without --config (the shipped stcib_joint model's),
 #: one of gr_cfisac/train/configs/
@@ -43,6 +43,8 @@ examples:
   cfisac train --config gr_cfisac/train/configs/stcib_sc.yml
   cfisac train --config models/stcib_joint.json      # reproduce a shipped model from its card
   cfisac train --resume runs/stcib_joint_eta0.4        # continue an interrupted run
+  cfisac train --family l2o --export models/l2o_mumiso16.onnx      # paper 002, Km = Nm = 16
+  cfisac train --family l2o --full --device cuda                   # the paper's Km = Nm = 40
 """
 
 #: command-line flag -> (section, field) of TrainConfig
@@ -131,7 +133,33 @@ def default_config() -> TrainConfig:
     return TrainConfig.load(default_config_path())
 
 
+#: families `cfisac train` trains: the STCIB/CNN precoders and MT-SAO-lift (paper 002)
+FAMILIES = ("stcib", "l2o")
+#: override flags that also set a field of the l2o recipe's optim section
+L2O_OVERRIDES = {"lr": "lr", "batch_size": "batch_size", "threads": "threads",
+                 "max_minutes": "max_minutes"}  # fmt: skip
+L2O_SMALL, L2O_FULL = "l2o_small.yml", "l2o_full.yml"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--family",
+        choices=FAMILIES,
+        default="stcib",
+        help="stcib: the STCIB/CNN ISAC precoders (cell-free, default); l2o: the MT-SAO-lift "
+        f"learned optimizer of paper 002 (mumiso, any K <= Km, N <= Nm; recipe {L2O_SMALL}, "
+        f"--full {L2O_FULL})",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help=f"l2o: the paper's Km = Nm = 40 recipe ({L2O_FULL}; a GPU job) instead of {L2O_SMALL}",
+    )
+    parser.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        help="l2o: torch device (default: the recipe's; --full assumes cuda)",
+    )
     parser.add_argument(
         "--config",
         type=Path,
@@ -224,9 +252,78 @@ def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def resolve_l2o_config(args: argparse.Namespace):
+    """The L2OConfig of ``--family l2o``: --resume, --config or the small/--full recipe, with
+    --device, --seed, --name and the shared optim overrides applied; STCIB-only flags refused."""
+    from ..train.l2o.config import L2OConfig, config_path
+
+    stcib_only = [f"--{f.replace('_', '-')}" for f in OVERRIDES
+                  if f not in L2O_OVERRIDES and getattr(args, f, None) is not None]  # fmt: skip
+    if stcib_only:
+        raise ValueError(
+            f"{', '.join(stcib_only)}: STCIB option(s), not used by --family l2o (its recipe is "
+            f"{L2O_SMALL} / {L2O_FULL}; pass --config for another)"
+        )
+    resume = getattr(args, "resume", None)
+    if resume is not None and (args.config is not None or args.full):
+        raise ValueError("--resume RUN_DIR takes the run's own config.yml: drop --config/--full")
+    if args.config is not None and args.full:
+        raise ValueError("--full picks the paper's recipe: drop it or --config")
+    if resume is not None:
+        source = resume / "config.yml"
+        if not source.exists():
+            raise FileNotFoundError(f"--resume {resume}: no config.yml there (not a run folder)")
+    else:
+        source = args.config or config_path(L2O_FULL if args.full else L2O_SMALL)
+    data = L2OConfig.load(source).to_dict()
+    for flag, field in L2O_OVERRIDES.items():
+        if getattr(args, flag, None) is not None:
+            data["optim"][field] = getattr(args, flag)
+    if args.device:
+        data["optim"]["device"] = args.device
+    if args.seed is not None:
+        data["seed"] = args.seed
+    if args.name:
+        data["name"] = args.name
+    return L2OConfig.from_dict(data)
+
+
+def run_l2o(args: argparse.Namespace) -> int:
+    """``cfisac train --family l2o``: Algorithm 1 of paper 002 into runs/NAME (resumable)."""
+    from ..train.l2o.trainer import Trainer
+
+    cfg = resolve_l2o_config(args)
+    out = args.out or args.resume or Path("runs") / cfg.name
+    trainer = Trainer(cfg, out, progress=not args.no_progress)
+    again = shlex.join(["cfisac", "train", "--family", "l2o", "--resume", str(out)]
+                       + (["--export", str(args.export)] if args.export else []))  # fmt: skip
+    print(f"cfisac train --family l2o {cfg.name}: {trainer.parameters} parameters, "
+          f"{cfg.total_epochs} epochs on {cfg.optim.device} -> {out}")  # fmt: skip
+    print(f"checkpoint after every epoch: {out / 'last.pt'}; resume with: {again}", flush=True)
+    try:
+        result = trainer.fit()
+    except KeyboardInterrupt:
+        print(f"\ncfisac train: interrupted after {trainer.state['epoch']} of "
+              f"{cfg.total_epochs} epochs; resume with:\n  {again}", file=sys.stderr, flush=True)  # fmt: skip
+        raise
+    print(json.dumps({"stopped": result.stopped, "epochs": result.epochs,
+                      "wall_s": round(result.wall_s, 1),
+                      "validation_ratio_to_wmmse": round(result.validation["ratio"], 4)}))  # fmt: skip
+    if args.export:
+        from ..train.l2o.export import export_run
+
+        card = export_run(out, args.export, result)
+        print(f"exported {args.export} (parity {card['onnx']['parity_max_rel_diff']:.1e})")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..train.trainer import Trainer
 
+    if getattr(args, "family", "stcib") == "l2o":
+        return run_l2o(args)
+    if getattr(args, "full", False) or getattr(args, "device", None):
+        raise ValueError("--full and --device are options of --family l2o")
     cfg = resolve_config(args)
     out = args.out or args.resume or Path("runs") / cfg.name
     trainer = Trainer(cfg, out, progress=not args.no_progress)
