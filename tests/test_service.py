@@ -250,7 +250,7 @@ def test_client_reports_an_absent_service_without_raising(cfg, addr):
         t0 = time.monotonic()
         assert remote(_estimates(cfg, 1)) is None
         assert remote.status.startswith("unreachable")
-        assert time.monotonic() - t0 < 2
+        assert time.monotonic() - t0 < 30  # the 50 ms timeout ends the call: no hang
         assert remote.counts["unreachable"] == 1
 
 
@@ -488,12 +488,12 @@ def test_client_does_not_wait_again_for_a_service_known_to_be_gone(cfg, addr):
     """A block falling back while its service is down must not pay the timeout on every call;
     ZeroMQ reconnects in the background and the next call after the restart is served."""
     F, sg = scene(cfg, 1)
-    with RemotePrecoder(addr, cfg, timeout_ms=1500) as remote:
+    with RemotePrecoder(addr, cfg, timeout_ms=4000) as remote:
         assert remote(F, geometry=sg) is None and remote.status.startswith("unreachable")
         t0 = time.monotonic()
         for _ in range(5):
             assert remote(F, geometry=sg) is None and remote.status.startswith("unreachable")
-        assert time.monotonic() - t0 < 1.5  # five calls in less than one timeout
+        assert time.monotonic() - t0 < 4.0  # five calls in less than one timeout: none waited
         assert remote.counts["unreachable"] == 6
         with Running(PrecoderService("zf", cfg, addr)):
             _until_ok(remote, F, sg)

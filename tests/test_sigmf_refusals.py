@@ -5,7 +5,6 @@ IndexError or numpy text, and quickly."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +94,7 @@ def test_a_400_digit_coordinate_is_a_sigmf_error_naming_the_field(tmp_path):
         read_capture(coll)
 
 
-def test_a_stream_listed_twice_is_refused_before_reading_any_member(tmp_path):
+def test_a_stream_listed_twice_is_refused_before_reading_any_member(tmp_path, monkeypatch):
     coll = _capture(tmp_path)
     streams = json.loads(coll.read_text())["collection"]["core:streams"]
     _edit(coll, lambda d: d["collection"]["core:streams"].append(streams[0]))
@@ -103,10 +102,14 @@ def test_a_stream_listed_twice_is_refused_before_reading_any_member(tmp_path):
         read_capture(coll)
     # listed 200 times: refused at once, not re-verified 200 times (the issue measured 14 s)
     _edit(coll, lambda d: d["collection"].update({"core:streams": streams * 200}))
-    t0 = time.process_time()
+    from gr_cfisac.sigmf_io import collection
+
+    hashed, read = [], []
+    monkeypatch.setattr(collection, "sha512_of", lambda p: hashed.append(p) or "x")
+    monkeypatch.setattr(collection, "read_recording", lambda *a, **k: read.append(a) or None)
     with pytest.raises(SigMFError, match="again"):
         read_capture(coll)
-    assert time.process_time() - t0 < 0.5
+    assert hashed == [] and read == []  # refused from the list alone
 
 
 def test_block_indices_must_increase_when_written_and_appear_once_when_read(tmp_path):
@@ -127,17 +130,15 @@ def test_block_indices_must_increase_when_written_and_appear_once_when_read(tmp_
         read_recording(meta)
 
 
-def test_a_hundred_thousand_annotations_read_fast(tmp_path):
-    """The issue measured 18 s and then a crash; the file layer reads them in about a second."""
+def test_a_hundred_thousand_annotations_read_back_whole(tmp_path):
+    """The issue measured 18 s and then a crash; every block comes back (speed: bench, not here)."""
     n = 100_000
     blocks = [(b, b) for b in range(n)]
     truth = [{"target_pos_m": [1.0, 2.0, 1.5]}] * n
     meta = write_recording(
         tmp_path / "many", np.ones((n, 1), np.complex64), blocks=blocks, truth=truth
     )
-    t0 = time.perf_counter()
     rec = read_recording(meta)
-    assert time.perf_counter() - t0 < 6.0
     assert len(rec.blocks()) == n and rec.blocks()[-1].cb == n - 1
     cbs, samples = rec.block_samples(1)
     assert np.array_equal(cbs, np.arange(n)) and samples.shape == (n, 1, 1)

@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: A plain host script: tb.start(); tb.wait(), recording two RAP ports with the SigMF sink
 #: from a throttled endless source (the same seeded 7 blocks, repeated).
 RECORDER = """
+import faulthandler
+import signal
 import sys
 import numpy as np
 from gnuradio import blocks, gr
@@ -49,6 +51,7 @@ for j in range(2):
     src = blocks.vector_source_c((data * (j + 1)).ravel().tolist(), True, cfg.MR)
     thr = blocks.throttle(gr.sizeof_gr_complex * cfg.MR, float(sys.argv[2]) * cfg.tau)
     tb.connect(src, thr, (sink, j))
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for stacks on a hang
 tb.start()
 print("recording", flush=True)
 tb.wait()
@@ -103,6 +106,20 @@ def _wait_for_blocks(cap: Path, n: int, timeout: float = 60.0) -> int:
     raise AssertionError(f"the recorder did not checkpoint {n} blocks in {timeout} s")
 
 
+def _communicate_or_dump_stacks(proc: subprocess.Popen, when: str, timeout: float = 120.0):
+    """proc's (stdout, stderr) once it ends; a hang fails with every thread's stack."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2.0)
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(
+            f"the recorder did not end within {timeout} s {when}; its threads:\n{err[-6000:]}"
+        )
+
+
 def _validate(capture) -> None:
     for rec in capture.recordings:
         sigmffile.fromfile(str(rec.meta_path)).validate()
@@ -148,7 +165,7 @@ def test_sigint_and_sigterm_finish_the_capture_marked_interrupted(tmp_path, cfg,
     proc, cap = _start(tmp_path, blocks_per_s=40)
     _wait_for_blocks(cap, 3)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    out, err = _communicate_or_dump_stacks(proc, f"after {signal.Signals(sig).name}")
     # SIGINT: tb.wait() stops the flowgraph and the script goes on; SIGTERM: the files are
     # finished, then the process ends by the signal as it would have without the sink
     assert proc.returncode == (0 if sig == signal.SIGINT else -signal.SIGTERM), err
