@@ -120,3 +120,23 @@ def test_a_changed_model_or_broken_card_is_refused(exported, tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(card))
     with pytest.raises(CardError, match="snr_db_range"):
         L2OHost(onnx_copy)
+
+
+def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path):
+    from gr_cfisac.bench import BENCHMARKS
+    from gr_cfisac.bench import l2o as bench
+
+    assert BENCHMARKS["l2o"] == "gr_cfisac.bench.l2o"
+    host = L2OHost(exported)
+    f8 = bench.fig8(host, 3)
+    assert [r["K"] for r in f8["rows"]] == list(range(1, Km + 1)) and f8["N"] == 4
+    for r in f8["rows"]:  # WMMSE is the reference: nothing classical beats it by much
+        assert r["WMMSE"] >= 0.99 * max(r["LMMSE"], r["MRT"])
+        assert (r["ZF"] is None) == (r["K"] > f8["N"])
+    t2 = bench.table2(host, 1)
+    assert t2["sum_rate"]["wmmse_fastest"] >= (1 - 1e-4) * t2["wmmse_converged_sum_rate"] - 1e-9
+    assert t2["speedup_vs_wmmse_fastest"] == pytest.approx(
+        t2["time_s"]["wmmse_fastest"] / t2["time_s"]["model"]
+    )
+    bench.plot({"fig8": f8, "table2": t2}, tmp_path / "l2o.png")
+    assert (tmp_path / "l2o.png").stat().st_size > 10_000

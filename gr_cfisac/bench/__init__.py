@@ -12,4 +12,5 @@ BENCHMARKS: dict[str, str] = {
     "io": "gr_cfisac.bench.io",
     "fuzz_replay": "gr_cfisac.bench.fuzz_replay",
     "soak": "gr_cfisac.bench.soak",
+    "l2o": "gr_cfisac.bench.l2o",
 }

@@ -1,0 +1,169 @@
+"""MT-SAO-lift (paper 002) against the classical precoders on the ``mumiso`` scenario.
+
+1. Fig. 8 analogue: sum rate vs K = 1..Km at N = round(0.7 Nm) active antennas (the paper's
+   N = 28 of Nm = 40; N = 11 of Nm = 16) and 20 dB, for the shipped model (one model, every
+   K), WMMSE (converged: relative gain below 1e-6 per iteration), LMMSE (eq 5), ZF (K <= N) and
+   MRT, on the same draws. Goals (issue 13): model >= 98 % of WMMSE's sum rate averaged over
+   K <= N and >= 95 % over N < K <= Km.
+2. Table 2 analogue: batch of 100 at K = Km, N = Nm, 20 dB, wall time per batch of the model
+   (ONNX Runtime, one thread) and of WMMSE at its fastest setting within 0.01 % of its converged
+   sum rate (the fewest iterations whose mean sum rate reaches 99.99 % of the converged mean,
+   timed with that fixed iteration count), and at its default tolerance; ratios in one run.
+
+Writes bench/l2o.json and bench/l2o.png. The model is models/l2o/l2o_mumiso16.onnx
+(``CFISAC_L2O_MODEL`` picks another).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import mumiso
+from ..models import shipped_models_dir
+from ..precoding import mrt, wmmse, zf
+from ..precoding.l2o import L2OHost
+from .common import best_time, write_report
+
+MODEL = "l2o/l2o_mumiso16.onnx"
+SNR_DB = 20.0
+#: draws per K (Fig. 8) and timing repeats
+SIZES = {True: {"per_k": 16, "repeats": 2}, False: {"per_k": 200, "repeats": 5}}
+TABLE_BATCH = 100
+METHODS = ("model", "WMMSE", "LMMSE", "ZF", "MRT")
+COLOURS = {"model": "tab:red", "WMMSE": "tab:blue", "LMMSE": "tab:green", "ZF": "tab:orange",
+           "MRT": "tab:gray"}  # fmt: skip
+
+
+def model_path() -> Path:
+    return Path(os.environ.get("CFISAC_L2O_MODEL", str(shipped_models_dir() / MODEL)))
+
+
+def fig8(host: L2OHost, per_k: int) -> dict[str, Any]:
+    """Mean sum rate per K and method at N = round(0.7 Nm), SNR_DB."""
+    N = max(1, round(0.7 * host.Nm))
+    rows = []
+    for K in range(1, host.Km + 1):
+        cfg = mumiso.MuMisoConfig(K=K, N=N, Km=host.Km, Nm=host.Nm, snr_db=SNR_DB)
+        F = mumiso.draw(cfg, per_k, 1000 + K, contiguous=True).active_channels()
+        beams = {
+            "model": host.precode(F, None, cfg.noise),
+            "WMMSE": wmmse(F, 1.0, cfg.noise),
+            "LMMSE": mumiso.lmmse(F, cfg.noise),
+            "ZF": zf(F, 1.0) if K <= N else None,
+            "MRT": mrt(F, 1.0),
+        }
+        row: dict[str, Any] = {"K": K, "N": N}
+        for name, W in beams.items():
+            row[name] = None if W is None else float(mumiso.sum_rate(F, W, cfg.noise).mean())
+        row["model_vs_wmmse"] = row["model"] / row["WMMSE"]
+        rows.append(row)
+    under = [r["model_vs_wmmse"] for r in rows if r["K"] <= N]
+    over = [r["model_vs_wmmse"] for r in rows if r["K"] > N]
+    return {
+        "N": N,
+        "snr_db": SNR_DB,
+        "draws_per_K": per_k,
+        "rows": rows,
+        "ratio_underloaded": float(np.mean(under)),
+        "ratio_overloaded": float(np.mean(over)) if over else None,
+        "goal_underloaded_0.98": bool(np.mean(under) >= 0.98),
+        "goal_overloaded_0.95": bool(over and np.mean(over) >= 0.95),
+    }
+
+
+def table2(host: L2OHost, repeats: int) -> dict[str, Any]:
+    """Batch-100 times at Km x Nm: the model vs WMMSE at its fastest 0.01 % setting."""
+    cfg = mumiso.MuMisoConfig(K=host.Km, N=host.Nm, Km=host.Km, Nm=host.Nm, snr_db=SNR_DB)
+    F = mumiso.draw(cfg, TABLE_BATCH, 7, contiguous=True).active_channels()
+    _, hist = wmmse(F, 1.0, cfg.noise, iterations=5000, tol=1e-10, return_history=True)
+    mean = hist.mean(axis=0)
+    converged = float(mean[-1])
+    fastest = int(np.argmax(mean >= (1 - 1e-4) * converged))
+    t_fast = best_time(lambda: wmmse(F, 1.0, cfg.noise, iterations=fastest, tol=0.0), repeats)
+    t_default = best_time(lambda: wmmse(F, 1.0, cfg.noise), repeats)
+    W_fast = wmmse(F, 1.0, cfg.noise, iterations=fastest, tol=0.0)
+    t_model = best_time(lambda: host.precode(F, None, cfg.noise), repeats)
+    W_model = host.precode(F, None, cfg.noise)
+    rate = {name: float(mumiso.sum_rate(F, W, cfg.noise).mean())
+            for name, W in (("model", W_model), ("wmmse_fastest", W_fast))}  # fmt: skip
+    speedup = t_fast / t_model
+    return {
+        "K": host.Km,
+        "N": host.Nm,
+        "batch": TABLE_BATCH,
+        "snr_db": SNR_DB,
+        "wmmse_converged_sum_rate": converged,
+        "wmmse_iterations_within_0.01pct": fastest,
+        "wmmse_iterations_converged": int(hist.shape[1] - 1),
+        "time_s": {"model": t_model, "wmmse_fastest": t_fast, "wmmse_default_tol": t_default},
+        "sum_rate": rate,
+        "speedup_vs_wmmse_fastest": speedup,
+        "goal_speedup_200x": bool(speedup >= 200),
+        "note": "model: ONNX Runtime on one thread; WMMSE: numpy (its BLAS threads as set)",
+    }
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f8, t2 = report["fig8"], report["table2"]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [2, 1]})
+    K = [r["K"] for r in f8["rows"]]
+    for name in METHODS:
+        ys = [np.nan if r[name] is None else r[name] for r in f8["rows"]]
+        ax.plot(K, ys, "o-", ms=3, color=COLOURS[name], label=name)
+    ax.axvline(f8["N"], color="k", lw=0.6, ls=":")
+    ax.set(xlabel="users K", ylabel="sum rate (bps/Hz)",
+           title=f"Fig. 8 analogue: N = {f8['N']}, {f8['snr_db']:g} dB")  # fmt: skip
+    ax.legend(fontsize=8)
+    times = t2["time_s"]
+    labels = ["model", "WMMSE\n0.01 %", "WMMSE\ndefault"]
+    values = [times["model"], times["wmmse_fastest"], times["wmmse_default_tol"]]
+    bars = bx.bar(labels, values, color=[COLOURS["model"], COLOURS["WMMSE"], "lightsteelblue"])
+    bx.bar_label(bars, labels=[f"{v * 1e3:.1f} ms" for v in values], fontsize=8)
+    bx.set(yscale="log", ylabel="s per batch of 100",
+           title=f"Table 2 analogue: {t2['K']}x{t2['N']}, x{t2['speedup_vs_wmmse_fastest']:.0f}")  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def run(out_dir: Path, quick: bool) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    path = model_path()
+    host = L2OHost(path, threads=1)
+    sizes = SIZES[quick]
+    report: dict[str, Any] = {
+        "model": str(path.name),
+        "card": {k: host.card[k] for k in ("scenario", "dimensions", "snr_db_range")},
+        "architecture": {k: host.card["architecture"][k] for k in ("arch", "T", "Q_i")},
+        "fig8": fig8(host, sizes["per_k"]),
+        "table2": table2(host, sizes["repeats"]),
+    }
+    f8, t2 = report["fig8"], report["table2"]
+    report["summary"] = {
+        "model_vs_wmmse_K<=N": round(f8["ratio_underloaded"], 4),
+        "model_vs_wmmse_K>N": None
+        if f8["ratio_overloaded"] is None
+        else round(f8["ratio_overloaded"], 4),
+        "speedup_vs_wmmse_fastest": round(t2["speedup_vs_wmmse_fastest"], 1),
+        "goals": {
+            "K<=N >= 0.98": f8["goal_underloaded_0.98"],
+            "K>N >= 0.95": f8["goal_overloaded_0.95"],
+            "speedup >= 200": t2["goal_speedup_200x"],
+        },  # fmt: skip
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot(report, out_dir / "l2o.png")
+    report["plot"] = "l2o.png"
+    write_report(out_dir, "l2o", report)
+    return report
