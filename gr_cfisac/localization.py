@@ -99,6 +99,14 @@ def pick(angles: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.where((np.asarray(index) >= 0)[..., None], out[..., 0, :], np.nan)
 
 
+def _as_blocks(angles: np.ndarray) -> np.ndarray:
+    """Peaks (B, n, 2) of consecutive blocks from (B, n, 2) or one block's (n, 2)."""
+    angles = np.asarray(angles, dtype=float)
+    if angles.ndim < 2 or angles.shape[-1] != 2:
+        raise ValueError(f"angles must be (B, n, 2) [psi, theta] peaks, got shape {angles.shape}")
+    return angles.reshape((-1,) + angles.shape[-2:])
+
+
 class ClutterMap:
     """Directions that keep producing MUSIC peaks, learned block by block at one RAP.
 
@@ -121,34 +129,122 @@ class ClutterMap:
 
     def update(self, angles: np.ndarray) -> None:
         """Learn from peaks (B, n, 2) (or (n, 2)) of consecutive blocks, in order."""
-        angles = np.asarray(angles, dtype=float).reshape((-1,) + np.shape(angles)[-2:])
-        for block in angles:  # blocks in order: what is learned from one is used by the next
-            block = block[np.all(np.isfinite(block), axis=-1)]
-            new = block
-            if len(self.centers) and len(block):
-                # every peak against every learned cell at once; a cell counts once per block
-                d = separation(
-                    block[:, None, 0], block[:, None, 1], self.centers[:, 0], self.centers[:, 1]
-                )
-                nearest = np.argmin(d, axis=1)
-                known = d[np.arange(len(block)), nearest] <= self.radius
-                self.hits[np.unique(nearest[known])] += 1
-                new = block[~known]
-            first_new = len(self.centers)
-            for psi, theta in new:  # unknown directions (rare once learned) open new cells
-                fresh = self.centers[first_new:]  # cells opened by this block
-                if len(fresh) and separation(*fresh.T, psi, theta).min() <= self.radius:
-                    continue
-                self.centers = np.vstack([self.centers, [psi, theta]])
-                self.hits = np.append(self.hits, 1.0)
-            self.blocks += 1
+        self.learn(_as_blocks(angles))
+
+    def associate(self, angles: np.ndarray) -> np.ndarray:
+        """Target index among the peaks (B, n, 2) of consecutive blocks, each block judged by
+        the map as learned from the blocks before it, then learned from: the strongest peak
+        that is not clutter, -1 where none. (B,). The same as, block by block in order,
+        ``associate_target(angles[b], clutter_map=self)`` then ``self.update(angles[b])``, with
+        the blocks batched (one pass per block that opens a new cell, rare once learned)."""
+        angles = _as_blocks(angles)
+        before = self.learn(angles)  # (B, C): the cells that were clutter before each block
+        valid = np.all(np.isfinite(angles), axis=-1)
+        if before.any():
+            d = separation(
+                angles[..., None, 0], angles[..., None, 1], self.centers[:, 0], self.centers[:, 1]
+            )
+            valid &= ~np.any((d <= self.radius) & before[:, None, :], axis=-1)
+        return np.where(np.any(valid, axis=-1), np.argmax(valid, axis=-1), -1)
+
+    def learn(self, angles: np.ndarray) -> np.ndarray:
+        """Learn from the peaks (B, n, 2) of consecutive blocks, in order; -> (B, C) which of
+        the C cells (self.centers after learning) counted as clutter before each block.
+
+        Blocks whose peaks all fall in known cells only add hits: a run of them is counted at
+        once (cumulative sums). A block with an unknown direction opens cells the next blocks
+        see: it is learned alone (:meth:`_learn_block`), and the later blocks' nearest cells
+        are updated against the new cells only.
+        """
+        B = len(angles)
+        finite = np.all(np.isfinite(angles), axis=-1)
+        # nearest cell (first of equals, as argmin) and its distance for every peak
+        best_d = np.full(finite.shape, np.inf)
+        best = np.zeros(finite.shape, dtype=int)
+        self._nearest(angles, finite, 0, best_d, best)
+        masks: list[np.ndarray] = []
+        t = 0
+        while t < B:
+            known = finite[t:] & (best_d[t:] <= self.radius)
+            opens = np.flatnonzero(np.any(finite[t:] & ~known, axis=-1))
+            run = int(opens[0]) if opens.size else B - t
+            if run == 0:  # this block opens cells: learned alone below
+                masks.append(self._clutter_cells()[None])
+                first_new = len(self.centers)
+                self._learn_block(angles[t])
+                t += 1
+                self._nearest(angles[t:], finite[t:], first_new, best_d[t:], best[t:])
+                continue
+            hit = np.zeros((run, len(self.centers)), dtype=bool)
+            rows, cols = np.nonzero(known[:run])
+            hit[rows, best[t:][rows, cols]] = True  # a cell counts once per block
+            hits_before = self.hits + np.cumsum(hit, axis=0) - hit
+            blocks_before = self.blocks + np.arange(run)
+            masks.append(
+                (blocks_before >= self.warmup)[:, None]
+                & (hits_before >= self.min_fraction * blocks_before[:, None])
+            )
+            self.hits = self.hits + hit.sum(axis=0)
+            self.blocks += run
+            t += run
+        C = len(self.centers)
+        return np.concatenate(
+            [np.pad(m, ((0, 0), (0, C - m.shape[1]))) for m in masks] or [np.zeros((0, C), bool)]
+        )
+
+    def _nearest(
+        self,
+        angles: np.ndarray,
+        finite: np.ndarray,
+        first: int,
+        best_d: np.ndarray,
+        best: np.ndarray,
+    ) -> None:
+        """Update the nearest cell (best, best_d, (b, n) views) of the finite peaks with the
+        cells from index ``first`` on (a strictly nearer one wins: argmin keeps the first)."""
+        cells = self.centers[first:]
+        if not len(cells) or not len(angles):
+            return
+        d = separation(angles[..., None, 0], angles[..., None, 1], cells[:, 0], cells[:, 1])
+        d = np.where(finite[..., None], d, np.inf)
+        k = np.argmin(d, axis=-1)
+        dk = np.take_along_axis(d, k[..., None], axis=-1)[..., 0]
+        closer = dk < best_d
+        best_d[closer] = dk[closer]
+        best[closer] = first + k[closer]
+
+    def _clutter_cells(self) -> np.ndarray:
+        """(C,) True for the cells counted as clutter now."""
+        if self.blocks < self.warmup:
+            return np.zeros(len(self.centers), dtype=bool)
+        return self.hits >= self.min_fraction * self.blocks
+
+    def _learn_block(self, block: np.ndarray) -> None:
+        """Learn from one block's peaks (n, 2): hits for known cells, new cells for the rest."""
+        block = block[np.all(np.isfinite(block), axis=-1)]
+        new = block
+        if len(self.centers) and len(block):
+            # every peak against every learned cell at once; a cell counts once per block
+            d = separation(
+                block[:, None, 0], block[:, None, 1], self.centers[:, 0], self.centers[:, 1]
+            )
+            nearest = np.argmin(d, axis=1)
+            known = d[np.arange(len(block)), nearest] <= self.radius
+            self.hits[np.unique(nearest[known])] += 1
+            new = block[~known]
+        first_new = len(self.centers)
+        for psi, theta in new:  # unknown directions (rare once learned) open new cells
+            fresh = self.centers[first_new:]  # cells opened by this block
+            if len(fresh) and separation(*fresh.T, psi, theta).min() <= self.radius:
+                continue
+            self.centers = np.vstack([self.centers, [psi, theta]])
+            self.hits = np.append(self.hits, 1.0)
+        self.blocks += 1
 
     @property
     def clutter(self) -> np.ndarray:
         """(C, 2) directions currently counted as clutter."""
-        if self.blocks < self.warmup:
-            return np.zeros((0, 2))
-        return self.centers[self.hits >= self.min_fraction * self.blocks]
+        return self.centers[self._clutter_cells()]
 
     def is_clutter(self, angles: np.ndarray) -> np.ndarray:
         """(..., n, 2) -> (..., n) True where a peak lies within radius of a clutter cell."""
@@ -261,38 +357,54 @@ def fuse_position(
     x = _solve(A, b, ok)
 
     def full(x: np.ndarray) -> np.ndarray:
-        return x if height_m is None else np.concatenate([x, np.full((B, 1), height_m)], -1)
+        if height_m is None:
+            return x.copy()  # the point, not a view of x (x is updated in place)
+        return np.concatenate([x, np.full((len(x), 1), height_m)], -1)
 
-    def fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Point, (u, v) residuals, weighted cost, and whether every used RAP sees it in front."""
+    def fit(
+        x: np.ndarray, rows: np.ndarray | slice = slice(None)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Point, (u, v) residuals, weighted cost, and whether every used RAP sees it in front,
+        for points x (b, dims) of the blocks ``rows`` (index into the B blocks; default all)."""
         p = full(x)
+        u_, z_, w_ = used[rows], z[rows], weights[rows]
         unit = p[:, None, :] - rap_pos
         unit = unit / np.linalg.norm(unit, axis=-1, keepdims=True)
         h = np.einsum("bjx,jkx->bjk", unit, rap_frame[:, :2, :])  # predicted (u, v)
-        res = np.where(used[..., None], z - h, 0.0)
-        front = np.all(~used | (np.einsum("bjx,jx->bj", unit, rap_frame[:, 2, :]) > 0), axis=-1)
-        return p, res, np.einsum("bjk,bjkl,bjl->b", res, weights, res), front
+        res = np.where(u_[..., None], z_ - h, 0.0)
+        front = np.all(~u_ | (np.einsum("bjx,jx->bj", unit, rap_frame[:, 2, :]) > 0), axis=-1)
+        return p, res, np.einsum("bjk,bjkl,bjl->b", res, w_, res), front
 
-    x0 = x
+    halvings = 0.5 ** np.arange(1, 30)  # the shorter steps tried, all at once
+    x0 = x.copy()
     p, res, cost, front = fit(x)
+    # each block iterates until its own step is below 1e-9 m (so a block's fix does not depend
+    # on the blocks batched with it); blocks that cannot be solved do not iterate
+    act = np.flatnonzero(ok)
     for _ in range(iterations):
-        D = uv_jacobian(rap_pos, rap_frame, p)[..., :dims]  # (B, NR, 2, dims)
-        J = np.einsum("bjkx,bjkl,bjly->bxy", D, weights, D)
-        g = np.einsum("bjkx,bjkl,bjl->bx", D, weights, res)
-        step = _solve(J, g, ok)
-        # halve a step that raises the cost or takes the point behind an array it was in front of
-        t = np.ones(B)
-        for _ in range(30):
-            trial = fit(x + t[:, None] * step)
-            good = (trial[2] <= cost) & (trial[3] | ~front)
-            if good.all():
-                break
-            t = np.where(good, t, 0.5 * t)
-        t = np.where(good, t, 0.0)
-        x = x + t[:, None] * step
-        p, res, cost, front = fit(x)
-        if np.max(np.abs(t[:, None] * step)[ok], initial=0.0) < 1e-9:
+        if act.size == 0:
             break
+        xa, ca, fa = x[act], cost[act], front[act]
+        D = uv_jacobian(rap_pos, rap_frame, p[act])[..., :dims]  # (b, NR, 2, dims)
+        J = np.einsum("bjkx,bjkl,bjly->bxy", D, weights[act], D)
+        g = np.einsum("bjkx,bjkl,bjl->bx", D, weights[act], res[act])
+        step = _solve(J, g, ok[act])
+        # the longest of the steps 1, 1/2, ..., 2^-29 that does not raise the cost nor take the
+        # point behind an array it was in front of (none: no step); every block's shorter
+        # trials evaluated in one call, not one call per halving
+        trial = fit(xa + step, act)
+        t = np.where((trial[2] <= ca) & (trial[3] | ~fa), 1.0, 0.0)
+        short = np.flatnonzero(t == 0.0)
+        if short.size:
+            rows = np.repeat(short, halvings.size)
+            trials = (xa[short, None] + halvings[:, None] * step[short, None]).reshape(-1, dims)
+            _, _, tcost, tfront = fit(trials, act[rows])
+            good = ((tcost <= ca[rows]) & (tfront | ~fa[rows])).reshape(short.size, -1)
+            t[short] = np.where(good.any(-1), halvings[np.argmax(good, axis=-1)], 0.0)
+        moved = t[:, None] * step
+        x[act] = xa + moved
+        p[act], res[act], cost[act], front[act] = fit(x[act], act)
+        act = act[np.max(np.abs(moved), axis=-1) >= 1e-9]
     # With a grossly wrong angle the least-squares optimum can lie at infinity (far away, every
     # RAP sees nearly the same direction): a fit that wandered farther from the closed-form
     # start than the farthest RAP is from it has failed; keep the start there.

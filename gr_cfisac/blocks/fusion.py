@@ -12,7 +12,8 @@ Ports (per coherence block, one item each):
 
 Association (localization.associate_target): "prior" (the peak nearest the known target
 direction, within ``gate_deg``), "clutter_map" (the strongest peak that is not a direction the
-RAP keeps seeing, localization.ClutterMap, learned online) or "strongest". Fusion is the
+RAP keeps seeing, localization.ClutterMap, learned online, block by block in order though
+batched) or "strongest". Everything is batched over the blocks of a work() call. Fusion is the
 multistatic least-squares fix of localization.fuse_position, with z fixed at the target height
 when ``known_height``.
 ``num_blocks`` > 0: end after that many blocks (counted after a join, _base.CoherenceBlock).
@@ -81,12 +82,10 @@ class fusion(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             idx = associate_target(peaks, prior=prior, gate=self.gate)
         elif self.association == "strongest":
             idx = associate_target(peaks)
-        else:
-            idx = np.empty(peaks.shape[:2], dtype=int)
-            for j, cmap in enumerate(self.clutter_maps):
-                for b in range(peaks.shape[0]):  # the map learns block by block, in order
-                    idx[b, j] = associate_target(peaks[b, j], clutter_map=cmap)
-                    cmap.update(peaks[b, j][None])
+        else:  # each RAP's map judges every block as learned from the blocks before it
+            idx = np.stack(
+                [cmap.associate(peaks[:, j]) for j, cmap in enumerate(self.clutter_maps)], axis=1
+            )
         return pick(peaks, idx)
 
     def process(self, cb, ins, outs) -> None:
