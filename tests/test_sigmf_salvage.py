@@ -254,9 +254,11 @@ def test_nothing_to_salvage_is_one_clear_error(tmp_path, rng):
     assert HELP and "cfisac salvage CAPTURE" in DESCRIPTION
 
 
-def test_annotations_are_not_held_in_memory_and_finishing_is_fast(tmp_path, rng):
+def test_annotations_are_not_held_in_memory_and_finishing_streams_them(tmp_path, rng):
     """Checkpointed annotations live in the journal only; finishing 4000 blocks with truth
-    streams them from disk (the issue measured 3.4 s for 2000 blocks)."""
+    streams them from disk (the issue measured 3.4 s for 2000 blocks; speed: bench)."""
+    import tracemalloc
+
     w = RecordingWriter(tmp_path / "long", 4, stream={"items_per_block": 2})
     truth = {"target_pos_m": [1.0, 2.0, 3.0], "user_pos_m": [[1.0, 2.0, 1.5]] * 8}
     block = np.ones((2, 4), np.complex64)
@@ -266,10 +268,14 @@ def test_annotations_are_not_held_in_memory_and_finishing_is_fast(tmp_path, rng)
         if b % 16 == 15:
             w.checkpoint()
             assert w._pending == []
-    t0 = time.perf_counter()
-    w.close()
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 1.5, elapsed
+    tracemalloc.start()
+    try:
+        w.close()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    meta_bytes = (tmp_path / "long.sigmf-meta").stat().st_size
+    assert peak < meta_bytes / 4, (peak, meta_bytes)  # never the whole list at once
     rec = read_recording(tmp_path / "long")
     assert len(rec.blocks()) == 4000 and rec.blocks()[-1].length == 2
 
