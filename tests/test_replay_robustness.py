@@ -146,3 +146,28 @@ def test_the_fuzzer_detects_what_it_looks_for(tmp_path):
     res = fz.run_replay(tmp_path / "missing.sigmf-collection", tmp_path / "r.json")
     assert res.exit_code == 2 and res.traceback is None
     assert re.search(r"\bnan\b", "x nan y")
+
+
+def test_an_interrupted_fuzz_run_resumes_to_the_counts_of_an_unbroken_one(tmp_path, monkeypatch):
+    """Each case has its own seeded generator and the counts are saved every few cases: a run
+    stopped part-way and started again draws the same cases and ends with the same report."""
+    whole = fz.fuzz(9, seed=5, folder=tmp_path / "a", flowgraph_cases=3)
+    ckpt = tmp_path / "partial.json"
+    real = fz.run_flowgraph
+    calls = []
+
+    def dies_on_the_second_flowgraph(collection):
+        calls.append(collection)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the user stops the run
+        return real(collection)
+
+    monkeypatch.setattr(fz, "run_flowgraph", dies_on_the_second_flowgraph)
+    with pytest.raises(KeyboardInterrupt):
+        fz.fuzz(9, seed=5, folder=tmp_path / "b", flowgraph_cases=3, checkpoint=ckpt, every=1)
+    saved = json.loads(ckpt.read_text())
+    assert saved["done"] == {"replay": 9, "flowgraph": 1}
+    monkeypatch.setattr(fz, "run_flowgraph", real)
+    resumed = fz.fuzz(9, seed=5, folder=tmp_path / "c", flowgraph_cases=3, checkpoint=ckpt)
+    for key in ("replay", "flowgraph", "by_mutation", "done"):
+        assert resumed[key] == whole[key], key

@@ -317,42 +317,79 @@ def _mutated_case(base: Path, case: Path, names: list[str], rng) -> tuple[Path, 
     return case / base.name, what
 
 
+def _case_rng(seed: int, phase: int, i: int) -> np.random.Generator:
+    """Case i's own generator: a resumed run draws exactly the cases an unbroken one would."""
+    return np.random.default_rng([seed, phase, i])
+
+
+def _load_checkpoint(path: Path | None, report: dict[str, Any]) -> dict[str, Any]:
+    """The saved report of an interrupted run with the same sizes and seed, else ``report``."""
+    if path is None or not path.is_file():
+        return report
+    saved = json.loads(path.read_text())
+    same = all(saved.get(k) == report[k] for k in ("cases", "flowgraph_cases", "seed"))
+    return saved if same and saved.get("version") == report["version"] else report
+
+
+def _save_checkpoint(path: Path | None, report: dict[str, Any]) -> None:
+    if path is not None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(report))
+        tmp.replace(path)
+
+
 def fuzz(
     cases: int,
     seed: int = 0,
     folder: Path | None = None,
     flowgraph_cases: int = 0,
     progress: bool = False,
+    checkpoint: Path | None = None,
+    every: int = 50,
 ) -> dict[str, Any]:
     """``cases`` captures with 1-3 random mutations of any kind through ``cfisac replay``, then
     ``flowgraph_cases`` captures with 1-3 sample mutations (what a radio sends) through the
-    flowgraph. Returns the counts and every failure (a traceback or a non-finite result)."""
+    flowgraph. Returns the counts and every failure (a traceback or a non-finite result).
+
+    checkpoint: a JSON file the counts are saved to every ``every`` cases; a run with the same
+    sizes and seed picks up where it stopped (each case has its own seeded generator)."""
     import tempfile
 
-    rng = np.random.default_rng(seed)
     own = folder is None
     folder = Path(tempfile.mkdtemp(prefix="cfisac-fuzz-")) if own else Path(folder)
     names = list(MUTATIONS)
     report: dict[str, Any] = {
+        "version": 2,
         "cases": cases,
         "flowgraph_cases": flowgraph_cases,
         "seed": seed,
+        "done": {"replay": 0, "flowgraph": 0},
         "replay": {"exit_0": 0, "exit_2": 0, "tracebacks": 0, "nonfinite_reports": 0},
         "flowgraph": {"ran": 0, "refused": 0, "tracebacks": 0, "nonfinite": 0},
         "by_mutation": {n: 0 for n in names},
         "failures": [],
     }
+    report = _load_checkpoint(checkpoint, report)
 
     def steps(n: int, what: str):
+        start = report["done"][what]
         if not progress:
-            return range(n)
+            return range(start, n)
         from tqdm import tqdm
 
-        return tqdm(range(n), desc=what, unit="case")
+        if start:
+            print(f"fuzz {what}: resuming at case {start} of {n} ({checkpoint})")
+        return tqdm(range(start, n), initial=start, total=n, desc=f"fuzz {what}", unit="case")
+
+    def done(what: str, i: int) -> None:
+        report["done"][what] = i + 1
+        if (i + 1) % every == 0:
+            _save_checkpoint(checkpoint, report)
 
     try:
         base = base_capture(folder)
-        for i in steps(cases, "fuzz replay"):
+        for i in steps(cases, "replay"):
+            rng = _case_rng(seed, 0, i)
             chosen = [names[k] for k in rng.choice(len(names), int(rng.integers(1, 4)))]
             for name in chosen:
                 report["by_mutation"][name] += 1
@@ -367,7 +404,9 @@ def fuzz(
             if res.nonfinite:
                 r["nonfinite_reports"] += 1
                 report["failures"].append({"case": i, "mutations": what, "printed": res.nonfinite})
-        for i in steps(flowgraph_cases, "fuzz flowgraph"):
+            done("replay", i)
+        for i in steps(flowgraph_cases, "flowgraph"):
+            rng = _case_rng(seed, 1, i)
             chosen = list(rng.choice(SAMPLE_MUTATIONS, int(rng.integers(1, 4))))
             collection, what = _mutated_case(base, folder / "case", chosen, rng)
             fg, f = run_flowgraph(collection), report["flowgraph"]
@@ -379,6 +418,8 @@ def fuzz(
             if fg.nonfinite:
                 f["nonfinite"] += 1
                 report["failures"].append({"case": i, "mutations": what, "flowgraph": fg.nonfinite})
+            done("flowgraph", i)
+        _save_checkpoint(checkpoint, report)
         return report
     finally:
         if own:
@@ -387,11 +428,14 @@ def fuzz(
 
 def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     """``cfisac bench fuzz_replay``: 10,000 mutated captures through replay and 10,000 through
-    the flowgraph (200 + 50 with --quick); bench/fuzz_replay.json holds the counts."""
+    the flowgraph (200 + 50 with --quick); bench/fuzz_replay.json holds the counts. An
+    interrupted run resumes from bench/fuzz_replay.partial.json (saved every 50 cases)."""
     from .common import write_report
 
     n, m = (200, 50) if quick else (10_000, 10_000)
-    report = fuzz(n, seed=2026, flowgraph_cases=m, progress=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    partial = out_dir / f"fuzz_replay{'.quick' if quick else ''}.partial.json"
+    report = fuzz(n, seed=2026, flowgraph_cases=m, progress=True, checkpoint=partial)
     report["summary"] = {
         "replay_cases": n,
         "replay_tracebacks": report["replay"]["tracebacks"],
@@ -401,4 +445,5 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         "flowgraph_nonfinite": report["flowgraph"]["nonfinite"],
     }
     write_report(out_dir, "fuzz_replay", report)
+    partial.unlink(missing_ok=True)
     return report
