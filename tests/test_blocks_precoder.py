@@ -12,6 +12,7 @@ from gr_cfisac.blocks.messages import decode
 from gr_cfisac.blocks.qa import run_block
 from gr_cfisac.channels import split_tap_major
 from gr_cfisac.metrics import sinr
+from gr_cfisac.precoding import registry
 from gr_cfisac.scenario import draw_realizations
 
 B = 10
@@ -230,3 +231,47 @@ def test_onnx_model_runs_in_the_block_as_in_the_host(cfg, network):
     want = load_precoder(path, cfg)(F_hat, sensing=sg)
     np.testing.assert_allclose(W, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
     assert np.sum(np.abs(W) ** 2, axis=(1, 2)).max() <= cfg.power_budget * (1 + 1e-4)
+
+
+def _own_rows_mrt(spec, cfg):
+    """Per-AP toy family: TAP l beams along its own estimates (B, MT, K); a test spy counts calls."""
+
+    def design(ap, r):
+        seen.append((ap, r.F_hat.shape))
+        W = np.concatenate([np.zeros(r.F_hat.shape[:2] + (1,)), r.F_hat], axis=-1)
+        return registry.PrecoderResult(W / np.sqrt(cfg.NT * cfg.K))
+
+    return design
+
+
+seen: list = []
+
+
+def test_a_per_ap_family_runs_per_tap_on_its_own_estimates(cfg, network):
+    ports, F_hat, *_ = network
+    registry.register(
+        registry.Family(
+            "own_rows_test", None, "toy", placement="per_ap", build_per_ap=_own_rows_mrt
+        )
+    )
+    seen.clear()
+    try:
+        outs = run_block(precoder(cfg, "own_rows_test", msg_interval=0), ports)
+    finally:
+        registry._FAMILIES.pop("own_rows_test", None)
+    assert {ap for ap, _ in seen} == set(range(cfg.NT))
+    assert all(shape[1:] == (cfg.MT, cfg.K) for _, shape in seen)  # never another TAP's rows
+    for i in range(cfg.NT):
+        Wi = outs[i].data[:, 0].reshape(B, cfg.MT, cfg.K + 1)
+        want = F_hat[:, i * cfg.MT : (i + 1) * cfg.MT] / np.sqrt(cfg.NT * cfg.K)
+        np.testing.assert_allclose(Wi[..., 1:], want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_family_with_a_sensing_covariance_is_refused_by_the_flowgraph(cfg):
+    fam = registry.Family("covariance_test", lambda spec, c: None, "toy", sensing_form="covariance")
+    registry.register(fam)
+    try:
+        with pytest.raises(ValueError, match="N x N.*covariance.*one sensing beam"):
+            precoder(cfg, "covariance_test")
+    finally:
+        registry._FAMILIES.pop("covariance_test", None)

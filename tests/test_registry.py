@@ -209,3 +209,15 @@ def test_a_central_family_has_no_per_ap_call_and_declarations_are_checked(real):
         Family("x", None, "no builder", placement="per_ap")
     with pytest.raises(ValueError, match="sensing_form"):
         Family("x", lambda s, c: None, "bad form", sensing_form="matrix")
+
+
+def test_optimize_serves_a_mask_and_checks_its_quality_when_built(real):
+    cfg, r = real
+    active = np.ones((6, cfg.K), bool)
+    active[:2, 0] = False
+    pre = make_precoder(PrecoderSpec("optimize", params={"quality": "fast"}), cfg)
+    res = pre(Realization(r.F_hat, r.sensing, active))
+    assert res.W.shape == (6, cfg.N, cfg.K + 1) and np.all(res.W[:2, :, 1] == 0)
+    assert np.all(np.abs(res.W[2:, :, 1]) > 0)
+    with pytest.raises(ValueError, match="quality must be one of"):
+        make_precoder(PrecoderSpec("optimize", params={"quality": "quick"}), cfg)

@@ -25,6 +25,11 @@ Ports (per coherence block, one item each):
 
 Every algorithm sees only what the network knows (estimates and sensing geometry), never the
 true channels. Power: ||W||_F^2 = rho NT (eq 23d), or per TAP with ``per_tap``.
+
+A per-AP family (registry placement ``per_ap``) runs per TAP: TAP i's rows W_bar_i come from
+its own estimates only (the family's per-AP call), no CSI crosses the fronthaul. A family whose
+sensing part is a full N x N covariance (``sensing_form`` "covariance") is refused: the
+flowgraph carries one sensing beam per stream.
 """
 
 from __future__ import annotations
@@ -147,6 +152,14 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             remote_client_key,
             scenario,
         )
+        if self.design.family.sensing_form != "beam":
+            raise ValueError(
+                f"precoder: {self.design.spec.name!r} returns its sensing part as a full N x N "
+                "covariance (extras['sensing_covariance']), which the flowgraph's one sensing "
+                "beam per TAP cannot carry; run it in the numerical core or the benchmarks, or "
+                "pick a family with a sensing beam (e.g. zf, optimize)"
+            )
+        self.per_ap = self.design.per_ap_design is not None
         self.fallback = fallback
         self.remote = self.design.family.name == "remote"
         self._remote_status = "idle"
@@ -164,7 +177,18 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         h = np.stack([ins[i][:, 0] for i in range(NT)], axis=1).reshape(n, NT, cfg.K, MT)
         F_hat = np.transpose(h, (0, 1, 3, 2)).reshape(n, cfg.N, cfg.K).astype(np.complex128)
         sg = unpack_geometry(cfg, ins[NT][:, 0])
-        W = np.asarray(self.design(registry.Realization(F_hat, sg, None, cb)).W)
+        if self.per_ap:  # each TAP from its own estimates (the family's per-AP call)
+            W = np.concatenate(
+                [
+                    self.design.per_ap(
+                        i, registry.Realization(F_hat[:, i * MT : (i + 1) * MT], sg, None, cb)
+                    ).W
+                    for i in range(NT)
+                ],
+                axis=1,
+            )
+        else:
+            W = np.asarray(self.design(registry.Realization(F_hat, sg, None, cb)).W)
         if self.remote and self.design.status != self._remote_status:
             self._remote_status = self.design.status
             report = self.logger.info if self._remote_status == "ok" else self.logger.warn

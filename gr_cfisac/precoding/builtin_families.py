@@ -76,7 +76,7 @@ def _mu_miso(name: str):
 
 def _optimize(spec: PrecoderSpec, cfg):
     from ..channels import sensing_gram_averaged
-    from .optimizer import optimize
+    from .optimizer import QUALITY, optimize
 
     p = dict(spec.params)
     regime, eta, threshold = p["regime"], float(p["eta"]), p["threshold"]
@@ -95,14 +95,17 @@ def _optimize(spec: PrecoderSpec, cfg):
         raise ValueError(f"regime {regime!r} needs threshold, the floor on {what} in bps/Hz")
     if not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta must be in [0, 1], got {eta}")
+    if p["quality"] not in QUALITY:
+        raise ValueError(f"quality must be one of {sorted(QUALITY)}, got {p['quality']!r}")
 
     def design(r: Realization) -> PrecoderResult:
         Q_t, Q_c = sensing_gram_averaged(r.sensing)
+        K = r.F_hat.shape[2]  # the active users only, under a mask
         W = optimize(
             r.F_hat,
             Q_t,
             Q_c,
-            cfg,
+            cfg if K == cfg.K else cfg.replace(K=K),
             regime=regime,
             eta=eta,
             quality=p["quality"],
