@@ -221,3 +221,24 @@ def test_optimize_serves_a_mask_and_checks_its_quality_when_built(real):
     assert np.all(np.abs(res.W[2:, :, 1]) > 0)
     with pytest.raises(ValueError, match="quality must be one of"):
         make_precoder(PrecoderSpec("optimize", params={"quality": "quick"}), cfg)
+
+
+def test_the_registry_validates_a_learned_familys_card_with_its_schema(real, tmp_path):
+    """make_precoder checks NAME.json beside the model against the family's card_schema."""
+    import json
+    import shutil
+
+    from gr_cfisac.models import shipped_models_dir
+
+    cfg, _ = real
+    src = shipped_models_dir() / "stcib_joint.onnx"
+    model = tmp_path / "m.onnx"
+    shutil.copy(src, model)
+    card = json.loads(src.with_suffix(".json").read_text())
+    del card["regime"]
+    model.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match=r"m\.json: field regime is missing"):
+        make_precoder(PrecoderSpec("onnx", params={"path": str(model)}), cfg)
+    model.with_suffix(".json").unlink()
+    with pytest.raises(ValueError, match=r"m\.json is not a regular file"):
+        make_precoder(PrecoderSpec("onnx", params={"path": str(model)}), cfg)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cards import LEARNED_CARD_SCHEMA
 from .registry import Family, PrecoderResult, PrecoderSpec, Realization, register
 
 MU_MISO = ("mrt", "zf", "rzf", "wmmse")
@@ -194,6 +195,7 @@ register(
         {"path": None, "threshold": None, "threads": 1},
         CENTRAL_ISAC,
         required=("path",),
+        card_schema=LEARNED_CARD_SCHEMA,
     )
 )
 register(

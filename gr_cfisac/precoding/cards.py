@@ -203,8 +203,8 @@ def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
 
 def validate_card(card: Any, path: str | Path, schema: dict[str, Any] | None = None) -> None:
     """Raise CardError naming ``path`` and the first bad field unless ``card`` follows
-    ``schema`` (default :data:`LEARNED_CARD_SCHEMA`), its ``system`` is a valid SystemConfig
-    and its ``dimensions`` are the ones that system implies."""
+    ``schema`` (default :data:`LEARNED_CARD_SCHEMA`) and, where it has them, its ``system`` is a
+    valid SystemConfig and its ``dimensions`` are the ones that system implies."""
     schema = LEARNED_CARD_SCHEMA if schema is None else schema
     if not isinstance(card, dict):
         raise CardError(f"model card {path}: must be a JSON object, got {_json_type(card)}")
@@ -219,6 +219,8 @@ def validate_card(card: Any, path: str | Path, schema: dict[str, Any] | None = N
         if what == "is missing":
             fix = MISSING_FIXES.get(field, fix)
         raise CardError(f"model card {path}: field {field or '(card)'} {what}; {fix}")
+    if "system" not in card or "dimensions" not in card:
+        return  # a family whose schema has no cell-free system (another scenario's card)
     known = {f.name for f in dataclasses.fields(SystemConfig)}
     try:
         system = SystemConfig.from_dict({k: v for k, v in card["system"].items() if k in known})

@@ -278,6 +278,16 @@ def families() -> dict[str, Family]:
     return dict(_FAMILIES)
 
 
+def check_model_card(family: Family, model_path: str) -> dict[str, Any]:
+    """The card NAME.json beside a learned family's model file, validated against the family's
+    ``card_schema``; ValueError (CardError) naming the file and the first bad field."""
+    from pathlib import Path
+
+    from .cards import read_card
+
+    return read_card(Path(model_path).with_suffix(".json"), dict(family.card_schema or {}))
+
+
 def spec_for(algorithm: str, scenario: str = "cellfree", **params: Any) -> PrecoderSpec:
     """A spec from a user-facing algorithm name: a family name, or the path of an .onnx model
     (family ``onnx`` with ``path``)."""
@@ -317,6 +327,11 @@ def make_precoder(spec: PrecoderSpec, config: Any) -> Precoder:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"precoder {spec.name!r}: parameter {name} must be finite")
     full = PrecoderSpec(spec.name, spec.scenario, params)
+    if family.card_schema is not None and params.get("path"):
+        from pathlib import Path
+
+        if Path(str(params["path"])).is_file():  # a missing model: the family's own message
+            check_model_card(family, str(params["path"]))
     if family.build_per_ap is not None:
         return Precoder(
             family, full, None, family.build_per_ap(full, config), getattr(config, "MT", None)
