@@ -198,8 +198,11 @@ class MusicEstimator(PeakSearch):
         validity = screen_snapshots(Y)
         good = validity == Validity.OK
         # bad blocks get a harmless covariance (eigh fails on NaN) and NaN results below
-        R = np.broadcast_to(np.eye(self.M, dtype=complex), (Y.shape[0], self.M, self.M)).copy()
-        R[good] = sample_covariance(Y[good])
+        if good.all():  # the usual case: no copy of the snapshots
+            R = sample_covariance(Y).astype(complex, copy=False)
+        else:
+            R = np.broadcast_to(np.eye(self.M, dtype=complex), (len(Y), self.M, self.M)).copy()
+            R[good] = sample_covariance(Y[good])
         if fb:
             R = forward_backward(R)
         lam, vecs = np.linalg.eigh(R)

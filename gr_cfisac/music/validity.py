@@ -55,20 +55,27 @@ def identifiable(n_sources: np.ndarray | int, rows: int, cols: int) -> np.ndarra
 
 def screen_snapshots(Y: np.ndarray) -> np.ndarray:
     """Input quality of snapshot blocks Y (..., M, tau) -> (...,) int8 Validity (OK, NON_FINITE,
-    SILENT or SATURATED); checked in that order, so a block with a NaN is NON_FINITE."""
+    SILENT or SATURATED); checked in that order, so a block with a NaN is NON_FINITE.
+
+    One pass of |I|, |Q| per block (complex samples are read as their I/Q pairs, no copy): its
+    maximum is finite only if every sample is, and the clipping count and the power come from
+    the same magnitudes."""
     Y = np.asarray(Y)
     if Y.ndim < 2:
         raise ValueError(f"Y must be (..., M, tau) snapshots, got shape {Y.shape}")
     lead = Y.shape[:-2]
-    flat = Y.reshape(lead + (-1,))
-    parts = np.concatenate([flat.real, flat.imag], axis=-1) if np.iscomplexobj(flat) else flat
+    flat = np.ascontiguousarray(Y).reshape(lead + (-1,))
+    parts = flat.view(flat.real.dtype) if np.iscomplexobj(flat) else flat
     code = np.zeros(lead, dtype=np.int8)
-    finite = np.all(np.isfinite(parts), axis=-1)
-    mags = np.abs(np.where(finite[..., None], parts, 0.0))
-    peak = mags.max(axis=-1, initial=0.0)
-    at_peak = np.sum(mags >= peak[..., None] * (1 - 1e-6), axis=-1)
+    if parts.shape[-1] == 0:
+        code[...] = Validity.SILENT
+        return code
+    mags = np.abs(parts)
+    peak = mags.max(axis=-1)
+    finite = np.isfinite(peak)
+    at_peak = np.count_nonzero(mags >= (peak * (1 - 1e-6))[..., None], axis=-1)
     clipped = (at_peak >= SATURATION_MIN_COUNT) & (at_peak >= SATURATION_FRACTION * parts.shape[-1])
-    power = np.mean(mags.astype(np.float64) ** 2, axis=-1) * 2 if parts.shape[-1] else 0.0
+    power = np.einsum("...i,...i->...", mags, mags, dtype=np.float64) / parts.shape[-1] * 2
     code[clipped] = Validity.SATURATED
     code[power <= SILENT_POWER] = Validity.SILENT
     code[~finite] = Validity.NON_FINITE
