@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 ARCHS = ("mt-sao-lift", "mt-sao")
+#: ascent rule of eq 8: normalized gradient (ops.ascent) or the raw gradient (paper)
+ASCENTS = ("normalized", "raw")
 DEVICES = ("cpu", "cuda")
 
 
@@ -58,8 +60,16 @@ class ModelSection:
     q_train: int = 5
     q_infer: int = 10
     step_size: float = 3e-4
+    gradient_tokens: bool = False
+    ascent: str = "normalized"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.gradient_tokens, bool):
+            raise ValueError("l2o config: model.gradient_tokens must be true or false")
+        if self.ascent not in ASCENTS:
+            raise ValueError(
+                f"l2o config: model.ascent must be one of {ASCENTS}, got {self.ascent!r}"
+            )
         if self.arch not in ARCHS:
             raise ValueError(f"l2o config: model.arch must be one of {ARCHS}, got {self.arch!r}")
         for name in ("layers", "d_model", "heads", "hidden"):

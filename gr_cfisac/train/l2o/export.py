@@ -33,7 +33,8 @@ DEVIATIONS = (
     "Each token stream (users: rows of width 2Nm; antennas: columns of width 2Km) has its own "
     "aggregation MLP back to its row / column and the two views are summed with one residual "
     "of the input (the paper's eqs 20-21 pair user j with antenna j and need Km = Nm); channel "
-    "and beam tokens get a learned type embedding; the ascent step size is learned per layer; "
+    "and beam tokens get a learned type embedding; the ascent steps (eq 8) follow the normalized "
+    "gradient G / ||G||_F (architecture.ascent) with a step size learned per layer; "
     "residual branches start at zero (an untrained model is LMMSE + ascent); the sample mask is "
     "reapplied to H^(t) too; attention masks use a finite value instead of -inf; the LMMSE start "
     "regularizes with sigma^2 (eq 5 prints I_N)."
@@ -137,6 +138,8 @@ def model_card(
             "T": m.layers,
             "Q_t": m.q_train,
             "Q_i": m.q_infer,
+            "ascent": m.ascent,
+            "gradient_tokens": m.gradient_tokens,
             "d_model": m.d_model,
             "heads": m.heads,
             "hidden": m.hidden,

@@ -14,8 +14,10 @@ token, which pairs user j with antenna j and needs Km = Nm): each stream has its
 aggregation MLP that maps a token back to its row (user stream, width 2Nm) or column (antenna
 stream, width 2Km) of the complex matrix, and the two views are summed with one residual of the
 input (eq 21 adds S and T, i.e. the input twice); channel and beam tokens get a learned type
-embedding; the ascent step size is learned per layer (initialized at ``step_size``; a fixed
-step that suits one SNR and K overshoots at another); the last layer of every residual branch
+embedding; the ascent steps move along the normalized gradient G / ||G||_F (``normalized``;
+the raw gradient of eq 8 grows like 1 / sigma^2 where interference is nulled, so one step size
+overshoots underloaded blocks or crawls on overloaded ones) with a step size learned per layer
+(initialized at ``step_size``); the last layer of every residual branch
 starts at zero, so an untrained model is LMMSE followed by the ascent steps. The sample mask is
 reapplied to H^(t) as well as W^(t).
 """
@@ -75,10 +77,11 @@ class Masks(NamedTuple):
     attention_a: torch.Tensor
 
 
-def make_masks(users: torch.Tensor, antennas: torch.Tensor) -> Masks:
-    """Masks of eqs 12 and 16-18 from the user (B, Km) and antenna (B, Nm) masks."""
-    tokens_u = torch.cat([users, users], dim=-1)
-    tokens_a = torch.cat([antennas, antennas], dim=-1)
+def make_masks(users: torch.Tensor, antennas: torch.Tensor, groups: int = 2) -> Masks:
+    """Masks of eqs 12 and 16-18 from the user (B, Km) and antenna (B, Nm) masks, for
+    ``groups`` token groups per sequence (channel and beam; and gradient)."""
+    tokens_u = torch.cat([users] * groups, dim=-1)
+    tokens_a = torch.cat([antennas] * groups, dim=-1)
     return Masks(ops.sample_mask(users, antennas), tokens_u, tokens_a,
                  attention_mask(tokens_u), attention_mask(tokens_a))  # fmt: skip
 
@@ -97,19 +100,19 @@ class Stream(nn.Module):
     (B, 2L, width) tokens, (B, 2L, 2L) mask, (B, 2L) active tokens -> (B, 2L, width), zero
     on masked tokens."""
 
-    def __init__(self, width: int, d_model: int, heads: int, hidden: int) -> None:
+    def __init__(self, width: int, d_model: int, heads: int, hidden: int, groups: int = 2):
         super().__init__()
         self.embed = nn.Linear(width, d_model)
         self.norm = nn.LayerNorm(d_model)
-        self.kind = nn.Parameter(torch.zeros(2, d_model))
+        self.kind = nn.Parameter(torch.zeros(groups, d_model))
         self.attention = MaskedSelfAttention(d_model, heads)
         self.aggregate = mlp(d_model, hidden, width)
 
     def forward(
         self, tokens: torch.Tensor, mask: torch.Tensor, active: torch.Tensor
     ) -> torch.Tensor:
-        half = tokens.shape[1] // 2
-        kind = torch.repeat_interleave(self.kind, half, dim=0)  # channel tokens, then beams
+        size = tokens.shape[1] // self.kind.shape[0]
+        kind = torch.repeat_interleave(self.kind, size, dim=0)  # channel, beam (gradient) tokens
         x = self.norm(self.embed(tokens)) + kind
         # a masked token's softmax row is uniform up to the rounding of MASK_VALUE: zero it
         return self.aggregate(self.attention(x, mask)) * active[:, :, None]
@@ -137,13 +140,19 @@ def from_columns(x: torch.Tensor) -> ops.Complex:
 
 class MaskedTransformerLayer(nn.Module):
     """F_theta_t of eqs 9-10: (H^(t-1), W^(t-1)) -> (H^(t), W_0^(t)), both masked, W_0 at
-    power P (before the ascent steps). ``lift`` False (SAO, eq 11): H^(t) is not computed."""
+    power P (before the ascent steps). ``lift`` False (SAO, eq 11): H^(t) is not computed.
+    ``gradient`` (beyond the paper): a third token group holds the sum-rate gradient at
+    W^(t-1) (normalized to ||G||_F = 1), as learned optimizers take it."""
 
-    def __init__(self, Km: int, Nm: int, d_model: int, heads: int, hidden: int, lift: bool):
+    def __init__(
+        self, Km: int, Nm: int, d_model: int, heads: int, hidden: int, lift: bool,
+        gradient: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__()
-        self.Km, self.Nm, self.lift = Km, Nm, lift
-        self.users = Stream(2 * Nm, d_model, heads, hidden)
-        self.antennas = Stream(2 * Km, d_model, heads, hidden)
+        self.Km, self.Nm, self.lift, self.gradient = Km, Nm, lift, gradient
+        groups = 3 if gradient else 2
+        self.users = Stream(2 * Nm, d_model, heads, hidden, groups)
+        self.antennas = Stream(2 * Km, d_model, heads, hidden, groups)
         self.norm_w = nn.LayerNorm(2 * Nm)
         self.out_w = mlp(2 * Nm, hidden, 2 * Nm)
         if lift:
@@ -151,24 +160,25 @@ class MaskedTransformerLayer(nn.Module):
             self.out_h = mlp(2 * Nm, hidden, 2 * Nm)
 
     def forward(
-        self, H: ops.Complex, W: ops.Complex, masks: Masks
+        self, H: ops.Complex, W: ops.Complex, masks: Masks, G: ops.Complex | None = None
     ) -> tuple[ops.Complex, ops.Complex]:
-        Km = self.Km
+        Km, Nm = self.Km, self.Nm
         sample = masks.sample
-        S = torch.cat([rows(H), rows(W)], dim=1)  # eq 13, (B, 2Km, 2Nm)
-        T = torch.cat([columns(H), columns(W)], dim=1)  # (B, 2Nm, 2Km)
+        groups = [H, W] + ([G] if self.gradient else [])
+        S = torch.cat([rows(X) for X in groups], dim=1)  # eq 13, (B, 2Km, 2Nm)
+        T = torch.cat([columns(X) for X in groups], dim=1)  # (B, 2Nm, 2Km)
         ys = self.users(S, masks.attention_u, masks.tokens_u)
         yt = self.antennas(T, masks.attention_a, masks.tokens_a)
         row_mask = torch.cat([sample, sample], dim=-1)  # rows layout (B, Km, 2Nm)
         # eq 21: both views of the update plus the input, per matrix, masked before the token
         # norm so no masked entry enters an active row's statistics
-        yw = (rows(W) + ys[:, Km:] + rows(from_columns(yt[:, self.Nm :]))) * row_mask
+        yw = (rows(W) + ys[:, Km : 2 * Km] + rows(from_columns(yt[:, Nm : 2 * Nm]))) * row_mask
         w = yw + self.out_w(self.norm_w(yw))  # eqs 22-23
         Wr, Wi = from_rows(w)
         W0 = ops.normalize_power((Wr * sample, Wi * sample))  # eq 24 + sample mask + power
         if not self.lift:
             return H, W0
-        yh = (rows(H) + ys[:, :Km] + rows(from_columns(yt[:, : self.Nm]))) * row_mask
+        yh = (rows(H) + ys[:, :Km] + rows(from_columns(yt[:, :Nm]))) * row_mask
         h = yh + self.out_h(self.norm_h(yh))
         Hr, Hi = from_rows(h)
         return (Hr * sample, Hi * sample), W0
@@ -182,24 +192,28 @@ class MTSAO(nn.Module):
     ``users`` (B, Km), ``antennas`` (B, Nm) masks (0/1), ``noise`` sigma^2 (B, 1). ``forward``
     returns the final beamformer (B, Km, 2Nm) rows [Re w_k^T, Im w_k^T]; :meth:`trajectory`
     every W^(t). ``steps`` is Q (``None``: the model's ``q_steps``); ``inverse_iterations``
-    the Newton-Schulz steps of the LMMSE start (:func:`~.ops.inverse_iterations`)."""
+    the Newton-Schulz steps of the LMMSE start (:func:`~.ops.inverse_iterations`);
+    ``normalized`` the ascent rule (:func:`~.ops.ascent`)."""
 
     def __init__(
         self, Km: int, Nm: int, layers: int, d_model: int, heads: int, hidden: int,
         lift: bool = True, q_steps: int = 5, step_size: float = 3e-4, power: float = 1.0,
-        inverse_iterations: int = 30,
+        inverse_iterations: int = 30, gradient_tokens: bool = False, normalized: bool = True,
     ) -> None:  # fmt: skip
         super().__init__()
         self.Km, self.Nm, self.lift, self.power = Km, Nm, lift, power
+        self.normalized = normalized
         self.q_steps, self.inverse_iterations = q_steps, inverse_iterations
+        self.gradient_tokens = gradient_tokens
         self.layers = nn.ModuleList(
-            MaskedTransformerLayer(Km, Nm, d_model, heads, hidden, lift) for _ in range(layers)
+            MaskedTransformerLayer(Km, Nm, d_model, heads, hidden, lift, gradient_tokens)
+            for _ in range(layers)
         )
         self.log_step = nn.Parameter(torch.full((layers,), math.log(step_size)))
 
     def start(self, channel, users, antennas, noise):
         """Masked channel (eq 12), masks (eqs 16-18) and the LMMSE start W^(0) (eq 5)."""
-        masks = make_masks(users, antennas)
+        masks = make_masks(users, antennas, 3 if self.gradient_tokens else 2)
         H = from_rows(channel)
         H = (H[0] * masks.sample, H[1] * masks.sample)
         W = ops.lmmse(H, users, noise, self.power, self.inverse_iterations)
@@ -207,9 +221,12 @@ class MTSAO(nn.Module):
 
     def layer(self, t: int, H, aux, W, masks, noise, steps: int):
         """Layer t (0-based): eq 10 then eq 8. Returns (H^(t), W^(t))."""
-        aux, W0 = self.layers[t](aux, W, masks)
+        G = None
+        if self.gradient_tokens:
+            G = ops.normalize_power(ops.sum_rate_gradient(H, W, noise))
+        aux, W0 = self.layers[t](aux, W, masks, G)
         step = torch.exp(self.log_step[t])
-        return aux, ops.ascent(H, W0, noise, steps, step, masks.sample, self.power)
+        return aux, ops.ascent(H, W0, noise, steps, step, masks.sample, self.power, self.normalized)
 
     def trajectory(self, channel, users, antennas, noise, steps: int | None = None, upto=None):
         """[W^(0), W^(1), ..., W^(upto)] as (Re, Im) pairs and the masked channel H."""

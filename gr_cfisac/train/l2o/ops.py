@@ -70,13 +70,18 @@ def normalize_power(W: Complex, power: float = 1.0) -> Complex:
 
 def ascent(
     H: Complex, W: Complex, noise: torch.Tensor, steps: int, step_size: float, mask: torch.Tensor,
-    power: float = 1.0,
+    power: float = 1.0, normalized: bool = False,
 ) -> Complex:  # fmt: skip
     """G_Q of eq 8: ``steps`` gradient-ascent steps on the sum rate of the masked channel H, each
-    followed by the power normalization; the sample mask keeps inactive entries at zero."""
+    followed by the power normalization; the sample mask keeps inactive entries at zero.
+    ``normalized``: each step moves by ``step_size`` sqrt(P) along G / ||G||_F instead of
+    ``step_size`` G (the raw gradient grows like 1 / sigma^2 where interference is nulled, so a
+    raw step that suits an overloaded K overshoots an underloaded one)."""
     Wr, Wi = W
     for _ in range(steps):
         Gr, Gi = sum_rate_gradient(H, (Wr, Wi), noise)
+        if normalized:
+            Gr, Gi = normalize_power((Gr, Gi), power)
         Wr, Wi = normalize_power(
             ((Wr + step_size * Gr) * mask, (Wi + step_size * Gi) * mask), power
         )

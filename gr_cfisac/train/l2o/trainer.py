@@ -37,6 +37,7 @@ def build_model(cfg: L2OConfig) -> MTSAO:
         cfg.scenario.Km, cfg.scenario.Nm, m.layers, m.d_model, m.heads, m.hidden,
         lift=m.arch == "mt-sao-lift", q_steps=m.q_train, step_size=m.step_size,
         inverse_iterations=ops.inverse_iterations(cfg.scenario.Km, cfg.scenario.snr_db[1]),
+        gradient_tokens=m.gradient_tokens, normalized=m.ascent == "normalized",
     )  # fmt: skip
 
 
