@@ -60,11 +60,12 @@ def test_attention_mask_is_finite_and_rows_of_masked_tokens_stay_finite():
     assert weights[0, 0, 1] == 0 and weights[0, 2, 3] == 0
 
 
-@pytest.mark.parametrize("lift", [True, False])
+@pytest.mark.parametrize(("lift", "gradient"), [(True, False), (False, False), (True, True)])
 @pytest.mark.parametrize(("K", "N"), [(1, 1), (3, 5), (6, 2), (6, 5)])
-def test_masked_model_output_zero_outside_active_finite_at_power(K, N, lift):
+def test_masked_model_output_zero_outside_active_finite_at_power(K, N, lift, gradient):
     torch.manual_seed(0)
-    model = MTSAO(6, 5, layers=2, d_model=16, heads=2, hidden=24, lift=lift, q_steps=2).double()
+    model = MTSAO(6, 5, layers=2, d_model=16, heads=2, hidden=24, lift=lift, q_steps=2,
+                  gradient_tokens=gradient).double()  # fmt: skip
     for p in model.parameters():  # untrained zero-initialized branches would hide leaks
         torch.nn.init.normal_(p, std=0.3)
     b, cfg, channel, users, antennas, noise = inputs(K, N, seed=3)
