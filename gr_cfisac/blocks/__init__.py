@@ -5,8 +5,11 @@
 message format in :mod:`gr_cfisac.blocks.messages`. :class:`tap_side` and :class:`rap_side`
 are the network's transmit and sensing receive sides as hier blocks, :func:`build_chain`
 composes them, and :mod:`gr_cfisac.blocks.wiring` connects blocks by port name.
+:class:`burst_time` and :class:`time_align` put coherence blocks on a radio's clock (TAP and
+RAP side of a radio testbed, :mod:`gr_cfisac.timing`).
 """
 
+from .burst_time import burst_time
 from .chain import Chain, build_chain
 from .downlink_channel import downlink_channel
 from .echo_channel import echo_channel
@@ -22,6 +25,7 @@ from .scenario_source import scenario_source
 from .sigmf_sink import sigmf_sink
 from .sigmf_source import sigmf_source
 from .tap_side import tap_side
+from .time_align import time_align
 from .transmitter import transmitter
 
 __all__ = [
@@ -44,4 +48,6 @@ __all__ = [
     "sigmf_sink",
     "sigmf_source",
     "head",
+    "time_align",
+    "burst_time",
 ]
