@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "serve": "gr_cfisac.commands.serve",
     "replay": "gr_cfisac.commands.replay",
     "salvage": "gr_cfisac.commands.salvage",
+    "calibrate": "gr_cfisac.commands.calibrate",
     "train": "gr_cfisac.commands.train",
     "export": "gr_cfisac.commands.export",
     "evaluate": "gr_cfisac.commands.evaluate",

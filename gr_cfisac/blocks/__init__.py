@@ -6,10 +6,12 @@ message format in :mod:`gr_cfisac.blocks.messages`. :class:`tap_side` and :class
 are the network's transmit and sensing receive sides as hier blocks, :func:`build_chain`
 composes them, and :mod:`gr_cfisac.blocks.wiring` connects blocks by port name.
 :class:`burst_time` and :class:`time_align` put coherence blocks on a radio's clock (TAP and
-RAP side of a radio testbed, :mod:`gr_cfisac.timing`).
+RAP side of a radio testbed, :mod:`gr_cfisac.timing`); :class:`calibrate` corrects the RAPs'
+receive chains before MUSIC (:mod:`gr_cfisac.calibration`).
 """
 
 from .burst_time import burst_time
+from .calibrate import calibrate
 from .chain import Chain, build_chain
 from .downlink_channel import downlink_channel
 from .echo_channel import echo_channel
@@ -50,4 +52,5 @@ __all__ = [
     "head",
     "time_align",
     "burst_time",
+    "calibrate",
 ]
