@@ -7,7 +7,10 @@ are the network's transmit and sensing receive sides as hier blocks, :func:`buil
 composes them, and :mod:`gr_cfisac.blocks.wiring` connects blocks by port name.
 :class:`burst_time` and :class:`time_align` put coherence blocks on a radio's clock (TAP and
 RAP side of a radio testbed, :mod:`gr_cfisac.timing`); :class:`calibrate` corrects the RAPs'
-receive chains before MUSIC (:mod:`gr_cfisac.calibration`).
+receive chains before MUSIC (:mod:`gr_cfisac.calibration`); :class:`radio_source` /
+:class:`radio_sink` are the RAPs' and TAPs' antennas on UHD or SoapySDR radios (or, without
+radios, metadata files or ZeroMQ), and :class:`scene_follower` gives the truth and geometry of
+the blocks a radio stream carries.
 """
 
 from .burst_time import burst_time
@@ -22,8 +25,11 @@ from .metrics_sink import metrics_sink
 from .music_localizer import display_size, music_localizer
 from .pilot_estimator import pilot_estimator
 from .precoder import precoder, resolve_precoder
+from .radio_sink import radio_sink
+from .radio_source import radio_source
 from .rap_side import rap_side
 from .scenario_source import scenario_source
+from .scene_follower import scene_follower
 from .sigmf_sink import sigmf_sink
 from .sigmf_source import sigmf_source
 from .tap_side import tap_side
@@ -53,4 +59,7 @@ __all__ = [
     "time_align",
     "burst_time",
     "calibrate",
+    "radio_source",
+    "radio_sink",
+    "scene_follower",
 ]

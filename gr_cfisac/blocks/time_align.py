@@ -92,6 +92,8 @@ class time_align(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.aligner = BlockAligner(samp_rate, self.per, start_time_s)
         self.rate = self.aligner.rate
         self.losses: list[Loss] = []
+        #: the first block delivered (None until then)
+        self.first_cb: int | None = None
         self.error: Exception | None = None
         self._retag = True  # next block gets an rx_time tag
         self._srcid = pmt.intern("cfisac_time_align")
@@ -142,6 +144,14 @@ class time_align(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         chunk = np.stack([np.asarray(a[:feed]) for a in input_items], axis=1)
         result = self.aligner.push(chunk, tags)
         nb = len(result.cb)
+        if nb and self.first_cb is None:
+            self.first_cb = int(result.cb[0])
+            a = self.aligner
+            self.logger.info(
+                f"aligned on the radio-time grid at coherence block {self.first_cb} (dropped "
+                f"{a.dropped_untimed} items before the first rx_time tag and {a.dropped_early} "
+                "before the start time or the first block boundary)"
+            )
         for o, out in enumerate(output_items):
             if nb:
                 out[: nb * per] = result.blocks[:, :, o].reshape(nb * per, -1)
