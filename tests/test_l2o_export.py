@@ -140,3 +140,7 @@ def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path):
     )
     bench.plot({"fig8": f8, "table2": t2}, tmp_path / "l2o.png")
     assert (tmp_path / "l2o.png").stat().st_size > 10_000
+    f7 = bench.fig7({"MT-SAO-lift": host}, 2)
+    assert [r["N"] for r in f7["rows"]] == [2, 4] and all(r["K"] == Km for r in f7["rows"])
+    bench.plot_fig7(f7, tmp_path / "fig7.png")
+    assert (tmp_path / "fig7.png").stat().st_size > 5_000

@@ -12,8 +12,11 @@
    sum rate (the fewest iterations whose mean sum rate reaches 99.99 % of the converged mean,
    timed with that fixed iteration count), and at its default tolerance; ratios in one run.
 
-Writes bench/l2o.json and bench/l2o.png. The model is models/l2o/l2o_mumiso16.onnx
-(``CFISAC_L2O_MODEL`` picks another).
+3. Fig. 7 analogue: sum rate vs N at K = Km, 20 dB, for MT-SAO-lift and MT-SAO (the auxiliary
+   variable fixed, models/l2o/l2o_sao_mumiso16.onnx, when shipped) against WMMSE and LMMSE.
+
+Writes bench/l2o.json, bench/l2o.png (Figs 8 and Table 2) and bench/l2o_fig7.png. The model is
+models/l2o/l2o_mumiso16.onnx (``CFISAC_L2O_MODEL`` picks another).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ..precoding.l2o import L2OHost
 from .common import best_time, write_report
 
 MODEL = "l2o/l2o_mumiso16.onnx"
+SAO_MODEL = "l2o/l2o_sao_mumiso16.onnx"
 SNR_DB = 20.0
 #: draws per K (Fig. 8) and timing repeats
 SIZES = {True: {"per_k": 16, "repeats": 2}, False: {"per_k": 200, "repeats": 5}}
@@ -96,6 +100,43 @@ def fig8(host: L2OHost, per_k: int) -> dict[str, Any]:
         "goal_underloaded_0.98": bool(np.mean(under) >= 0.98),
         "goal_overloaded_0.95": bool(over and np.mean(over) >= 0.95),
     }
+
+
+def fig7(hosts: dict[str, L2OHost], per_n: int) -> dict[str, Any]:
+    """Mean sum rate vs N = 2..Nm (every second) at K = Km: each model, WMMSE and LMMSE."""
+    first = next(iter(hosts.values()))
+    K, rows = first.Km, []
+    for N in range(2, first.Nm + 1, 2):
+        cfg = mumiso.MuMisoConfig(K=K, N=N, Km=first.Km, Nm=first.Nm, snr_db=SNR_DB)
+        F = mumiso.draw(cfg, per_n, 2000 + N, contiguous=True).active_channels()
+        row: dict[str, Any] = {"K": K, "N": N}
+        beams = {name: h.precode(F, None, cfg.noise) for name, h in hosts.items()}
+        beams |= {"WMMSE": wmmse(F, 1.0, cfg.noise), "LMMSE": mumiso.lmmse(F, cfg.noise)}
+        for name, W in beams.items():
+            row[name] = float(mumiso.sum_rate(F, W, cfg.noise).mean())
+        rows.append(row)
+    return {"K": K, "snr_db": SNR_DB, "draws_per_N": per_n, "models": list(hosts), "rows": rows}
+
+
+def plot_fig7(f7: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    N = [r["N"] for r in f7["rows"]]
+    styles = {"MT-SAO-lift": ("tab:red", "o-"), "MT-SAO": ("tab:brown", "s--"),
+              "WMMSE": ("tab:blue", "o-"), "LMMSE": ("tab:green", "o-")}  # fmt: skip
+    for name in [*f7["models"], "WMMSE", "LMMSE"]:
+        colour, style = styles.get(name, ("k", "o-"))
+        ax.plot(N, [r[name] for r in f7["rows"]], style, ms=3, color=colour, label=name)
+    ax.set(xlabel="active antennas N", ylabel="sum rate (bps/Hz)",
+           title=f"Fig. 7 analogue: K = {f7['K']}, {f7['snr_db']:g} dB")  # fmt: skip
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def table2(host: L2OHost, repeats: int) -> dict[str, Any]:
@@ -170,6 +211,11 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         "fig8": fig8(host, sizes["per_k"]),
         "table2": table2(host, sizes["repeats"]),
     }
+    hosts = {"MT-SAO-lift": host}
+    sao = path.parent / Path(SAO_MODEL).name
+    if sao.exists():
+        hosts["MT-SAO"] = L2OHost(sao, threads=1)
+    report["fig7"] = fig7(hosts, sizes["per_k"])
     f8, t2 = report["fig8"], report["table2"]
     report["summary"] = {
         "model_vs_wmmse_K<=N": round(f8["ratio_underloaded"], 4),
@@ -191,6 +237,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     plot(report, out_dir / "l2o.png")
-    report["plot"] = "l2o.png"
+    plot_fig7(report["fig7"], out_dir / "l2o_fig7.png")
+    report["plots"] = ["l2o.png", "l2o_fig7.png"]
     write_report(out_dir, "l2o", report)
     return report
