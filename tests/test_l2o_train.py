@@ -104,3 +104,25 @@ def test_cfisac_train_family_l2o_trains_and_exports(tmp_path, capsys):
     assert (
         len(Path(out / "log.csv").read_text().splitlines()) == 1 + L2OConfig.load(TINY).total_epochs
     )
+
+
+@pytest.mark.parametrize(
+    "card", sorted((Path(__file__).resolve().parents[1] / "models" / "l2o").glob("*.json")),
+    ids=lambda p: p.stem,
+)  # fmt: skip
+def test_each_shipped_l2o_model_has_its_recipe_and_a_valid_card(card):
+    import hashlib
+    import json
+
+    from gr_cfisac.precoding.l2o import read_l2o_card
+
+    data = read_l2o_card(card)
+    onnx = card.with_suffix(".onnx")
+    assert hashlib.sha256(onnx.read_bytes()).hexdigest() == data["sha256"]
+    recipes = {}
+    for path in config_path("l2o_small.yml").parent.glob("l2o_*.yml"):
+        cfg = L2OConfig.load(path)
+        recipes[cfg.name] = cfg.to_dict()
+    trained = L2OConfig.load(card).to_dict()
+    assert recipes.get(trained["name"]) == trained, f"no configs/l2o_*.yml reproduces {card.name}"
+    assert json.loads(card.read_text())["onnx"]["parity_max_rel_diff"] <= 1e-5
