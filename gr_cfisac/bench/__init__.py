@@ -13,4 +13,5 @@ BENCHMARKS: dict[str, str] = {
     "fuzz_replay": "gr_cfisac.bench.fuzz_replay",
     "soak": "gr_cfisac.bench.soak",
     "l2o": "gr_cfisac.bench.l2o",
+    "realtime": "gr_cfisac.bench.realtime",
 }
