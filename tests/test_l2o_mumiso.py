@@ -106,3 +106,15 @@ def test_wmmse_converges_on_overloaded_and_underloaded_mumiso(K, N):
     np.testing.assert_allclose(rate, hist[:, -1])
     assert np.all(rate >= mumiso.sum_rate(F, mumiso.lmmse(F, cfg.noise), cfg.noise) - 1e-9)
     assert np.all(rate <= mumiso.waterfilling_bound(F, cfg.noise) + 1e-9)
+
+
+def test_scenario_family_and_bench_import_neither_torch_nor_gnuradio():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gr_cfisac.mumiso, gr_cfisac.precoding.l2o, gr_cfisac.bench.l2o\n"
+        "print([m for m in sys.modules if m.split('.')[0] in ('torch', 'gnuradio', 'pmt')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
