@@ -208,3 +208,15 @@ def test_grc_ports_match_the_blocks(platform, block_id, num_ports):
     assert [p.key for p in blk.sources if p.domain == "message"] == (
         ["loss"] if block_id == "cfisac_time_align" else []
     )
+
+
+def test_time_align_warns_once_when_no_rx_time_tag_comes():
+    rate = 100.0  # a second of samples is 100 items
+    tb = gr.top_block()
+    align = time_align(CFG, rate, 0.0, num_ports=1)
+    src = blocks.vector_source_c([0j] * (250 * MR), False, MR, [])
+    sink = blocks.vector_sink_c(MR)
+    tb.connect(src, align, sink)
+    tb.run()
+    assert align.untimed_warning and align.aligner.dropped_untimed == 250
+    assert len(sink.data()) == 0 and align.error is None

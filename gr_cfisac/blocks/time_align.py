@@ -17,7 +17,8 @@ A break is also logged (warning) and counted: ``breaks``, ``blocks_lost``, ``sam
 blocks lost are missing from the output (the ``cb`` sequence jumps): streams that must stay
 block-aligned with it take their block indices from it (:class:`scene_follower`).
 
-An ``rx_rate`` tag that disagrees with ``samp_rate`` (the radio could not set the rate asked
+A stream with no ``rx_time`` tag after a second of samples is warned about once (its items
+are dropped: their radio time is unknown). An ``rx_rate`` tag that disagrees with ``samp_rate`` (the radio could not set the rate asked
 for) stops the flowgraph with a message saying so: the grid would drift.
 """
 
@@ -94,6 +95,8 @@ class time_align(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.losses: list[Loss] = []
         #: the first block delivered (None until then)
         self.first_cb: int | None = None
+        #: True once a second of samples came without an rx_time tag (warned once)
+        self.untimed_warning = False
         self.error: Exception | None = None
         self._retag = True  # next block gets an rx_time tag
         self._srcid = pmt.intern("cfisac_time_align")
@@ -144,6 +147,8 @@ class time_align(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         chunk = np.stack([np.asarray(a[:feed]) for a in input_items], axis=1)
         result = self.aligner.push(chunk, tags)
         nb = len(result.cb)
+        if self.aligner.position is None and self.aligner.dropped_untimed >= self.rate:
+            self._warn_untimed()
         if nb and self.first_cb is None:
             self.first_cb = int(result.cb[0])
             a = self.aligner
@@ -165,6 +170,17 @@ class time_align(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         for o in range(len(output_items)):
             self.produce(o, nb * per)
         return gr.WORK_CALLED_PRODUCE
+
+    def _warn_untimed(self) -> None:
+        """Once: a second of samples came without any rx_time tag (all dropped)."""
+        if self.untimed_warning:
+            return
+        self.untimed_warning = True
+        self.logger.warn(
+            f"{self.aligner.dropped_untimed} samples and no rx_time tag yet: their radio time is "
+            "unknown, so they are dropped; feed this block from a UHD source (CF-ISAC Radio "
+            "Source), a GNU Radio metadata file or a ZeroMQ link that passes the tags"
+        )
 
     def _time_tags(self, feed: int) -> list[tuple[int, RadioTime]]:
         """rx_time tags of input 0 in this call (one per item), rx_rate checked."""
