@@ -106,3 +106,13 @@ def test_tradeoff_curves_use_the_summary_colours():
 def test_plot_summary_writes_the_png(report, tmp_path):
     plot_summary(report, tmp_path / "bench" / "precoders.png")
     assert (tmp_path / "bench" / "precoders.png").stat().st_size > 10_000
+
+
+def test_the_speedup_baseline_is_named_in_the_time_panel(report):
+    """The optimizer setting the learned models' speed-ups are measured against is marked."""
+    report["optimizer_baseline"] = {"label": "optimizer (best)"}
+    fig = summary_figure(report)
+    ticks = [t.get_text() for t in fig.axes[2].get_yticklabels()]
+    assert ticks[JOINT.index("optimizer (best)")] == "optimizer (best) [speed-up baseline]"
+    assert sum("baseline" in t for t in ticks) == 1
+    matplotlib.pyplot.close(fig)

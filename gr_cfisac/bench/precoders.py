@@ -10,10 +10,16 @@ the kappa-rates, eta = 0.4; metrics.OBJECTIVE), Table-III feasibility for the SC
 and batched. Goals (issue 5) are evaluated as ratios measured in this one run.
 
 Realizations: the 'test' split of the shipped models' data seed (never used in training), paper
-scene; the target-aware model is also compared on random scenes. The iterative optimizer (quality
-'best', ~0.1 s per realization here) runs on the first ``OPTIMIZER_SIZE`` of them and its ratios
-compare every precoder on that same subset (CFISAC_BENCH_OPTIMIZER_SIZE=2000 runs it on all of
-them). Its runs go in chunks with a progress bar, cached under OUT/precoders_cache/ while the
+scene; the target-aware model is also compared on random scenes. The iterative optimizer runs at
+both named settings (quality 'best', ~0.1 s per realization here, and 'fast') on the first
+``OPTIMIZER_SIZE`` of them, and its ratios compare every precoder on that same subset
+(CFISAC_BENCH_OPTIMIZER_SIZE=2000 runs it on all of them). Both settings are timed alike:
+batched = optimize() on chunks of OPTIMIZER_CHUNK realizations, solving time per realization;
+batch 1 = the median of five single-realization calls. Quality is judged against 'best' (the
+reference); speed-ups of the learned models are against the fastest setting whose mean
+objective, as the optimizer sees it (estimates, varpi-averaged SCNR), is within 0.01 % of
+'best''s on the same realizations (:func:`optimizer_baseline`; both settings and which one is
+the baseline are in the report, with the speed-ups against 'best' beside). Its runs go in chunks with a progress bar, cached under OUT/precoders_cache/ while the
 benchmark runs, so an interrupted run resumes where it stopped (the cache is removed at the end).
 """
 
@@ -42,6 +48,10 @@ ETA = 0.4
 COMM_THRESHOLD = 3.0  # vartheta_th of the SC model (bps/Hz)
 SENSING_THRESHOLD = 0.5  # zeta_th of the CC model (bps/Hz)
 SIZE = {True: 100, False: 2000}
+#: the optimizer's settings in the line-up: label -> quality ("best" is the quality reference)
+OPTIMIZER_SETTINGS = {"optimizer (best)": "best", "optimizer (fast)": "fast"}
+#: a setting is as good as "best" when its mean objective is within this fraction of best's
+BASELINE_TOLERANCE = 1e-4
 OPTIMIZER_SIZE = {True: 8, False: int(os.environ.get("CFISAC_BENCH_OPTIMIZER_SIZE", "200"))}
 TIMING_REPEATS = {True: 3, False: 7}
 #: trade-off curves (Figs 7-8): thresholds, and realizations per point for the optimizer
@@ -122,14 +132,15 @@ def _optimizer(scenario: str, regime: str = "joint", threshold: float | None = N
 
 def line_up(scenario: str = "cellfree") -> dict[str, PrecoderSpec]:
     """label -> registry spec for the joint (eta = 0.4) comparison: the shipped models, the
-    optimizer (best), then every family that runs on its defaults (FAMILY_ORDER first; a
-    MU-MISO family with its user beams only)."""
+    optimizer at each of OPTIMIZER_SETTINGS, then every family that runs on its defaults
+    (FAMILY_ORDER first; a MU-MISO family with its user beams only)."""
     out: dict[str, PrecoderSpec] = {}
     for label, name in JOINT_MODELS:
         spec = _model(name, scenario)
         if spec is not None:
             out[label] = spec
-    out["optimizer (best)"] = _optimizer(scenario)
+    for label, quality in OPTIMIZER_SETTINGS.items():
+        out[label] = _optimizer(scenario, quality=quality)
     names = every_family()
     for name in [n for n in FAMILY_ORDER if n in names] + [
         n for n in names if n not in FAMILY_ORDER
@@ -197,6 +208,7 @@ def run(out_dir: Path, quick: bool, scenario: str = "cellfree") -> dict[str, Any
     sub = real.take(slice(0, n_opt))
     joint: dict[str, Any] = {}
     scores: dict[str, dict[str, np.ndarray]] = {}
+    own_objective: dict[str, float] = {}  # the optimizer's, as it sees it (estimates)
     cache = Path(out_dir) / "precoders_cache"
     for label, spec in line_up(scenario).items():
         fn = designer(spec, cfg)
@@ -204,8 +216,9 @@ def run(out_dir: Path, quick: bool, scenario: str = "cellfree") -> dict[str, Any
         target = sub if slow else real
         if slow:  # chunked, cached (resumable), with progress
             kw = optimize_kwargs(spec, cfg)
-            W, sec, _ = optimize_resumable(sub, cache, "joint", seed=TEST_SEED, **kw)
+            W, sec, info = optimize_resumable(sub, cache, "joint", seed=TEST_SEED, **kw)
             t = sec * sub.batch
+            own_objective[label] = float(np.mean(info["objective"]))
         else:  # fast precoders: best of a few repeats, like batch 1
             W = fn(target)
             t = best_time(lambda f=fn, r=target: f(r), repeat=rep)
@@ -225,6 +238,7 @@ def run(out_dir: Path, quick: bool, scenario: str = "cellfree") -> dict[str, Any
     report: dict[str, Any] = {
         "realizations": n,
         "optimizer_realizations": n_opt,
+        "optimizer_baseline": optimizer_baseline(joint, own_objective),
         "scenario": scenario,
         "precoders": {label: spec.to_dict() for label, spec in line_up(scenario).items()},
         "eta": ETA,
@@ -401,17 +415,61 @@ def _target_aware_section(
     return out
 
 
-def _speed_goals(
-    st: dict[str, Any], opt: dict[str, Any], raw_us: float | None, prefix: str
+def optimizer_baseline(
+    joint: dict[str, Any], own_objective: dict[str, float], reference: str = "optimizer (best)"
 ) -> dict[str, Any]:
-    """Quality and speed goals of one STCIB model against the optimizer (keys prefixed)."""
+    """The optimizer setting learned models' speed-ups are measured against: the fastest
+    (batched time per realization) whose mean objective as the optimizer sees it
+    (``own_objective``: estimates, varpi-averaged SCNR) is within BASELINE_TOLERANCE of the
+    reference setting's on the same realizations; every setting's numbers beside it."""
+    best = own_objective[reference]
+    settings = {}
+    for label, objective in own_objective.items():
+        row = joint[label]
+        settings[label] = {
+            "quality": OPTIMIZER_SETTINGS.get(label),
+            "objective_as_optimized": objective,
+            "objective_as_optimized_over_reference": objective / best,
+            "objective_realized_over_reference": row["objective"] / joint[reference]["objective"],
+            "within_tolerance": bool(objective >= (1.0 - BASELINE_TOLERANCE) * best),
+            "seconds_per_realization_batched": row["seconds_per_realization_batched"],
+            "seconds_per_realization_batch1": row["seconds_per_realization_batch1"],
+        }
+    good = [label for label, s in settings.items() if s["within_tolerance"]]
+    label = min(good, key=lambda lbl: settings[lbl]["seconds_per_realization_batched"])
+    return {
+        "label": label,
+        "reference": reference,
+        "tolerance": BASELINE_TOLERANCE,
+        "criterion": "the fastest setting (batched) whose mean objective as the optimizer sees "
+        f"it is within {100 * BASELINE_TOLERANCE:g} % of {reference}'s on the same "
+        "realizations",
+        "settings": settings,
+    }
+
+
+def _speed_goals(
+    st: dict[str, Any],
+    opt: dict[str, Any],
+    raw_us: float | None,
+    prefix: str,
+    reference: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Quality goals of one STCIB model against the optimizer's ``reference`` setting (default
+    ``opt``), speed-ups against ``opt`` (the baseline) and against the reference (keys
+    prefixed)."""
+    reference = opt if reference is None else reference
     st_sub = st["on_optimizer_subset"]["objective"]
     g: dict[str, Any] = {
-        "stcib_over_optimizer_objective": st_sub / opt["objective"],
-        "goal_97pct_of_optimizer_met": st_sub / opt["objective"] >= 0.97,
+        "stcib_over_optimizer_objective": st_sub / reference["objective"],
+        "goal_97pct_of_optimizer_met": st_sub / reference["objective"] >= 0.97,
         "speedup_batch1": opt["seconds_per_realization_batch1"]
         / st["seconds_per_realization_batch1"],
         "speedup_batched": opt["seconds_per_realization_batched"]
+        / st["seconds_per_realization_batched"],
+        "speedup_batch1_vs_reference": reference["seconds_per_realization_batch1"]
+        / st["seconds_per_realization_batch1"],
+        "speedup_batched_vs_reference": reference["seconds_per_realization_batched"]
         / st["seconds_per_realization_batched"],
         "stcib_batch1_latency_us": 1e6 * st["seconds_per_realization_batch1"],
         "stcib_raw_session_latency_us": raw_us,
@@ -425,17 +483,24 @@ def _speed_goals(
 def _goals(report: dict[str, Any]) -> dict[str, Any]:
     """The issue's goals as measured ratios (None where a model is missing)."""
     j = report["joint"]
-    st, cnn, opt = j.get("STCIB (ONNX)"), j.get("CNN (ONNX)"), j["optimizer (best)"]
+    base = report["optimizer_baseline"]
+    st, cnn = j.get("STCIB (ONNX)"), j.get("CNN (ONNX)")
+    opt, ref = j[base["label"]], j[base["reference"]]
     goals: dict[str, Any] = {"realizations": report["realizations"],
-                             "optimizer_realizations": report["optimizer_realizations"]}  # fmt: skip
+                             "optimizer_realizations": report["optimizer_realizations"],
+                             "speedup_baseline": base["label"],
+                             "speedup_baseline_criterion": base["criterion"]}  # fmt: skip
+    for label, s in base["settings"].items():
+        goals[f"objective_as_optimized_over_reference[{label}]"] = s[
+            "objective_as_optimized_over_reference"
+        ]
     for label, row in j.items():
         goals[f"objective[{label}]"] = round(row["objective"], 4)
     for prefix, label, name in (("", "STCIB (ONNX)", "stcib_joint"),
                                 ("fast_", "STCIB fast (ONNX)", "stcib_joint_fast")):  # fmt: skip
         if j.get(label) is not None:
-            goals.update(
-                _speed_goals(j[label], opt, report["onnx_raw_latency_us"].get(name), prefix)
-            )
+            raw = report["onnx_raw_latency_us"].get(name)
+            goals.update(_speed_goals(j[label], opt, raw, prefix, reference=ref))
     if st is not None:
         forms = report.get("export_forms", {}).get("stcib_joint", {})
         if "lean_speedup" in forms:

@@ -98,7 +98,10 @@ def summary_figure(report: dict[str, Any]):
     for dy, t, hatch in ((-0.2, t1, None), (0.2, tb, "//")):
         bars = ax[1, 0].barh(y + dy, t, height=0.4, color=colours, hatch=hatch, edgecolor="w")
         _label_bars(ax[1, 0], bars, labels=[f"{v * 1e6:.3g} us" for v in t])
-    ax[1, 0].set_yticks(y, short)
+    baseline = report.get("optimizer_baseline", {}).get("label")
+    ax[1, 0].set_yticks(
+        y, [f"{s} [speed-up baseline]" if lbl == baseline else s for lbl, s in zip(labels, short)]
+    )
     ax[1, 0].set_xscale("log")
     ax[1, 0].set_xlabel("seconds per realization")
     ax[1, 0].invert_yaxis()
