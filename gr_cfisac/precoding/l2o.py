@@ -269,13 +269,14 @@ def _check_config(host: L2OHost, scenario: str, cfg: Any) -> tuple[float, float]
                 "(its card's snr_db_range)"
             )
         return float(cfg.noise), float(cfg.power)
-    system = host.card["system"]
-    for field in ("NT", "MT"):
-        want = system.get(field)
-        if want is not None and want != getattr(cfg, field):
+    if not hasattr(cfg, "to_dict") or not hasattr(cfg, "power_budget"):
+        raise ValueError(f"scenario 'cellfree' needs a SystemConfig, got {type(cfg).__name__}")
+    running = cfg.to_dict()
+    for field, want in host.card["system"].items():
+        if field != "extra" and field in running and running[field] != want:
             raise ValueError(
-                f"{name} was trained with {field}={want} (its card's system), the config has "
-                f"{field}={getattr(cfg, field)}"
+                f"{name} was trained on the cell-free system with {field}={want!r} (its card's "
+                f"system.{field}); the running config has {field}={running[field]!r}"
             )
     host.check_size(int(cfg.K), int(cfg.N))
     return 1.0, float(cfg.power_budget)

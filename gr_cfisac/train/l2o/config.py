@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 ARCHS = ("mt-sao-lift", "mt-sao")
+#: scenarios a model can be trained on
+KINDS = ("mumiso", "cellfree")
 #: ascent rule of eq 8: normalized gradient (ops.ascent) or the raw gradient (paper)
 ASCENTS = ("normalized", "raw")
 DEVICES = ("cpu", "cuda")
@@ -35,19 +37,44 @@ def _positive(section: str, name: str, value: Any, kind: type = int) -> None:
 
 @dataclass(frozen=True)
 class ScenarioSection:
+    """``kind`` mumiso (paper 002's units, SNR drawn from ``snr_db``) or cellfree (the Table-I
+    network with ``system`` overrides; Km = its K, Nm = its N = NT MT; a pool of ``train_size``
+    MMSE-estimated realizations of data seed ``data_seed`` cached under ``cache_dir``)."""
+
     Km: int = 16
     Nm: int = 16
     snr_db: tuple[float, float] = (20.0, 20.0)
+    kind: str = "mumiso"
+    system: dict = field(default_factory=dict)
+    train_size: int = 20000
+    data_seed: int = 2024
+    cache_dir: str = "data"
 
     def __post_init__(self) -> None:
         _positive("scenario", "Km", self.Km)
         _positive("scenario", "Nm", self.Nm)
+        _positive("scenario", "train_size", self.train_size)
+        if self.kind not in KINDS:
+            raise ValueError(f"l2o config: scenario.kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == "cellfree":
+            sc = self.system_config()
+            if (self.Km, self.Nm) != (sc.K, sc.N):
+                raise ValueError(
+                    f"l2o config: a cellfree model has Km = K = {sc.K} and Nm = N = NT MT = "
+                    f"{sc.N} of its system; got scenario.Km={self.Km}, scenario.Nm={self.Nm}"
+                )
         snr = tuple(float(s) for s in self.snr_db)
         if len(snr) != 2 or not -50 <= snr[0] <= snr[1] <= 80:
             raise ValueError(
                 f"l2o config: scenario.snr_db must be [low, high] dB, got {self.snr_db}"
             )
         object.__setattr__(self, "snr_db", snr)
+
+    def system_config(self):
+        """The cell-free SystemConfig (Table-I defaults plus ``system``)."""
+        from ...config import SystemConfig
+
+        return SystemConfig.from_dict(dict(self.system))
 
 
 @dataclass(frozen=True)

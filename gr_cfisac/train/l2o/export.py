@@ -20,10 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...precoding.cards import DIMENSIONS
 from ...precoding.l2o import CARD_FORMAT, INPUTS, validate_l2o_card
 from .config import L2OConfig
 from .model import MASK_VALUE, MTSAO
-from .trainer import FitResult, draw_batch, load_model
+from .trainer import CellFreePool, FitResult, draw_batch, load_model
+
+#: the graph's inputs as the trainer's batches name them
+INPUT_KEYS = ("channel", "users", "antennas", "noise")
 
 OPSET = 17
 #: torch <-> ONNX Runtime: max over the batch of max|dW| / ||W||_F (issue 13: <= 1e-5)
@@ -83,10 +87,11 @@ def export_onnx(model: MTSAO, path: str | Path, steps: int) -> None:
 
 
 def parity_inputs(cfg: L2OConfig, cases: list[tuple[int, int]], size: int = 16, seed: int = 99):
-    """Masked draws at every (K, N) of ``cases``, concatenated, at the SNR range's ends."""
+    """Masked draws at every (K, N) of ``cases``, concatenated (cell-free: from the val split)."""
     rng = np.random.default_rng(seed)
-    parts = [draw_batch(cfg, K, N, size, rng) for K, N in cases]
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    pool = CellFreePool(cfg, "val", 64) if cfg.scenario.kind == "cellfree" else None
+    parts = [draw_batch(cfg, K, N, size, rng, pool) for K, N in cases]
+    return {k: np.concatenate([p[k] for p in parts]) for k in INPUT_KEYS}
 
 
 def parity(model: MTSAO, path: str | Path, inputs: dict[str, np.ndarray], steps: int) -> float:
@@ -122,17 +127,30 @@ def model_card(
     range, architecture with T and Q_i, ONNX I/O, training, validation, sha256)."""
     s, m = cfg.scenario, cfg.model
     Km, Nm = s.Km, s.Nm
-    return {
+    units: dict[str, Any] = {}
+    if s.kind == "cellfree":
+        sc = s.system_config()
+        system = sc.to_dict()
+        system.pop("extra", None)
+        units = {
+            "system": system,
+            # the cell-free system's dimensions too (cards.validate_card checks them)
+            "dimensions": {"Km": Km, "Nm": Nm, **{d: getattr(sc, d) for d in DIMENSIONS}},
+            "units": "cellfree: the family feeds F_hat * sqrt(power_budget) with noise 1 and "
+            "scales W back by sqrt(power_budget) (||W||_F^2 = power_budget, eq 23d); trained "
+            "with the rates on the true channels; snr_db_range [0, 0] is that unit noise",
+        }
+    card = {
         "format": CARD_FORMAT,
         "family": "l2o",
         "name": onnx_path.stem,
         "file": onnx_path.name,
         "sha256": sha256(onnx_path),
-        "scenario": "mumiso",
+        "scenario": s.kind,
         "dimensions": {"Km": Km, "Nm": Nm},
         "power": 1.0,
         "power_constraint": "total: ||W||_F^2 = P = 1 (paper 002, eq 4), applied in the graph",
-        "snr_db_range": list(s.snr_db),
+        "snr_db_range": list(s.snr_db) if s.kind == "mumiso" else [0.0, 0.0],
         "architecture": {
             "arch": m.arch,
             "T": m.layers,
@@ -164,6 +182,7 @@ def model_card(
         "training": training,
         "validation": validation,
     }
+    return {**card, **units}
 
 
 def export_run(run: str | Path, onnx_path: str | Path, fit: FitResult | None = None) -> dict:

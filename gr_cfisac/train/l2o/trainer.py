@@ -24,7 +24,7 @@ from ... import mumiso
 from ...precoding import wmmse
 from . import ops
 from .config import L2OConfig
-from .model import MTSAO
+from .model import MTSAO, from_rows
 
 LOG_FIELDS = ["epoch", "window_start", "K", "N", "train_rate", "lr", "val_ratio", "elapsed_s"]
 
@@ -45,12 +45,44 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+class CellFreePool:
+    """Cell-free realizations for training on the STCIB scenario's channels: the graph's
+    ``channel`` holds the MMSE estimates F_hat, ``target`` the true channels F (the rates are
+    measured on them), both times sqrt(power_budget), so P = 1 and the noise is 1 as in the
+    core's normalized units (DESIGN.md)."""
+
+    def __init__(self, cfg: L2OConfig, split: str, size: int) -> None:
+        from ...dataset import load_split
+        from ...recipe import DataConfig
+
+        s = cfg.scenario
+        sc = s.system_config()
+        data = DataConfig(train_size=max(size, 1), val_size=max(size, 1), test_size=max(size, 1),
+                          seed=s.data_seed, cache_dir=s.cache_dir)  # fmt: skip
+        arrays = load_split(sc, data, split, size, progress=False)
+        scale = math.sqrt(sc.power_budget)
+        self.channel = channel_rows(arrays["F_hat"] * scale)
+        self.target = channel_rows(arrays["F"] * scale)
+
+    def draw(self, cfg: L2OConfig, K: int, N: int, size: int, rng: np.random.Generator):
+        pick = rng.integers(0, len(self.channel), size)
+        s = cfg.scenario
+        users = mumiso.random_masks(size, K, s.Km, rng).astype(np.float32)
+        antennas = mumiso.random_masks(size, N, s.Nm, rng).astype(np.float32)
+        return {"channel": self.channel[pick], "users": users, "antennas": antennas,
+                "noise": np.ones((size, 1), np.float32), "target": self.target[pick]}  # fmt: skip
+
+
 def draw_batch(
-    cfg: L2OConfig, K: int, N: int, size: int, rng: np.random.Generator
-) -> dict[str, np.ndarray]:
+    cfg: L2OConfig, K: int, N: int, size: int, rng: np.random.Generator,
+    pool: CellFreePool | None = None,
+) -> dict[str, np.ndarray]:  # fmt: skip
     """``size`` masked draws at stage (K, N) as the graph's float32 inputs: channel
     (size, Km, 2Nm), users (size, Km), antennas (size, Nm), noise (size, 1) with the SNR
-    uniform in dB over the scenario's range."""
+    uniform in dB over the scenario's range (mumiso), or from a cell-free ``pool`` (plus the
+    true channels as ``target``)."""
+    if pool is not None:
+        return pool.draw(cfg, K, N, size, rng)
     s = cfg.scenario
     b = mumiso.draw(mumiso.MuMisoConfig(K=K, N=N, Km=s.Km, Nm=s.Nm), size, rng)
     snr = rng.uniform(s.snr_db[0], s.snr_db[1], size)
@@ -119,10 +151,22 @@ def validation_stages(Km: int, Nm: int) -> list[tuple[int, int]]:
     return [(k, n) for k in users for n in antennas]
 
 
+def true_channel(b: dict[str, torch.Tensor], H: ops.Complex, sample: torch.Tensor) -> ops.Complex:
+    """The channel the rates are measured on: ``target`` (cell-free: true F) where the batch
+    has one, else the masked input channel H."""
+    if "target" not in b:
+        return H
+    Tr, Ti = from_rows(b["target"])
+    return Tr * sample, Ti * sample
+
+
 def validation_set(cfg: L2OConfig) -> list[dict[str, Any]]:
     """Fixed masked draws per validation stage at the SNR range's midpoint, with WMMSE's sum
-    rate (converged to 1e-6, numpy core) as the reference."""
+    rate (converged to 1e-6, numpy core) as the reference (cell-free: WMMSE on the estimates,
+    rates on the true channels, all antennas active)."""
     s = cfg.scenario
+    if s.kind == "cellfree":
+        return cellfree_validation_set(cfg)
     snr = 0.5 * (s.snr_db[0] + s.snr_db[1])
     out = []
     for i, (K, N) in enumerate(validation_stages(s.Km, s.Nm)):
@@ -139,6 +183,32 @@ def validation_set(cfg: L2OConfig) -> list[dict[str, Any]]:
     return out
 
 
+def cellfree_validation_set(cfg: L2OConfig) -> list[dict[str, Any]]:
+    s = cfg.scenario
+    pool = CellFreePool(cfg, "val", cfg.optim.val_size)
+    rng = np.random.default_rng(cfg.optim.val_seed)
+    out = []
+    for K in sorted({1, max(1, s.Km // 2), s.Km}):
+        b = pool.draw(cfg, K, s.Nm, cfg.optim.val_size, rng)
+        Fh = rows_to_channel(b["channel"]) * b["users"][:, None, :]
+        F = rows_to_channel(b["target"]) * b["users"][:, None, :]
+        W = np.zeros_like(Fh)
+        for mask in np.unique(b["users"], axis=0):
+            idx = np.flatnonzero(np.all(b["users"] == mask, axis=1))
+            cols = np.flatnonzero(mask)
+            W[np.ix_(idx, np.arange(s.Nm), cols)] = wmmse(Fh[idx][:, :, cols], 1.0, 1.0)
+        ref = mumiso.sum_rate(F, W, 1.0)
+        inputs = {k: b[k] for k in ("channel", "users", "antennas", "noise", "target")}
+        out.append({"K": K, "N": s.Nm, "snr_db": 0.0, "wmmse": float(ref.mean()), "inputs": inputs})
+    return out
+
+
+def rows_to_channel(x: np.ndarray) -> np.ndarray:
+    """The graph's rows (B, Km, 2Nm) -> core channel (B, Nm, Km) complex."""
+    n = x.shape[-1] // 2
+    return (x[..., :n] + 1j * x[..., n:]).transpose(0, 2, 1)
+
+
 def to_device(batch: dict[str, np.ndarray], device: str) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
 
@@ -151,6 +221,7 @@ def evaluate(model: MTSAO, val: list[dict[str, Any]], steps: int, device: str = 
     for v in val:
         t = to_device(v["inputs"], device)
         H, Ws = model.trajectory(t["channel"], t["users"], t["antennas"], t["noise"], steps)
+        H = true_channel(t, H, ops.sample_mask(t["users"], t["antennas"]))
         rate = float(ops.sum_rate(H, Ws[-1], t["noise"]).mean())
         rows.append({"K": v["K"], "N": v["N"], "sum_rate": rate, "wmmse": v["wmmse"],
                      "ratio": rate / v["wmmse"]})  # fmt: skip
@@ -180,6 +251,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.optim.lr)
         self.rng = np.random.default_rng(cfg.seed)
         self.replay = ReplayBuffer(cfg.curriculum.replay_capacity)
+        self.pool = (CellFreePool(cfg, "train", cfg.scenario.train_size)
+                     if cfg.scenario.kind == "cellfree" else None)  # fmt: skip
         self.state = {"epoch": 0, "step": 0, "serial": 0, "wall_s": 0.0}
         self.parameters = count_parameters(self.model)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -212,7 +285,8 @@ class Trainer:
         size = self.cfg.optim.batch_size
         n_replay = int(round(self.cfg.curriculum.replay_fraction * size))
         old = self.replay.sample(n_replay, self.state["serial"], self.rng)
-        fresh = draw_batch(self.cfg, K, N, size - (0 if old is None else n_replay), self.rng)
+        fresh = draw_batch(self.cfg, K, N, size - (0 if old is None else n_replay), self.rng,
+                           self.pool)  # fmt: skip
         self.replay.add({k: v[: max(1, len(v) // 8)] for k, v in fresh.items()},
                         self.state["serial"], self.rng)  # fmt: skip
         return fresh if old is None else {k: np.concatenate([fresh[k], old[k]]) for k in fresh}
@@ -229,10 +303,10 @@ class Trainer:
             aux = H
             for t in range(t_s):
                 aux, W = m.layer(t, H, aux, W, masks, noise, q)
-        rates = []
+        rates, truth = [], true_channel(b, H, masks.sample)
         for t in range(t_s, t_e):
             aux, W = m.layer(t, H, aux, W, masks, noise, q)
-            rates.append(ops.sum_rate(H, W, noise).mean())
+            rates.append(ops.sum_rate(truth, W, noise).mean())
         loss = -torch.stack(rates).sum()
         for g in self.optimizer.param_groups:
             g["lr"] = self.lr(self.state["step"])
