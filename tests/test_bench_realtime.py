@@ -106,5 +106,6 @@ def test_the_smallest_run_reports_every_part_and_goal(tmp_path):
     for alg, lat in t1["latency"].items():
         assert lat["blocks"] == plan.latency_blocks, alg
         assert 0 < lat["p50_us"] <= lat["p99_us"] <= lat["max_us"]
+        assert lat["process_mean_us"] > 0
         assert s["tap_latency_us"][alg] == {"p50": lat["p50_us"], "p99": lat["p99_us"]}
     assert s["peak_rss_mb"] >= max(r["chain"]["peak_rss_mb"] for r in sizes.values())

@@ -363,10 +363,12 @@ class ArrivalProbe(gr.sync_block):
 
 
 def tap_latency(cfg: SystemConfig, items: dict[str, np.ndarray], algorithm: str,
-                n_blocks: int, timeout_s: float = 300.0) -> np.ndarray:  # fmt: skip
-    """Seconds from each block's last pilot sample handed to the estimator to its W out of
-    the precoder, one block in flight at a time (n_blocks,; the first 4 are warm-up and left
-    out)."""
+                n_blocks: int, timeout_s: float = 300.0) -> dict[str, Any]:  # fmt: skip
+    """One block in flight at a time: "latency_s" (n_blocks,), seconds from each block's last
+    pilot sample handed to the estimator to its W out of the precoder (the first 4 blocks are
+    warm-up and left out), and "process_s", the estimator's and precoder's process() time
+    per block (the rest of the latency is GNU Radio's hand-offs between the threads and the
+    wait for a free core)."""
     warm = 4
     tb = gr.top_block()
     est, prec, _ = _radio_tap_blocks(cfg, algorithm)
@@ -383,7 +385,10 @@ def tap_latency(cfg: SystemConfig, items: dict[str, np.ndarray], algorithm: str,
     n = min(len(feed.sent), len(probe.arrived))
     if n < n_blocks + warm:
         raise RuntimeError(f"latency run: {n} of {n_blocks + warm} blocks came out")
-    return (np.array(probe.arrived[warm:n]) - np.array(feed.sent[warm:n])).astype(float)
+    return {
+        "latency_s": np.array(probe.arrived[warm:n]) - np.array(feed.sent[warm:n]),
+        "process_s": (est.process_time + prec.process_time) / max(est.blocks_done, 1),
+    }
 
 
 def _run_to_end(tb: gr.top_block, timeout_s: float, parts: list) -> None:
