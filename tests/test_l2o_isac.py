@@ -2,6 +2,8 @@
 the log-barrier objective (30), and the two baselines (LMMSE + null-space sensing with the
 least sensing power; the convex-concave SDR of (29))."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,17 @@ def test_ccp_sdr_finds_feasible_beamformers_where_the_baseline_cannot():
     assert mi.feasible(sub, W, F, cfg, rtol=1e-4).all()
     rate = mi.sum_rate(sub.F_c, W, F, cfg.noise)
     assert np.all(rate > 0) and np.all(rate <= info["relaxed_sum_rate"] + 1e-3)
+
+
+def test_bench_isac_part_reports_rates_and_feasibility(tmp_path, monkeypatch):
+    from gr_cfisac.bench import l2o as bench
+
+    monkeypatch.setitem(bench.ISAC_GAMMAS_DB, True, (20.0,))
+    monkeypatch.setitem(bench.ISAC_DRAWS, True, 2)
+    monkeypatch.setitem(sys.modules, "cvxpy", None)  # the baseline without the SDR: fast
+    res = bench.isac(True)
+    row = res["rows"][0]
+    assert set(row) == {"gamma_s_db", "LMMSE + null space"}
+    assert 0 <= row["LMMSE + null space"]["feasible"] <= 1
+    bench.plot_isac(res, tmp_path / "isac.png")
+    assert (tmp_path / "isac.png").stat().st_size > 5_000

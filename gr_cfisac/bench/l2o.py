@@ -15,7 +15,13 @@
 3. Fig. 7 analogue: sum rate vs N at K = Km, 20 dB, for MT-SAO-lift and MT-SAO (the auxiliary
    variable fixed, models/l2o/l2o_sao_mumiso16.onnx, when shipped) against WMMSE and LMMSE.
 
-Writes bench/l2o.json, bench/l2o.png (Figs 8 and Table 2) and bench/l2o_fig7.png. The model is
+4. Figs. 10-11 analogue (section IV, monostatic ISAC, K = 4, N = 16, M = 2 targets, 20 dB): sum
+   rate and feasibility of (29) vs the sensing-SNR floor gamma_s for the baselines (LMMSE +
+   null-space sensing with the least sensing power; the convex-concave SDR in cvxpy, when
+   installed). The learned SAO-ISAC model is not built yet.
+
+Writes bench/l2o.json, bench/l2o.png (Figs 8 and Table 2), bench/l2o_fig7.png and
+bench/l2o_isac.png. The model is
 models/l2o/l2o_mumiso16.onnx (``CFISAC_L2O_MODEL`` picks another).
 """
 
@@ -139,6 +145,62 @@ def plot_fig7(f7: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+ISAC_GAMMAS_DB = {True: (20.0, 30.0), False: (15.0, 20.0, 25.0, 30.0, 35.0)}
+ISAC_DRAWS = {True: 2, False: 12}
+
+
+def isac(quick: bool) -> dict[str, Any]:
+    """Figs. 10-11 analogue: mean sum rate (infeasible blocks count 0) and feasible fraction
+    of (29) vs gamma_s for the monostatic ISAC baselines."""
+    from .. import mono_isac as mi
+    from ..precoding import mono_isac as baselines
+
+    try:
+        import cvxpy  # noqa: F401
+
+        sdr = True
+    except ImportError:
+        sdr = False
+    rows = []
+    for g in ISAC_GAMMAS_DB[quick]:
+        cfg = mi.MonoIsacConfig(K=4, N=16, M=2, snr_db=SNR_DB, gamma_s_db=g)
+        b = mi.draw(cfg, ISAC_DRAWS[quick], 3000 + int(g))
+        methods = {"LMMSE + null space": baselines.lmmse_nullspace(b, cfg)[:2]}
+        if sdr:
+            methods["SDR (CCP)"] = baselines.ccp_sdr(b, cfg)[:2]
+        row: dict[str, Any] = {"gamma_s_db": g}
+        for name, (W, F) in methods.items():
+            ok = mi.feasible(b, W, F, cfg, rtol=1e-4)
+            rate = mi.sum_rate(b.F_c, W, F, cfg.noise)
+            row[name] = {"sum_rate": float(np.where(ok, rate, 0.0).mean()),
+                         "feasible": float(ok.mean())}  # fmt: skip
+        rows.append(row)
+    return {"K": 4, "N": 16, "M": 2, "snr_db": SNR_DB, "draws": ISAC_DRAWS[quick],
+            "rows": rows, "infeasible_counts_as": 0.0}  # fmt: skip
+
+
+def plot_isac(res: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8))
+    g = [r["gamma_s_db"] for r in res["rows"]]
+    names = [k for k in res["rows"][0] if k != "gamma_s_db"]
+    for name in names:
+        ax.plot(g, [r[name]["sum_rate"] for r in res["rows"]], "o-", label=name)
+        bx.plot(g, [r[name]["feasible"] for r in res["rows"]], "o-", label=name)
+    ax.set(xlabel="sensing SNR floor gamma_s (dB)", ylabel="sum rate (bps/Hz, infeasible = 0)",
+           title="Fig. 10 analogue")  # fmt: skip
+    bx.set(xlabel="sensing SNR floor gamma_s (dB)", ylabel="feasible fraction",
+           title="Fig. 11 analogue", ylim=(0, 1.05))  # fmt: skip
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def table2(host: L2OHost, repeats: int) -> dict[str, Any]:
     """Batch-100 times at Km x Nm: the model vs WMMSE at its fastest 0.01 % setting."""
     cfg = mumiso.MuMisoConfig(K=host.Km, N=host.Nm, Km=host.Km, Nm=host.Nm, snr_db=SNR_DB)
@@ -216,6 +278,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     if sao.exists():
         hosts["MT-SAO"] = L2OHost(sao, threads=1)
     report["fig7"] = fig7(hosts, sizes["per_k"])
+    report["isac"] = isac(quick)
     f8, t2 = report["fig8"], report["table2"]
     report["summary"] = {
         "model_vs_wmmse_K<=N": round(f8["ratio_underloaded"], 4),
@@ -238,6 +301,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     plot(report, out_dir / "l2o.png")
     plot_fig7(report["fig7"], out_dir / "l2o_fig7.png")
-    report["plots"] = ["l2o.png", "l2o_fig7.png"]
+    plot_isac(report["isac"], out_dir / "l2o_isac.png")
+    report["plots"] = ["l2o.png", "l2o_fig7.png", "l2o_isac.png"]
     write_report(out_dir, "l2o", report)
     return report
