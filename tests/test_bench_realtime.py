@@ -82,6 +82,9 @@ def test_the_smallest_run_reports_every_part_and_goal(tmp_path):
             )
             assert r["flowgraph"]["blocks"] == r["core"]["blocks"] > 0
             assert r["peak_rss_mb"] > 10
+            assert r["peak_rss_increase_mb"] == pytest.approx(
+                r["peak_rss_mb"] - r["flowgraph"]["rss_before_mb"]
+            )
     for part, fits in on_disk["sweep"]["fits"].items():
         for side in ("flowgraph", "core"):
             assert set(fits[side]["exponents"]) == {"NT", "K"}, (part, side)
@@ -109,3 +112,6 @@ def test_the_smallest_run_reports_every_part_and_goal(tmp_path):
         assert lat["process_mean_us"] > 0
         assert s["tap_latency_us"][alg] == {"p50": lat["p50_us"], "p99": lat["p99_us"]}
     assert s["peak_rss_mb"] >= max(r["chain"]["peak_rss_mb"] for r in sizes.values())
+    assert s["peak_rss_increase_mb"] >= max(
+        r["rap"]["peak_rss_increase_mb"] for r in sizes.values()
+    )

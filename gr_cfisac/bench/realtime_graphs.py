@@ -25,6 +25,7 @@ and a probe on W stamps each block's arrival.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -74,18 +75,31 @@ def reset_peak_rss() -> bool:
         return False
 
 
-def peak_rss_mb() -> float:
-    """Peak resident set size (VmHWM) of this process in MiB since the last reset."""
+def _status_mb(field: str) -> float | None:
+    """A memory field of /proc/self/status in MiB (None where there is none)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size (VmHWM) of this process in MiB since the last reset."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    """Resident set size of this process now, in MiB (0 where /proc is not there)."""
+    return _status_mb("VmRSS") or 0.0
 
 
 # ---------------------------------------------------------------------------- twins
@@ -406,9 +420,15 @@ def _run_to_end(tb: gr.top_block, timeout_s: float, parts: list) -> None:
 
 
 def timed(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """fn()'s result with the peak RSS (MiB) reached while it ran."""
+    """fn()'s result with the process's RSS before it ("rss_before_mb", after collecting what
+    earlier runs left), the peak RSS reached while it ran ("peak_rss_mb") and the difference
+    ("peak_rss_increase_mb"), MiB."""
+    gc.collect()
+    before = rss_mb()
     exact = reset_peak_rss()
     out = fn()
     out["peak_rss_mb"] = peak_rss_mb()
+    out["rss_before_mb"] = before
+    out["peak_rss_increase_mb"] = out["peak_rss_mb"] - before
     out["peak_rss_since"] = "this run" if exact else "process start"
     return out
