@@ -126,3 +126,27 @@ def test_each_shipped_l2o_model_has_its_recipe_and_a_valid_card(card):
     trained = L2OConfig.load(card).to_dict()
     assert recipes.get(trained["name"]) == trained, f"no configs/l2o_*.yml reproduces {card.name}"
     assert json.loads(card.read_text())["onnx"]["parity_max_rel_diff"] <= 1e-5
+
+
+def test_killed_l2o_run_prints_the_resume_command_that_finishes_it(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    log = Trainer._log
+
+    def kill_after_first(self, row):
+        log(self, row)
+        if row["epoch"] == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(Trainer, "_log", kill_after_first)
+    out = tmp_path / "run"
+    args = parse("--family", "l2o", "--config", str(TINY), "--out", str(out), "--no-progress")
+    with pytest.raises(KeyboardInterrupt):
+        cmd_train.run(args)
+    err = capsys.readouterr().err
+    assert f"resume with:\n  cfisac train --family l2o --resume {out}" in err
+    monkeypatch.setattr(Trainer, "_log", log)
+    assert cmd_train.run(parse("--family", "l2o", "--resume", str(out), "--no-progress")) == 0
+    rows = (out / "log.csv").read_text().splitlines()
+    assert len(rows) == 1 + L2OConfig.load(TINY).total_epochs  # epoch 1 once, then the rest

@@ -300,12 +300,18 @@ def run_l2o(args: argparse.Namespace) -> int:
     print(f"cfisac train --family l2o {cfg.name}: {trainer.parameters} parameters, "
           f"{cfg.total_epochs} epochs on {cfg.optim.device} -> {out}")  # fmt: skip
     print(f"checkpoint after every epoch: {out / 'last.pt'}; resume with: {again}", flush=True)
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:  # kill (SIGTERM) takes the same path as Ctrl-C
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         result = trainer.fit()
     except KeyboardInterrupt:
         print(f"\ncfisac train: interrupted after {trainer.state['epoch']} of "
               f"{cfg.total_epochs} epochs; resume with:\n  {again}", file=sys.stderr, flush=True)  # fmt: skip
         raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     print(json.dumps({"stopped": result.stopped, "epochs": result.epochs,
                       "wall_s": round(result.wall_s, 1),
                       "validation_ratio_to_wmmse": round(result.validation["ratio"], 4)}))  # fmt: skip

@@ -259,6 +259,7 @@ class Trainer:
         cfg.save(self.out / "config.yml")
         if (self.out / "last.pt").exists():
             self._load(self.out / "last.pt")
+        self._trim_log()
 
     # --------------------------------------------------------------- schedule (Algorithm 1)
 
@@ -389,6 +390,14 @@ class Trainer:
         self.state.update(state["counters"])
         self.rng.bit_generator.state = state["rng"]
         self.replay.load(state["replay"])
+
+    def _trim_log(self) -> None:
+        """Drop log rows of epochs the checkpoint does not hold (a run killed in between)."""
+        log = self.out / "log.csv"
+        if log.exists():
+            lines = log.read_text().splitlines(keepends=True)
+            kept = [r for r in lines[1:] if int(r.split(",")[0]) <= self.state["epoch"]]
+            log.write_text("".join(lines[:1] + kept))
 
 
 def load_model(run: str | Path, device: str = "cpu") -> tuple[L2OConfig, MTSAO]:
