@@ -24,7 +24,7 @@ def model(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cf")
     cfg = L2OConfig.load(config_path("l2o_cf_tiny.yml"))
     cfg = cfg.replace("scenario", cache_dir=str(root / "data"))
-    fit = Trainer(cfg, root / "run", progress=False).fit()
+    fit = Trainer(cfg, root / "run", progress=False).fit(validate_every=100)
     card = export_run(root / "run", root / "cf.onnx", fit)
     assert card["scenario"] == "cellfree" and card["system"]["NT"] == SystemConfig().NT
     return root / "cf.onnx"

@@ -29,7 +29,7 @@ Km, Nm = 6, 5
 def exported(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("l2o")
     cfg = L2OConfig.load(config_path("l2o_tiny.yml")).replace("curriculum", passes=1)
-    fit = Trainer(cfg, root / "run", progress=False).fit()
+    fit = Trainer(cfg, root / "run", progress=False).fit(validate_every=100)
     export_run(root / "run", root / "tiny.onnx", fit)
     return root / "tiny.onnx"
 
@@ -122,7 +122,7 @@ def test_a_changed_model_or_broken_card_is_refused(exported, tmp_path):
         L2OHost(onnx_copy)
 
 
-def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path):
+def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path, monkeypatch):
     from gr_cfisac.bench import BENCHMARKS
     from gr_cfisac.bench import l2o as bench
 
@@ -133,7 +133,9 @@ def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path):
     for r in f8["rows"]:  # WMMSE is the reference: nothing classical beats it by much
         assert r["WMMSE"] >= 0.99 * max(r["LMMSE"], r["MRT"])
         assert (r["ZF"] is None) == (r["K"] > f8["N"])
+    monkeypatch.setattr(bench, "TABLE_BATCH", 10)
     t2 = bench.table2(host, 1)
+    assert t2["batch"] == 10
     assert t2["sum_rate"]["wmmse_fastest"] >= (1 - 1e-4) * t2["wmmse_converged_sum_rate"] - 1e-9
     assert t2["speedup_vs_wmmse_fastest"] == pytest.approx(
         t2["time_s"]["wmmse_fastest"] / t2["time_s"]["model"]

@@ -53,7 +53,7 @@ def test_batches_mask_the_stage_and_replay_only_earlier_stages():
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     cfg = L2OConfig.load(TINY)
-    Trainer(cfg, tmp_path / "a", progress=False).fit()
+    Trainer(cfg, tmp_path / "a", progress=False).fit(validate_every=100)
     log = Trainer._log
 
     def stop_after_3(self, row):
@@ -64,11 +64,11 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Trainer, "_log", stop_after_3)
     with pytest.raises(KeyboardInterrupt):
-        Trainer(cfg, tmp_path / "b", progress=False).fit()
+        Trainer(cfg, tmp_path / "b", progress=False).fit(validate_every=100)
     monkeypatch.setattr(Trainer, "_log", log)
     resumed = Trainer(cfg, tmp_path / "b", progress=False)
     assert resumed.state["epoch"] == 3
-    resumed.fit()
+    resumed.fit(validate_every=100)
     a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["model"]
     for name in a:
@@ -90,20 +90,6 @@ def test_cli_recipes_and_overrides():
         cmd_train.resolve_l2o_config(parse("--family", "l2o", "--regime", "sc"))
     with pytest.raises(ValueError, match="--full"):
         cmd_train.run(parse("--full"))
-
-
-def test_cfisac_train_family_l2o_trains_and_exports(tmp_path, capsys):
-    from gr_cfisac.cli import main
-
-    out, onnx = tmp_path / "run", tmp_path / "m.onnx"
-    rc = main(["train", "--family", "l2o", "--config", str(TINY), "--out", str(out),
-               "--no-progress", "--export", str(onnx)])  # fmt: skip
-    assert rc == 0 and onnx.exists() and onnx.with_suffix(".json").exists()
-    text = capsys.readouterr().out
-    assert "resume with: cfisac train --family l2o --resume" in text and "parity" in text
-    assert (
-        len(Path(out / "log.csv").read_text().splitlines()) == 1 + L2OConfig.load(TINY).total_epochs
-    )
 
 
 @pytest.mark.parametrize(
@@ -147,6 +133,12 @@ def test_killed_l2o_run_prints_the_resume_command_that_finishes_it(tmp_path, mon
     err = capsys.readouterr().err
     assert f"resume with:\n  cfisac train --family l2o --resume {out}" in err
     monkeypatch.setattr(Trainer, "_log", log)
-    assert cmd_train.run(parse("--family", "l2o", "--resume", str(out), "--no-progress")) == 0
+    from gr_cfisac.cli import main
+
+    onnx = tmp_path / "m.onnx"
+    assert main(["train", "--family", "l2o", "--resume", str(out), "--no-progress",
+                 "--export", str(onnx)]) == 0  # fmt: skip
     rows = (out / "log.csv").read_text().splitlines()
     assert len(rows) == 1 + L2OConfig.load(TINY).total_epochs  # epoch 1 once, then the rest
+    assert onnx.exists() and onnx.with_suffix(".json").exists()
+    assert "parity" in capsys.readouterr().out
