@@ -146,3 +146,11 @@ def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path, monkeyp
     assert [r["N"] for r in f7["rows"]] == [2, 4] and all(r["K"] == Km for r in f7["rows"])
     bench.plot_fig7(f7, tmp_path / "fig7.png")
     assert (tmp_path / "fig7.png").stat().st_size > 5_000
+
+
+def test_a_model_path_is_routed_to_the_family_its_card_names(exported):
+    from gr_cfisac.precoding.registry import spec_for
+
+    spec = spec_for(str(exported), "mumiso")
+    assert spec.name == "l2o" and spec.params == {"path": str(exported)}
+    assert spec_for("models/stcib_joint.onnx").name == "onnx"

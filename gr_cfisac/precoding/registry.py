@@ -290,11 +290,23 @@ def check_model_card(family: Family, model_path: str) -> dict[str, Any]:
 
 def spec_for(algorithm: str, scenario: str = "cellfree", **params: Any) -> PrecoderSpec:
     """A spec from a user-facing algorithm name: a family name, or the path of an .onnx model
-    (family ``onnx`` with ``path``)."""
+    (family ``onnx`` with ``path``, or the family its card names in ``family``, e.g. l2o)."""
     algorithm = str(algorithm).strip()
     if algorithm.endswith(".onnx"):
-        return PrecoderSpec("onnx", scenario, {"path": algorithm, **params})
+        return PrecoderSpec(card_family(algorithm), scenario, {"path": algorithm, **params})
     return PrecoderSpec(algorithm, scenario, params)
+
+
+def card_family(model_path: str) -> str:
+    """The registry family of an .onnx model: its card's ``family`` field when it names a
+    registered family, else ``onnx`` (the STCIB/CNN cards have none)."""
+    from pathlib import Path
+
+    try:
+        family = json.loads(Path(model_path).with_suffix(".json").read_text()).get("family")
+    except (OSError, ValueError, AttributeError):
+        return "onnx"  # the onnx family reports a missing or broken card by name
+    return family if isinstance(family, str) and family in families() else "onnx"
 
 
 def make_precoder(spec: PrecoderSpec, config: Any) -> Precoder:
