@@ -1,6 +1,8 @@
 """QA of the precoder on a real top block: the core's precoders on the estimates, split per TAP,
 power of eq 23d, messages mirroring W, clear errors for unknown algorithms."""
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from gr_cfisac.blocks.messages import decode
 from gr_cfisac.blocks.qa import run_block
 from gr_cfisac.channels import split_tap_major
 from gr_cfisac.metrics import sinr
+from gr_cfisac.models import shipped_models_dir
 from gr_cfisac.precoding import registry
 from gr_cfisac.scenario import draw_realizations
 
@@ -141,6 +144,7 @@ def test_threshold_conditioned_model_gets_the_block_threshold(cfg, network, monk
     )
     model = tmp_path / "sc_cond.onnx"
     model.write_bytes(b"")
+    shutil.copy(shipped_models_dir() / "stcib_cc_cond.json", model.with_suffix(".json"))
     run_block(precoder(cfg, str(model), threshold=2.5, msg_interval=0), network[0])
     assert seen and set(seen) == {2.5}
     with pytest.raises(ValueError, match="threshold-conditioned: set threshold .*0.5..5"):

@@ -5,6 +5,7 @@ the geometry field and the refusals are in test_service_registry.py."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import struct
@@ -21,6 +22,7 @@ import zmq
 from service_helpers import local, request, scene, take
 
 from gr_cfisac.config import SystemConfig
+from gr_cfisac.models import shipped_models_dir
 from gr_cfisac.precoding.registry import Realization
 from gr_cfisac.service import (
     MAX_DEPTH,
@@ -516,6 +518,7 @@ def test_threshold_conditioned_model_is_served_with_its_threshold(cfg, addr, mon
 
     model = tmp_path / "sc_cond.onnx"
     model.write_bytes(b"")  # the family checks the file exists; the host is faked
+    shutil.copy(shipped_models_dir() / "stcib_cc_cond.json", model.with_suffix(".json"))
     monkeypatch.setattr(host, "load_precoder", lambda path, cfg, *args, **kw: Conditioned())
     with pytest.raises(ValueError, match="threshold-conditioned: set threshold .*0.5..5"):
         PrecoderService(str(model), cfg, addr)
