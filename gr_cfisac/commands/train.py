@@ -134,11 +134,12 @@ def default_config() -> TrainConfig:
 
 
 #: families `cfisac train` trains: the STCIB/CNN precoders and MT-SAO-lift (paper 002)
-FAMILIES = ("stcib", "l2o")
+FAMILIES = ("stcib", "l2o", "sao_isac")
 #: override flags that also set a field of the l2o recipe's optim section
 L2O_OVERRIDES = {"lr": "lr", "batch_size": "batch_size", "threads": "threads",
                  "max_minutes": "max_minutes"}  # fmt: skip
 L2O_SMALL, L2O_FULL = "l2o_small.yml", "l2o_full.yml"
+SAO_ISAC = "sao_isac_small.yml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -148,7 +149,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="stcib",
         help="stcib: the STCIB/CNN ISAC precoders (cell-free, default); l2o: the MT-SAO-lift "
         f"learned optimizer of paper 002 (mumiso, any K <= Km, N <= Nm; recipe {L2O_SMALL}, "
-        f"--full {L2O_FULL})",
+        f"--full {L2O_FULL}); sao_isac: paper 002's monostatic ISAC model ({SAO_ISAC})",
     )
     parser.add_argument(
         "--full",
@@ -323,11 +324,31 @@ def run_l2o(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_sao_isac(args: argparse.Namespace) -> int:
+    """``cfisac train --family sao_isac``: Algorithm 2 of paper 002 into runs/NAME."""
+    from ..train.l2o.config import config_path
+    from ..train.l2o.isac_train import IsacConfig, IsacTrainer, export
+
+    source = args.resume / "config.yml" if args.resume else args.config or config_path(SAO_ISAC)
+    cfg = IsacConfig.load(source)
+    out = args.out or args.resume or Path("runs") / cfg.name
+    trainer = IsacTrainer(cfg, out, progress=not args.no_progress)
+    print(f"cfisac train --family sao_isac {cfg.name}: {cfg.total_epochs} epochs -> {out}")
+    result = trainer.fit()
+    print(json.dumps(result))
+    if args.export:
+        card = export(cfg, trainer.model, args.export, result)
+        print(f"exported {args.export} (parity {card['onnx']['parity_max_rel_diff']:.1e})")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..train.trainer import Trainer
 
     if getattr(args, "family", "stcib") == "l2o":
         return run_l2o(args)
+    if getattr(args, "family", "stcib") == "sao_isac":
+        return run_sao_isac(args)
     if getattr(args, "full", False) or getattr(args, "device", None):
         raise ValueError("--full and --device are options of --family l2o")
     cfg = resolve_config(args)
