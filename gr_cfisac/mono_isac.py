@@ -150,3 +150,31 @@ def nullspace_projector(F_c: np.ndarray) -> np.ndarray:
     (f_k^H P = 0 for every user when K < N)."""
     gram = F_c.conj().swapaxes(-1, -2) @ F_c
     return np.eye(F_c.shape[1]) - F_c @ np.linalg.pinv(gram) @ F_c.conj().swapaxes(-1, -2)
+
+
+def graph_inputs(batch: MonoIsacBatch, cfg: MonoIsacConfig) -> dict[str, np.ndarray]:
+    """The SAO-ISAC ONNX graph's float32 inputs for a batch: ``channel`` (B, K, 2N) rows
+    [Re f_k^T, Im f_k^T], ``targets`` (B, M, 2N) rows |beta_m| sqrt(N) a(theta_m)^T (eq 26 is
+    rank one, so ||G_m X||_F^2 = sum_j |s_m^H x_j|^2), ``noise``, ``radar_noise``, ``gamma``
+    (B, 1)."""
+    B, N, _ = batch.F_c.shape
+    Hc = batch.F_c.transpose(0, 2, 1)
+    S = steering(batch.theta, N) * (np.abs(batch.beta) * math.sqrt(N))[..., None]
+    col = np.ones((B, 1), np.float32)
+    return {
+        "channel": np.concatenate([Hc.real, Hc.imag], -1).astype(np.float32),
+        "targets": np.concatenate([S.real, S.imag], -1).astype(np.float32),
+        "noise": col * cfg.noise,
+        "radar_noise": col * cfg.radar_noise,
+        "gamma": col * cfg.gamma_s,
+    }
+
+
+def from_graph_outputs(
+    beamformer: np.ndarray, sensing: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The graph's rows -> W (B, N, K) and F (B, N, N) complex."""
+    n = beamformer.shape[-1] // 2
+    W = (beamformer[..., :n] + 1j * beamformer[..., n:]).transpose(0, 2, 1)
+    F = (sensing[..., :n] + 1j * sensing[..., n:]).transpose(0, 2, 1)
+    return W, F

@@ -108,20 +108,10 @@ class IsacConfig:
 
 
 def inputs(cfg: IsacConfig, size: int, rng) -> tuple[dict[str, np.ndarray], mi.MonoIsacBatch]:
-    """The graph's float32 inputs for ``size`` fresh draws, and the draws."""
-    sc = cfg.scenario
-    b = mi.draw(sc, size, rng)
-    Hc = b.F_c.transpose(0, 2, 1)
-    S = mi.steering(b.theta, cfg.N) * (np.abs(b.beta) * math.sqrt(cfg.N))[..., None]
-    col = np.ones((size, 1), np.float32)
-    feed = {
-        "channel": np.concatenate([Hc.real, Hc.imag], -1).astype(np.float32),
-        "targets": np.concatenate([S.real, S.imag], -1).astype(np.float32),
-        "noise": col * sc.noise,
-        "radar_noise": col * sc.radar_noise,
-        "gamma": col * sc.gamma_s,
-    }
-    return feed, b
+    """The graph's float32 inputs for ``size`` fresh draws (mono_isac.graph_inputs), and the
+    draws."""
+    b = mi.draw(cfg.scenario, size, rng)
+    return mi.graph_inputs(b, cfg.scenario), b
 
 
 def build_model(cfg: IsacConfig) -> SAOISAC:
