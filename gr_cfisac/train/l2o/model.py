@@ -6,8 +6,10 @@ gradient steps on the sum rate of the true masked channel (eq 8). Tokens (eq 13)
 sequence S holds each user's channel row and beam row (2Km tokens of width 2Nm, I/Q
 concatenated), the antenna-level sequence T each antenna's channel column and beam column (2Nm
 tokens of width 2Km). No positional encoding. Attention masks (eqs 16-18) use the finite
-:data:`MASK_VALUE` instead of -inf, so a masked token's row (all entries masked) is a uniform
-softmax instead of NaN; its output is discarded by the sample mask.
+:data:`MASK_VALUE` instead of -inf, so a masked token's row (all entries masked) is a finite
+softmax instead of NaN; that output is zeroed (it depends on how the implementation rounds
+score + MASK_VALUE) and every update is masked before the token norms, so nothing of a masked
+user or antenna reaches an active entry.
 
 Deviations from the paper (its eqs 20-21 concatenate the user and antenna streams token by
 token, which pairs user j with antenna j and needs Km = Nm): each stream has its own
