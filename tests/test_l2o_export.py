@@ -66,6 +66,9 @@ def test_card_states_the_model_and_validates(exported):
     assert card["onnx"]["parity_max_rel_diff"] <= PARITY_TOLERANCE
     assert set(card["onnx"]["inputs"]) == {"channel", "user_mask", "antenna_mask", "noise"}
     assert card["validation"]["stages"] and card["training"]["config"]["name"] == "l2o_tiny"
+    sweep = card["validation"]["q_sweep"]  # Fig. 4's Q_i axis, measured at export
+    assert [r["Q_i"] for r in sweep] == [0, 5, 10, 25, 50]
+    assert all(0 < r["ratio"] <= 1.01 for r in sweep)
 
 
 def test_family_serves_any_k_with_the_isac_layout(exported):
@@ -146,6 +149,8 @@ def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path, monkeyp
     assert [r["N"] for r in f7["rows"]] == [2, 4] and all(r["K"] == Km for r in f7["rows"])
     bench.plot_fig7(f7, tmp_path / "fig7.png")
     assert (tmp_path / "fig7.png").stat().st_size > 5_000
+    bench.plot_fig4(host.card["validation"]["q_sweep"], 2, tmp_path / "fig4.png")
+    assert (tmp_path / "fig4.png").stat().st_size > 5_000
 
 
 def test_a_model_path_is_routed_to_the_family_its_card_names(exported):

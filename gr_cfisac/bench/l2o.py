@@ -15,7 +15,10 @@
 3. Fig. 7 analogue: sum rate vs N at K = Km, 20 dB, for MT-SAO-lift and MT-SAO (the auxiliary
    variable fixed, models/l2o/l2o_sao_mumiso16.onnx, when shipped) against WMMSE and LMMSE.
 
-4. Figs. 10-11 analogue (section IV, monostatic ISAC, K = 4, N = 16, M = 2 targets, 20 dB): sum
+4. Fig. 4 analogue (inference axis only): validation sum rate / WMMSE vs the inference ascent
+   steps Q_i, for the shipped model's one Q_t, as its card's ``validation.q_sweep`` records it
+   (measured on the torch model at export; the graph fixes Q_i). bench/l2o_fig4.png.
+5. Figs. 10-11 analogue (section IV, monostatic ISAC, K = 4, N = 16, M = 2 targets, 20 dB): sum
    rate and feasibility of (29) vs the sensing-SNR floor gamma_s for the baselines (LMMSE +
    null-space sensing with the least sensing power; the convex-concave SDR in cvxpy, when
    installed) and the learned SAO-ISAC model (models/l2o/sao_isac.onnx, ONNX Runtime; trained
@@ -124,6 +127,27 @@ def fig7(hosts: dict[str, L2OHost], per_n: int) -> dict[str, Any]:
             row[name] = float(mumiso.sum_rate(F, W, cfg.noise).mean())
         rows.append(row)
     return {"K": K, "snr_db": SNR_DB, "draws_per_N": per_n, "models": list(hosts), "rows": rows}
+
+
+def plot_fig4(sweep: list[dict[str, Any]], q_train: int, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    q = [r["Q_i"] for r in sweep]
+    ax.plot(q, [r["ratio"] for r in sweep], "o-", color="k", label="mean over stages")
+    for i, stage in enumerate(sweep[0]["stages"]):
+        label = f"K={stage['K']}, N={stage['N']}"
+        ax.plot(q, [r["stages"][i]["ratio"] for r in sweep], ".--", lw=0.8, label=label)
+    ax.axvline(q_train, color="gray", lw=0.6, ls=":")
+    ax.set(xlabel="inference ascent steps per layer Q_i", ylabel="sum rate / WMMSE",
+           title=f"Fig. 4 analogue (Q_t = {q_train})")  # fmt: skip
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def plot_fig7(f7: dict[str, Any], path: Path) -> None:
@@ -295,6 +319,9 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     if sao.exists():
         hosts["MT-SAO"] = L2OHost(sao, threads=1)
     report["fig7"] = fig7(hosts, sizes["per_k"])
+    sweep = host.card["validation"].get("q_sweep")
+    report["fig4"] = None if not sweep else {"Q_t": host.card["architecture"].get("Q_t"),
+                                             "q_sweep": sweep}  # fmt: skip
     report["isac"] = isac(quick)
     f8, t2 = report["fig8"], report["table2"]
     report["summary"] = {
@@ -320,5 +347,8 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     plot_fig7(report["fig7"], out_dir / "l2o_fig7.png")
     plot_isac(report["isac"], out_dir / "l2o_isac.png")
     report["plots"] = ["l2o.png", "l2o_fig7.png", "l2o_isac.png"]
+    if report["fig4"]:
+        plot_fig4(sweep, report["fig4"]["Q_t"], out_dir / "l2o_fig4.png")
+        report["plots"].append("l2o_fig4.png")
     write_report(out_dir, "l2o", report)
     return report

@@ -24,7 +24,7 @@ from ...precoding.cards import DIMENSIONS
 from ...precoding.l2o import CARD_FORMAT, INPUTS, validate_l2o_card
 from .config import L2OConfig
 from .model import MASK_VALUE, MTSAO
-from .trainer import CellFreePool, FitResult, draw_batch, load_model
+from .trainer import CellFreePool, FitResult, draw_batch, evaluate, load_model, validation_set
 
 #: the graph's inputs as the trainer's batches name them
 INPUT_KEYS = ("channel", "users", "antennas", "noise")
@@ -185,7 +185,26 @@ def model_card(
     return {**card, **units}
 
 
-def export_run(run: str | Path, onnx_path: str | Path, fit: FitResult | None = None) -> dict:
+#: inference ascent steps Q_i the card's validation.q_sweep reports (Fig. 4's Q_i axis)
+Q_SWEEP = (0, 5, 10, 25, 50)
+
+
+def inference_steps_sweep(cfg: L2OConfig, model: MTSAO, steps: tuple[int, ...]) -> list[dict]:
+    """Validation sum rate / WMMSE per stage for each Q_i (the torch model; the graph has its
+    Q_i fixed): Fig. 4's inference axis, for the one Q_t the model was trained with."""
+    val = validation_set(cfg)
+    out = []
+    for q in steps:
+        report = evaluate(model.float(), val, q)
+        out.append({"Q_i": q, "ratio": report["ratio"],
+                    "stages": [{k: r[k] for k in ("K", "N", "ratio")} for r in report["stages"]]})  # fmt: skip
+    return out
+
+
+def export_run(
+    run: str | Path, onnx_path: str | Path, fit: FitResult | None = None,
+    q_sweep: tuple[int, ...] = Q_SWEEP,
+) -> dict:  # fmt: skip
     """Export a run folder's model (last.pt) to ``onnx_path`` with its card beside it; refuses
     (ValueError) a parity above PARITY_TOLERANCE. Returns the card."""
     run, onnx_path = Path(run), Path(onnx_path)
@@ -210,6 +229,8 @@ def export_run(run: str | Path, onnx_path: str | Path, fit: FitResult | None = N
     if fit is not None:
         training.update({"stopped": fit.stopped, "wall_s": round(fit.wall_s, 1)})
     validation = {} if fit is None else {"q_steps": cfg.model.q_infer, **fit.validation}
+    if q_sweep:
+        validation["q_sweep"] = inference_steps_sweep(cfg, model, q_sweep)
     card = model_card(cfg, model, onnx_path, value, cases, training, validation)
     validate_l2o_card(card, onnx_path.with_suffix(".json"))
     onnx_path.with_suffix(".json").write_text(json.dumps(card, indent=2, allow_nan=False) + "\n")
