@@ -215,3 +215,4 @@ register(
     )
 )
 from . import l2o  # noqa: E402, F401 - registers the l2o family (paper 002)
+from .convex import sdp_bisection  # noqa: E402, F401 - registers sdp_bisection (paper 001)
