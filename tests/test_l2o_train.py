@@ -92,10 +92,16 @@ def test_cli_recipes_and_overrides():
         cmd_train.run(parse("--full"))
 
 
-@pytest.mark.parametrize(
-    "card", sorted((Path(__file__).resolve().parents[1] / "models" / "l2o").glob("*.json")),
-    ids=lambda p: p.stem,
-)  # fmt: skip
+SHIPPED = sorted((Path(__file__).resolve().parents[1] / "models" / "l2o").glob("*.json"))
+
+
+def _family(card: Path) -> str:
+    import json
+
+    return json.loads(card.read_text()).get("family", "")
+
+
+@pytest.mark.parametrize("card", [c for c in SHIPPED if _family(c) == "l2o"], ids=lambda p: p.stem)
 def test_each_shipped_l2o_model_has_its_recipe_and_a_valid_card(card):
     import hashlib
     import json
@@ -142,3 +148,19 @@ def test_killed_l2o_run_prints_the_resume_command_that_finishes_it(tmp_path, mon
     assert len(rows) == 1 + L2OConfig.load(TINY).total_epochs  # epoch 1 once, then the rest
     assert onnx.exists() and onnx.with_suffix(".json").exists()
     assert "parity" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "card", [c for c in SHIPPED if _family(c) == "sao_isac"], ids=lambda p: p.stem
+)
+def test_each_shipped_sao_isac_model_has_its_recipe(card):
+    import hashlib
+    import json
+
+    from gr_cfisac.train.l2o.isac_train import IsacConfig
+
+    data = json.loads(card.read_text())
+    assert hashlib.sha256(card.with_suffix(".onnx").read_bytes()).hexdigest() == data["sha256"]
+    recipe = IsacConfig.load(config_path("sao_isac_small.yml"))
+    assert IsacConfig(**data["training"]["config"]) == recipe
+    assert data["onnx"]["parity_max_rel_diff"] <= 1e-5
