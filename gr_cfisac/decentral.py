@@ -269,8 +269,8 @@ def ssnr(
 ) -> np.ndarray:
     """SSNR of eq 6 (paper 001), linear; every beam counts for sensing. a_t (B, L, M) the APs'
     steering vectors toward the target, W (B, L M, Q) with any Q beams, gain sigma_s^2: a scalar
-    or (B, L_r, L_t) per receiver r and transmitter l, noise sigma_a^2 per receiver -> (B,).
-    SSNR = sum_r sum_l sigma_s,lr^2 ||a_l^H W_l||^2 / (L sigma_a^2)."""
+    (every AP receives, R = L) or (B, R, L) per receiver r and transmitter l, noise sigma_a^2
+    per receiver -> (B,). SSNR = sum_r sum_l sigma_s,lr^2 ||a_l^H W_l||^2 / (R sigma_a^2)."""
     a_t, W = np.asarray(a_t), np.asarray(W)
     if a_t.ndim != 3 or W.ndim != 3 or W.shape[1] != a_t.shape[1] * a_t.shape[2]:
         raise ValueError(f"a_t must be (B, L, M) and W (B, L M, Q); got {a_t.shape}, {W.shape}")
@@ -278,12 +278,14 @@ def ssnr(
         raise ValueError(f"noise must be positive (sigma_a^2, W), got {noise}")
     B, L, M = a_t.shape
     g = np.asarray(gain, dtype=float)
-    if g.ndim and (g.ndim != 3 or g.shape[1:] != (L, L) or g.shape[0] not in (1, B)):
-        raise ValueError(f"gain must be a scalar or (B={B}, L={L}, L={L}), got shape {g.shape}")
+    if g.ndim == 0:
+        g = np.broadcast_to(g, (1, L, L))
+    if g.ndim != 3 or g.shape[2] != L or g.shape[0] not in (1, B):
+        raise ValueError(f"gain must be a scalar or (B={B}, R, L={L}), got shape {g.shape}")
     toward = np.einsum("blm,blmq->blq", a_t.conj(), W.reshape(-1, L, M, W.shape[-1]))
     beam_gain = (np.abs(toward) ** 2).sum(-1)  # (B, L): ||a_l^H W_l||^2
-    per_pair = np.broadcast_to(g, (B, L, L)) * beam_gain[:, None, :]  # [b, r, l]
-    return per_pair.sum(axis=(-1, -2)) / (L * noise)
+    per_pair = g * beam_gain[:, None, :]  # [b, r, l]
+    return per_pair.sum(axis=(-1, -2)) / (g.shape[1] * noise)
 
 
 def ssnr_of(sg: SensingGeometry, W: np.ndarray, noise: float = 1.0) -> np.ndarray:
@@ -323,3 +325,26 @@ def monte_carlo(
     noise = math.sqrt(cfg.noise) * crandn(rng, echo.shape)
     ssnr_mc = (np.abs(echo) ** 2).sum(axis=(1, 2, 3)) / (np.abs(noise) ** 2).sum(axis=(1, 2, 3))
     return sinr_mc, ssnr_mc
+
+
+# --------------------------------------------------------------------- per-AP model inputs/outputs
+
+
+def csi_rows(F_l: np.ndarray, a_l: np.ndarray) -> np.ndarray:
+    """A per-AP model's input (eq 14 as rows): AP l's channels F_l (B, M, N) and its target
+    steering vector a_l (B, M) -> float32 (B, N+1, 2M), row n = [Re(h_ln^T), Im(h_ln^T)], the
+    target's row last."""
+    F_l, a_l = np.asarray(F_l), np.asarray(a_l)
+    if F_l.ndim != 3 or a_l.shape != (F_l.shape[0], F_l.shape[1]):
+        raise ValueError(
+            f"F_l must be (B, M, N) and a_l (B, M) of one AP; got {F_l.shape}, {a_l.shape}"
+        )
+    H = np.concatenate([F_l, a_l[..., None]], axis=-1).transpose(0, 2, 1)  # (B, N+1, M)
+    return np.concatenate([H.real, H.imag], axis=-1).astype(np.float32)
+
+
+def rows_to_beams(rows: np.ndarray) -> np.ndarray:
+    """A per-AP model's output rows (B, N+1, 2M), row 0 the sensing beam -> W_l (B, M, N+1)."""
+    rows = np.asarray(rows)
+    M = rows.shape[-1] // 2
+    return (rows[..., :M] + 1j * rows[..., M:]).transpose(0, 2, 1)

@@ -1,0 +1,184 @@
+"""The teacher-student recipe of paper 001 (sections 5, 7, 8) as a dataclass read from YAML
+(``gr_cfisac/train/configs/ts_*.yml``). No torch here: ``cfisac train --help`` reads it.
+
+Sections: ``scenario`` (pos1 / pos2 and L, M, N: gr_cfisac.decentral.PosConfig),
+``data`` (training and validation sizes, seeds), ``model`` (the per-AP architecture of Table 1
+and its widths), ``schedule`` (epochs: the SSNR teacher's fixed count, the others' maximum
+and early-stopping patience; the student's lambda^(0), step epsilon of eq 12 and the
+model-selection threshold of section 8.3) and ``optim`` (Adam, ReduceLROnPlateau, batch,
+threads, device, time budget).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+ARCHS = ("cnn1d", "cae", "unet")
+DEVICES = ("cpu", "cuda")
+#: the three trained model sets, in training order
+STAGES = ("ssnr_teacher", "sinr_teacher", "student")
+
+
+def _check(section: str, name: str, value: Any, kind: type = int, low: float = 0.0) -> None:
+    ok = isinstance(value, (int, float) if kind is float else kind) and not isinstance(value, bool)
+    if not ok or not value > low:
+        raise ValueError(
+            f"teacher-student config: {section}.{name} must be a {kind.__name__} > {low:g}, "
+            f"got {value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class ScenarioSection:
+    """The gr_cfisac.decentral.PosConfig fields (layout, L, M, N, spacing, power, ...)."""
+
+    layout: str = "pos1"
+    L: int = 2
+    M: int = 16
+    N: int = 5
+    extra: dict = field(default_factory=dict)
+
+    def pos_config(self):
+        from ...decentral import PosConfig
+
+        return PosConfig(self.layout, self.L, self.M, self.N, **dict(self.extra))
+
+    def __post_init__(self) -> None:
+        self.pos_config()  # validates (ValueError naming the field)
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """``train_size`` / ``val_size`` realizations drawn with seeds ``seed`` / ``val_seed``."""
+
+    train_size: int = 19400
+    val_size: int = 600
+    seed: int = 2024
+    val_seed: int = 2025
+
+    def __post_init__(self) -> None:
+        _check("data", "train_size", self.train_size)
+        _check("data", "val_size", self.val_size)
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """``arch`` of Table 1 and its ``channels`` (encoder widths; cnn1d: conv widths) with
+    ``hidden`` (cnn1d: fully connected widths) and ``kernel`` (unet: square filter size)."""
+
+    arch: str = "unet"
+    channels: tuple[int, ...] = (16, 32, 64, 128)
+    hidden: tuple[int, ...] = (90, 90)
+    kernel: int = 3
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"teacher-student config: model.arch must be one of {ARCHS}")
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if not self.channels or min(self.channels) < 1:
+            raise ValueError("teacher-student config: model.channels must be positive widths")
+        _check("model", "kernel", self.kernel)
+
+
+@dataclass(frozen=True)
+class ScheduleSection:
+    """Epochs: the SSNR teacher trains ``ssnr_epochs`` (no early stopping); the SINR teacher
+    and the student at most ``max_epochs`` with early-stopping ``patience``. Student:
+    ``lambda0`` and ``epsilon`` of eq 12; ``select`` the fraction of the best validation
+    min-SINR an epoch must reach to be selectable (section 8.3: 0.94)."""
+
+    ssnr_epochs: int = 100
+    max_epochs: int = 1000
+    patience: int = 100
+    lambda0: float = 0.5
+    epsilon: float = 0.01
+    select: float = 0.94
+
+    def __post_init__(self) -> None:
+        for name in ("ssnr_epochs", "max_epochs", "patience"):
+            _check("schedule", name, getattr(self, name))
+        if not 0 <= self.lambda0 <= 1 or not 0 < self.select <= 1 or not self.epsilon > 0:
+            raise ValueError(
+                "teacher-student config: schedule.lambda0 must be in [0, 1], select in (0, 1] "
+                "and epsilon > 0"
+            )
+
+
+@dataclass(frozen=True)
+class OptimSection:
+    """Adam at ``lr``; ReduceLROnPlateau (``plateau_factor``, ``plateau_patience`` epochs) on
+    the epoch's mean training loss; ``batch_size``; torch ``threads``; ``device``; a safety
+    budget ``max_minutes`` for the whole run (the run stops after the epoch that passes it)."""
+
+    lr: float = 0.01
+    plateau_factor: float = 0.1
+    plateau_patience: int = 10
+    batch_size: int = 500
+    threads: int = 1
+    device: str = "cpu"
+    max_minutes: float = 600.0
+
+    def __post_init__(self) -> None:
+        _check("optim", "lr", self.lr, float)
+        _check("optim", "batch_size", self.batch_size)
+        _check("optim", "threads", self.threads)
+        _check("optim", "max_minutes", self.max_minutes, float)
+        if self.device not in DEVICES:
+            raise ValueError(f"teacher-student config: optim.device must be one of {DEVICES}")
+
+
+@dataclass(frozen=True)
+class TSConfig:
+    """A teacher-student run: name, seed and the sections above."""
+
+    name: str = "ts_pos1_unet"
+    seed: int = 0
+    scenario: ScenarioSection = field(default_factory=ScenarioSection)
+    data: DataSection = field(default_factory=DataSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    schedule: ScheduleSection = field(default_factory=ScheduleSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["model"]["channels"] = list(self.model.channels)
+        d["model"]["hidden"] = list(self.model.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TSConfig:
+        sections = {"scenario": ScenarioSection, "data": DataSection, "model": ModelSection,
+                    "schedule": ScheduleSection, "optim": OptimSection}  # fmt: skip
+        unknown = sorted(set(data) - {"name", "seed", *sections})
+        if unknown:
+            raise ValueError(f"teacher-student config: unknown field(s) {unknown}")
+        kw: dict[str, Any] = {k: data[k] for k in ("name", "seed") if k in data}
+        for key, kind in sections.items():
+            part = dict(data.get(key) or {})
+            bad = sorted(set(part) - {f.name for f in dataclasses.fields(kind)})
+            if bad:
+                raise ValueError(f"teacher-student config: unknown field(s) {key}.{bad}")
+            kw[key] = kind(**part)
+        return cls(**kw)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TSConfig:
+        import yaml
+
+        return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
+
+    def save(self, path: str | Path) -> None:
+        import yaml
+
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def config_path(name: str) -> Path:
+    """A shipped recipe, ``gr_cfisac/train/configs/NAME`` (ts_tiny.yml, ts_small.yml,
+    ts_full.yml)."""
+    return Path(str(resources.files("gr_cfisac.train") / "configs" / name))

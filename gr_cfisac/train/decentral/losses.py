@@ -1,0 +1,49 @@
+"""Paper 001's metrics and losses in torch: SINR (eq 2), SSNR (eq 6), the teacher loss (eq 10),
+the student loss (eq 11) and the adaptive lambda of eq 12. The numpy versions are in
+gr_cfisac.decentral (tests compare the two)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def sinr(F: torch.Tensor, W: torch.Tensor, noise: float = 1.0) -> torch.Tensor:
+    """Eq 2: F (B, L M, N) complex, W (B, L M, N+1) sensing first -> (B, N)."""
+    gains = (F.conj().transpose(1, 2) @ W).abs() ** 2  # (B, N, N+1): |h_n^H w_q|^2
+    N = F.shape[-1]
+    idx = torch.arange(N, device=F.device)
+    signal = gains[:, idx, idx + 1]
+    return signal / (gains.sum(-1) - signal + noise)
+
+
+def ssnr(
+    a_t: torch.Tensor, W: torch.Tensor, gain: torch.Tensor, noise: float = 1.0
+) -> torch.Tensor:
+    """Eq 6: a_t (B, L, M) complex, W (B, L M, Q), gain sigma_s^2 (B or 1, R, L) -> (B,)."""
+    B, L, M = a_t.shape
+    toward = torch.einsum("blm,blmq->blq", a_t.conj(), W.reshape(B, L, M, -1))
+    beam_gain = (toward.abs() ** 2).sum(-1)  # (B, L)
+    return (gain * beam_gain[:, None, :]).sum((-1, -2)) / (gain.shape[1] * noise)
+
+
+def teacher_loss(g1: torch.Tensor, g2: torch.Tensor, beta: float) -> torch.Tensor:
+    """Eq 10: -[(1 - beta) g1 + beta g2], averaged over the batch."""
+    return -((1.0 - beta) * g1 + beta * g2).mean()
+
+
+def student_loss(
+    g1: torch.Tensor, g2: torch.Tensor, lam: float, g1_max: float, g2_max: float
+) -> torch.Tensor:
+    """Eq 11: -[(1 - lambda) g1 / E g1_max + lambda g2 / E g2_max], averaged over the batch."""
+    return -((1.0 - lam) * g1 / g1_max + lam * g2 / g2_max).mean()
+
+
+def update_lambda(
+    lam: float, g1: torch.Tensor, g2: torch.Tensor, g1_max: float, g2_max: float, eps: float
+) -> float:
+    """Eq 12 with the mini-batch's mean reference gaps G1 (SSNR) and G2 (min-SINR): lambda
+    grows by eps G2 when G2 >= G1, else shrinks by eps G1; clipped to [0, 1]."""
+    G1 = float(((g1_max - g1) / g1_max).mean())
+    G2 = float(((g2_max - g2) / g2_max).mean())
+    lam = lam + eps * G2 if G2 >= G1 else lam - eps * G1
+    return min(1.0, max(0.0, lam))

@@ -1,0 +1,126 @@
+"""Decentralized teacher-student training of paper 001 (torch): per-AP networks see only their
+own CSI and meet their AP's power (eqs 17-18), the torch metrics are eqs 2 and 6 of the core,
+lambda follows eq 12, the three stages run in order with the teachers' scores as the student's
+references, the 94 % selection rule, and an interrupted run resumes to the same weights."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from gr_cfisac import decentral  # noqa: E402
+from gr_cfisac.train.decentral import losses  # noqa: E402
+from gr_cfisac.train.decentral.config import TSConfig, config_path  # noqa: E402
+from gr_cfisac.train.decentral.models import ModelSet, beams  # noqa: E402
+from gr_cfisac.train.decentral.trainer import Trainer, make_data  # noqa: E402
+
+TINY = config_path("ts_tiny.yml")
+
+
+@pytest.mark.parametrize("arch", ["cnn1d", "cae", "unet"])
+def test_each_ap_sees_only_its_own_csi_and_meets_its_power(arch):
+    torch.manual_seed(0)
+    ch = (2, 4, 8) if arch == "cnn1d" else (4, 8)
+    model = ModelSet(2, 4, 3, arch, ch, (16, 16), power=2.0).eval()
+    pos = decentral.PosConfig("pos2", L=2, M=4, N=3)
+    data = make_data(pos, 6, 1)
+    out = model(data.csi)
+    assert out.shape == (6, 2, 4, 8)
+    np.testing.assert_allclose((out**2).sum((2, 3)).detach(), 2.0, rtol=1e-5)  # eq 18
+    other = data.csi.clone()
+    other[:, 1] = torch.randn_like(other[:, 1])
+    again = model(other)
+    torch.testing.assert_close(again[:, 0], out[:, 0])  # AP 0 untouched by AP 1's CSI
+    assert not torch.allclose(again[:, 1], out[:, 1])
+
+
+def test_torch_metrics_are_eqs_2_and_6_of_the_core():
+    pos = decentral.PosConfig("pos1", L=2, M=4, N=3)
+    data = make_data(pos, 5, 2)
+    rng = np.random.default_rng(0)
+    W = (rng.standard_normal((5, 8, 4)) + 1j * rng.standard_normal((5, 8, 4))).astype(np.complex64)
+    Wt = torch.from_numpy(W)
+    F, a = data.F.numpy(), data.a_t.numpy()
+    np.testing.assert_allclose(losses.sinr(data.F, Wt), decentral.sinr(F, W), rtol=1e-4)
+    gain = torch.full((1, 2, 2), 0.1)
+    np.testing.assert_allclose(losses.ssnr(data.a_t, Wt, gain), decentral.ssnr(a, W), rtol=1e-4)
+    # the model's output rows become DESIGN's W: row 0 of each AP is its sensing beam
+    rows = torch.randn(5, 2, 4, 8)
+    Wm = beams(rows).numpy()
+    np.testing.assert_allclose(Wm[:, 4:, 0], rows[:, 1, 0, :4] + 1j * rows[:, 1, 0, 4:])
+    np.testing.assert_allclose(Wm[:, :4], decentral.rows_to_beams(rows[:, 0].numpy()))
+
+
+def test_lambda_follows_eq_12_and_stays_in_0_1():
+    g1, g2 = torch.tensor([1.0, 1.0]), torch.tensor([3.0, 3.0])
+    # gaps G1 = (2 - 1) / 2 = 0.5 (SSNR), G2 = (4 - 3) / 4 = 0.25: lambda shrinks by eps G1
+    lam = losses.update_lambda(0.5, g1, g2, 2.0, 4.0, 0.01)
+    assert lam == pytest.approx(0.5 - 0.01 * 0.5)
+    lam = losses.update_lambda(0.5, torch.tensor([2.0]), torch.tensor([1.0]), 2.0, 4.0, 0.01)
+    assert lam == pytest.approx(0.5 + 0.01 * 0.75)
+    assert losses.update_lambda(0.999, torch.tensor([2.0]), torch.tensor([0.0]), 2.0, 4.0, 1) == 1
+    assert losses.update_lambda(0.001, torch.tensor([0.0]), torch.tensor([4.0]), 2.0, 4.0, 1) == 0
+
+
+def test_the_three_stages_run_in_order_and_the_student_uses_the_teachers_scores(tmp_path):
+    cfg = TSConfig.load(TINY)
+    t = Trainer(cfg, tmp_path, progress=False)
+    r = t.fit()
+    assert r.stopped == "done"
+    h = t.state["history"]
+    assert len(h["ssnr_teacher"]) == cfg.schedule.ssnr_epochs
+    assert 1 <= len(h["sinr_teacher"]) <= cfg.schedule.max_epochs
+    g1, _ = t.evaluate(t.teacher("ssnr_teacher"), t.train)
+    _, g2 = t.evaluate(t.teacher("sinr_teacher"), t.train)
+    assert r.g_max == pytest.approx((g1, g2), rel=1e-5)
+    lams = [e["lambda"] for e in h["student"]]
+    assert all(0 <= x <= 1 for x in lams) and lams[-1] != cfg.schedule.lambda0
+    pick = t.selected()
+    best = max(e["val_sinr"] for e in h["student"])
+    ok = [e for e in h["student"] if e["val_sinr"] >= cfg.schedule.select * best]
+    assert pick["epoch"] == max(ok, key=lambda e: e["val_ssnr"])["epoch"]
+    ssnr, sinr = t.evaluate(t.selected_model(), t.val)
+    assert (ssnr, sinr) == pytest.approx((pick["ssnr"], pick["sinr"]), rel=1e-5)
+
+
+def test_selection_keeps_only_epochs_within_94_percent_of_the_best_sinr(tmp_path):
+    t = Trainer(TSConfig.load(TINY), tmp_path, progress=False)
+    for epoch, (sinr, ssnr) in enumerate([(1.0, 5.0), (1.5, 1.0), (1.45, 2.0), (1.3, 9.0)]):
+        t.keep_candidate(epoch, sinr, ssnr)
+    assert [c["epoch"] for c in t.state["candidates"]] == [1, 2]  # 1.0 and 1.3 < 0.94 * 1.5
+    assert t.selected()["epoch"] == 2
+    assert sorted(p.name for p in (tmp_path / "candidates").iterdir()) == [
+        "epoch00001.pt",
+        "epoch00002.pt",
+    ]
+
+
+def test_an_interrupted_run_resumes_to_the_weights_of_an_unbroken_one(tmp_path):
+    cfg = TSConfig.load(TINY)
+    whole = Trainer(cfg, tmp_path / "whole", progress=False)
+    whole.fit()
+    short = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, max_minutes=1e-9))
+    stops = 0
+    while True:  # one epoch per call: stopped by the time budget, resumed from last.pt
+        r = Trainer(short, tmp_path / "pieces", progress=False).fit()
+        if r.stopped == "done":
+            break
+        stops += 1
+    assert stops >= 3
+    pieces = Trainer(cfg, tmp_path / "pieces", progress=False)
+    assert pieces.state["history"] == whole.state["history"]
+    for k, v in whole.selected_model().state_dict().items():
+        torch.testing.assert_close(pieces.selected_model().state_dict()[k], v)
+
+
+def test_config_errors_name_the_field(tmp_path):
+    data = TSConfig.load(TINY).to_dict()
+    data["model"]["arch"] = "resnet"
+    with pytest.raises(ValueError, match="model.arch must be one of"):
+        TSConfig.from_dict(data)
+    with pytest.raises(ValueError, match=r"unknown field\(s\) schedule"):
+        TSConfig.from_dict({"schedule": {"epochs": 3}})
+    with pytest.raises(ValueError, match="layout must be one of"):
+        TSConfig.from_dict({"scenario": {"layout": "pos9"}})
