@@ -214,5 +214,6 @@ register(
         CENTRAL_ISAC,
     )
 )
-from . import l2o  # noqa: E402, F401 - registers the l2o family (paper 002)
+# registers l2o (paper 002) and teacher_student (paper 001, per AP)
+from . import l2o, teacher_student  # noqa: E402, F401
 from .convex import sdp_bisection  # noqa: E402, F401 - registers sdp_bisection (paper 001)
