@@ -87,3 +87,24 @@ def test_trained_model_exports_with_parity_and_keeps_the_power_split(tmp_path):
                                ("channel", "targets", "noise", "radar_noise", "gamma")))  # fmt: skip
     total = (W**2).sum((1, 2)) + (F**2).sum((1, 2))
     torch.testing.assert_close(total, torch.ones(5), rtol=1e-5, atol=1e-5)  # P_c + P_s = P0
+
+
+def test_closed_form_split_meets_the_floors_and_nullspace_keeps_the_users_silent():
+    cfg, b, H, S = draws(3)
+    model = isac.SAOISAC(3, 8, layers=2, d_model=8, heads=2, hidden=8, q_steps=2,
+                         split="closed_form", nullspace=True).double()  # fmt: skip
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    channel = torch.cat(H, -1)
+    targets = torch.cat(S, -1)
+    col = torch.ones(4, 1, dtype=torch.float64)
+    _, _, out = model.trajectory(channel, targets, col * cfg.noise, col * cfg.radar_noise,
+                                 col * cfg.gamma_s)  # fmt: skip
+    W, F = out[-1]
+    assert isac.radar_power(H, F).max() < 1e-10
+    snr = isac.sensing_snr(S, W, F, cfg.radar_noise)
+    total = (W[0] ** 2 + W[1] ** 2).sum((1, 2)) + (F[0] ** 2 + F[1] ** 2).sum((1, 2))
+    torch.testing.assert_close(total, torch.ones(4, dtype=torch.float64), rtol=1e-5, atol=0)
+    sensing_power = (F[0] ** 2 + F[1] ** 2).sum((1, 2))
+    met = (snr >= cfg.gamma_s * (1 - 1e-6)).all(-1)
+    assert torch.all(met | (sensing_power > 1 - 2e-6))  # floors met, or all power to sensing

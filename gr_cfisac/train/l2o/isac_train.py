@@ -57,6 +57,8 @@ class IsacConfig:
     step_size: float = 0.01
     comm_share: float = 0.8
     barrier_weight: float = 1.0
+    split: str = "learned"
+    nullspace: bool = False
     window: int = 2
     window_epochs: int = 20
     passes: int = 2
@@ -118,7 +120,8 @@ def build_model(cfg: IsacConfig) -> SAOISAC:
     torch.manual_seed(cfg.seed)
     return SAOISAC(cfg.K, cfg.N, cfg.layers, cfg.d_model, cfg.heads, cfg.hidden, cfg.q_train,
                    cfg.step_size, cfg.comm_share,
-                   inverse_iterations=ops.inverse_iterations(cfg.K, cfg.snr_db))  # fmt: skip
+                   inverse_iterations=ops.inverse_iterations(cfg.K, cfg.snr_db),
+                   split=cfg.split, nullspace=cfg.nullspace)  # fmt: skip
 
 
 def _tensors(feed: dict[str, np.ndarray], device: str) -> list[torch.Tensor]:
@@ -170,7 +173,7 @@ class IsacTrainer:
         channel, targets, noise, rnoise, gamma = _tensors(feed, cfg.device)
         q = cfg.q_train
         with torch.no_grad():
-            H, S, G, W, F, masks = m.start(channel, targets, noise)
+            H, S, G, W, F, masks = m.start(channel, targets, noise, rnoise, gamma)
             ah, ag = H, G
             for t in range(t_s):
                 ah, ag, W, F = m.layer(t, H, S, ah, ag, W, F, masks, noise, rnoise, gamma, q)
@@ -260,6 +263,7 @@ def export(cfg: IsacConfig, model: SAOISAC, path: str | Path, result: dict[str, 
     if parity > 1e-5:
         raise ValueError(f"SAO-ISAC ONNX parity {parity:.2e} exceeds 1e-5")
     pc = [float(model.powers(t)[0].detach()) for t in range(cfg.layers)]
+    pc = pc if cfg.split == "learned" else None  # closed form: per block, not a parameter
     card = {
         "format": CARD_FORMAT,
         "family": "sao_isac",
@@ -279,6 +283,8 @@ def export(cfg: IsacConfig, model: SAOISAC, path: str | Path, result: dict[str, 
             "hidden": cfg.hidden,
             "comm_power_per_layer": pc,
             "barrier_weight": cfg.barrier_weight,
+            "split": cfg.split,
+            "nullspace": cfg.nullspace,
             "parameters": sum(p.numel() for p in model.parameters()),
         },  # fmt: skip
         "onnx": {
