@@ -87,7 +87,7 @@ def test_bench_isac_part_reports_rates_and_feasibility(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "cvxpy", None)  # the baseline without the SDR: fast
     res = bench.isac(True)
     row = res["rows"][0]
-    assert set(row) - {"SAO-ISAC (ONNX)"} == {"gamma_s_db", "LMMSE + null space"}
+    assert "LMMSE + null space" in row and "SDR (CCP)" not in row
     assert 0 <= row["LMMSE + null space"]["feasible"] <= 1
     bench.plot_isac(res, tmp_path / "isac.png")
     assert (tmp_path / "isac.png").stat().st_size > 5_000

@@ -21,8 +21,8 @@
 5. Figs. 10-11 analogue (section IV, monostatic ISAC, K = 4, N = 16, M = 2 targets, 20 dB): sum
    rate and feasibility of (29) vs the sensing-SNR floor gamma_s for the baselines (LMMSE +
    null-space sensing with the least sensing power; the convex-concave SDR in cvxpy, when
-   installed) and the learned SAO-ISAC model (models/l2o/sao_isac.onnx, ONNX Runtime; trained
-   at one gamma_s, its card's, evaluated at every gamma_s through its gamma input).
+   installed) and the shipped SAO-ISAC models (models/l2o/sao_isac*.onnx, ONNX Runtime; each
+   trained at one gamma_s, its card's, evaluated at every gamma_s through its gamma input).
 
 Writes bench/l2o.json, bench/l2o.png (Figs 8 and Table 2), bench/l2o_fig7.png and
 bench/l2o_isac.png. The model is
@@ -46,7 +46,9 @@ from .common import best_time, write_report
 
 MODEL = "l2o/l2o_mumiso16.onnx"
 SAO_MODEL = "l2o/l2o_sao_mumiso16.onnx"
-SAO_ISAC_MODEL = "l2o/sao_isac.onnx"
+#: shipped SAO-ISAC models: label -> file (the paper's learned split; closed-form split)
+SAO_ISAC_MODELS = {"SAO-ISAC (ONNX)": "l2o/sao_isac.onnx",
+                   "SAO-ISAC, closed-form split (ONNX)": "l2o/sao_isac_closed.onnx"}  # fmt: skip
 SNR_DB = 20.0
 #: draws per K (Fig. 8) and timing repeats
 SIZES = {True: {"per_k": 16, "repeats": 2}, False: {"per_k": 200, "repeats": 5}}
@@ -187,25 +189,27 @@ def isac(quick: bool) -> dict[str, Any]:
         sdr = True
     except ImportError:
         sdr = False
-    session, card = None, None
-    path = shipped_models_dir() / SAO_ISAC_MODEL
-    if path.exists():
-        import json
+    import json
 
-        import onnxruntime as ort
+    import onnxruntime as ort
 
-        card = json.loads(path.with_suffix(".json").read_text())
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    sessions, trained = {}, {}
+    for label, name in SAO_ISAC_MODELS.items():
+        path = shipped_models_dir() / name
+        if path.exists():
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = 1
+            sessions[label] = ort.InferenceSession(str(path), opts,
+                                                   providers=["CPUExecutionProvider"])  # fmt: skip
+            trained[label] = json.loads(path.with_suffix(".json").read_text())["gamma_s_db"]
     rows = []
     for g in ISAC_GAMMAS_DB[quick]:
         cfg = mi.MonoIsacConfig(K=4, N=16, M=2, snr_db=SNR_DB, gamma_s_db=g)
         b = mi.draw(cfg, ISAC_DRAWS[quick], 3000 + int(g))
         methods = {"LMMSE + null space": baselines.lmmse_nullspace(b, cfg)[:2]}
-        if session is not None:
+        for label, session in sessions.items():
             out = session.run(["beamformer", "sensing"], mi.graph_inputs(b, cfg))
-            methods["SAO-ISAC (ONNX)"] = mi.from_graph_outputs(*out)
+            methods[label] = mi.from_graph_outputs(*out)
         if sdr:
             methods["SDR (CCP)"] = baselines.ccp_sdr(b, cfg)[:2]
         row: dict[str, Any] = {"gamma_s_db": g}
@@ -217,7 +221,7 @@ def isac(quick: bool) -> dict[str, Any]:
         rows.append(row)
     return {"K": 4, "N": 16, "M": 2, "snr_db": SNR_DB, "draws": ISAC_DRAWS[quick],
             "rows": rows, "infeasible_counts_as": 0.0,
-            "sao_isac_trained_gamma_s_db": None if card is None else card["gamma_s_db"]}  # fmt: skip
+            "sao_isac_trained_gamma_s_db": trained}  # fmt: skip
 
 
 def plot_isac(res: dict[str, Any], path: Path) -> None:
