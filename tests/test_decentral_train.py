@@ -4,6 +4,7 @@ lambda follows eq 12, the three stages run in order with the teachers' scores as
 references, the 94 % selection rule, and an interrupted run resumes to the same weights."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -124,3 +125,35 @@ def test_config_errors_name_the_field(tmp_path):
         TSConfig.from_dict({"schedule": {"epochs": 3}})
     with pytest.raises(ValueError, match="layout must be one of"):
         TSConfig.from_dict({"scenario": {"layout": "pos9"}})
+
+
+def parse(*argv: str):
+    import argparse
+
+    from gr_cfisac.commands import train as cmd_train
+
+    p = argparse.ArgumentParser(prog="cfisac train")
+    cmd_train.add_arguments(p)
+    return p.parse_args(list(argv))
+
+
+def test_cfisac_train_family_teacher_student_trains_and_exports_one_model_per_ap(tmp_path):
+    from gr_cfisac.commands import train as cmd_train
+    from gr_cfisac.commands.train_ts import resolve_ts_config
+
+    out, model = tmp_path / "run", tmp_path / "m" / "ts.onnx"
+    args = parse("--family", "teacher-student", "--config", str(TINY), "--out", str(out),
+                 "--export", str(model), "--no-progress")  # fmt: skip
+    assert cmd_train.run(args) == 0
+    for l in range(2):
+        card = json.loads((tmp_path / "m" / f"ts_ap{l}.json").read_text())
+        assert card["ap"] == l and card["model_set"]["files"] == ["ts_ap0.onnx", "ts_ap1.onnx"]
+        assert card["onnx"]["parity_max_rel_diff"] < 1e-5
+    assert len(card["training"]["history"]["student"]["val_sinr"]) >= 1
+    full = resolve_ts_config(parse("--family", "teacher-student", "--full"))
+    assert full.model.channels == (16, 32, 64, 128) and full.data.train_size == 19400
+    assert full.optim.device == "cuda" and full.schedule.max_epochs == 1000
+    dev = resolve_ts_config(parse("--family", "teacher-student", "--full", "--device", "cpu"))
+    assert dev.optim.device == "cpu"
+    with pytest.raises(ValueError, match="--eta: STCIB option"):
+        cmd_train.run(parse("--family", "teacher-student", "--eta", "0.3"))

@@ -134,7 +134,7 @@ def default_config() -> TrainConfig:
 
 
 #: families `cfisac train` trains: the STCIB/CNN precoders and MT-SAO-lift (paper 002)
-FAMILIES = ("stcib", "l2o", "sao_isac")
+FAMILIES = ("stcib", "l2o", "sao_isac", "teacher-student")
 #: override flags that also set a field of the l2o recipe's optim section
 L2O_OVERRIDES = {"lr": "lr", "batch_size": "batch_size", "threads": "threads",
                  "max_minutes": "max_minutes"}  # fmt: skip
@@ -149,7 +149,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="stcib",
         help="stcib: the STCIB/CNN ISAC precoders (cell-free, default); l2o: the MT-SAO-lift "
         f"learned optimizer of paper 002 (mumiso, any K <= Km, N <= Nm; recipe {L2O_SMALL}, "
-        f"--full {L2O_FULL}); sao_isac: paper 002's monostatic ISAC model ({SAO_ISAC})",
+        f"--full {L2O_FULL}); sao_isac: paper 002's monostatic ISAC model ({SAO_ISAC}); "
+        "teacher-student: paper 001's per-AP models (ts_small.yml, --full ts_full.yml)",
     )
     parser.add_argument(
         "--full",
@@ -349,6 +350,10 @@ def run(args: argparse.Namespace) -> int:
         return run_l2o(args)
     if getattr(args, "family", "stcib") == "sao_isac":
         return run_sao_isac(args)
+    if getattr(args, "family", "stcib") == "teacher-student":
+        from .train_ts import run_teacher_student
+
+        return run_teacher_student(args, tuple(OVERRIDES))
     if getattr(args, "full", False) or getattr(args, "device", None):
         raise ValueError("--full and --device are options of --family l2o")
     cfg = resolve_config(args)
