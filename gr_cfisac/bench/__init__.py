@@ -14,4 +14,5 @@ BENCHMARKS: dict[str, str] = {
     "soak": "gr_cfisac.bench.soak",
     "l2o": "gr_cfisac.bench.l2o",
     "realtime": "gr_cfisac.bench.realtime",
+    "teacher-student": "gr_cfisac.bench.teacher_student",
 }

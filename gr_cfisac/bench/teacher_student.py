@@ -1,0 +1,191 @@
+"""Paper 001's decentralized teacher-student precoders against the SDP + bisection baseline.
+
+1. Figs. 7-10 analogue: the shipped U-Net set's SSNR teacher, SINR teacher and student
+   validation curves (validation mean SSNR and mean min-SINR per epoch, from the card's training
+   history) with the SDP + bisection's mean on the bench's realizations as the dashed line.
+2. Goal (issue 12), Pos-1, N = 5: the shipped student (ONNX, per AP) and sdp_bisection on the
+   same ``sdp`` realizations (default 20 of seed 12001; the paper uses 200): the student's
+   (mean min-SINR, mean SSNR) is not dominated: at least one is higher and the other within 6 %.
+3. Fig. 16 analogue: run time per realization, per-AP inference (ONNX Runtime, one thread,
+   batch 1; the slowest AP, the APs running in parallel as in the paper) against SDP +
+   bisection (its solve time; cached solutions carry the time measured when they were solved,
+   on this machine); goal >= 1000x. And the selection results (section 8.3) of every shipped set.
+4. Fig. 13 analogue: students at N = 2, 5, 8 on Pos-2, for the sets that are shipped
+   (models/teacher_student/ts_pos2_unet_n{N}_ap0.onnx); the others are listed as missing.
+5. Fronthaul load per coherence block (bytes, complex64): the centralized STCIB moves every
+   TAP's K MT channel estimates up and its MT (K+1) beam weights down; the decentralized
+   per-TAP precoders move neither. Both need the K users' tau data symbols at every TAP.
+   Counted for the cell-free Table-I network and for Pos-1.
+
+SDP solutions are cached under data/sdp_bisection (one .npz per realization). Writes
+bench/teacher-student.json and bench/teacher-student.png.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import decentral
+from ..config import SystemConfig
+from ..models import shipped_models_dir
+from ..precoding.registry import PrecoderSpec, Realization, make_precoder
+from .common import write_report
+
+NAME = "teacher-student"
+SET = "teacher_student/ts_pos1_unet_n5_ap0.onnx"
+POS2 = {n: f"teacher_student/ts_pos2_unet_n{n}_ap0.onnx" for n in (2, 5, 8)}
+SEED = 12001
+CACHE = Path("data/sdp_bisection")
+SIZES = {True: {"sdp": 2, "repeats": 3}, False: {"sdp": 20, "repeats": 20}}
+#: the goal's tolerance: the lower of the two metrics within this fraction of the SDP's
+WITHIN = 0.06
+BYTES = 8  # complex64
+
+
+def _card(path: Path) -> dict[str, Any]:
+    return json.loads(path.with_suffix(".json").read_text())
+
+
+def compare(path: Path, layout: str, N: int, count: int, repeats: int) -> dict[str, Any]:
+    """Student set at ``path`` vs sdp_bisection on ``count`` realizations of (layout, N)."""
+    card = _card(path)
+    L, M = card["model_set"]["L"], card["model_set"]["M"]
+    cfg = decentral.PosConfig(layout, L=L, M=M, N=N)
+    b = decentral.draw(cfg, count, SEED)
+    r = Realization(b.F_hat, b.sensing)
+    sdp = make_precoder(PrecoderSpec("sdp_bisection", layout, {"cache_dir": str(CACHE)}), cfg)
+    t0 = time.perf_counter()
+    base = sdp(r)
+    base_wall = time.perf_counter() - t0
+    student = make_precoder(PrecoderSpec("teacher_student", layout, {"path": str(path)}), cfg)
+    W = student(r).W
+    # per-AP inference, batch 1: best of ``repeats`` for each AP, the slowest AP counts
+    per_ap = []
+    for ap in range(L):
+        one = Realization(b.F_hat[:1, ap * M : (ap + 1) * M], b.sensing)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            student.per_ap(ap, one)
+            times.append(time.perf_counter() - t)
+        per_ap.append(min(times))
+    ts = {"min_sinr": float(decentral.sinr(b.F, W).min(-1).mean()),
+          "ssnr": float(decentral.ssnr_of(b.sensing, W).mean())}  # fmt: skip
+    ref = {"min_sinr": float(base.extras["min_sinr"].mean()),
+           "ssnr": float(base.extras["ssnr"].mean()),
+           "ssnr_sdp": float(base.extras["ssnr_sdp"].mean()),
+           "gamma_high": float(base.extras["gamma_high"].mean()),
+           "rank_one_fraction": float(base.extras["rank_one"].mean()),
+           "sensing_rank_one_fraction": float(base.extras["sensing_rank_one"].mean())}  # fmt: skip
+    ratio = {k: ts[k] / ref[k] for k in ("min_sinr", "ssnr")}
+    higher = [k for k, v in ratio.items() if v > 1]
+    not_dominated = bool(higher) and all(v >= 1 - WITHIN for v in ratio.values())
+    sdp_s = float(base.extras["seconds"].mean())
+    return {
+        "layout": layout, "N": N, "L": L, "M": M, "realizations": count, "seed": SEED,
+        "student": ts, "sdp_bisection": ref, "ratio_student_to_sdp": ratio,
+        "not_dominated": not_dominated,
+        "seconds_per_realization": {"student_per_ap_max": max(per_ap), "per_ap": per_ap,
+                                    "sdp_bisection": sdp_s,
+                                    "sdp_bisection_this_run_wall": base_wall / count},
+        "speedup": sdp_s / max(per_ap),
+        "selection": card["validation"],
+    }  # fmt: skip
+
+
+def fronthaul(
+    cfg: SystemConfig | None = None, pos: decentral.PosConfig | None = None
+) -> dict[str, Any]:
+    """Bytes per coherence block between the CPU and the TAPs (module docstring), for the
+    cell-free network ``cfg`` and the Pos-1 network ``pos`` (tau of ``cfg`` for both)."""
+    sc, pc = cfg or SystemConfig(), pos or decentral.PosConfig()
+    tau = sc.tau_c - sc.tau_p
+    out = {}
+    for name, (NT, MT, K) in (("cellfree", (sc.NT, sc.MT, sc.K)), ("pos1", (pc.L, pc.M, pc.N))):
+        up, down, symbols = NT * K * MT * BYTES, NT * MT * (K + 1) * BYTES, NT * K * tau * BYTES
+        out[name] = {
+            "tau": tau,
+            "centralized": {"estimates_up": up, "beams_down": down, "symbols_down": symbols,
+                            "total": up + down + symbols},
+            "decentralized": {"estimates_up": 0, "beams_down": 0, "symbols_down": symbols,
+                              "total": symbols},
+        }  # fmt: skip
+    return out
+
+
+def _plot(report: dict[str, Any], history: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    goal = report["goal"]
+    fig, ax = plt.subplots(2, 2, figsize=(11, 8))
+    for i, (metric, label) in enumerate((("val_ssnr", "SSNR"), ("val_sinr", "min-SINR"))):
+        a = ax[0, i]
+        for stage, colour in (("ssnr_teacher", "tab:green"), ("sinr_teacher", "tab:blue"),
+                              ("student", "tab:red")):  # fmt: skip
+            ys = history.get(stage, {}).get(metric, [])
+            a.plot(np.arange(1, len(ys) + 1), ys, color=colour, label=stage.replace("_", " "))
+        ref = goal["sdp_bisection"]["ssnr" if metric == "val_ssnr" else "min_sinr"]
+        a.axhline(ref, ls="--", color="k", label="SDP + bisection (mean)")
+        a.set(xlabel="epoch", ylabel=f"validation mean {label} (linear)",
+              title=f"Figs. 7-10 analogue: {label}, Pos-1, N = 5")  # fmt: skip
+        a.legend(fontsize=8)
+    a = ax[1, 0]
+    rows = [r for r in report["fig13"].values() if isinstance(r, dict)] or [goal]
+    x = np.arange(len(rows))
+    for j, (who, colour) in enumerate((("student", "tab:red"), ("sdp_bisection", "k"))):
+        a.bar(x + 0.2 * j - 0.3, [r[who]["min_sinr"] for r in rows], 0.2, color=colour,
+              alpha=0.6, label=f"{who} min-SINR")  # fmt: skip
+        a.bar(x + 0.2 * j + 0.1, [r[who]["ssnr"] for r in rows], 0.2, color=colour,
+              hatch="//", alpha=0.4, label=f"{who} SSNR")  # fmt: skip
+    a.set_xticks(x, [f"{r['layout']} N={r['N']}" for r in rows])
+    a.set(title="Fig. 16a analogue: means on the same realizations", ylabel="linear")
+    a.legend(fontsize=7)
+    a = ax[1, 1]
+    s = goal["seconds_per_realization"]
+    a.bar(["U-Net per AP", "SDP + bisection"], [s["student_per_ap_max"], s["sdp_bisection"]],
+          color=["tab:red", "k"])  # fmt: skip
+    a.set_yscale("log")
+    a.set(title=f"Fig. 16b analogue: s per realization ({goal['speedup']:.0f}x)", ylabel="s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:
+    sizes = SIZES[quick]
+    folder = shipped_models_dir()
+    path = folder / SET
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is not shipped: train it with cfisac train --family "
+                                "teacher-student --export models/teacher_student/ts_pos1_unet_n5.onnx")  # fmt: skip
+    goal = compare(path, "pos1", 5, sizes["sdp"], sizes["repeats"])
+    fig13: dict[str, Any] = {}
+    for n, name in POS2.items():
+        p = folder / name
+        fig13[f"N={n}"] = (compare(p, "pos2", n, sizes["sdp"], sizes["repeats"])
+                           if p.is_file() else f"missing: {name}")  # fmt: skip
+    history = _card(path)["training"].get("history", {})
+    report = {
+        "summary": {
+            "pos1_n5_student_to_sdp": goal["ratio_student_to_sdp"],
+            "pos1_n5_not_dominated": goal["not_dominated"],
+            "speedup_per_ap_vs_sdp": goal["speedup"],
+            "speedup_goal_1000x": goal["speedup"] >= 1000,
+            "fronthaul_estimates_decentralized_bytes": 0,
+        },
+        "goal": goal,
+        "fig13": fig13,
+        "fronthaul_bytes_per_block": fronthaul(),
+        "sdp_realizations": sizes["sdp"],
+    }
+    write_report(out_dir, NAME, report)
+    _plot(report, history, out_dir / f"{NAME}.png")
+    return report
