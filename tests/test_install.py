@@ -90,8 +90,8 @@ def test_the_wheel_ships_the_flowgraph_models_and_commands(wheel):
         "class cfisac_sim(gr.top_block)"
         in zipfile.Path(wheel, "gr_cfisac/flowgraphs/cfisac_sim.py").read_text()
     )
-    for model in (ROOT / "models").iterdir():
-        shipped = f"gr_cfisac/data/models/{model.name}"
+    for model in sorted(p for p in (ROOT / "models").rglob("*") if p.is_file()):
+        shipped = f"gr_cfisac/data/models/{model.relative_to(ROOT / 'models').as_posix()}"
         assert files.get(shipped) == model.stat().st_size, shipped  # the file, not a link
     for module in COMMANDS.values():
         assert module.replace(".", "/") + ".py" in files, module
