@@ -8,8 +8,8 @@
    (mean min-SINR, mean SSNR) is not dominated: at least one is higher and the other within 6 %.
 3. Fig. 16 analogue: run time per realization, per-AP inference (ONNX Runtime, one thread,
    batch 1; the slowest AP, the APs running in parallel as in the paper) against SDP +
-   bisection (its solve time; cached solutions carry the time measured when they were solved,
-   on this machine); goal >= 1000x. And the selection results (section 8.3) of every shipped set.
+   bisection solved afresh for the first realization in the same run (the cached solutions'
+   own solve times are reported too); goal >= 1000x. And the selection results (section 8.3) of every shipped set.
 4. Fig. 13 analogue: students at N = 2, 5, 8 on Pos-2, for the sets that are shipped
    (models/teacher_student/ts_pos2_unet_n{N}_ap0.onnx); the others are listed as missing.
 5. Fronthaul load per coherence block (bytes, complex64): the centralized STCIB moves every
@@ -33,6 +33,7 @@ import numpy as np
 from .. import decentral
 from ..config import SystemConfig
 from ..models import shipped_models_dir
+from ..precoding.convex.sdp_bisection import solve_one
 from ..precoding.registry import PrecoderSpec, Realization, make_precoder
 from .common import write_report
 
@@ -85,6 +86,11 @@ def compare(path: Path, layout: str, N: int, count: int, repeats: int) -> dict[s
            "gamma_high": float(base.extras["gamma_high"].mean()),
            "rank_one_fraction": float(base.extras["rank_one"].mean()),
            "sensing_rank_one_fraction": float(base.extras["sensing_rank_one"].mean())}  # fmt: skip
+    # one realization solved afresh in this run (no cache): the speed ratio's denominator
+    t = time.perf_counter()
+    solve_one(b.F[0], b.a_t[0], np.asarray(b.sensing.amp_t[0]) ** 2, np.full(L, cfg.power),
+              cfg.noise)  # fmt: skip
+    fresh = time.perf_counter() - t
     ratio = {k: ts[k] / ref[k] for k in ("min_sinr", "ssnr")}
     higher = [k for k, v in ratio.items() if v > 1]
     not_dominated = bool(higher) and all(v >= 1 - WITHIN for v in ratio.values())
@@ -94,9 +100,10 @@ def compare(path: Path, layout: str, N: int, count: int, repeats: int) -> dict[s
         "student": ts, "sdp_bisection": ref, "ratio_student_to_sdp": ratio,
         "not_dominated": not_dominated,
         "seconds_per_realization": {"student_per_ap_max": max(per_ap), "per_ap": per_ap,
-                                    "sdp_bisection": sdp_s,
+                                    "sdp_bisection": fresh,
+                                    "sdp_bisection_cached_mean": sdp_s,
                                     "sdp_bisection_this_run_wall": base_wall / count},
-        "speedup": sdp_s / max(per_ap),
+        "speedup": fresh / max(per_ap),
         "selection": card["validation"],
     }  # fmt: skip
 
