@@ -2,7 +2,7 @@
 ULA) serves K single-antenna users (eq 1 channels) with beams W (N, K) and senses M point
 targets with a radar waveform through F (N, N), transmitting x = W c + F s.
 
-Normalized units as the ``mumiso`` scenario: total power ||W||_F^2 + ||F||_F^2 <= P0 = 1 (29c),
+Normalized units as the ``mu_miso`` scenario: total power ||W||_F^2 + ||F||_F^2 <= P0 = 1 (29c),
 user noise sigma^2 = 1 / SNR (eq 28 prints 1 with the power as the SNR: the same ratios), radar
 noise sigma_z^2 = 1 / SNR too unless given. Sensing channel of eq 26:
 G_m = beta_m a_r(theta_m) a_t(theta_m)^H, beta_m ~ CN(0, 1), theta_m uniform in

@@ -1,4 +1,4 @@
-"""The ``mumiso`` scenario (paper 002, section II): a single-cell MU-MISO downlink with up to Km
+"""The ``mu_miso`` scenario (paper 002, section II): a single-cell MU-MISO downlink with up to Km
 single-antenna users and Nm BS antennas, of which K users and N antennas are active per block.
 
 Normalized units of paper 002: i.i.d. Rayleigh channels CN(0, 1) (eq 1), perfect CSI at the BS,

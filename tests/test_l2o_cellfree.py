@@ -53,4 +53,4 @@ def test_cellfree_model_refuses_another_system_or_scenario(model):
     with pytest.raises(ValueError, match="scenario"):
         from gr_cfisac import mumiso
 
-        make_precoder(PrecoderSpec("l2o", "mumiso", {"path": str(model)}), mumiso.MuMisoConfig())
+        make_precoder(PrecoderSpec("l2o", "mu_miso", {"path": str(model)}), mumiso.MuMisoConfig())

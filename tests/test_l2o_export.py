@@ -60,7 +60,7 @@ def test_onnx_matches_torch_on_every_active_size(exported, K, N):
 
 def test_card_states_the_model_and_validates(exported):
     card = read_l2o_card(exported.with_suffix(".json"))
-    assert card["scenario"] == "mumiso" and card["dimensions"] == {"Km": Km, "Nm": Nm}
+    assert card["scenario"] == "mu_miso" and card["dimensions"] == {"Km": Km, "Nm": Nm}
     assert card["architecture"]["T"] == 3 and card["architecture"]["Q_i"] == 4
     assert card["snr_db_range"] == [10.0, 20.0]
     assert card["onnx"]["parity_max_rel_diff"] <= PARITY_TOLERANCE
@@ -73,12 +73,12 @@ def test_card_states_the_model_and_validates(exported):
 
 def test_family_serves_any_k_with_the_isac_layout(exported):
     cfg = mumiso.MuMisoConfig(K=4, N=3, Km=Km, Nm=Nm, snr_db=15)
-    pre = make_precoder(PrecoderSpec("l2o", "mumiso", {"path": str(exported)}), cfg)
+    pre = make_precoder(PrecoderSpec("l2o", "mu_miso", {"path": str(exported)}), cfg)
     F = mumiso.draw(cfg, 5, 1, contiguous=True).active_channels()  # (5, 3, 4)
     active = np.array([[1, 1, 1, 1], [1, 0, 1, 1], [0, 0, 0, 1], [1, 1, 0, 0], [1, 1, 1, 1]], bool)
     W = pre(Realization(F, active=active)).W
     assert W.shape == (5, 3, 5)
-    assert np.all(W[..., 0] == 0)  # no sensing beam in mumiso
+    assert np.all(W[..., 0] == 0)  # no sensing beam in mu_miso
     assert np.all(W[:, :, 1:][np.broadcast_to(~active[:, None, :], (5, 3, 4))] == 0)
     np.testing.assert_allclose(np.linalg.norm(W, axis=(1, 2)), 1.0, rtol=1e-5)
     # the same as the graph on the padded inputs, and better than nothing: positive rates
@@ -90,7 +90,7 @@ def test_family_serves_any_k_with_the_isac_layout(exported):
 
 
 def test_family_refuses_what_does_not_fit_by_name(exported):
-    spec = PrecoderSpec("l2o", "mumiso", {"path": str(exported)})
+    spec = PrecoderSpec("l2o", "mu_miso", {"path": str(exported)})
     with pytest.raises(ValueError, match="K=7"):
         make_precoder(spec, mumiso.MuMisoConfig(K=7, N=3, Km=8, Nm=5))
     with pytest.raises(ValueError, match="N=6"):
@@ -156,6 +156,6 @@ def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path, monkeyp
 def test_a_model_path_is_routed_to_the_family_its_card_names(exported):
     from gr_cfisac.precoding.registry import spec_for
 
-    spec = spec_for(str(exported), "mumiso")
+    spec = spec_for(str(exported), "mu_miso")
     assert spec.name == "l2o" and spec.params == {"path": str(exported)}
     assert spec_for("models/stcib_joint.onnx").name == "onnx"

@@ -1,4 +1,4 @@
-"""MT-SAO-lift (paper 002) against the classical precoders on the ``mumiso`` scenario.
+"""MT-SAO-lift (paper 002) against the classical precoders on the ``mu_miso`` scenario.
 
 1. Fig. 8 analogue: sum rate vs K = 1..Km at N = round(0.7 Nm) active antennas (the paper's
    N = 28 of Nm = 40; N = 11 of Nm = 16) and 20 dB, for the shipped model (one model, every

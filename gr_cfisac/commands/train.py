@@ -148,7 +148,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=FAMILIES,
         default="stcib",
         help="stcib: the STCIB/CNN ISAC precoders (cell-free, default); l2o: the MT-SAO-lift "
-        f"learned optimizer of paper 002 (mumiso, any K <= Km, N <= Nm; recipe {L2O_SMALL}, "
+        f"learned optimizer of paper 002 (mu_miso, any K <= Km, N <= Nm; recipe {L2O_SMALL}, "
         f"--full {L2O_FULL}); sao_isac: paper 002's monostatic ISAC model ({SAO_ISAC}); "
         "teacher-student: paper 001's per-AP models (ts_small.yml, --full ts_full.yml)",
     )

@@ -5,7 +5,7 @@ The graph (``gr_cfisac.train.l2o.export``) takes the Km x Nm channel with user a
 masks and sigma^2; this family pads the core's F_hat (B, N, K) into it (the first N antennas and
 the K users, the inactive ones of ``Realization.active`` masked) and returns DESIGN's layout
 W (B, N, K+1): column 0 the sensing beam — zero, these models serve users only — and inactive
-users' columns zero. Scenarios: ``mumiso`` (paper 002's units: P = 1, sigma^2 = 1 / SNR within
+users' columns zero. Scenarios: ``mu_miso`` (paper 002's units: P = 1, sigma^2 = 1 / SNR within
 the card's SNR range) and ``cellfree`` when the card says the model was trained on cell-free
 channels (``"scenario": "cellfree"`` with its ``system``; N = NT MT, noise 1, power
 ``power_budget``: the channel goes in scaled by sqrt(power_budget) and W comes out scaled back).
@@ -28,7 +28,7 @@ from .registry import Family, PrecoderResult, PrecoderSpec, Realization, registe
 
 #: the graph's inputs, in order
 INPUTS = ("channel", "user_mask", "antenna_mask", "noise")
-SCENARIOS = ("mumiso", "cellfree")
+SCENARIOS = ("mu_miso", "cellfree")
 
 _TENSOR = {
     "type": "object",
@@ -256,10 +256,10 @@ def _check_config(host: L2OHost, scenario: str, cfg: Any) -> tuple[float, float]
             f"{name} was trained for scenario {trained!r} (its card's field scenario), not "
             f"{scenario!r}"
         )
-    if scenario == "mumiso":
+    if scenario == "mu_miso":
         if not all(hasattr(cfg, a) for a in ("K", "N", "snr_db", "noise", "power")):
             raise ValueError(
-                f"scenario 'mumiso' needs a gr_cfisac.mumiso.MuMisoConfig, got {type(cfg).__name__}"
+                f"scenario 'mu_miso' needs a gr_cfisac.mumiso.MuMisoConfig, got {type(cfg).__name__}"
             )
         host.check_size(int(cfg.K), int(cfg.N))
         lo, hi = host.snr_db_range

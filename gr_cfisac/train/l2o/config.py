@@ -19,7 +19,7 @@ from typing import Any
 
 ARCHS = ("mt-sao-lift", "mt-sao")
 #: scenarios a model can be trained on
-KINDS = ("mumiso", "cellfree")
+KINDS = ("mu_miso", "cellfree")
 #: ascent rule of eq 8: normalized gradient (ops.ascent) or the raw gradient (paper)
 ASCENTS = ("normalized", "raw")
 DEVICES = ("cpu", "cuda")
@@ -37,14 +37,14 @@ def _positive(section: str, name: str, value: Any, kind: type = int) -> None:
 
 @dataclass(frozen=True)
 class ScenarioSection:
-    """``kind`` mumiso (paper 002's units, SNR drawn from ``snr_db``) or cellfree (the Table-I
+    """``kind`` mu_miso (paper 002's units, SNR drawn from ``snr_db``) or cellfree (the Table-I
     network with ``system`` overrides; Km = its K, Nm = its N = NT MT; a pool of ``train_size``
     MMSE-estimated realizations of data seed ``data_seed`` cached under ``cache_dir``)."""
 
     Km: int = 16
     Nm: int = 16
     snr_db: tuple[float, float] = (20.0, 20.0)
-    kind: str = "mumiso"
+    kind: str = "mu_miso"
     system: dict = field(default_factory=dict)
     train_size: int = 20000
     data_seed: int = 2024

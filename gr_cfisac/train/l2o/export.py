@@ -150,7 +150,7 @@ def model_card(
         "dimensions": {"Km": Km, "Nm": Nm},
         "power": 1.0,
         "power_constraint": "total: ||W||_F^2 = P = 1 (paper 002, eq 4), applied in the graph",
-        "snr_db_range": list(s.snr_db) if s.kind == "mumiso" else [0.0, 0.0],
+        "snr_db_range": list(s.snr_db) if s.kind == "mu_miso" else [0.0, 0.0],
         "architecture": {
             "arch": m.arch,
             "T": m.layers,

@@ -79,7 +79,7 @@ def draw_batch(
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """``size`` masked draws at stage (K, N) as the graph's float32 inputs: channel
     (size, Km, 2Nm), users (size, Km), antennas (size, Nm), noise (size, 1) with the SNR
-    uniform in dB over the scenario's range (mumiso), or from a cell-free ``pool`` (plus the
+    uniform in dB over the scenario's range (mu_miso), or from a cell-free ``pool`` (plus the
     true channels as ``target``)."""
     if pool is not None:
         return pool.draw(cfg, K, N, size, rng)
