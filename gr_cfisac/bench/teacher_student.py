@@ -70,8 +70,9 @@ def compare(path: Path, layout: str, N: int, count: int, repeats: int) -> dict[s
     W = student(r).W
     # per-AP inference, batch 1: best of ``repeats`` for each AP, the slowest AP counts
     per_ap = []
+    first = decentral.realize(cfg, b.users[:1], b.target[:1])
     for ap in range(L):
-        one = Realization(b.F_hat[:1, ap * M : (ap + 1) * M], b.sensing)
+        one = Realization(first.F_hat[:, ap * M : (ap + 1) * M], first.sensing)
         times = []
         for _ in range(repeats):
             t = time.perf_counter()
