@@ -26,6 +26,7 @@ CORE = [
     "dataset",
     "precoding.registry",
     "precoding.builtin_families",
+    "demo",
 ]
 
 

@@ -80,7 +80,8 @@ def check_precoder(algorithm: str, scenario: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import demo_plots
-    from ..demo import print_comm_and_sensing, print_localization, run_flowgraph
+    from ..blocks.demo_run import run_flowgraph
+    from ..demo import print_comm_and_sensing, print_localization
     from ..models import resolve_model
 
     if args.blocks < 2:
