@@ -9,7 +9,7 @@ Five blocks, connected by port name (:class:`~gr_cfisac.blocks.wiring.Wiring`; p
 alike carry the same thing)::
 
     tap (tap_side) --tap0.., truth--> downlink --user1..--> metrics
-        |  \\--symbols, truth, W, geometry------------------> metrics
+        |  \\--symbols, truth, W, geometry, active----------> metrics
         \\--tap0.., truth--> echo --rap1..--> rap (rap_side) --fix--> metrics
             geometry ------------------------^   \\--rap1..--------------> metrics
 

@@ -10,12 +10,18 @@ Ports (per coherence block):
   - in ``geometry``       complex64[geometry], 1 item: sensing geometry (for the CRB)
   - in ``rap`` x NR       complex64[MR], tau items: what RAP j received (echo_channel)
   - in ``fix``            float32[fix], 1 item: the fused target position and angles (fusion)
+- in ``active``, optional float32[K], 1 item: the active-user mask (scenario source);
+  unconnected: every user is active
 - out ``rates``, optional float32[K + NR], 1 item: measured communication rates then sensing
   rates (bps/Hz), for QT GUI time sinks
 - out ``equalized``, optional complex64, tau items: user ``display_user``'s symbols divided by
   the measured gain (for a constellation display)
-- message out ``metrics``: {cb, sinr_db, rate, scnr_db, sensing_rate, position_error_m,
-  angle_error_deg} every ``msg_interval`` blocks
+- message out ``metrics``: {cb, active (K,) 0/1, active_count, sinr_db, rate, sum_rate,
+  scnr_db, sensing_rate, position_error_m, angle_error_deg} every ``msg_interval`` blocks
+
+Inactive users (mask 0) have no metrics: their SINR and rate are recorded as 0 (never NaN) and
+left out of every mean — a user's mean rate and SINR are over the blocks it was active in (0,
+i.e. -inf dB, if it never was), the sum rate of a block sums its active users.
 
 Measured, per block, from the samples (not from the formulas):
 - SINR_k: least-squares gain g = <y_k, x_k> / tau, residual e = y_k - g x_k, SINR = (|g|^2 -
@@ -128,12 +134,19 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             inputs += [Port("geometry", np.complex64, self.geometry.size, 1)]
             inputs += [Port(f"rap{j + 1}", np.complex64, cfg.MR, cfg.tau) for j in range(cfg.NR)]
             inputs += [Port("fix", np.float32, self.fix.size, 1)]
+        inputs += [Port("active", np.float32, cfg.K, 1)]
         outputs = [
             Port("rates", np.float32, cfg.K + cfg.NR, 1),
             Port("equalized", np.complex64, 1, cfg.tau),
         ]
         super().__init__(
-            "cfisac_metrics_sink", cfg, inputs, outputs, min_outputs=0, max_blocks=max_blocks
+            "cfisac_metrics_sink",
+            cfg,
+            inputs,
+            outputs,
+            min_inputs=len(inputs) - 1,
+            min_outputs=0,
+            max_blocks=max_blocks,
         )
         self.display_user = int(display_user)
         self.print_interval = int(print_interval)
@@ -166,12 +179,20 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         x = np.swapaxes(ins[K][:], 1, 2).astype(np.complex128)  # (n, K+1, tau)
         truth = self.truth.unpack(ins[K + 1][:, 0])
         W = self.whole.unpack(ins[K + 2][:, 0])["W"]
-        rec: dict[str, np.ndarray] = {"cb": cb.copy()}
+        if len(ins) == len(self.in_ports):
+            active = ins[-1][:, 0] > 0.5
+        else:
+            active = np.ones((n, K), bool)
+        rec: dict[str, np.ndarray] = {"cb": cb.copy(), "active": active}
+        rec["active_count"] = active.sum(1)
         sinr_meas, gain = measured_sinr(y, x[:, 1:])
-        rec["sinr"] = sinr_meas
-        rec["sinr_formula"] = sinr(truth["F"], W)
-        rec["rate"] = rate(sinr_meas, cfg.kappa)
+        # an inactive user has no metrics: 0, never NaN, and left out of the means
+        rec["sinr"] = np.where(active, sinr_meas, 0.0)
+        rec["sinr_formula"] = np.where(active, sinr(truth["F"], W), 0.0)
+        rec["rate"] = rate(rec["sinr"], cfg.kappa)
         rec["rate_formula"] = rate(rec["sinr_formula"], cfg.kappa)
+        rec["sum_rate"] = rec["rate"].sum(1)
+        rec["sum_rate_formula"] = rec["rate_formula"].sum(1)
         if self.with_sensing:
             rec.update(self._sensing(ins, truth, W, x))
         self._record(rec)
@@ -242,7 +263,13 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         f.flush()
 
     def _message(self, rec: dict[str, np.ndarray], j: int):
-        fields = {"sinr_db": _db(rec["sinr"][j]), "rate": rec["rate"][j]}
+        fields = {
+            "active": rec["active"][j].astype(np.int64),
+            "active_count": int(rec["active_count"][j]),
+            "sinr_db": _db(rec["sinr"][j]),
+            "rate": rec["rate"][j],
+            "sum_rate": float(rec["sum_rate"][j]),
+        }
         if "scnr" in rec:
             fields.update(
                 scnr_db=_db(rec["scnr"][j]),
@@ -264,7 +291,9 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
 
     def results(self) -> dict[str, np.ndarray]:
         """The last ``history`` recorded blocks, oldest first: name -> (blocks, ...) arrays,
-        linear units, angles in radians. Keys: cb, sinr, sinr_formula, rate, rate_formula and,
+        linear units, angles in radians. Keys: cb, active (blocks, K) bool, active_count,
+        sinr, sinr_formula, rate, rate_formula (0 for inactive users), sum_rate,
+        sum_rate_formula (over the active users) and,
         with sensing, scnr, scnr_formula, sensing_rate, sensing_rate_formula, position_error,
         angle_error, angle_crb, peb."""
         return self._ring.window()
@@ -273,7 +302,10 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         """Averages over the window of :meth:`results` (the last ``history`` blocks): mean
         SINR/SCNR (dB of the linear mean), mean rates, RMS position and angle errors (misses
         excluded) with the RMS bounds. ``blocks``: blocks in the window; ``blocks_total``: every
-        block recorded."""
+        block recorded. Per-user means (sinr, rate) are over the blocks the user was active in
+        (0 if none); ``sum_rate`` / ``sum_rate_formula``: the mean per-block sum over the
+        active users; ``active_count_mean``; ``active_fraction`` (K,): share of blocks each
+        user was active in."""
         r = self.results()
         if not r:
             return {"blocks": 0, "blocks_total": 0}
@@ -281,12 +313,20 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             "blocks": len(r["cb"]),
             "blocks_total": self._ring.count,
         }
-        for k in ("sinr", "sinr_formula", "scnr", "scnr_formula"):
+        active = r["active"]
+        served = np.maximum(active.sum(0), 1)  # a never-active user's mean: 0 (no metrics)
+        for k in ("sinr", "sinr_formula"):
+            out[k + "_db"] = _db(np.where(active, r[k], 0.0).sum(0) / served)
+        for k in ("rate", "rate_formula"):
+            out[k] = np.where(active, r[k], 0.0).sum(0) / served
+        for k in ("scnr", "scnr_formula"):
             if k in r:
                 out[k + "_db"] = _db(r[k].mean(0))
-        for k in ("rate", "rate_formula", "sensing_rate", "sensing_rate_formula"):
+        for k in ("sum_rate", "sum_rate_formula", "sensing_rate", "sensing_rate_formula"):
             if k in r:
                 out[k] = r[k].mean(0)
+        out["active_count_mean"] = float(r["active_count"].mean())
+        out["active_fraction"] = active.mean(0)
         if "position_error" in r:
             pe = r["position_error"]
             ok = np.isfinite(pe)
@@ -317,8 +357,10 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             f"cfisac metrics over {window} blocks: SINR dB measured "
             f"[{fmt(f'{v:.1f}' for v in s['sinr_db'])}] formula "
             f"[{fmt(f'{v:.1f}' for v in s['sinr_formula_db'])}], sum rate "
-            f"{np.sum(s['rate']):.2f} bps/Hz"
+            f"{s['sum_rate']:.2f} bps/Hz"
         )
+        if s["active_count_mean"] < self.cfg.K:
+            line += f" (on average {s['active_count_mean']:.2f} of {self.cfg.K} users active)"
         if "sensing_rate" in s:
             line += (
                 f"; sensing rate [{fmt(f'{v:.3f}' for v in s['sensing_rate'])}] bps/Hz; position "

@@ -4,9 +4,19 @@ Ports (per coherence block, one item each):
 
 - in ``estimate`` x NT  complex64[K MT]: TAP i's h_hat_ik (from pilot_estimator)
 - in ``geometry``       complex64[geometry]: the network-known sensing geometry
+- in ``active``         float32[K], optional: the active-user mask of the block (scenario
+  source); unconnected: every user is served
 - out ``beam`` x NT     complex64[MT (K+1)]: TAP i's rows W_bar_i of W (eq 12), sensing beam first
 - out ``W``             complex64[N (K+1)]: the whole W, for monitors and metrics
-- message out ``beamformer``: {cb, W (N, K+1), algorithm} every ``msg_interval`` blocks
+- message out ``beamformer``: {cb, W (N, K+1), algorithm, and with a mask ``active`` (K,)
+  0/1} every ``msg_interval`` blocks
+
+Active users: only the users the mask marks active are served, inactive users get zero beams
+(DESIGN.md, variable user count). The mask goes to the registry with the estimates
+(``Realization.active``): a fixed-K family precodes each distinct mask's blocks for their active
+users (the sub-problem with the active users' channels only), a variable-K family (l2o) takes
+the mask itself; a per-AP family is run per TAP on the same sub-problems. Blocks with the same
+mask are precoded in one batched call.
 
 ``algorithm``: any precoder family of the registry (gr_cfisac.precoding.registry; see
 :func:`resolve_precoder` for how the block's parameters map onto a family's):
@@ -39,6 +49,7 @@ from collections.abc import Callable
 import numpy as np
 import pmt
 
+from ..active_users import mask_groups, take_blocks
 from ..channels import SensingGeometry
 from ..config import SystemConfig
 from ..precoding import registry
@@ -131,9 +142,17 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         self.whole = precoder_layout(cfg)
         inputs = [Port(f"estimate{i}", np.complex64, self.estimate.size, 1) for i in range(cfg.NT)]
         inputs.append(Port("geometry", np.complex64, self.geometry.size, 1))
+        inputs.append(Port("active", np.float32, cfg.K, 1))
         outputs = [Port(f"beam{i}", np.complex64, self.beam.size, 1) for i in range(cfg.NT)]
         outputs.append(Port("W", np.complex64, self.whole.size, 1))
-        super().__init__("cfisac_precoder", cfg, inputs, outputs, max_blocks=max_blocks)
+        super().__init__(
+            "cfisac_precoder",
+            cfg,
+            inputs,
+            outputs,
+            min_inputs=len(inputs) - 1,
+            max_blocks=max_blocks,
+        )
         self.algorithm = str(algorithm)
         self.design = resolve_precoder(
             algorithm,
@@ -177,18 +196,13 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         h = np.stack([ins[i][:, 0] for i in range(NT)], axis=1).reshape(n, NT, cfg.K, MT)
         F_hat = np.transpose(h, (0, 1, 3, 2)).reshape(n, cfg.N, cfg.K).astype(np.complex128)
         sg = unpack_geometry(cfg, ins[NT][:, 0])
-        if self.per_ap:  # each TAP from its own estimates (the family's per-AP call)
-            W = np.concatenate(
-                [
-                    self.design.per_ap(
-                        i, registry.Realization(F_hat[:, i * MT : (i + 1) * MT], sg, None, cb)
-                    ).W
-                    for i in range(NT)
-                ],
-                axis=1,
-            )
+        active = ins[NT + 1][:, 0] > 0.5 if len(ins) > NT + 1 else None
+        if active is not None and active.all():
+            active = None  # everyone served: the family's plain call
+        if self.per_ap:
+            W = self._per_ap(F_hat, sg, active, cb)
         else:
-            W = np.asarray(self.design(registry.Realization(F_hat, sg, None, cb)).W)
+            W = np.asarray(self.design(registry.Realization(F_hat, sg, active, cb)).W)
         if self.remote and self.design.status != self._remote_status:
             self._remote_status = self.design.status
             report = self.logger.info if self._remote_status == "ok" else self.logger.warn
@@ -208,6 +222,30 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         if self.msg_interval and self.subscribed("beamformer"):
             for j in np.flatnonzero(cb % self.msg_interval == 0):
                 fields = {"W": W[j], "algorithm": self.algorithm}
+                if len(ins) > NT + 1:
+                    fields["active"] = (ins[NT + 1][j, 0] > 0.5).astype(np.int64)
                 if self.remote:
                     fields["remote_status"] = self.design.status
                 self.publish("beamformer", encode(int(cb[j]), **fields))
+
+    def _per_ap(self, F_hat: np.ndarray, sg: SensingGeometry, active, cb) -> np.ndarray:
+        """Each TAP's rows from its own estimates (the family's per-AP call), for the active
+        users of each distinct mask (zero columns for the others)."""
+        cfg = self.cfg
+        NT, MT, n = cfg.NT, cfg.MT, len(cb)
+        if active is None:
+            groups = [(np.ones(cfg.K, bool), np.arange(n))]
+        else:
+            groups = list(mask_groups(active))
+        W = np.zeros((n, cfg.N, cfg.K + 1), complex)
+        for mask, rows in groups:
+            users = np.flatnonzero(mask)
+            if users.size == 0:
+                continue  # nobody to serve in these blocks
+            sub_sg = sg if len(rows) == n else take_blocks(sg, rows)
+            cols = np.concatenate([[0], users + 1])
+            for i in range(NT):
+                F_i = F_hat[rows][:, i * MT : (i + 1) * MT][:, :, users]
+                part = self.design.per_ap(i, registry.Realization(F_i, sub_sg, None, cb[rows]))
+                W[np.ix_(rows, np.arange(i * MT, (i + 1) * MT), cols)] = part.W
+        return W

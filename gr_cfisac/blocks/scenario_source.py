@@ -7,18 +7,24 @@ Ports (N = NT MT; per coherence block ``cb``, tagged on its first item):
 - out ``truth``         complex64[truth], 1 item: true F, realized G_t/G_c, positions, angles
 - out ``geometry``      complex64[geometry], 1 item: the network-known sensing geometry
   (amplitudes and steering vectors of eq 16, what precoders may use)
+- out ``active``        float32[K], 1 item, optional: the active-user mask (1: user k+1 is
+  served in this block, 0: it left), from ``active_users`` or the random join/leave process
+  (gr_cfisac.active_users); all ones by default
 
 (layouts in :mod:`gr_cfisac.blocks.layout`). Every block is a fresh draw of the small-scale
 fading, the users' pilot noise and the RCS fluctuations varpi; users and target move in
 straight lines at a set speed, bouncing off the edges of the area (positions are a closed-form
 function of ``cb``). The scene is drawn once from ``seed``; block ``cb`` is reproducible
-whatever the call sizes (:mod:`gr_cfisac.blocks._chunks`).
+whatever the call sizes (:mod:`gr_cfisac.blocks._chunks`). Channels and pilots are drawn for
+all K users whatever the mask (an inactive user's channel is there; the network just does not
+serve it), so a run with users leaving is the same realization as one without.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..active_users import JoinLeave, parse_schedule
 from ..channels import (
     draw_comm_channels,
     draw_rcs,
@@ -34,6 +40,7 @@ from ._chunks import ChunkedDraws
 from .layout import geometry_layout, pack_geometry, stats_layout, truth_layout
 
 _SCENE_STREAM = 1
+_ACTIVE_STREAM = 2
 
 
 class scenario_source(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
@@ -47,6 +54,12 @@ class scenario_source(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         user_speed_mps, target_speed_mps: speeds of users and target (m/s).
         block_interval_s: time between coherence blocks (None: tau_c / bandwidth).
         max_blocks: coherence blocks per work() call at most.
+        active_users: who is active per block (gr_cfisac.active_users.parse_schedule): None
+            (everyone), a (blocks, K) table of 0/1, change points [[block, mask], ...] (or
+            their JSON text), or a callable cb -> (n, K).
+        user_leave_prob, user_join_prob: instead of a schedule, a random join/leave process
+            seeded by ``seed``: per block, an active user leaves and an inactive one rejoins
+            with these probabilities (0, 0: nobody leaves).
     """
 
     def __init__(
@@ -59,6 +72,9 @@ class scenario_source(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         target_speed_mps: float = 0.0,
         block_interval_s: float | None = None,
         max_blocks: int = 64,
+        active_users=None,
+        user_leave_prob: float = 0.0,
+        user_join_prob: float = 0.0,
     ) -> None:
         cfg = check_config(config)
         if int(num_blocks) < 0:
@@ -74,6 +90,15 @@ class scenario_source(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         )
         if interval <= 0:
             raise ValueError(f"scenario_source: block_interval_s must be > 0, got {interval}")
+        if active_users is not None and (user_leave_prob or user_join_prob):
+            raise ValueError(
+                "scenario_source: give either active_users (a schedule) or user_leave_prob / "
+                "user_join_prob (a random process), not both"
+            )
+        if user_leave_prob or user_join_prob:
+            schedule = JoinLeave(cfg.K, user_leave_prob, user_join_prob, seed, _ACTIVE_STREAM)
+        else:
+            schedule = parse_schedule(active_users, cfg.K, "scenario_source: active_users")
         self.stats = stats_layout(cfg)
         self.truth = truth_layout(cfg)
         self.geometry = geometry_layout(cfg)
@@ -82,9 +107,19 @@ class scenario_source(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             + [Port(f"stats{i}", np.complex64, self.stats.size, 1) for i in range(cfg.NT)]
             + [Port("truth", np.complex64, self.truth.size, 1)]
             + [Port("geometry", np.complex64, self.geometry.size, 1)]
+            + [Port("active", np.float32, cfg.K, 1)]
         )
-        super().__init__("cfisac_scenario_source", cfg, [], outputs, max_blocks=max_blocks)
+        super().__init__(
+            "cfisac_scenario_source",
+            cfg,
+            [],
+            outputs,
+            min_outputs=len(outputs) - 1,
+            max_blocks=max_blocks,
+        )
         self.num_blocks = int(num_blocks)
+        #: cb (n,) -> (n, K) bool: who is active in each block
+        self.active_users = schedule
         self.mobility = Mobility(cfg, seed, scene, user_speed_mps, target_speed_mps, interval)
         self.pilots = orthogonal_pilots(cfg.K, cfg.tau_p)
         self.draws = ChunkedDraws(seed, _SCENE_STREAM, self._draw)
@@ -135,3 +170,5 @@ class scenario_source(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             outs[NT + i][:, 0] = d["stats"][:, i]
         outs[2 * NT][:, 0] = d["truth"]
         outs[2 * NT + 1][:, 0] = d["geometry"]
+        if len(outs) > 2 * NT + 2:
+            outs[2 * NT + 2][:, 0] = self.active_users(cb)

@@ -17,6 +17,8 @@ block, a ``cb`` tag on every block's first item; layouts in :mod:`gr_cfisac.layo
 - out ``geometry``              complex64[geometry], 1 item: the network-known sensing geometry
   (may stay unconnected)
 - out ``W``                     complex64[N(K+1)], 1 item: the block's ISAC beamformer
+- out ``active``                float32[K], 1 item: the scenario's active-user mask (may stay
+  unconnected; the precoder inside serves the active users only)
 - out ``pilots0`` .., ``stats0`` .. (x NT each, may stay unconnected): TAP i's received pilots
   (complex64[MT], tau_p items) and known statistics (1 item), e.g. for a SigMF recording
 - message out ``beamformer``: the precoder's message
@@ -45,7 +47,8 @@ class tap_side(HierBlock):  # noqa: N801 - GNU Radio block naming
 
     Args (each goes to the part named; see its docstring):
         config: the flowgraph's SystemConfig.
-        seed, num_blocks, scene, user_speed_mps, target_speed_mps, block_interval_s:
+        seed, num_blocks, scene, user_speed_mps, target_speed_mps, block_interval_s,
+        active_users, user_leave_prob, user_join_prob:
             scenario_source (the transmitter's seed is ``seed + 1``).
         method: pilot_estimator ("mmse" or "ls").
         algorithm, sensing_fraction, sensing_beam, per_tap, regime, eta, threshold, threads,
@@ -81,6 +84,9 @@ class tap_side(HierBlock):  # noqa: N801 - GNU Radio block naming
         msg_interval: int = 1,
         sensing_symbols: str = "gaussian",
         max_blocks: int | Mapping[str, int] = 64,
+        active_users=None,
+        user_leave_prob: float = 0.0,
+        user_join_prob: float = 0.0,
     ) -> None:
         cfg = check_config(config)
 
@@ -97,6 +103,9 @@ class tap_side(HierBlock):  # noqa: N801 - GNU Radio block naming
                 target_speed_mps=target_speed_mps,
                 block_interval_s=block_interval_s,
                 max_blocks=mb("scenario"),
+                active_users=active_users,
+                user_leave_prob=user_leave_prob,
+                user_join_prob=user_join_prob,
             ),
             "estimator": pilot_estimator(cfg, method=method, max_blocks=mb("estimator")),
             "precoder": precoder(
@@ -130,6 +139,7 @@ class tap_side(HierBlock):  # noqa: N801 - GNU Radio block naming
             ports_named(parts["transmitter"].out_ports, [*taps, "symbols"])
             + ports_named(parts["scenario"].out_ports, ["truth", "geometry"])
             + ports_named(parts["precoder"].out_ports, ["W"])
+            + ports_named(parts["scenario"].out_ports, ["active"])
             + ports_named(parts["scenario"].out_ports, uplink)
         )
         data = [f"data{k + 1}" for k in range(cfg.K)]
@@ -145,6 +155,7 @@ class tap_side(HierBlock):  # noqa: N801 - GNU Radio block naming
         w.connect_by_name("scenario", "estimator")  # pilots, stats
         w.connect_by_name("estimator", "precoder")  # estimates
         w.connect(("scenario", "geometry"), ("precoder", "geometry"))
+        w.connect(("scenario", "active"), ("precoder", "active"))
         w.connect_by_name("precoder", "transmitter")  # beams
         for part in parts:
             self.export(part)
