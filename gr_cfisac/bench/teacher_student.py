@@ -17,7 +17,9 @@
    per-TAP precoders move neither. Both need the K users' tau data symbols at every TAP.
    Counted for the cell-free Table-I network and for Pos-1.
 
-SDP solutions are cached under data/sdp_bisection (one .npz per realization). Writes
+SDP solutions are cached under data/sdp_bisection (one .npz per realization) and solved on the
+sweep runner: a local Dask cluster (one worker per core) unless ``scheduler`` ("sync",
+"tcp://HOST:PORT"; ``cfisac bench teacher-student --scheduler``) says otherwise. Writes
 bench/teacher-student.json and bench/teacher-student.png.
 """
 
@@ -35,6 +37,7 @@ from ..config import SystemConfig
 from ..models import shipped_models_dir
 from ..precoding.convex.sdp_bisection import solve_one
 from ..precoding.registry import PrecoderSpec, Realization, make_precoder
+from ..sweep import default_workers, plan
 from .common import write_report
 
 NAME = "teacher-student"
@@ -54,15 +57,28 @@ def _card(path: Path) -> dict[str, Any]:
     return json.loads(path.with_suffix(".json").read_text())
 
 
-def compare(path: Path, layout: str, N: int, count: int, repeats: int) -> dict[str, Any]:
-    """Student set at ``path`` vs sdp_bisection on ``count`` realizations of (layout, N)."""
+def sdp_placement(scheduler: str | None) -> dict[str, Any]:
+    """sdp_bisection's ``workers``/``scheduler`` parameters: a local cluster with one worker per
+    core for None or "local", else ``scheduler`` as given ("sync", "tcp://HOST:PORT")."""
+    if scheduler in (None, "", "local"):
+        return {"workers": default_workers()}
+    plan(scheduler)  # a bad address fails here, before any work
+    return {"scheduler": scheduler}
+
+
+def compare(
+    path: Path, layout: str, N: int, count: int, repeats: int, scheduler: str | None = None
+) -> dict[str, Any]:
+    """Student set at ``path`` vs sdp_bisection on ``count`` realizations of (layout, N), the
+    SDPs solved where ``scheduler`` says (:func:`sdp_placement`)."""
     card = _card(path)
     L, M = card["model_set"]["L"], card["model_set"]["M"]
     cfg = decentral.PosConfig(layout, L=L, M=M, N=N)
     pool = decentral.draw(cfg, POOL, SEED)
     b = decentral.realize(cfg, pool.users[:count], pool.target[:count])
     r = Realization(b.F_hat, b.sensing)
-    sdp = make_precoder(PrecoderSpec("sdp_bisection", layout, {"cache_dir": str(CACHE)}), cfg)
+    params = {"cache_dir": str(CACHE), **sdp_placement(scheduler)}
+    sdp = make_precoder(PrecoderSpec("sdp_bisection", layout, params), cfg)
     t0 = time.perf_counter()
     base = sdp(r)
     base_wall = time.perf_counter() - t0
@@ -170,18 +186,19 @@ def _plot(report: dict[str, Any], history: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:
+def run(out_dir: Path, quick: bool = False, scheduler: str | None = None) -> dict[str, Any]:
     sizes = SIZES[quick]
+    sdp_placement(scheduler)
     folder = shipped_models_dir()
     path = folder / SET
     if not path.is_file():
         raise FileNotFoundError(f"{path} is not shipped: train it with cfisac train --family "
                                 "teacher-student --export models/teacher_student/ts_pos1_unet_n5.onnx")  # fmt: skip
-    goal = compare(path, "pos1", 5, sizes["sdp"], sizes["repeats"])
+    goal = compare(path, "pos1", 5, sizes["sdp"], sizes["repeats"], scheduler)
     fig13: dict[str, Any] = {}
     for n, name in POS2.items():
         p = folder / name
-        fig13[f"N={n}"] = (compare(p, "pos2", n, sizes["sdp"], sizes["repeats"])
+        fig13[f"N={n}"] = (compare(p, "pos2", n, sizes["sdp"], sizes["repeats"], scheduler)
                            if p.is_file() else f"missing: {name}")  # fmt: skip
     history = _card(path)["training"].get("history", {})
     report = {
@@ -196,6 +213,7 @@ def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:
         "fig13": fig13,
         "fronthaul_bytes_per_block": fronthaul(),
         "sdp_realizations": sizes["sdp"],
+        "sdp_placement": sdp_placement(scheduler),
     }
     write_report(out_dir, NAME, report)
     _plot(report, history, out_dir / f"{NAME}.png")

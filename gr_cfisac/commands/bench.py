@@ -32,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("bench"), help="report folder")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     add_scenario_argument(parser, "benchmarked (core and precoders)")
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        help="where benchmarks that sweep (teacher-student) run their points: 'local' (a local "
+        "Dask cluster, one worker per core; the default), 'sync' (in process) or the "
+        "tcp://HOST:PORT of a running Dask scheduler (docs/sweeps.md)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,10 +53,19 @@ def run(args: argparse.Namespace) -> int:
             f"--scenario {args.scenario}: benchmark(s) {sorted(set(names) - takes)} run the "
             f"{DEFAULT} network only; run {sorted(takes) or 'core, precoders'} for other scenarios"
         )
+    sweeps = {n for n, m in modules.items() if "scheduler" in inspect.signature(m.run).parameters}
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is not None and not sweeps:
+        raise ValueError(
+            f"--scheduler: benchmark(s) {names} run no sweep; it applies to the benchmarks "
+            "that sweep (teacher-student)"
+        )
     for name, module in modules.items():
         t0 = time.perf_counter()
         print(f"== bench {name}")
         kwargs = {"scenario": args.scenario} if name in takes else {}
+        if name in sweeps:
+            kwargs["scheduler"] = scheduler
         report = module.run(args.out, args.quick, **kwargs)
         summary = report.get("summary", {})
         print(json.dumps(summary, indent=2, default=float))

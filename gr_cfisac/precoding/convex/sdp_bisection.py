@@ -5,16 +5,17 @@ extracted from its solution (``problems.extract_beams``). Central: it needs ever
 
 Per realization it reports gamma_high, the SDP's (relaxed) optimal SSNR, the SSNR and min-SINR
 of the extracted beams, whether the SDP's user covariances and the sensing remainder are rank
-one, and the solve time. Results are cached on disk, one ``.npz`` per realization named by a
-hash of its inputs and settings, so a bench or a re-run never solves a realization twice.
-Realizations run in a process pool with ``workers`` > 1.
+one, and the solve time. Realizations run on the project's sweep runner
+(:func:`gr_cfisac.sweep.run_points`: in process by default, a local Dask cluster with
+``workers`` > 1, an existing one with ``scheduler``); results are cached on disk, one ``.npz``
+per realization named by a hash of its inputs and settings (:func:`cache_key`), so a bench or a
+re-run never solves a realization twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ...decentral import sinr, ssnr
+from ...sweep import run_points
 from ..registry import Family, PrecoderResult, PrecoderSpec, Realization, register
 from . import problems
 
@@ -97,21 +99,15 @@ def cache_key(F, a_t, gain, power, noise, settings: Settings) -> str:
     return h.hexdigest()[:32]
 
 
-def _cached(args: tuple) -> tuple[np.ndarray, dict[str, float]]:
-    F, a_t, gain, power, noise, settings, cache_dir = args
-    path = None
-    if cache_dir:
-        path = Path(cache_dir) / f"{cache_key(F, a_t, gain, power, noise, settings)}.npz"
-        if path.is_file():
-            with np.load(path) as z:
-                return z["W"], {k: float(z[k]) for k in EXTRAS}
-    W, extras = solve_one(F, a_t, gain, power, noise, settings)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, W=W, **extras)
-        tmp.replace(path)  # atomic: a stopped run never leaves half a file
-    return W, extras
+def solve_point(point: tuple) -> dict[str, Any]:
+    """One sweep point (F, a_t, gain, power, noise, settings) -> {"W": W, **extras}."""
+    W, extras = solve_one(*point)
+    return {"W": W, **extras}
+
+
+def point_cache_key(point: tuple) -> str:
+    """The cache file name of one sweep point: :func:`cache_key` of its inputs."""
+    return cache_key(*point)
 
 
 def solve_batch(
@@ -122,27 +118,27 @@ def solve_batch(
     noise: float,
     settings: Settings = Settings(),
     cache_dir: str | Path | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
+    scheduler: Any = None,
+    progress: bool = False,
 ) -> PrecoderResult:
     """B realizations: F (B, L M, N), a_t (B, L, M), gain (B, L, L) or scalar, power (L,)
-    -> PrecoderResult(W (B, L M, N+1), extras (B,) each of EXTRAS), cached in ``cache_dir``."""
+    -> PrecoderResult(W (B, L M, N+1), extras (B,) each of EXTRAS), cached in ``cache_dir``.
+    ``workers``/``scheduler`` as :func:`gr_cfisac.sweep.run_points` (workers=1: in process)."""
     F, a_t = np.asarray(F), np.asarray(a_t)
     if F.ndim != 3 or a_t.ndim != 3 or F.shape[1] != a_t.shape[1] * a_t.shape[2]:
         raise ValueError(f"F must be (B, L M, N) and a_t (B, L, M); got {F.shape}, {a_t.shape}")
     B, L, _ = a_t.shape
     gain = np.broadcast_to(np.asarray(gain, float), (B, L, L))
     power = np.broadcast_to(np.asarray(power, float), (L,))
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    jobs = [(F[b], a_t[b], gain[b], power, float(noise), settings,
-             None if cache_dir in (None, "") else str(cache_dir)) for b in range(B)]  # fmt: skip
-    if workers == 1 or B == 1:
-        out = [_cached(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(min(workers, B)) as pool:
-            out = list(pool.map(_cached, jobs))
-    W = np.stack([w for w, _ in out])
-    extras = {k: np.array([e[k] for _, e in out]) for k in EXTRAS}
+    if scheduler not in (None, "", "local") and workers == 1:
+        workers = None  # the default workers=1 means "in process" only without a scheduler
+    points = [(F[b], a_t[b], gain[b], power, float(noise), settings) for b in range(B)]
+    out = run_points(solve_point, points, scheduler=scheduler, workers=workers,
+                     cache_dir=cache_dir or None, key=point_cache_key, progress=progress,
+                     desc="sdp_bisection")  # fmt: skip
+    W = np.stack([r["W"] for r in out])
+    extras = {k: np.array([float(r[k]) for r in out]) for k in EXTRAS}
     return PrecoderResult(W, extras)
 
 
@@ -167,7 +163,8 @@ def _build(spec: PrecoderSpec, cfg: Any):
         sg = r.sensing
         return solve_batch(r.F_hat, sg.aT_t, np.asarray(sg.amp_t) ** 2,
                            np.full(cfg.L, cfg.power), cfg.noise, settings,
-                           p["cache_dir"] or None, int(p["workers"]))  # fmt: skip
+                           p["cache_dir"] or None, int(p["workers"]),
+                           p["scheduler"] or None)  # fmt: skip
 
     return design
 
@@ -185,6 +182,7 @@ FAMILY = register(
             "sdp_solver": "SCS",
             "cache_dir": "",
             "workers": 1,
+            "scheduler": "",
         },
         frozenset({"estimates", "sensing_geometry"}),
         scenarios=("pos1", "pos2"),
