@@ -132,8 +132,13 @@ def test_communication_only_sink(run):
     sink = metrics_sink(cfg, with_sensing=False, print_interval=0, msg_interval=0)
     run_block(sink, ports[: cfg.K + 3], n_outputs=0)
     res = sink.results()
-    assert set(res) == {"cb", "sinr", "sinr_formula", "rate", "rate_formula"}
-    assert len(res["cb"]) == B
+    assert set(res) == {"cb", "sinr", "sinr_formula", "rate", "rate_formula"} | {
+        "active",
+        "active_count",
+        "sum_rate",
+        "sum_rate_formula",
+    }
+    assert len(res["cb"]) == B and res["active"].all()  # no mask input: everyone active
 
 
 def test_bad_parameters(cfg):

@@ -25,7 +25,7 @@ def outs():
 
 
 def test_every_port_has_one_cb_tag_per_block(cfg, outs):
-    assert len(outs) == 2 * cfg.NT + 2
+    assert len(outs) == 2 * cfg.NT + 3  # pilots, stats, truth, geometry, active
     for o in outs:
         per = o.data.shape[1]
         assert o.data.shape[0] == N_BLOCKS

@@ -145,6 +145,7 @@ def test_ports_are_designs_items(cfg):
         + [("symbols", c64, cfg.K + 1, cfg.tau)]
         + [(k, c64, item_size(cfg, k), 1) for k in ("truth", "geometry")]
         + [("W", c64, item_size(cfg, "precoder"), 1)]
+        + [("active", f32, cfg.K, 1)]
         + [(f"pilots{i}", c64, cfg.MT, cfg.tau_p) for i in range(cfg.NT)]
         + [(f"stats{i}", c64, item_size(cfg, "stats"), 1) for i in range(cfg.NT)]
     )

@@ -183,18 +183,19 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             active = ins[-1][:, 0] > 0.5
         else:
             active = np.ones((n, K), bool)
-        rec: dict[str, np.ndarray] = {"cb": cb.copy(), "active": active}
-        rec["active_count"] = active.sum(1)
+        rec: dict[str, np.ndarray] = {"cb": cb.copy()}
         sinr_meas, gain = measured_sinr(y, x[:, 1:])
         # an inactive user has no metrics: 0, never NaN, and left out of the means
         rec["sinr"] = np.where(active, sinr_meas, 0.0)
         rec["sinr_formula"] = np.where(active, sinr(truth["F"], W), 0.0)
         rec["rate"] = rate(rec["sinr"], cfg.kappa)
         rec["rate_formula"] = rate(rec["sinr_formula"], cfg.kappa)
-        rec["sum_rate"] = rec["rate"].sum(1)
-        rec["sum_rate_formula"] = rec["rate_formula"].sum(1)
         if self.with_sensing:
             rec.update(self._sensing(ins, truth, W, x))
+        rec["active"] = active
+        rec["active_count"] = active.sum(1)
+        rec["sum_rate"] = rec["rate"].sum(1)
+        rec["sum_rate_formula"] = rec["rate_formula"].sum(1)
         self._record(rec)
         if outs:
             srate = rec.get("sensing_rate", np.full((n, NR), np.nan))
