@@ -51,9 +51,9 @@ fi
 
 # Reinstall only when the project's metadata changed since the last install.
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ constraints.txt -nt "$STAMP" ]; then
-  echo ">> installing gr-cfisac (editable) with [dev,train,convex] into $VENV"
+  echo ">> installing gr-cfisac (editable) with [dev,train,convex,sweep] into $VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    -c constraints.txt -e ".[dev,train,convex]" --config-settings editable_mode=compat
+    -c constraints.txt -e ".[dev,train,convex,sweep]" --config-settings editable_mode=compat
   touch "$STAMP"
 fi
 # The venv's numpy is the pinned one, not Debian's (1.24 on bookworm) through the system site.
