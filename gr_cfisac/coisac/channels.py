@@ -6,8 +6,8 @@ at run time; our default is a geometric model, every choice stated here:
 
 - Downlink (:func:`geometric_channels`): per BS n and user k, a line-of-sight path plus
   ``scattered_paths`` single-bounce paths (default 2), Rician with K-factor ``rician_k_db``
-  (default 9 dB, the mean UMi LoS K-factor of 3GPP TR 38.901 Table 7.5-6), the scattered power
-  split equally between the paths, each with an independent CN(0, 1) gain. Each scatterer is a
+  (default 9 dB, the mean UMi LoS K-factor of 3GPP TR 38.901 Table 7.5-6; with no scattered
+  path the LoS carries all the power), the scattered power split equally between the paths, each with an independent CN(0, 1) gain. Each scatterer is a
   point drawn per (block, user, path) uniformly in a horizontal disc of radius
   ``scatter_radius_m`` (default 10 m) around the user, at a height uniform in [0, 10] m; every
   BS sees the same scatterers (its departure angle points at them). Pathloss is 3GPP TR 38.901
@@ -93,20 +93,21 @@ def geometric_channels(
     kf = 10.0 ** (rician_k_db / 10.0)
     theta, beta = paper_angles(p.bs, p.users)
     los = np.exp(-2j * np.pi * dist / p.wavelength_m)[..., None] * steering(theta, beta, p.Lx, p.Ly)
+    if scattered_paths == 0:  # LoS only: it carries all the power
+        return np.transpose(amp[..., None] * los, (0, 2, 3, 1)).reshape(B, N * L, K)
     h = math.sqrt(kf / (kf + 1.0)) * los  # (B, K, N, L)
-    if scattered_paths > 0:
-        S = scattered_paths
-        radius = scatter_radius_m * np.sqrt(rng.random((B, K, S)))
-        angle = rng.uniform(0.0, 2.0 * np.pi, (B, K, S))
-        spots = np.stack(
-            [radius * np.cos(angle), radius * np.sin(angle), np.zeros_like(radius)], axis=-1
-        )
-        spots = spots + p.users[:, :, None, :]
-        spots[..., 2] = rng.uniform(0.0, SCATTER_HEIGHT_M, (B, K, S))
-        th_s, be_s = paper_angles(p.bs, spots)  # (B, K, S, N)
-        gains = crandn(rng, (B, K, S, N))
-        paths = (gains[..., None] * steering(th_s, be_s, p.Lx, p.Ly)).sum(axis=2)
-        h = h + math.sqrt(1.0 / ((kf + 1.0) * S)) * paths
+    S = scattered_paths
+    radius = scatter_radius_m * np.sqrt(rng.random((B, K, S)))
+    angle = rng.uniform(0.0, 2.0 * np.pi, (B, K, S))
+    spots = np.stack(
+        [radius * np.cos(angle), radius * np.sin(angle), np.zeros_like(radius)], axis=-1
+    )
+    spots = spots + p.users[:, :, None, :]
+    spots[..., 2] = rng.uniform(0.0, SCATTER_HEIGHT_M, (B, K, S))
+    th_s, be_s = paper_angles(p.bs, spots)  # (B, K, S, N)
+    gains = crandn(rng, (B, K, S, N))
+    paths = (gains[..., None] * steering(th_s, be_s, p.Lx, p.Ly)).sum(axis=2)
+    h = h + math.sqrt(1.0 / ((kf + 1.0) * S)) * paths
     h = amp[..., None] * h  # (B, K, N, L)
     return np.transpose(h, (0, 2, 3, 1)).reshape(B, N * L, K)
 
