@@ -245,3 +245,14 @@ def test_results_must_be_records_and_cached_functions_must_be_named(tmp_path):
                      key=lambda p: f"p{p}", progress=False)  # fmt: skip
     assert [int(r["x"]) for r in out] == [1, 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p1.npz", "p2.npz"]
+
+
+def test_bench_scheduler_option_is_checked_before_any_work(capsys):
+    from gr_cfisac.cli import main
+
+    assert (
+        main(["bench", "teacher-student", "--scheduler", "cluster:1", "--out", "/nonexistent"]) == 2
+    )
+    assert "scheduler='cluster:1' is not a Dask scheduler address" in capsys.readouterr().err
+    assert main(["bench", "core", "--scheduler", "sync"]) == 2
+    assert "run no sweep" in capsys.readouterr().err

@@ -106,14 +106,20 @@ def run_points(
 
 
 def _failed(exc: BaseException, i: int, n: int, cache_dir: Any) -> None:
-    note = f"sweep point {i} of {n} failed" + (
+    note = f"sweep point {i} (0-based, of {n}) failed" + (
         f"; finished points are cached in {cache_dir}: run again to resume" if cache_dir else ""
     )
     if hasattr(exc, "add_note"):  # Python >= 3.11
         exc.add_note(note)
 
 
-def _run_in_process(fn, points, todo, done, cache_dir) -> None:
+def _run_in_process(
+    fn: Callable[[Any], Any],
+    points: list[Any],
+    todo: list[int],
+    done: Callable[[int, Record], None],
+    cache_dir: Any,
+) -> None:
     for i in todo:
         try:
             record = call_point(fn, points[i])
@@ -123,7 +129,15 @@ def _run_in_process(fn, points, todo, done, cache_dir) -> None:
         done(i, record)
 
 
-def _run_on_dask(fn, points, todo, done, where, connect_timeout, cache_dir) -> None:
+def _run_on_dask(
+    fn: Callable[[Any], Any],
+    points: list[Any],
+    todo: list[int],
+    done: Callable[[int, Record], None],
+    where: Plan,
+    connect_timeout: float,
+    cache_dir: Any,
+) -> None:
     dd = import_distributed()
     with connect(where, connect_timeout) as client:
         futures = {client.submit(call_point, fn, points[i], pure=False): i for i in todo}
