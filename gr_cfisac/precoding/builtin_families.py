@@ -216,4 +216,6 @@ register(
 )
 # registers l2o (paper 002) and teacher_student (paper 001, per AP)
 from . import l2o, teacher_student  # noqa: E402, F401
-from .convex import sdp_bisection  # noqa: E402, F401 - registers sdp_bisection (paper 001)
+
+# registers sdp_bisection (paper 001) and ccpa (paper 000's CCPA baseline)
+from .convex import ccpa, sdp_bisection  # noqa: E402, F401

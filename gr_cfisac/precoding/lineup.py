@@ -25,6 +25,8 @@ from .registry import PrecoderSpec, Realization
 LABELS = {"mrt": "MRT", "zf": "ZF", "rzf": "RZF", "wmmse": "WMMSE", "optimize": "optimizer"}
 #: families a comparison leaves out unless named: they need a running service
 NEEDS_SERVICE = ("remote",)
+#: ... or solve conic programs for every realization (seconds each; they have their own bench)
+SLOW = ("ccpa",)
 
 
 @dataclass(frozen=True)
@@ -128,10 +130,10 @@ def designer(spec: PrecoderSpec, cfg: Any) -> Designer:
     return Designer(spec, cfg)
 
 
-def every_family(exclude: Iterable[str] = ("onnx", *NEEDS_SERVICE)) -> list[str]:
+def every_family(exclude: Iterable[str] = ("onnx", *NEEDS_SERVICE, *SLOW)) -> list[str]:
     """Names of every registered family that runs on its defaults (built-ins first, in
     registration order), less ``exclude`` (onnx models are named one by one; remote needs a
-    service) and less families with required parameters."""
+    service; SLOW ones solve conic programs) and less families with required parameters."""
     skip = set(exclude)
     return [n for n, f in registry.families().items() if n not in skip and not f.required]
 
