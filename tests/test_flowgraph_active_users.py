@@ -342,3 +342,17 @@ def test_a_per_ap_family_serves_the_active_users_of_each_tap(cfg, network, monke
             got = W[rows][:, ap * M : (ap + 1) * M]
             np.testing.assert_allclose(got[:, :, np.r_[0, users + 1]], want, rtol=1e-5)
             assert np.all(got[:, :, 1:][:, :, ~m] == 0)
+
+
+def test_a_fixed_k_model_that_cannot_serve_fewer_users_says_so(cfg, network):
+    """The STCIB/CNN models are built for exactly K users: the first block with a user out
+    stops the flowgraph with a message naming the precoder and what to use instead."""
+    pytest.importorskip("onnxruntime")
+    items = network["items"]
+    inputs = [items[f"estimate{i}"] for i in range(cfg.NT)] + [
+        items["geometry"],
+        expected_mask(cfg).astype(np.float32)[:, None, :],
+    ]
+    block = precoder(cfg, str(ROOT / "models" / "cnn_joint.onnx"), msg_interval=0)
+    with pytest.raises(ValueError, match=r"could not serve the active users only .* \(l2o\)"):
+        run_block(block, inputs)

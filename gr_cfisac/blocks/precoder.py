@@ -199,10 +199,19 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         active = ins[NT + 1][:, 0] > 0.5 if len(ins) > NT + 1 else None
         if active is not None and active.all():
             active = None  # everyone served: the family's plain call
-        if self.per_ap:
-            W = self._per_ap(F_hat, sg, active, cb)
-        else:
-            W = np.asarray(self.design(registry.Realization(F_hat, sg, active, cb)).W)
+        try:
+            if self.per_ap:
+                W = self._per_ap(F_hat, sg, active, cb)
+            else:
+                W = np.asarray(self.design(registry.Realization(F_hat, sg, active, cb)).W)
+        except ValueError as exc:
+            if active is None:
+                raise
+            raise ValueError(
+                f"precoder {self.algorithm!r} could not serve the active users only (blocks "
+                f"{int(cb[0])}..{int(cb[-1])}: {exc}); a model built for exactly K={cfg.K} "
+                "users cannot serve fewer: use a classical family or a variable-K model (l2o)"
+            ) from exc
         if self.remote and self.design.status != self._remote_status:
             self._remote_status = self.design.status
             report = self.logger.info if self._remote_status == "ok" else self.logger.warn
