@@ -125,3 +125,14 @@ def test_bad_shapes_are_refused(real):
         ccpa.solve_one(real.F_hat, real.Q_t[0], real.Q_c[0], CFG.MR, 1.0, 1.0)
     with pytest.raises(ValueError, match="power"):
         ccpa.solve_one(real.F_hat[0], real.Q_t[0], real.Q_c[0], CFG.MR, 1.0, 0.0)
+
+
+def test_batch_runs_on_the_sweep_runner_and_caches_each_realization(real, tmp_path):
+    s = ccpa.Settings(eta=0.4, draws=5, max_iters=2)
+    args = (real.F_hat, real.Q_t, real.Q_c, CFG.MR, CFG.kappa, CFG.power_budget, s)
+    first = ccpa.solve_batch(*args, cache_dir=str(tmp_path))
+    assert len(list(tmp_path.glob("*.npz"))) == real.batch
+    again = ccpa.solve_batch(*args, cache_dir=str(tmp_path))  # read back, not re-solved
+    np.testing.assert_array_equal(again.W, first.W)
+    np.testing.assert_array_equal(again.extras["seconds"], first.extras["seconds"])
+    assert first.W.shape == (real.batch, CFG.N, CFG.K + 1)

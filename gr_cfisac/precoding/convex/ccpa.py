@@ -27,16 +27,19 @@ the iterations and the seconds.
 
 Scaling and solvers: the program is solved in V = W / sqrt(rho NT), i.e. sum_k tr Q_k <= 1
 with channels and grams scaled by rho NT, in SCS (the default: eps_abs = eps_rel = 1e-6,
-``problems.SCS_EPS``, warm-started from the previous iterate) or Clarabel (its defaults: gap and
+``problems.SCS_EPS``) or Clarabel (its defaults: gap and
 feasibility tolerances 1e-8), each retried in the other when it fails numerically. Measured
 here: N = 8, K = 2 takes 0.05 s per SCA step in SCS and ~0.3 s in Clarabel; Table I's N = 32,
 K = 4 (five 64 x 64 real PSD cones) ~10 s in SCS and ~70 s, "inaccurate", in Clarabel. cvxpy
 is imported when a solver runs; the SCA coefficients are cvxpy parameters, so a realization's
-program is compiled once and re-solved each iteration.
+program is compiled once and re-solved each iteration. Realizations run on the project's sweep
+runner (``gr_cfisac.sweep.run_points``: in process by default, a Dask cluster with the
+``scheduler`` parameter), each cached by content with ``cache_dir``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -48,6 +51,8 @@ from ... import metrics
 from ..registry import Family, PrecoderResult, PrecoderSpec, Realization, register
 from . import problems
 
+#: bump when a change alters the solutions (cached sweep records are then ignored)
+CACHE_VERSION = 1
 #: extras of one realization, in the order ``solve_one`` reports them
 EXTRAS = ("relaxed_objective", "rank_one_objective", "rank_one_fraction", "iterations", "seconds")
 #: the conic solvers: the chosen one first, the other if it fails numerically
@@ -312,6 +317,14 @@ def solve_one(
     return math.sqrt(power) * V, extras
 
 
+def solve_point(point: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One realization as a sweep point (``gr_cfisac.sweep``): its arrays, MR, kappa, power and
+    the settings (a dict) -> record {"W", *EXTRAS}."""
+    W, extras = solve_one(point["F_hat"], point["Q_t"], point["Q_c"], point["MR"],
+                          point["kappa"], point["power"], Settings(**point["settings"]))  # fmt: skip
+    return {"W": W, **{k: np.asarray(extras[k]) for k in EXTRAS}}
+
+
 def solve_batch(
     F_hat: np.ndarray,
     Q_t: np.ndarray,
@@ -320,17 +333,29 @@ def solve_batch(
     kappa: float,
     power: float,
     settings: Settings = Settings(),
+    scheduler: Any = "sync",
+    cache_dir: str | None = None,
+    progress: bool = False,
 ) -> PrecoderResult:
-    """B realizations, one after another: F_hat (B, N, K), Q_t, Q_c (B, NR, N, N) ->
-    PrecoderResult(W (B, N, K+1), extras (B,) each of EXTRAS)."""
+    """B realizations: F_hat (B, N, K), Q_t, Q_c (B, NR, N, N) -> PrecoderResult(W (B, N, K+1),
+    extras (B,) each of EXTRAS). They run on the project's sweep runner (``sweep.run_points``):
+    ``scheduler`` "sync" (in process, the default), None/"local" (a local Dask cluster) or
+    "tcp://HOST:PORT"; with ``cache_dir`` every realization's result is cached there by content."""
+    from ...sweep import run_points
+
     F_hat = np.asarray(F_hat)
     if F_hat.ndim != 3 or np.ndim(Q_t) != 4 or np.shape(Q_t)[0] != F_hat.shape[0]:
         raise ValueError(f"F_hat must be (B, N, K) and Q_t, Q_c (B, NR, N, N); got "
                          f"{F_hat.shape}, {np.shape(Q_t)}")  # fmt: skip
-    out = [solve_one(F_hat[b], Q_t[b], Q_c[b], MR, kappa, power, settings)
-           for b in range(F_hat.shape[0])]  # fmt: skip
-    W = np.stack([w for w, _ in out])
-    return PrecoderResult(W, {k: np.array([e[k] for _, e in out]) for k in EXTRAS})
+    common = {"MR": float(MR), "kappa": float(kappa), "power": float(power),
+              "settings": dataclasses.asdict(settings)}  # fmt: skip
+    points = [{"F_hat": np.asarray(F_hat[b], complex), "Q_t": np.asarray(Q_t[b], complex),
+               "Q_c": np.asarray(Q_c[b], complex), **common}
+              for b in range(F_hat.shape[0])]  # fmt: skip
+    out = run_points(solve_point, points, scheduler=scheduler, cache_dir=cache_dir or None,
+                     version=f"ccpa-{CACHE_VERSION}", progress=progress, desc="ccpa")  # fmt: skip
+    W = np.stack([r["W"] for r in out])
+    return PrecoderResult(W, {k: np.array([float(r[k]) for r in out]) for k in EXTRAS})
 
 
 def settings_from(params: dict[str, Any]) -> Settings:
@@ -355,9 +380,12 @@ def _build(spec: PrecoderSpec, cfg: Any):
             "ccpa needs cvxpy (Clarabel/SCS): pip install 'gr-cfisac[convex]'"
         ) from None
 
+    p = dict(spec.params)
+
     def design(r: Realization) -> PrecoderResult:
         Q_t, Q_c = sensing_gram_averaged(r.sensing)
-        return solve_batch(r.F_hat, Q_t, Q_c, cfg.MR, cfg.kappa, cfg.power_budget, settings)
+        return solve_batch(r.F_hat, Q_t, Q_c, cfg.MR, cfg.kappa, cfg.power_budget, settings,
+                           p["scheduler"] or "sync", p["cache_dir"] or None)  # fmt: skip
 
     return design
 
@@ -377,6 +405,8 @@ FAMILY = register(
             "rank_tol": _DEFAULTS.rank_tol,
             "solver": _DEFAULTS.solver,
             "seed": _DEFAULTS.seed,
+            "scheduler": "sync",
+            "cache_dir": "",
         },
         frozenset({"estimates", "sensing_geometry"}),
     )
