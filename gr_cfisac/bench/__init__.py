@@ -15,4 +15,5 @@ BENCHMARKS: dict[str, str] = {
     "l2o": "gr_cfisac.bench.l2o",
     "realtime": "gr_cfisac.bench.realtime",
     "teacher-student": "gr_cfisac.bench.teacher_student",
+    "ccpa": "gr_cfisac.bench.ccpa",
 }
