@@ -15,20 +15,22 @@ difference of concave functions on {Q_k >= 0, sum_k tr Q_k <= rho NT} (23d). Eac
 replaces every subtracted log by its tangent at the current iterate (a first-order upper bound,
 so the surrogate is a concave lower bound that is tight there) and solves the resulting convex
 program (log terms: exponential cones). The relaxed objective therefore never decreases; the
-loop stops when its relative improvement is below ``tol`` or after ``max_iters`` iterations.
+loop starts from a random feasible point (the paper's initialization, seeded) and stops when
+the relative improvement is below ``tol`` or after ``max_iters`` iterations.
 
 Rank one. Every Q_k = U L U^H gives draws w_k = U L^(1/2) z, z ~ CN(0, I) (``draws`` of them,
 seeded), plus the principal-eigenvector candidate; each candidate W is scaled onto the power
 sphere ||W||_F^2 = rho NT (every rate grows with the scale of W) and the best exact objective
-is kept. Reported per realization: the relaxed objective (an upper bound only in the sense of
-the relaxation at this iterate: the SCA point is local), the rank-one objective, the fraction
+is kept. Reported per realization: the relaxed objective at the final iterate (each SCA step's
+SDP bounds every rank-one point on that step's surrogate; the SCA point itself is local, so it
+is not a global bound), the rank-one objective, the fraction
 of Q_k that are rank one (second eigenvalue <= ``rank_tol`` x the largest of all Q_k),
 the iterations and the seconds.
 
 Scaling and solvers: the program is solved in V = W / sqrt(rho NT), i.e. sum_k tr Q_k <= 1
 with channels and grams scaled by rho NT, in SCS (the default: eps_abs = eps_rel = 1e-6,
-``problems.SCS_EPS``) or Clarabel (its defaults: gap and
-feasibility tolerances 1e-8), each retried in the other when it fails numerically. Measured
+``problems.SCS_EPS``) or Clarabel (its defaults: gap and feasibility
+tolerances 1e-8), each retried in the other when it fails numerically. Measured
 here: N = 8, K = 2 takes 0.05 s per SCA step in SCS and ~0.3 s in Clarabel; Table I's N = 32,
 K = 4 (five 64 x 64 real PSD cones) ~10 s in SCS and ~70 s, "inaccurate", in Clarabel. cvxpy
 is imported when a solver runs; the SCA coefficients are cvxpy parameters, so a realization's
@@ -104,7 +106,7 @@ class Scene:
     kappa: float
 
 
-def rate_terms(scene: Scene, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rate_terms(scene: Scene, X: np.ndarray) -> tuple[np.ndarray, ...]:
     """Covariances X (..., K+1, N, N) -> totals T (..., K) and interference I (..., K) of eq 20
     (noise 1 included: log(1 + SINR_k) = log T_k - log I_k), target a and clutter c (..., NR) of
     the varpi-averaged eq 22 (log(1 + SCNR_j) = log(a_j + c_j + MR) - log(c_j + MR))."""
