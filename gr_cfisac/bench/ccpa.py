@@ -63,7 +63,8 @@ def evaluate(real: Realizations, W: np.ndarray, eta: float) -> dict[str, Any]:
     return {
         "objective_seen": float(seen.mean()),
         **summary,
-        "power_feasible": bool(summary["max_power_ratio"] <= 1 + 1e-9),
+        # 23d up to float32 rounding (ONNX models compute in float32)
+        "power_feasible": bool(summary["max_power_ratio"] <= 1 + 1e-6),
     }
 
 
