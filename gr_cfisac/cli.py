@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "train": "gr_cfisac.commands.train",
     "export": "gr_cfisac.commands.export",
     "evaluate": "gr_cfisac.commands.evaluate",
+    "reproduce": "gr_cfisac.commands.reproduce",
 }
 
 

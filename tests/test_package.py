@@ -27,6 +27,13 @@ CORE = [
     "precoding.registry",
     "precoding.builtin_families",
     "demo",
+    "sweep",
+    "active_users",
+    "coisac",
+    "reproduce",
+    "reproduce.stcib",
+    "reproduce.teacher_student",
+    "reproduce.l2o",
 ]
 
 

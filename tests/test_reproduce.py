@@ -1,0 +1,110 @@
+"""cfisac reproduce: the seed-000 figure functions on tiny sizes (shapes, and trends the physics
+guarantees), the CSI-error model, the Figure files, Dask = in process, resuming, the report."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from gr_cfisac.config import SystemConfig
+from gr_cfisac.reproduce import Run, reproduce, stcib
+from gr_cfisac.reproduce.figure import Figure, Trend, read_figure, write_figure
+from gr_cfisac.reproduce.report import figure_section
+from gr_cfisac.scenario import draw_realizations
+
+
+def test_fig6_error_falls_with_pilot_length_and_has_one_row_per_point():
+    fig = stcib.fig6(tau_ps=(4, 16, 64), Ks=(2, 4), draws=40, seed=1)
+    assert [(r["K"], r["tau_p"]) for r in fig.rows] == [(K, t) for K in (2, 4) for t in (4, 16, 64)]
+    for K in (2, 4):
+        err = [r["nmse"] for r in fig.rows if r["K"] == K]
+        # MMSE error with pilot SNR rho_p tau_p: 16x the pilots cut the NMSE by far more than 2x
+        assert err[0] > 2 * err[1] > 4 * err[2]
+    assert fig.trends[0].holds is True
+
+
+def test_csi_error_model_has_the_papers_variance():
+    real = draw_realizations(SystemConfig(), 200, 5)
+    same = stcib.with_csi_error(real, 0.0, np.random.default_rng(0))
+    np.testing.assert_array_equal(same.F_hat, real.F)
+    noisy = stcib.with_csi_error(real, 0.3, np.random.default_rng(0))
+    ratio = np.abs(noisy.F_hat - real.F) ** 2 / np.abs(real.F) ** 2
+    assert abs(ratio.mean() - 0.3) < 0.01  # sigma_e^2 = chi |g|^2 per element
+    with pytest.raises(ValueError, match="chi"):
+        stcib.with_csi_error(real, 1.5, np.random.default_rng(0))
+
+
+def test_fig14_rate_falls_with_csi_error():
+    fig = stcib.fig14(chis=(0.0, 1.0), ricians=(1, 5), draws=40, seed=2)
+    assert len(fig.rows) == 4
+    for k in (1, 5):
+        rate = {r["chi"]: r["sum_rc"] for r in fig.rows if r["rician"] == k}
+        assert rate[1.0] < 0.9 * rate[0.0]
+    assert fig.trends[0].holds is True
+
+
+def test_table3_rows_and_feasibility_ranges():
+    fig = stcib.table3(draws=20, seed=4)
+    assert [(r["design"], r["threshold"]) for r in fig.rows] == [
+        (d, t) for d, _, t, *_ in stcib.TABLE3
+    ]
+    for r in fig.rows:
+        assert 0.0 <= r["feasibility"] <= 1.0 and 0.0 <= r["feasibility_known"] <= 1.0
+        assert r["worst_violation"] >= r["mean_violation"] >= 0.0
+
+
+def test_table2_joint_rows_more_weight_on_communication_localizes_worse():
+    rows = [r for r in stcib.TABLE2 if r[0] in ("Joint 0.2", "Joint 0.4")]
+    fig = stcib.table2(draws=6, seed=2, rows_=rows, ccpa_draws=0)
+    by = {r["design"]: r for r in fig.rows}
+    assert by["Joint 0.2"]["ccpa"] is None  # ccpa_draws=0: not run, not faked
+    assert by["Joint 0.2"]["stcib"] is None  # no STCIB shipped at eta = 0.2
+    assert by["Joint 0.4"]["stcib"] is not None and by["Joint 0.4"]["cnn"] is not None
+    # MUSIC on 4x4 RAPs finds the paper-scene target to within a few degrees at eta = 0.2
+    assert by["Joint 0.2"]["optimizer"] < 5.0
+
+
+def test_figure_files_and_round_trip(tmp_path):
+    fig = Figure(
+        "figx", "a figure", [{"x": 1, "y": 2.0, "s": "a"}, {"x": 2, "y": float("nan"), "s": "a"}],
+        x="x", y=("y",), series="s",
+        trends=[Trend("y grows", "paper says so", "ours too", False, "because")],
+    )  # fmt: skip
+    paths = write_figure(fig, tmp_path)
+    assert {p.suffix for p in paths.values()} == {".json", ".csv", ".png"}
+    assert json.loads(paths["json"].read_text())["rows"][1]["y"] is None  # no NaN in JSON
+    with paths["csv"].open() as f:
+        assert list(csv.DictReader(f))[0] == {"x": "1", "y": "2.0", "s": "a"}
+    back = read_figure(paths["json"])
+    assert back.trends[0].why == "because" and back.holds() is False
+    text = "\n".join(figure_section(back, ["figx.png"]))
+    assert "does not hold: because" in text
+    with pytest.raises(ValueError, match="column 'z'"):
+        Figure("bad", "t", [{"x": 1}], x="z")
+
+
+def test_points_on_a_dask_cluster_equal_the_in_process_run(tmp_path):
+    kw = {"tau_ps": (4, 8), "Ks": (2,), "draws": 10, "seed": 3}
+    local = stcib.fig6(**kw)
+    cluster = stcib.fig6(**kw, run=Run("local", workers=2, cache_dir=tmp_path))
+    assert cluster.rows == local.rows  # same seeds, same bits
+    cached = sorted(tmp_path.glob("*.npz"))
+    assert len(cached) == 2
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    again = stcib.fig6(**kw, run=Run("sync", cache_dir=tmp_path))  # resumes from the cache
+    assert again.rows == local.rows
+    assert [p.stat().st_mtime_ns for p in cached] == stamps
+
+
+def test_reproduce_refuses_unknown_papers_and_reports_missing_ones(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="paper must be one of"):
+        reproduce(["nope"], tmp_path)
+    from gr_cfisac.reproduce import lhgnn
+
+    monkeypatch.setattr(lhgnn, "missing", lambda: "not built yet (test)")
+    path = reproduce(["lhgnn"], tmp_path)
+    text = path.read_text()
+    assert "Not reproduced: not built yet (test)" in text and lhgnn.TITLE in text
