@@ -1,0 +1,89 @@
+"""The LHGNN training recipe (paper 003, Sections III-C and IV-A) as a dataclass read from
+YAML (gr_cfisac/train/configs/lhgnn_*.yml). ``gamma_m2: null`` uses the documented stand-in
+threshold (reference.py: the mean SPEB of ZF users plus a target beam with
+``gamma_fraction`` of every BS's power) until the SCA optimizer's mean SPEB sets it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .model import ARCHS
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+SMALL, FULL = "lhgnn_small.yml", "lhgnn_full.yml"
+
+
+@dataclass(frozen=True)
+class LHGNNConfig:
+    """Every knob of one training run (field comments give the paper's value)."""
+
+    name: str = "lhgnn_coisac"
+    seed: int = 0
+    arch: str = "lhgnn"
+    dims: list[int] = field(default_factory=lambda: [64, 64, 64, 64])  # paper: 128 ... 2L, U = 9
+    hidden: int = 64  # the head's hidden width (U' = 2 layers)
+    K: int = 5
+    power_dbm: float = 20.0
+    target_spread_m: float = 0.0
+    train_size: int = 2000  # paper: I_T = 4000
+    val_size: int = 500
+    data_seed: int = 2026
+    val_seed: int = 2027
+    epochs: int = 150  # paper: 800
+    batch_size: int = 64
+    lr: float = 2e-4  # paper: 0.0002
+    weight_decay: float = 5e-4  # paper: 0.0005
+    rho1_slope: float = 0.8  # paper: rho_1 = 0.8 epoch
+    rho2_slope: float = 0.5  # paper: rho_2 = 0.5 epoch
+    rate_floor: float = 0.05  # paper: r = 0.05
+    gamma_m2: float | None = None  # paper: the SRW optimizer's mean SPEB at this power
+    gamma_fraction: float = 0.5
+    satisfaction_target: float = 0.95
+    device: str = "cpu"
+    threads: int = 1
+    max_minutes: float = 25.0
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        for name in ("K", "train_size", "val_size", "epochs", "batch_size", "hidden", "threads"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not self.dims or any(not isinstance(d, int) or d < 1 for d in self.dims):
+            raise ValueError(f"dims must be a non-empty list of positive widths, got {self.dims}")
+        if self.gamma_m2 is not None and not self.gamma_m2 > 0:
+            raise ValueError(f"gamma_m2 must be a positive SPEB in m^2 (or null), got "
+                             f"{self.gamma_m2}")  # fmt: skip
+        if not 0.0 < self.gamma_fraction <= 1.0:
+            raise ValueError(f"gamma_fraction must be in (0, 1], got {self.gamma_fraction}")
+        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"device must be cpu or cuda, got {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LHGNNConfig:
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"lhgnn config: unknown field(s) {unknown}")
+        return cls(**data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> LHGNNConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"lhgnn config {path} does not exist")
+        data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"lhgnn config {path}: expected a mapping of fields")
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> LHGNNConfig:
+        return dataclasses.replace(self, **changes)
