@@ -108,3 +108,28 @@ def test_reproduce_refuses_unknown_papers_and_reports_missing_ones(tmp_path, mon
     path = reproduce(["lhgnn"], tmp_path)
     text = path.read_text()
     assert "Not reproduced: not built yet (test)" in text and lhgnn.TITLE in text
+
+
+def test_families_table_has_every_cellfree_family_on_the_same_realizations():
+    from gr_cfisac.precoding.lineup import every_family
+    from gr_cfisac.precoding.registry import families
+
+    fig = stcib.families_table(draws=3, ccpa_draws=0, seed=1)
+    names = {r["family"] for r in fig.rows}
+    serving = {n for n in every_family() if "cellfree" in families()[n].scenarios}
+    assert serving | {"stcib_joint", "cnn_joint", "optimize (best)"} <= names
+    assert "ccpa" not in names  # ccpa_draws=0: not run
+    for r in fig.rows:
+        assert r["realizations"] == 3
+        assert r["max_power_ratio"] <= 1 + 1e-6  # eq 23d for every family
+
+
+def test_l2o_fig8_rows_per_user_count():
+    from gr_cfisac.reproduce import l2o
+
+    fig = l2o.fig8(per_k=3)
+    assert [r["K"] for r in fig.rows] == list(range(1, len(fig.rows) + 1))
+    assert {"model", "WMMSE", "LMMSE", "MRT"} <= set(fig.columns())
+    # ZF exists only while it can null every user (K <= N)
+    N = fig.meta["N"]
+    assert all((r["ZF"] is None) == (r["K"] > N) for r in fig.rows)

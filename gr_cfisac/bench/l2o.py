@@ -115,6 +115,39 @@ def fig8(host: L2OHost, per_k: int) -> dict[str, Any]:
     }
 
 
+#: Fig. 6's dedicated (DT-SAO-lift) models: K -> file under the shipped models' folder
+DEDICATED = {K: f"l2o/dt/l2o_dt_k{K}_n11.onnx" for K in (4, 8, 12, 16)}
+
+
+def dedicated_hosts() -> dict[int, L2OHost]:
+    """The shipped DT-SAO-lift models (one per K at N = 11), those that exist."""
+    found = {K: shipped_models_dir() / name for K, name in DEDICATED.items()}
+    return {K: L2OHost(p, threads=1) for K, p in found.items() if p.is_file()}
+
+
+def fig6(host: L2OHost, dedicated: dict[int, L2OHost], per_k: int) -> dict[str, Any]:
+    """Fig. 6: one MT-SAO-lift model for every K against dedicated models trained for one
+    (K, N) each, at N = round(0.7 Nm), SNR_DB, with WMMSE and LMMSE, on the same draws."""
+    N = max(1, round(0.7 * host.Nm))
+    rows = []
+    for K, dt in sorted(dedicated.items()):
+        if dt.Nm != N or dt.Km != K:
+            raise ValueError(
+                f"dedicated model {dt.path.name} is for ({dt.Km}, {dt.Nm}), not ({K}, {N})"
+            )
+        cfg = mumiso.MuMisoConfig(K=K, N=N, Km=host.Km, Nm=host.Nm, snr_db=SNR_DB)
+        F = mumiso.draw(cfg, per_k, 4000 + K, contiguous=True).active_channels()
+        beams = {"MT-SAO-lift": host.precode(F, None, cfg.noise),
+                 "DT-SAO-lift": dt.precode(F, None, cfg.noise),
+                 "WMMSE": wmmse(F, 1.0, cfg.noise), "LMMSE": mumiso.lmmse(F, cfg.noise)}  # fmt: skip
+        row: dict[str, Any] = {"K": K, "N": N}
+        for name, W in beams.items():
+            row[name] = float(mumiso.sum_rate(F, W, cfg.noise).mean())
+        row["mt_vs_dt"] = row["MT-SAO-lift"] / row["DT-SAO-lift"]
+        rows.append(row)
+    return {"N": N, "snr_db": SNR_DB, "draws_per_K": per_k, "rows": rows}
+
+
 def fig7(hosts: dict[str, L2OHost], per_n: int) -> dict[str, Any]:
     """Mean sum rate vs N = 2..Nm (every second) at K = Km: each model, WMMSE and LMMSE."""
     first = next(iter(hosts.values()))
@@ -323,6 +356,8 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     if sao.exists():
         hosts["MT-SAO"] = L2OHost(sao, threads=1)
     report["fig7"] = fig7(hosts, sizes["per_k"])
+    dedicated = dedicated_hosts()
+    report["fig6"] = fig6(host, dedicated, sizes["per_k"]) if dedicated else None
     sweep = host.card["validation"].get("q_sweep")
     report["fig4"] = None if not sweep else {"Q_t": host.card["architecture"].get("Q_t"),
                                              "q_sweep": sweep}  # fmt: skip
