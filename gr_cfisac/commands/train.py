@@ -134,7 +134,7 @@ def default_config() -> TrainConfig:
 
 
 #: families `cfisac train` trains: the STCIB/CNN precoders and MT-SAO-lift (paper 002)
-FAMILIES = ("stcib", "l2o", "sao_isac", "teacher-student")
+FAMILIES = ("stcib", "l2o", "sao_isac", "teacher-student", "lhgnn")
 #: override flags that also set a field of the l2o recipe's optim section
 L2O_OVERRIDES = {"lr": "lr", "batch_size": "batch_size", "threads": "threads",
                  "max_minutes": "max_minutes"}  # fmt: skip
@@ -150,7 +150,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stcib: the STCIB/CNN ISAC precoders (cell-free, default); l2o: the MT-SAO-lift "
         f"learned optimizer of paper 002 (mu_miso, any K <= Km, N <= Nm; recipe {L2O_SMALL}, "
         f"--full {L2O_FULL}); sao_isac: paper 002's monostatic ISAC model ({SAO_ISAC}); "
-        "teacher-student: paper 001's per-AP models (ts_small.yml, --full ts_full.yml)",
+        "teacher-student: paper 001's per-AP models (ts_small.yml, --full ts_full.yml); "
+        "lhgnn: paper 003's LHGNN on coisac (lhgnn_small.yml, --full lhgnn_full.yml)",
     )
     parser.add_argument(
         "--full",
@@ -350,6 +351,10 @@ def run(args: argparse.Namespace) -> int:
         return run_l2o(args)
     if getattr(args, "family", "stcib") == "sao_isac":
         return run_sao_isac(args)
+    if getattr(args, "family", "stcib") == "lhgnn":
+        from .train_lhgnn import run_lhgnn
+
+        return run_lhgnn(args)
     if getattr(args, "family", "stcib") == "teacher-student":
         from .train_ts import run_teacher_student
 

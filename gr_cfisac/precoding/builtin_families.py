@@ -214,8 +214,8 @@ register(
         CENTRAL_ISAC,
     )
 )
-# registers l2o (paper 002) and teacher_student (paper 001, per AP)
-from . import l2o, teacher_student  # noqa: E402, F401
+# registers l2o (paper 002), teacher_student (paper 001, per AP) and lhgnn (paper 003)
+from . import l2o, lhgnn, teacher_student  # noqa: E402, F401
 
-# registers sdp_bisection (paper 001) and ccpa (paper 000's CCPA baseline)
-from .convex import ccpa, sdp_bisection  # noqa: E402, F401
+# registers sdp_bisection (paper 001), ccpa (paper 000's CCPA) and sca_speb (paper 003's SCA)
+from .convex import ccpa, sca_speb, sdp_bisection  # noqa: E402, F401

@@ -136,3 +136,47 @@ def export_model(
     validate_card(card, onnx_path.with_suffix(".json"), CARD_SCHEMA)
     onnx_path.with_suffix(".json").write_text(json.dumps(card, indent=2, allow_nan=False) + "\n")
     return card
+
+
+TEST_SIZE, TEST_SEED = 1000, 4242
+
+
+def test_report(model: torch.nn.Module, scn: CoisacConfig, gamma: float) -> dict[str, Any]:
+    """Held-out numbers (TEST_SIZE blocks, seed TEST_SEED, not used in training or selection):
+    the model, and ZF / MRT user beams + a target beam with the power fraction whose mean SPEB
+    meets gamma (reference.fraction_for_speb) at the same threshold."""
+    from .reference import evaluate, fraction_for_speb, target_beam_baseline
+    from .trainer import Dataset, predict
+
+    data = Dataset.draw(scn, TEST_SIZE, TEST_SEED, "cpu")
+    report: dict[str, Any] = {"blocks": TEST_SIZE, "seed": TEST_SEED, "gamma_m2": gamma,
+                              "model": evaluate(data.batch, predict(model, data), gamma)}  # fmt: skip
+    for users in ("zf", "mrt"):
+        frac = fraction_for_speb(data.batch, gamma, users)
+        W = target_beam_baseline(data.batch, frac, users)
+        report[f"{users}_target_beam"] = {"fraction": frac, **evaluate(data.batch, W, gamma)}
+    zf = report["zf_target_beam"]["sum_rate"]
+    report["rate_vs_zf_target_beam"] = report["model"]["sum_rate"] / zf if zf > 0 else None
+    return report
+
+
+def export_trainer(trainer: Any, onnx_path: str | Path, fit: dict[str, Any]) -> dict[str, Any]:
+    """Export a Trainer's selected model with its card (training recipe, test report)."""
+    cfg, scn = trainer.cfg, trainer.scn
+    model = trainer.best_model()
+    arch = {"arch": cfg.arch, "dims": list(cfg.dims), "hidden": cfg.hidden,
+            "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
+    training = {
+        "config": cfg.to_dict(),
+        "loss": "eq 51: -sum rate + rho_1 max(0, SPEB - gamma) + rho_2 sum_k max(0, r - R_k), "
+        f"rho_1 = {cfg.rho1_slope} epoch, rho_2 = {cfg.rho2_slope} epoch, r = {cfg.rate_floor}",
+        "gamma_source": "config gamma_m2" if cfg.gamma_m2 is not None else
+        f"stand-in: mean SPEB of ZF users + a target beam with {cfg.gamma_fraction} of every "
+        "BS's power (2000 blocks, seed 314), until the SCA optimizer's mean SPEB replaces it",
+        "epochs": fit.get("epochs"),
+        "selected": fit.get("best"),
+        "data": f"{cfg.train_size} training / {cfg.val_size} validation blocks, seeds "
+        f"{cfg.data_seed} / {cfg.val_seed}",
+    }  # fmt: skip
+    validation = test_report(model, scn, trainer.gamma)
+    return export_model(model, onnx_path, scn, arch, trainer.gamma, training, validation)
