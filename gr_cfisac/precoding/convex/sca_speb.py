@@ -384,17 +384,21 @@ def extract(
 # ----------------------------------------------------------------------------- one realization
 
 
-def min_speb_point(scene: Scene, solver: str) -> tuple[float, np.ndarray, np.ndarray]:
-    """Phase 0: (relaxed min SPEB under per-BS power, its covariance R (NL, NL), its
-    principal beam scaled per BS (NL,))."""
+def min_speb_point(
+    scene: Scene, solver: str, draws: int = 50, seed: int = 0
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Phase 0: (relaxed min SPEB under per-BS power, its covariance R (NL, NL), the single
+    beam (NL,) of least SPEB among the target beam, R's principal beam and ``draws`` draws
+    from CN(0, R), each scaled per BS: a rank-one R is rare, one beam gives G rank one)."""
     ref = float(scene.speb(target_beam(scene)[:, None]))  # scales tr U to about 1
     prog = Program(scene, ref, solver, min_speb=True)
     status, X = prog.run()
     if status not in problems.SOLVED:
         raise RuntimeError(f"sca_speb: the min-SPEB program ended {status!r}")
     R = X.sum(0)
-    lam, U = np.linalg.eigh(R)
-    w = per_bs_scale(scene, (U[:, -1] * math.sqrt(max(lam[-1], 0.0)))[None, :, None])[0, :, 0]
+    cands = candidates(R[None], draws, np.random.default_rng(seed))  # (1 + draws, NL, 1)
+    cands = per_bs_scale(scene, np.concatenate([target_beam(scene)[None, :, None], cands]))
+    w = cands[int(np.argmin(scene.speb(cands))), :, 0]
     return ref * float(np.trace(prog.U.value)), R, w
 
 
@@ -417,7 +421,7 @@ def solve_one(
     w_min = np.zeros(NL, complex)
     min_speb = math.nan
     if constrained:
-        min_speb, R0, w_min = min_speb_point(scene, s.solver)
+        min_speb, R0, w_min = min_speb_point(scene, s.solver, s.draws, s.seed)
         X[0] = R0
         if gamma < min_speb * (1 - FEAS_SLACK):
             W = np.zeros((NL, K + 1), complex)
