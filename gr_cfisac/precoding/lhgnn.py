@@ -47,7 +47,7 @@ CARD_SCHEMA: dict[str, Any] = {
         "file",
         "sha256",
         "scenario",
-        "system",
+        "scenario_config",
         "dimensions",
         "power_dbm",
         "gamma_m2",
@@ -64,7 +64,7 @@ CARD_SCHEMA: dict[str, Any] = {
         "file": {"type": "string", "pattern": r"\.onnx$"},
         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "scenario": {"const": "coisac"},
-        "system": {"type": "object", "required": list(BOUND_FIELDS) + ["K"]},
+        "scenario_config": {"type": "object", "required": list(BOUND_FIELDS) + ["K"]},
         "dimensions": {
             "type": "object",
             "required": ["N", "L", "K"],
@@ -174,10 +174,10 @@ def check_config(host: LHGNNHost, cfg: Any) -> None:
                          f"{type(cfg).__name__}")  # fmt: skip
     running = cfg.to_dict()
     for field in BOUND_FIELDS:
-        want, have = host.card["system"][field], running[field]
+        want, have = host.card["scenario_config"][field], running[field]
         if not np.allclose(np.asarray(want, float), np.asarray(have, float), rtol=1e-9):
             raise ValueError(f"{host.path.name} was trained with {field}={want!r} (its card's "
-                             f"system.{field}); the running config has {field}={have!r}")  # fmt: skip
+                             f"scenario_config.{field}); the running config has {field}={have!r}")  # fmt: skip
     host.check_k(int(cfg.K))
 
 

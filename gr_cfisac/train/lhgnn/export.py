@@ -80,7 +80,7 @@ def model_card(
     onnx_path: Path, scn: CoisacConfig, arch: dict[str, Any], gamma: float, parity_value: float,
     training: dict[str, Any], validation: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
-    """The lhgnn card: scenario coisac, its system, dimensions, power, gamma, channel source,
+    """The lhgnn card: scenario coisac, its CoisacConfig (scenario_config), dimensions, power, gamma, channel source,
     architecture, ONNX I/O, training and validation."""
     N, K, L = scn.N, scn.K, scn.L
     k = "K" if arch["arch"] != "naive_cnn" else K
@@ -91,7 +91,7 @@ def model_card(
         "file": onnx_path.name,
         "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         "scenario": "coisac",
-        "system": scn.to_dict(),
+        "scenario_config": scn.to_dict(),  # not "system": that is a cell-free SystemConfig
         "dimensions": {"N": N, "L": L, "K": K},
         "power_dbm": scn.power_dbm,
         "power": scn.power,
