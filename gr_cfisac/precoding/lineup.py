@@ -26,7 +26,7 @@ LABELS = {"mrt": "MRT", "zf": "ZF", "rzf": "RZF", "wmmse": "WMMSE", "optimize": 
 #: families a comparison leaves out unless named: they need a running service
 NEEDS_SERVICE = ("remote",)
 #: ... or solve conic programs for every realization (seconds each; they have their own bench)
-SLOW = ("ccpa",)
+SLOW = ("ccpa", "sca_speb")
 
 
 @dataclass(frozen=True)
