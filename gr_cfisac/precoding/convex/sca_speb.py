@@ -22,8 +22,11 @@ tight there), so the relaxed sum rate never decreases. Stop: relative improvemen
 
 Start and feasibility. Phase 0 minimizes tr U (the relaxed minimum SPEB under per-BS power,
 ``min_speb``). gamma below it is infeasible for any beams: reported (``feasible`` = 0,
-``speb_met`` = 0, W = the min-SPEB sensing beam), never silently violated. Otherwise the SCA
-starts at that point (all power on the sensing stream), which meets the SPEB constraint.
+``speb_met`` = 0, W = the min-SPEB beam below), never silently violated. Otherwise the SCA
+starts at that point (all power on the sensing stream), which meets the SPEB constraint. The
+min-SPEB covariance is seldom rank one (one beam makes G of rank one and loses the transmit-
+angle information), so the "min-SPEB beam" p* is the single beam of least exact SPEB among the
+per-BS target beam, that covariance's principal beam and draws from CN(0, R).
 
 Rank one. Per stream w_k ~ CN(0, Q_k) (``draws``, seeded) plus the principal eigenvectors; each
 candidate's BS rows are scaled to that BS's budget; the best sum rate among candidates whose
@@ -31,6 +34,13 @@ SPEB (exact form) is <= gamma is kept. If none meets it, the best candidate is b
 the min-SPEB beam, p^s = sqrt(1-t) p^s + sqrt(t) p*, users times sqrt(1-t), on a grid of t,
 and the smallest t that meets gamma is kept (``speb_met`` = 0 only if even t = 1 fails).
 Extras per realization: EXTRAS.
+
+What it knows. ``solve_batch`` and ``mean_speb_at_power`` take a ``CoisacBatch`` (true
+channels, alpha and target: the bench's baseline). The registry family sees a Realization: the
+estimates, the target triangulated from the sensing angles and |alpha| with zero phases (the
+SPEB depends on alpha's phases, which no precoder knows), so its SPEB constraint holds on that
+model (``network_scenes``). Family parameters: ``gamma`` m^2 (None / 0: none), ``power`` per-BS
+dBm (None: the config's), tol, max_iters, draws, seed, solver, scheduler, cache_dir.
 
 Units (``coisac`` scenario): unit noise, per-BS budgets P_n / (k T B NF), tau echo snapshots.
 The program is solved in X_k = Q_k / max_n P_n, its LMI rows scaled (the Schur complement does
