@@ -1,31 +1,47 @@
 """The ``ccpa`` baseline of paper 000 (Section VII-A 1): semidefinite relaxation + convex-concave
-(SCA) iterations for the joint objective P3 (eq 23a) under the power budget (23d), then
-Gaussian randomization back to rank one. Central: it needs every TAP's estimates.
+(SCA) iterations for P1, P2 and P3 (eq 23) under the power budget (23d), then Gaussian
+randomization back to rank one. Central: it needs every TAP's estimates.
 
-Objective. The one ``optimizer`` maximizes (``metrics.objective``): eta sum_k R_C,k +
-(1 - eta) sum_j R_S,j with R = kappa log2(1 + gamma), on what the precoder may know: gamma_C,k of
-eq 20 on the estimates f_hat and gamma_S,j of the varpi-averaged eq 22 (``metrics.scnr_averaged``,
-grams Q_t, Q_c). With Q_k = w_k w_k^H (k = 0 the sensing beam, 1..K the users):
+Objective. What the ``optimizer`` maximizes in each regime (``metrics.objective``):
+eta sum_k R_C,k + (1 - eta) sum_j R_S,j with R = kappa log2(1 + gamma), on what the precoder
+may know: gamma_C,k of eq 20 on the estimates f_hat and gamma_S,j of the varpi-averaged eq 22
+(``metrics.scnr_averaged``, grams Q_t, Q_c). Regime "joint" (P3) uses ``eta``; "sc" (P1) is
+eta = 0 (the sensing sum) s.t. every user's R_C,k >= ``threshold`` (23c); "cc" (P2) is eta = 1
+(the communication sum) s.t. every RAP's R_S,j >= ``threshold`` (23b). With Q_k = w_k w_k^H
+(k = 0 the sensing beam, 1..K the users):
 
     log(1 + gamma_C,k) = log(sum_j f_k^H Q_j f_k + 1) - log(sum_{j != k} f_k^H Q_j f_k + 1),
     log(1 + gamma_S,j) = log(tr(Q_t,j S) + tr(Q_c,j S) + MR) - log(tr(Q_c,j S) + MR),
 
 S = sum_k Q_k, both affine in the Q_k inside each log. Dropping rank(Q_k) = 1 (SDR) leaves a
-difference of concave functions on {Q_k >= 0, sum_k tr Q_k <= rho NT} (23d). Each SCA iteration
-replaces every subtracted log by its tangent at the current iterate (a first-order upper bound,
-so the surrogate is a concave lower bound that is tight there) and solves the resulting convex
-program (log terms: exponential cones). The relaxed objective therefore never decreases; the
-loop starts from a random feasible point (the paper's initialization, seeded) and stops when
-the relative improvement is below ``tol`` or after ``max_iters`` iterations.
+difference of concave functions on {Q_k >= 0, sum_k tr Q_k <= rho NT} (23d). A rate floor
+R >= th is linear in the Q_k with g = 2^(th / kappa) - 1, so it needs no SCA:
+
+    23c: f_k^H Q_k f_k / g >= sum_{j != k} f_k^H Q_j f_k + 1,
+    23b: tr(Q_t,j S) / g >= tr(Q_c,j S) + MR   (written over g: no huge coefficients).
+
+Each SCA iteration replaces every subtracted log by its tangent at the current iterate (a
+first-order upper bound, so the surrogate is a concave lower bound that is tight there) and
+solves the resulting convex program (log terms: exponential cones) on the floors' set. The
+relaxed objective therefore never decreases after the first step; the loop starts from a random
+point (the paper's initialization, seeded; the first step lands on the floors' set) and stops
+when the relative improvement is below ``tol`` or after ``max_iters`` iterations.
+
+Infeasible floors. The floors' set contains every rank-one point that meets them, so when the
+first step's program is infeasible (solver certificate) no W meets the floors: the extras say so
+("feasible" 0, "status" the index of that status in STATUSES) and a phase-0 program (maximize the
+worst floor margin, ``least_violation``) gives the least violating covariances instead.
 
 Rank one. Every Q_k = U L U^H gives draws w_k = U L^(1/2) z, z ~ CN(0, I) (``draws`` of them,
 seeded), plus the principal-eigenvector candidate; each candidate W is scaled onto the power
-sphere ||W||_F^2 = rho NT (every rate grows with the scale of W) and the best exact objective
-is kept. Reported per realization: the relaxed objective at the final iterate (each SCA step's
-SDP bounds every rank-one point on that step's surrogate; the SCA point itself is local, so it
-is not a global bound), the rank-one objective, the fraction
-of Q_k that are rank one (second eigenvalue <= ``rank_tol`` x the largest of all Q_k),
-the iterations and the seconds.
+sphere ||W||_F^2 = rho NT (every rate grows with the scale of W). The best exact objective among
+the candidates that meet the floors (within FEAS_TOL bps/Hz, on the same known quantities) is
+kept, else the least violating candidate, and "feasible" says which. Reported per realization
+(EXTRAS): the relaxed objective at the final iterate (each SCA step's SDP bounds every rank-one
+point on that step's surrogate; the SCA point itself is local, so it is not a global bound), the
+rank-one objective, "feasible" (1: the returned W meets the floors; always 1 for joint),
+"status", the fraction of Q_k that are rank one (second eigenvalue <= ``rank_tol`` x the largest
+of all Q_k), the iterations and the seconds.
 
 Scaling and solvers: the program is solved in V = W / sqrt(rho NT), i.e. sum_k tr Q_k <= 1
 with channels and grams scaled by rho NT, in SCS (the default: eps_abs = eps_rel = 1e-6,
@@ -50,15 +66,28 @@ from typing import Any
 import numpy as np
 
 from ... import metrics
+from ..problem import pick_best
 from ..registry import Family, PrecoderResult, PrecoderSpec, Realization, register
 from . import problems
 
 #: bump when a change alters the solutions (cached sweep records are then ignored)
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: extras of one realization, in the order ``solve_one`` reports them
-EXTRAS = ("relaxed_objective", "rank_one_objective", "rank_one_fraction", "iterations", "seconds")
+EXTRAS = ("relaxed_objective", "rank_one_objective", "feasible", "status", "rank_one_fraction",
+          "iterations", "seconds")  # fmt: skip
 #: the conic solvers: the chosen one first, the other if it fails numerically
 SOLVERS = problems.SOLVERS
+#: P3 (eta-weighted), P1 (sensing sum s.t. users' floors), P2 (communication sum s.t. RAPs' floors)
+REGIMES = ("joint", "sc", "cc")
+#: the "status" extra indexes this: the first SCA step's conic status (the floors' feasibility)
+STATUSES = ("optimal", "optimal_inaccurate", "infeasible", "infeasible_inaccurate", "other")
+#: bps/Hz by which a returned W may miss a floor and still count as meeting it (solver tolerance)
+FEAS_TOL = 1e-5
+
+
+def status_code(status: str) -> int:
+    """Index of a cvxpy status in STATUSES (anything unexpected: "other")."""
+    return STATUSES.index(status) if status in STATUSES else len(STATUSES) - 1
 
 
 @dataclass(frozen=True)
@@ -66,7 +95,9 @@ class Settings:
     """eta of eq 23a; Gaussian-randomization ``draws`` and their ``seed``; the SCA's relative
     improvement ``tol`` and ``max_iters``; ``rank_tol`` (a rank-one Q_k's second eigenvalue
     over the largest of all, ``rank_one_fraction``: SCS leaves ~1e-6 of noise);
-    the conic ``solver`` (CLARABEL or SCS)."""
+    the conic ``solver`` (CLARABEL or SCS); ``regime`` joint (P3) / sc (P1) / cc (P2) and its
+    rate floor ``threshold`` (bps/Hz; required for sc/cc, None or 0 for joint), as the
+    ``optimize`` family. sc/cc ignore ``eta`` (0 and 1, ``objective_eta``)."""
 
     eta: float = 0.5
     draws: int = 50
@@ -75,8 +106,13 @@ class Settings:
     rank_tol: float = 1e-4
     solver: str = "SCS"
     seed: int = 0
+    regime: str = "joint"
+    threshold: float | None = None
 
     def __post_init__(self) -> None:
+        check_regime(self.regime, self.threshold)
+        if self.threshold == 0:
+            object.__setattr__(self, "threshold", None)
         if not 0.0 <= float(self.eta) <= 1.0:
             raise ValueError(f"eta (weight of the communication sum, eq 23a) must be in [0, 1], "
                              f"got {self.eta}")  # fmt: skip
@@ -93,17 +129,61 @@ class Settings:
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
 
+    @property
+    def objective_eta(self) -> float:
+        """The eta of eq 23a that the regime maximizes: eta (joint), 0 (sc), 1 (cc)."""
+        return {"sc": 0.0, "cc": 1.0}.get(self.regime, float(self.eta))
+
+
+def check_regime(regime: str, threshold: float | None) -> None:
+    """The ``optimize`` family's checks of regime and threshold (None or 0: none)."""
+    if regime not in REGIMES:
+        raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
+    if threshold is not None and threshold != 0:
+        if not (isinstance(threshold, (int, float, np.number)) and float(threshold) > 0):
+            raise ValueError(f"threshold must be > 0 bps/Hz (0: none), got {threshold!r}")
+        if not math.isfinite(float(threshold)):
+            raise ValueError(f"threshold must be a finite rate in bps/Hz, got {threshold}")
+    if regime == "joint" and threshold not in (None, 0):
+        raise ValueError(
+            "threshold is the rate floor of regimes 'sc' (users) and 'cc' (RAPs); the joint "
+            "regime weighs the two with eta: set threshold to 0"
+        )
+    if regime != "joint" and threshold in (None, 0):
+        what = "every user's rate (P1)" if regime == "sc" else "every RAP's sensing rate (P2)"
+        raise ValueError(f"regime {regime!r} needs threshold, the floor on {what} in bps/Hz")
+
 
 @dataclass(frozen=True)
 class Scene:
     """One realization scaled to unit power: H (N, K) = sqrt(rho NT) f_hat_k, grams Qt, Qc
-    (NR, N, N) x rho NT, the RAP noise term MR and the rate factor kappa."""
+    (NR, N, N) x rho NT, the RAP noise term MR, the rate factor kappa, and the floors: regime
+    (sc: users, cc: RAPs, joint: none) and threshold (bps/Hz)."""
 
     H: np.ndarray
     Qt: np.ndarray
     Qc: np.ndarray
     MR: float
     kappa: float
+    regime: str = "joint"
+    threshold: float | None = None
+
+    @property
+    def inv_gain(self) -> float:
+        """1 / g, g = 2^(th / kappa) - 1 the linear SINR/SCNR a floor th asks for (0 when g
+        overflows: no finite power meets it)."""
+        with np.errstate(over="ignore"):
+            g = np.expm1(float(self.threshold) / self.kappa * math.log(2.0))
+        return float(1.0 / g)
+
+
+def floor_violation(scene: Scene, sinr: np.ndarray, scnr: np.ndarray) -> np.ndarray:
+    """Worst violation (bps/Hz, >= 0) of the regime's floors (23c for sc, 23b for cc) by linear
+    SINR (..., K) and SCNR (..., NR) -> (...); 0 for joint."""
+    if scene.regime == "joint":
+        return np.zeros(np.shape(sinr)[:-1])
+    rates = metrics.rate(sinr if scene.regime == "sc" else scnr, scene.kappa)
+    return np.maximum(float(scene.threshold) - rates, 0.0).max(-1)
 
 
 def rate_terms(scene: Scene, X: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -150,9 +230,10 @@ def rank_one_fraction(X: np.ndarray, rank_tol: float) -> float:
 
 def randomize(
     scene: Scene, X: np.ndarray, eta: float, draws: int, rng: np.random.Generator
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float, float]:
     """Gaussian randomization: the principal-eigenvector candidate and ``draws`` draws
-    w_k ~ CN(0, X_k), each on the unit power sphere; the best (V (N, K+1), exact objective)."""
+    w_k ~ CN(0, X_k), each on the unit power sphere; the best candidate meeting the floors
+    (within FEAS_TOL), else the least violating: (V (N, K+1), exact objective, violation)."""
     lam, U = np.linalg.eigh(X)  # (K+1, N), (K+1, N, N)
     root = U * np.sqrt(np.maximum(lam, 0.0))[:, None, :]
     z = rng.standard_normal((draws,) + lam.shape) + 1j * rng.standard_normal((draws,) + lam.shape)
@@ -167,36 +248,71 @@ def randomize(
         np.einsum("dnk,rnm,dmk->dr", V.conj(), scene.Qc, V).real + scene.MR
     )
     obj = metrics.objective(sinr, scnr, eta, scene.kappa)
-    best = int(np.argmax(obj))
-    return V[best], float(obj[best])
+    viol = floor_violation(scene, sinr, scnr)
+    best = int(pick_best(obj[None], np.maximum(viol - FEAS_TOL, 0.0)[None])[0])
+    return V[best], float(obj[best]), float(viol[best])
+
+
+class RelaxedTerms:
+    """The cvxpy covariances X_0..X_K (Hermitian PSD, sum of traces <= 1: 23d scaled) of one
+    realization and the affine pieces of eqs 20 / 22 in them: per user k the signal
+    f_k^H X_k f_k and interference sum_{j != k} f_k^H X_j f_k + 1, per RAP j the target and
+    clutter terms tr(Q_t,j S), tr(Q_c,j S) with S = sum_k X_k."""
+
+    def __init__(self, scene: Scene) -> None:
+        import cvxpy as cp
+
+        H, K = scene.H, scene.H.shape[1]
+        N = H.shape[0]
+        self.X = [cp.Variable((N, N), hermitian=True) for _ in range(K + 1)]
+        self.constraints = [x >> 0 for x in self.X]
+        self.constraints.append(sum(cp.real(cp.trace(x)) for x in self.X) <= 1)
+        g = [[cp.real(H[:, k].conj() @ x @ H[:, k]) for x in self.X] for k in range(K)]
+        self.signal = [g[k][k + 1] for k in range(K)]
+        self.interference = [sum(g[k][j] for j in range(K + 1) if j != k + 1) + 1.0
+                             for k in range(K)]  # fmt: skip
+        S = sum(self.X)
+        self.target = [cp.real(cp.sum(cp.multiply(q.conj(), S))) for q in scene.Qt]
+        self.clutter = [cp.real(cp.sum(cp.multiply(q.conj(), S))) for q in scene.Qc]
+
+    def floor_margins(self, scene: Scene) -> list[Any]:
+        """The regime's floors as margins m >= 0 (23c: signal / g - interference, 23b:
+        target / g - clutter - MR), affine in X; none for joint."""
+        if scene.regime == "sc":
+            return [s * scene.inv_gain - i for s, i in zip(self.signal, self.interference)]
+        if scene.regime == "cc":
+            return [a * scene.inv_gain - c - scene.MR for a, c in zip(self.target, self.clutter)]
+        return []
+
+    def values(self) -> np.ndarray:
+        """The solved covariances (K+1, N, N), Hermitian-symmetrized."""
+        Xn = np.stack([np.asarray(x.value) for x in self.X])
+        return 0.5 * (Xn + Xn.conj().swapaxes(-1, -2))
 
 
 class SurrogateProgram:
-    """The SCA surrogate of one realization as a cvxpy problem compiled once: the tangent
-    coefficients 1 / I_k and 1 / (c_j + MR) are parameters set by ``solve(X)``."""
+    """The SCA surrogate of one realization on the floors' set, as a cvxpy problem compiled
+    once: the tangent coefficients 1 / I_k and 1 / (c_j + MR) are parameters set by
+    ``solve(X)``."""
 
     def __init__(self, scene: Scene, eta: float, solver: str) -> None:
         import cvxpy as cp
 
-        H, K, NR = scene.H, scene.H.shape[1], scene.Qt.shape[0]
-        N = H.shape[0]
+        K, NR = scene.H.shape[1], scene.Qt.shape[0]
         self.scene, self.eta, self.solver = scene, eta, solver
-        self.X = [cp.Variable((N, N), hermitian=True) for _ in range(K + 1)]
-        cons = [x >> 0 for x in self.X] + [sum(cp.real(cp.trace(x)) for x in self.X) <= 1]
+        self.terms = t = RelaxedTerms(scene)
+        self.X = t.X
+        cons = t.constraints + [m >= 0 for m in t.floor_margins(scene)]
         self.inv_i = cp.Parameter(K, nonneg=True)
         self.inv_c = cp.Parameter(NR, nonneg=True)
         terms = []
         if eta > 0:
-            g = [[cp.real(H[:, k].conj() @ x @ H[:, k]) for x in self.X] for k in range(K)]
             for k in range(K):
-                interference = sum(g[k][j] for j in range(K + 1) if j != k + 1) + 1.0
-                total = interference + g[k][k + 1]
-                terms.append(eta * (cp.log(total) - self.inv_i[k] * interference))
+                total = t.interference[k] + t.signal[k]
+                terms.append(eta * (cp.log(total) - self.inv_i[k] * t.interference[k]))
         if eta < 1:
-            S = sum(self.X)
             for j in range(NR):
-                a = cp.real(cp.sum(cp.multiply(scene.Qt[j].conj(), S)))
-                c = cp.real(cp.sum(cp.multiply(scene.Qc[j].conj(), S)))
+                a, c = t.target[j], t.clutter[j]
                 terms.append((1 - eta) * (cp.log(a + c + scene.MR) - self.inv_c[j] * c))
         self.problem = cp.Problem(cp.Maximize(sum(terms)), cons)
 
@@ -216,16 +332,29 @@ class SurrogateProgram:
         nats = self.eta * comm.sum(-1) + (1 - self.eta) * sens.sum(-1)
         return self.scene.kappa * nats / math.log(2.0)
 
-    def solve(self, X: np.ndarray) -> np.ndarray:
-        """The maximizer of the surrogate tangent at X (K+1, N, N): the next iterate."""
+    def solve(self, X: np.ndarray) -> tuple[np.ndarray | None, str]:
+        """The maximizer of the surrogate tangent at X (K+1, N, N), the next iterate (None
+        unless solved), and the conic status ("infeasible": no point meets the floors)."""
         import cvxpy as cp
 
         self.tangent(X)
         status = _solve(self.problem, self.solver, cp)
-        if status not in problems.SOLVED:
-            raise RuntimeError(f"ccpa: the SCA step's conic program ended {status!r}")
-        Xn = np.stack([np.asarray(x.value) for x in self.X])
-        return 0.5 * (Xn + Xn.conj().swapaxes(-1, -2))
+        return (self.terms.values() if status in problems.SOLVED else None), status
+
+
+def least_violation(scene: Scene, solver: str) -> np.ndarray:
+    """Phase 0 for infeasible floors: covariances (K+1, N, N) maximizing the worst floor margin
+    (``RelaxedTerms.floor_margins``) on the power set; their rank-one extraction is the least
+    violating W."""
+    import cvxpy as cp
+
+    t = RelaxedTerms(scene)
+    worst = cp.Variable()
+    cons = t.constraints + [m >= worst for m in t.floor_margins(scene)]
+    status = _solve(cp.Problem(cp.Maximize(worst), cons), solver, cp)
+    if status not in problems.SOLVED:
+        raise RuntimeError(f"ccpa: the phase-0 (least violation) program ended {status!r}")
+    return t.values()
 
 
 def _solve(problem: Any, solver: str, cp: Any) -> str:
@@ -262,8 +391,10 @@ def solve_one(
     """One realization: F_hat (N, K), varpi-averaged grams Q_t, Q_c (NR, N, N), the power
     budget rho NT -> (W (N, K+1) sensing first with ||W||_F^2 = power, extras of EXTRAS).
 
-    The SCA starts from a random feasible point (paper 000, VII-A; seeded by ``settings.seed``).
-    ``history`` adds "history", one dict per SCA step t (tangent at X_t, maximizer X_t+1):
+    The SCA starts from a random point (paper 000, VII-A; seeded by ``settings.seed``); its
+    first step lands on the floors' set, or finds it empty ("feasible" 0, phase 0: module
+    docstring). The extras' objectives are those of ``settings.objective_eta``, the floors
+    those of ``settings.regime`` on the same known quantities. ``history`` adds "history", one dict per SCA step t (tangent at X_t, maximizer X_t+1):
     "relaxed" f(X_t+1), "surrogate" s_t(X_t+1) <= f(X_t+1), "rank_one" the exact objective of
     the beams randomized from X_t+1 and "rank_one_surrogate" s_t of those beams, which the
     relaxation bounds: s_t(X_t+1) >= s_t(any feasible rank-one point)."""
@@ -280,21 +411,36 @@ def solve_one(
     if not power > 0:
         raise ValueError(f"power (rho NT of 23d) must be > 0, got {power}")
     s = settings
-    scene = Scene(math.sqrt(power) * F_hat, power * Q_t, power * Q_c, float(MR), float(kappa))
+    eta = s.objective_eta
+    scene = Scene(math.sqrt(power) * F_hat, power * Q_t, power * Q_c, float(MR), float(kappa),
+                  s.regime, s.threshold)  # fmt: skip
     N, K = F_hat.shape
     rng = np.random.default_rng(s.seed)
     V0 = rng.standard_normal((N, K + 1)) + 1j * rng.standard_normal((N, K + 1))
     X = covariances(V0 / np.linalg.norm(V0))
-    value = float(relaxed_objective(scene, X, s.eta))
-    program = SurrogateProgram(scene, float(s.eta), s.solver)
+    # the start counts only if it meets the floors; the first step lands on their set
+    meets = floor_violation(scene, *relaxed_rates(scene, X)) <= 0
+    value = float(relaxed_objective(scene, X, eta)) if meets else -math.inf
+    program = SurrogateProgram(scene, eta, s.solver)
     steps: list[dict[str, float]] = []
-    iterations = 0
+    iterations, first_status = 0, ""
     while iterations < s.max_iters:
         iterations += 1
-        X_next = program.solve(X)  # the tangent stays at X until the next solve
-        new = float(relaxed_objective(scene, X_next, s.eta))
+        X_next, status = program.solve(X)  # the tangent stays at X until the next solve
+        if iterations == 1:
+            first_status = status
+            if status in problems.INFEASIBLE:  # no W meets the floors: the least violating
+                X = least_violation(scene, s.solver)
+                value = float(relaxed_objective(scene, X, eta))
+                break
+        if X_next is None:
+            if iterations == 1:
+                raise RuntimeError(f"ccpa: the first SCA step's conic program ended {status!r}")
+            break  # a later step failing numerically: keep the last solved iterate
+        new = float(relaxed_objective(scene, X_next, eta))
         if history:
-            V_r, obj_r = randomize(scene, X_next, s.eta, s.draws, np.random.default_rng(s.seed))
+            rng_h = np.random.default_rng(s.seed)
+            V_r, obj_r, _ = randomize(scene, X_next, eta, s.draws, rng_h)
             steps.append({
                 "relaxed": new,
                 "surrogate": float(program.value(X_next)),
@@ -304,12 +450,14 @@ def solve_one(
         gain, old = new - value, value
         if gain >= 0:  # a step back is solver noise at convergence: keep the better iterate
             X, value = X_next, new
-        if gain <= s.tol * max(abs(old), 1e-12):
+        if math.isfinite(old) and gain <= s.tol * max(abs(old), 1e-12):
             break
-    V, rank_one = randomize(scene, X, s.eta, s.draws, np.random.default_rng(s.seed))
+    V, rank_one, violation = randomize(scene, X, eta, s.draws, np.random.default_rng(s.seed))
     extras: dict[str, Any] = {
         "relaxed_objective": value,
         "rank_one_objective": rank_one,
+        "feasible": float(violation <= FEAS_TOL),
+        "status": float(status_code(first_status)),
         "rank_one_fraction": rank_one_fraction(X, s.rank_tol),
         "iterations": float(iterations),
         "seconds": time.perf_counter() - start,
@@ -362,9 +510,12 @@ def solve_batch(
 
 def settings_from(params: dict[str, Any]) -> Settings:
     """Settings from a registry spec's parameters (the family's names)."""
+    threshold = params.get("threshold")
     return Settings(float(params["eta"]), int(params["draws"]), float(params["tol"]),
                     int(params["max_iters"]), float(params["rank_tol"]), str(params["solver"]),
-                    int(params["seed"]))  # fmt: skip
+                    int(params["seed"]), str(params.get("regime", "joint")),
+                    threshold if threshold in (None, 0) or isinstance(threshold, str)
+                    else float(threshold))  # fmt: skip
 
 
 def _build(spec: PrecoderSpec, cfg: Any):
@@ -397,8 +548,9 @@ FAMILY = register(
     Family(
         "ccpa",
         _build,
-        "paper 000's CCPA baseline: SDR + convex-concave (SCA) iterations for eq 23a (P3) in "
-        "cvxpy, Gaussian randomization to rank one; extras relaxed / rank-one objective",
+        "paper 000's CCPA baseline: SDR + convex-concave (SCA) iterations for P1 sc / P2 cc / "
+        "P3 joint (eq 23) in cvxpy, Gaussian randomization to rank one; extras relaxed / "
+        "rank-one objective, feasible",
         {
             "eta": _DEFAULTS.eta,
             "draws": _DEFAULTS.draws,
@@ -407,6 +559,8 @@ FAMILY = register(
             "rank_tol": _DEFAULTS.rank_tol,
             "solver": _DEFAULTS.solver,
             "seed": _DEFAULTS.seed,
+            "regime": _DEFAULTS.regime,
+            "threshold": _DEFAULTS.threshold,
             "scheduler": "sync",
             "cache_dir": "",
         },
