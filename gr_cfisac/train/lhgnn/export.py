@@ -144,8 +144,14 @@ TEST_SIZE, TEST_SEED = 1000, 4242
 def test_report(model: torch.nn.Module, scn: CoisacConfig, gamma: float) -> dict[str, Any]:
     """Held-out numbers (TEST_SIZE blocks, seed TEST_SEED, not used in training or selection):
     the model, and ZF / MRT user beams + a target beam with the power fraction whose mean SPEB
-    meets gamma (reference.fraction_for_speb) at the same threshold."""
-    from .reference import evaluate, fraction_for_speb, target_beam_baseline
+    meets gamma (reference.fraction_for_speb) at the same threshold, and ZF + target beam with
+    the fraction that meets gamma on as many blocks as the model does."""
+    from .reference import (
+        evaluate,
+        fraction_for_satisfaction,
+        fraction_for_speb,
+        target_beam_baseline,
+    )
     from .trainer import Dataset, predict
 
     data = Dataset.draw(scn, TEST_SIZE, TEST_SEED, "cpu")
@@ -155,6 +161,13 @@ def test_report(model: torch.nn.Module, scn: CoisacConfig, gamma: float) -> dict
         frac = fraction_for_speb(data.batch, gamma, users)
         W = target_beam_baseline(data.batch, frac, users)
         report[f"{users}_target_beam"] = {"fraction": frac, **evaluate(data.batch, W, gamma)}
+    share = report["model"]["speb_satisfied"]  # the baseline at the model's satisfaction rate
+    frac = fraction_for_satisfaction(data.batch, gamma, share, "zf")
+    W = target_beam_baseline(data.batch, frac, "zf")
+    report["zf_target_beam_same_satisfaction"] = {
+        "fraction": frac,
+        **evaluate(data.batch, W, gamma),
+    }
     zf = report["zf_target_beam"]["sum_rate"]
     report["rate_vs_zf_target_beam"] = report["model"]["sum_rate"] / zf if zf > 0 else None
     return report

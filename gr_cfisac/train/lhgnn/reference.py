@@ -54,3 +54,18 @@ def evaluate(batch: CoisacBatch, W: np.ndarray, gamma: float) -> dict[str, float
         "speb_satisfied": float(np.mean(s <= gamma * (1 + 1e-6))),
         "max_power_ratio": float(per_bs_power(W, batch.cfg.N).max() / batch.cfg.power),
     }
+
+
+def fraction_for_satisfaction(
+    batch: CoisacBatch, gamma: float, share: float, users: str = "zf"
+) -> float:
+    """The smallest target-beam fraction with SPEB <= gamma on at least ``share`` of the blocks
+    (bisection; 1.0 if even all power on the target misses it)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        if np.mean(batch.speb(target_beam_baseline(batch, mid, users)) <= gamma) >= share:
+            hi = mid
+        else:
+            lo = mid
+    return hi
