@@ -108,6 +108,138 @@ def test_same_seed_same_beams(real):
     np.testing.assert_allclose(ccpa.solve_one(*args)[0], ccpa.solve_one(*args)[0], atol=1e-6)
 
 
+THRESHOLDS = {"sc": 1.0, "cc": 0.1}  # bps/Hz: feasible on both realizations of ``real``
+IMPOSSIBLE = {"sc": 8.0, "cc": 3.0}  # beyond what the whole budget reaches (max-min ~2.3, ~0.5)
+SOLVED = {ccpa.STATUSES.index("optimal"), ccpa.STATUSES.index("optimal_inaccurate")}
+INFEASIBLE = {ccpa.STATUSES.index("infeasible"), ccpa.STATUSES.index("infeasible_inaccurate")}
+
+
+def known_rates(real, W):
+    """kappa-rates of users (B, K) and RAPs (B, NR) on what the precoder knows."""
+    return (metrics.rate(metrics.sinr(real.F_hat, W), CFG.kappa),
+            metrics.rate(metrics.scnr_averaged(real.Q_t, real.Q_c, W, CFG.MR), CFG.kappa))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def floors(real):
+    """regime -> the registry ccpa's result at THRESHOLDS[regime] on ``real``."""
+    out = {}
+    for regime, th in THRESHOLDS.items():
+        spec = PrecoderSpec("ccpa", params={"regime": regime, "threshold": th, "draws": 20})
+        out[regime] = make_precoder(spec, CFG)(Realization(real.F_hat, real.sensing))
+    return out
+
+
+@pytest.mark.parametrize("regime", ["sc", "cc"])
+def test_floors_are_met_on_the_known_quantities_and_the_regime_objective_reported(
+    real, floors, regime
+):
+    res = floors[regime]
+    comm, sens = known_rates(real, res.W)
+    floored = comm if regime == "sc" else sens
+    assert np.all(res.extras["feasible"] == 1.0)
+    assert set(res.extras["status"]) <= SOLVED
+    assert np.all(floored >= THRESHOLDS[regime] - ccpa.FEAS_TOL)
+    assert np.all((np.abs(res.W) ** 2).sum(axis=(1, 2)) <= CFG.power_budget * (1 + 1e-9))
+    # the objective is the other sum (P1: sensing, P2: communication), as the optimizer's
+    other = sens if regime == "sc" else comm
+    np.testing.assert_allclose(res.extras["rank_one_objective"], other.sum(-1), rtol=1e-9)
+    assert np.all(res.extras["rank_one_objective"] <= res.extras["relaxed_objective"] * (1 + RTOL))
+
+
+@pytest.mark.parametrize("regime", ["sc", "cc"])
+def test_an_impossible_floor_is_reported_infeasible_with_the_least_violating_w(real, regime):
+    th = IMPOSSIBLE[regime]
+    s = ccpa.Settings(regime=regime, threshold=th, draws=10)
+    W, ex = ccpa.solve_one(real.F_hat[0], real.Q_t[0], real.Q_c[0], CFG.MR, CFG.kappa,
+                           CFG.power_budget, s)  # fmt: skip
+    assert ex["feasible"] == 0.0 and ex["status"] in INFEASIBLE
+    comm, sens = known_rates(real.take(slice(0, 1)), W[None])
+    floored = (comm if regime == "sc" else sens)[0]
+    assert floored.min() < th - 0.1  # it does violate, and says so
+    assert np.linalg.norm(W) ** 2 == pytest.approx(CFG.power_budget, rel=1e-9)
+
+
+def null_space_projector(F):
+    """I - F (F^H F)^-1 F^H per realization: F (B, N, K) -> (B, N, N)."""
+    N = F.shape[1]
+    return np.eye(N) - F @ np.linalg.solve(F.conj().swapaxes(1, 2) @ F, F.conj().swapaxes(1, 2))
+
+
+def zf_directions(F):
+    """Unit zero-forcing directions (B, N, K): f_j^H u_k = 0 for j != k."""
+    U = F @ np.linalg.inv(F.conj().swapaxes(1, 2) @ F)
+    return U / np.linalg.norm(U, axis=1, keepdims=True)
+
+
+def sensing_direction(real):
+    """Unit null-space beam (B, N) along the top eigenvector of sum_j Q_t,j."""
+    P = null_space_projector(real.F_hat)
+    top = np.linalg.eigh(real.Q_t.sum(1))[1][..., -1]
+    b = np.einsum("bnm,bm->bn", P, top)
+    return b / np.linalg.norm(b, axis=1, keepdims=True)
+
+
+def test_sc_objective_beats_zf_users_at_the_floor_plus_a_null_space_sensing_beam(real, floors):
+    """Baseline P1 point: ZF users with just the power that meets 23c (no interference: the
+    sensing beam lies in their null space), the rest of the budget on the sensing beam."""
+    g = 2 ** (THRESHOLDS["sc"] / CFG.kappa) - 1
+    U = zf_directions(real.F_hat)
+    gain = np.abs(np.einsum("bnk,bnk->bk", real.F_hat.conj(), U)) ** 2
+    users = U * np.sqrt(g / gain)[:, None, :]
+    rest = CFG.power_budget - (np.abs(users) ** 2).sum(axis=(1, 2))
+    assert np.all(rest > 0)
+    W = np.concatenate([(sensing_direction(real) * np.sqrt(rest)[:, None])[..., None], users], 2)
+    comm, sens = known_rates(real, W)
+    np.testing.assert_allclose(comm, THRESHOLDS["sc"], rtol=1e-9)  # the baseline is feasible
+    assert np.all(floors["sc"].extras["rank_one_objective"] >= sens.sum(-1) * (1 - RTOL))
+
+
+def test_cc_objective_beats_equal_power_zf_users_with_the_least_sensing_power_that_meets_23b(
+    real, floors
+):
+    """Baseline P2 point: a null-space sensing beam with the least power (on a grid of 400) for
+    which every RAP meets 23b, the rest split equally over ZF users."""
+    th, P, K = THRESHOLDS["cc"], CFG.power_budget, CFG.K
+    U, b = zf_directions(real.F_hat), sensing_direction(real)
+    best = np.full(real.batch, -np.inf)
+    for share in np.linspace(0.0, 1.0, 401)[1:]:
+        W = np.concatenate([(b * np.sqrt(share * P))[..., None],
+                            U * np.sqrt((1 - share) * P / K)], 2)  # fmt: skip
+        comm, sens = known_rates(real, W)
+        ok = (sens >= th).all(-1) & ~np.isfinite(best)
+        best[ok] = comm.sum(-1)[ok]
+    assert np.all(np.isfinite(best))  # the baseline found a feasible point
+    assert np.all(floors["cc"].extras["rank_one_objective"] >= best * (1 - RTOL))
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [({"regime": "p1"}, "regime must be one of"),
+     ({"regime": "joint", "threshold": 1.0}, "set threshold to 0"),
+     ({"regime": "sc"}, "needs threshold"),
+     ({"regime": "cc", "threshold": None}, "needs threshold"),
+     ({"regime": "sc", "threshold": -1.0}, "threshold must be > 0")],
+)  # fmt: skip
+def test_bad_regime_and_threshold_are_refused_by_name(params, match):
+    with pytest.raises(ValueError, match=match):
+        ccpa.Settings(**params)
+    with pytest.raises(ValueError, match=match):
+        make_precoder(PrecoderSpec("ccpa", params=params), CFG)
+    # the same combination is refused by the optimize family with the same message
+    with pytest.raises(ValueError, match=match):
+        make_precoder(PrecoderSpec("optimize", params=params), CFG)
+
+
+def test_a_threshold_that_is_not_a_number_is_refused_by_name():
+    with pytest.raises(ValueError, match="threshold must be > 0"):
+        make_precoder(PrecoderSpec("ccpa", params={"regime": "cc", "threshold": "high"}), CFG)
+
+
+def test_joint_threshold_zero_means_none():
+    assert ccpa.Settings(regime="joint", threshold=0).threshold is None
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("draws", 0), ("draws", -3), ("tol", 0.0), ("tol", -1e-3), ("max_iters", 0),
