@@ -20,6 +20,9 @@ R >= th is linear in the Q_k with g = 2^(th / kappa) - 1, so it needs no SCA:
     23c: f_k^H Q_k f_k / g >= sum_{j != k} f_k^H Q_j f_k + 1,
     23b: tr(Q_t,j S) / g >= tr(Q_c,j S) + MR   (written over g: no huge coefficients).
 
+The programs aim at th + FLOOR_MARGIN (1e-4 bps/Hz) so that the solver's slack still meets th
+(at th itself where only the margin is out of reach), like the optimizer's tightened targets.
+
 Each SCA iteration replaces every subtracted log by its tangent at the current iterate (a
 first-order upper bound, so the surrogate is a concave lower bound that is tight there) and
 solves the resulting convex program (log terms: exponential cones) on the floors' set. The
@@ -83,6 +86,9 @@ REGIMES = ("joint", "sc", "cc")
 STATUSES = ("optimal", "optimal_inaccurate", "infeasible", "infeasible_inaccurate", "other")
 #: bps/Hz by which a returned W may miss a floor and still count as meeting it (solver tolerance)
 FEAS_TOL = 1e-5
+#: bps/Hz by which the SDPs tighten the floors, so that SCS's ~1e-5 slack still meets the exact
+#: ones (the exact floors are used when the tightened ones are infeasible)
+FLOOR_MARGIN = 1e-4
 
 
 def status_code(status: str) -> int:
@@ -168,12 +174,11 @@ class Scene:
     regime: str = "joint"
     threshold: float | None = None
 
-    @property
-    def inv_gain(self) -> float:
-        """1 / g, g = 2^(th / kappa) - 1 the linear SINR/SCNR a floor th asks for (0 when g
-        overflows: no finite power meets it)."""
+    def inv_gain(self, margin: float = 0.0) -> float:
+        """1 / g, g = 2^((th + margin) / kappa) - 1 the linear SINR/SCNR a floor th asks for
+        (0 when g overflows: no finite power meets it)."""
         with np.errstate(over="ignore"):
-            g = np.expm1(float(self.threshold) / self.kappa * math.log(2.0))
+            g = np.expm1((float(self.threshold) + margin) / self.kappa * math.log(2.0))
         return float(1.0 / g)
 
 
@@ -275,13 +280,14 @@ class RelaxedTerms:
         self.target = [cp.real(cp.sum(cp.multiply(q.conj(), S))) for q in scene.Qt]
         self.clutter = [cp.real(cp.sum(cp.multiply(q.conj(), S))) for q in scene.Qc]
 
-    def floor_margins(self, scene: Scene) -> list[Any]:
+    def floor_margins(self, scene: Scene, inv_g: Any) -> list[Any]:
         """The regime's floors as margins m >= 0 (23c: signal / g - interference, 23b:
-        target / g - clutter - MR), affine in X; none for joint."""
+        target / g - clutter - MR), affine in X for a number or parameter ``inv_g`` = 1 / g;
+        none for joint."""
         if scene.regime == "sc":
-            return [s * scene.inv_gain - i for s, i in zip(self.signal, self.interference)]
+            return [s * inv_g - i for s, i in zip(self.signal, self.interference)]
         if scene.regime == "cc":
-            return [a * scene.inv_gain - c - scene.MR for a, c in zip(self.target, self.clutter)]
+            return [a * inv_g - c - scene.MR for a, c in zip(self.target, self.clutter)]
         return []
 
     def values(self) -> np.ndarray:
@@ -293,7 +299,8 @@ class RelaxedTerms:
 class SurrogateProgram:
     """The SCA surrogate of one realization on the floors' set, as a cvxpy problem compiled
     once: the tangent coefficients 1 / I_k and 1 / (c_j + MR) are parameters set by
-    ``solve(X)``."""
+    ``solve(X)``, the floors' 1 / g one set by ``floor(margin)`` (tightened by FLOOR_MARGIN
+    to begin with)."""
 
     def __init__(self, scene: Scene, eta: float, solver: str) -> None:
         import cvxpy as cp
@@ -302,7 +309,10 @@ class SurrogateProgram:
         self.scene, self.eta, self.solver = scene, eta, solver
         self.terms = t = RelaxedTerms(scene)
         self.X = t.X
-        cons = t.constraints + [m >= 0 for m in t.floor_margins(scene)]
+        self.inv_g = cp.Parameter(nonneg=True, value=0.0)
+        if scene.regime != "joint":
+            self.floor(FLOOR_MARGIN)
+        cons = t.constraints + [m >= 0 for m in t.floor_margins(scene, self.inv_g)]
         self.inv_i = cp.Parameter(K, nonneg=True)
         self.inv_c = cp.Parameter(NR, nonneg=True)
         terms = []
@@ -315,6 +325,10 @@ class SurrogateProgram:
                 a, c = t.target[j], t.clutter[j]
                 terms.append((1 - eta) * (cp.log(a + c + scene.MR) - self.inv_c[j] * c))
         self.problem = cp.Problem(cp.Maximize(sum(terms)), cons)
+
+    def floor(self, margin: float) -> None:
+        """Aim the floors at threshold + margin (bps/Hz)."""
+        self.inv_g.value = self.scene.inv_gain(margin)
 
     def tangent(self, X: np.ndarray) -> None:
         """Set the tangent point: the subtracted logs are linearized at covariances X."""
@@ -350,7 +364,7 @@ def least_violation(scene: Scene, solver: str) -> np.ndarray:
 
     t = RelaxedTerms(scene)
     worst = cp.Variable()
-    cons = t.constraints + [m >= worst for m in t.floor_margins(scene)]
+    cons = t.constraints + [m >= worst for m in t.floor_margins(scene, scene.inv_gain())]
     status = _solve(cp.Problem(cp.Maximize(worst), cons), solver, cp)
     if status not in problems.SOLVED:
         raise RuntimeError(f"ccpa: the phase-0 (least violation) program ended {status!r}")
@@ -427,6 +441,9 @@ def solve_one(
     while iterations < s.max_iters:
         iterations += 1
         X_next, status = program.solve(X)  # the tangent stays at X until the next solve
+        if iterations == 1 and status in problems.INFEASIBLE and s.regime != "joint":
+            program.floor(0.0)  # only the margin may be out of reach: the exact floors
+            X_next, status = program.solve(X)
         if iterations == 1:
             first_status = status
             if status in problems.INFEASIBLE:  # no W meets the floors: the least violating
