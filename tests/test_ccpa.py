@@ -276,7 +276,7 @@ def test_bench_compares_ccpa_with_the_optimizer_and_says_why_stcib_is_missing():
     from gr_cfisac.bench import BENCHMARKS
     from gr_cfisac.bench import ccpa as bench
 
-    report = bench.compare(CFG, realizations=2, draws=10)
+    report = bench.compare(CFG, realizations=2, draws=10, thresholds=THRESHOLDS)
     json.dumps(report, allow_nan=False)  # JSON-able for reports and `cfisac reproduce`
     rows = report["precoders"]
     assert set(rows) == {"CCPA", "optimizer (fast)", "optimizer (best)", "STCIB (ONNX)"}
@@ -286,4 +286,14 @@ def test_bench_compares_ccpa_with_the_optimizer_and_says_why_stcib_is_missing():
     assert ccpa_row["objective_seen"] == pytest.approx(ccpa_row["rank_one_objective"], rel=1e-9)
     # both climb the same objective on the same realizations: CCPA lands near the optimizer
     assert 0.95 <= ccpa_row["objective_seen_vs_optimizer_best"] <= 1.01
+    # P1 and P2 at one floor each: CCPA meets it as seen, and lands near the optimizer there too
+    assert set(report["regimes"]) == {"sc", "cc"}
+    for regime, part in report["regimes"].items():
+        assert part["threshold"] == THRESHOLDS[regime]
+        assert set(part["precoders"]) == {"CCPA", "optimizer (fast)", "optimizer (best)"}
+        row = part["precoders"]["CCPA"]
+        assert row["feasible"] == 1.0 and row["floor_met_seen"] == 1.0
+        assert row["worst_floor_rate_seen"] >= THRESHOLDS[regime] - ccpa.FEAS_TOL
+        assert row["objective_seen"] == pytest.approx(row["rank_one_objective"], rel=1e-9)
+        assert 0.95 <= row["objective_seen_vs_optimizer_best"] <= 1.01
     assert BENCHMARKS["ccpa"] == "gr_cfisac.bench.ccpa"
