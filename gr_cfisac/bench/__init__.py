@@ -16,4 +16,5 @@ BENCHMARKS: dict[str, str] = {
     "realtime": "gr_cfisac.bench.realtime",
     "teacher-student": "gr_cfisac.bench.teacher_student",
     "ccpa": "gr_cfisac.bench.ccpa",
+    "stcib_studies": "gr_cfisac.bench.stcib_studies",
 }
