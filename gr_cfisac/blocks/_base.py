@@ -204,8 +204,11 @@ class CoherenceBlock(gr.basic_block):
             # joining: an input that still drops items is all that is needed to progress (its
             # neighbours' buffers may be full until it has caught up)
             return [1 if self._drop[i] else 0 for i in range(ninputs)]
-        n = max(1, noutput_items // self._unit)
-        return [n * self.in_ports[i].per_block for i in range(ninputs)]
+        # one whole block on every input is enough: work() then takes every ready block (up to
+        # max_blocks). Asking for noutput_items // unit blocks would not: GNU Radio halves
+        # noutput_items from the output space (768, 384, ..., 48, 24, ...) until the inputs
+        # hold what forecast asks, and would hand over 48 of 64 ready blocks, then 12, 3, 1
+        return [self.in_ports[i].per_block for i in range(ninputs)]
 
     def general_work(self, input_items, output_items):
         try:
