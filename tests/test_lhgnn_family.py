@@ -92,3 +92,18 @@ def test_a_changed_model_file_is_refused(exported, tmp_path):
     copy.with_suffix(".json").write_text(path.with_suffix(".json").read_text())
     with pytest.raises(CardError, match="sha256"):
         LHGNNHost(copy)
+
+
+def test_the_shipped_model_runs_and_its_card_reports_the_test_numbers():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "models/lhgnn/lhgnn_coisac.onnx"
+    if not path.is_file():
+        pytest.skip("models/lhgnn/lhgnn_coisac.onnx not shipped")
+    precoder = make_precoder(PrecoderSpec("lhgnn", "coisac", {"path": str(path)}), SCN)
+    batch = CoisacScenario(SCN).draw(20, rng=7)
+    W = precoder(batch.realization()).W
+    assert np.all(per_bs_power(W, SCN.N) <= SCN.power * (1 + 1e-5))
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert np.mean(batch.speb(W) <= card["gamma_m2"]) >= 0.8  # trained to meet gamma
+    assert {"model", "zf_target_beam", "mrt_target_beam"} <= set(card["validation"])
