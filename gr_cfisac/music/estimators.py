@@ -142,19 +142,28 @@ class MusicEstimator(PeakSearch):
         u0, v0 = esprit_uv(R, self.rows, self.cols, n)
         P = noise_projector(vecs, n)
         if self.refine_peaks:
-            u, v, f = refine(P, u0, v0, self.rows, self.cols, cap=0.5 * self.step)
-            basin = self.BASIN / max(self.rows, self.cols)
-            gap = np.hypot(u[..., :, None] - u[..., None, :], v[..., :, None] - v[..., None, :])
-            gap[..., np.arange(n), np.arange(n)] = np.inf
-            trusted = (
-                np.all(np.isfinite(f), axis=-1)
-                & np.all(np.hypot(u - u0, v - v0) <= basin, axis=-1)
-                & np.all(gap.min(axis=-1) >= SAME_PEAK_UV, axis=-1)
-            )
+            trusted = np.ones(R.shape[0], dtype=bool)
             if snapshots:
                 # the weakest signal eigenvalue must clear the largest one noise alone gives:
                 # below it the subspace is noise and the strongest maximum may lie anywhere
                 trusted &= lam[:, M - n] > noise_edge(M, snapshots) * lam[:, : M - n].mean(-1)
+            # only blocks that can still be trusted are refined (each start's refinement is
+            # its own: the others batched with it do not change it); the rest are searched
+            u, v = u0.copy(), v0.copy()
+            f = np.full(u0.shape, np.inf)
+            if trusted.any():
+                t = np.flatnonzero(trusted)
+                u[t], v[t], f[t] = refine(
+                    P[t], u0[t], v0[t], self.rows, self.cols, cap=0.5 * self.step
+                )
+            basin = self.BASIN / max(self.rows, self.cols)
+            gap = np.hypot(u[..., :, None] - u[..., None, :], v[..., :, None] - v[..., None, :])
+            gap[..., np.arange(n), np.arange(n)] = np.inf
+            trusted &= (
+                np.all(np.isfinite(f), axis=-1)
+                & np.all(np.hypot(u - u0, v - v0) <= basin, axis=-1)
+                & np.all(gap.min(axis=-1) >= SAME_PEAK_UV, axis=-1)
+            )
         else:
             p0, p = lag_coefficients(P, self.rows, self.cols)
             u, v, f = u0, v0, evaluate(p0, p, u0, v0, self.rows, self.cols)
