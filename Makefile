@@ -5,12 +5,16 @@ STAMP  := $(VENV)/.cfisac-installed
 export GRC_BLOCKS_PATH := $(CURDIR)/grc
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: demo test bench lint format setup clean
+.PHONY: demo test bench lint format setup setup-raytrace clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt scripts/bootstrap.sh
 	@./scripts/bootstrap.sh
+
+# optional: ray-traced coisac channels (sionna-rt, ~0.7 GB, and Debian's libllvm19); not in setup
+setup-raytrace: setup
+	@./scripts/setup_raytrace.sh
 
 demo: setup
 	$(VENV)/bin/cfisac demo
