@@ -156,14 +156,7 @@ class MusicEstimator(PeakSearch):
                 u[t], v[t], f[t] = refine(
                     P[t], u0[t], v0[t], self.rows, self.cols, cap=0.5 * self.step
                 )
-            basin = self.BASIN / max(self.rows, self.cols)
-            gap = np.hypot(u[..., :, None] - u[..., None, :], v[..., :, None] - v[..., None, :])
-            gap[..., np.arange(n), np.arange(n)] = np.inf
-            trusted &= (
-                np.all(np.isfinite(f), axis=-1)
-                & np.all(np.hypot(u - u0, v - v0) <= basin, axis=-1)
-                & np.all(gap.min(axis=-1) >= SAME_PEAK_UV, axis=-1)
-            )
+            trusted &= self._trusted(u0, v0, u, v, f)
         else:
             p0, p = lag_coefficients(P, self.rows, self.cols)
             u, v, f = u0, v0, evaluate(p0, p, u0, v0, self.rows, self.cols)
@@ -180,6 +173,106 @@ class MusicEstimator(PeakSearch):
             none = np.isinf(fs)
             u[redo], v[redo], f[redo] = np.where(none, np.nan, us), np.where(none, np.nan, vs), fs
         return peaks_from_uv(u, v, f, (R.shape[0], n_peaks))
+
+    def order_peaks(
+        self,
+        R: np.ndarray,
+        lam: np.ndarray,
+        vecs: np.ndarray,
+        groups: list[tuple[int, np.ndarray]],
+        width: int,
+        snapshots: int | None = None,
+    ) -> Peaks:
+        """Peaks (B, width) of blocks of several model orders at once: ``groups`` lists
+        (n, block indices) (the other blocks get no peaks). The same peaks as
+        :meth:`block_peaks` per group, with one Newton refinement of every group's ESPRIT
+        starts and one search of every block that needs one (each start's refinement and
+        each block's search are their own, whatever is batched with them): the per-call cost
+        is paid once, not once per model order."""
+        B, M = R.shape[0], self.M
+        if self.method == "esprit" and not self.refine_peaks:  # closed form: nothing to merge
+            fields = [np.full((B, width), np.nan) for _ in range(4)] + [
+                np.full((B, width), -np.inf)
+            ]
+            for n, idx in groups:
+                pk = self.block_peaks(R[idx], lam[idx], vecs[idx], n, width, snapshots)
+                for field, x in zip(fields, (pk.psi, pk.theta, pk.u, pk.v, pk.value)):
+                    field[idx] = x
+            return Peaks(*fields)
+        u, v = np.full((B, width), np.nan), np.full((B, width), np.nan)
+        f = np.full((B, width), np.inf)
+        P = np.zeros((B, M, M), dtype=complex)
+        for n, idx in groups:
+            P[idx] = noise_projector(vecs[idx], n)
+        keep = np.zeros(B, dtype=int)  # searched blocks: how many of their peaks stand
+        cap = capacity(self.rows, self.cols) if self.method == "esprit" else 0
+        starts = []  # ESPRIT groups: (n, blocks, u0, v0, still trusted)
+        for n, idx in groups:
+            if n > cap:
+                keep[idx] = width
+                continue
+            u0, v0 = esprit_uv(R[idx], self.rows, self.cols, n)
+            trusted = np.ones(idx.size, dtype=bool)
+            if snapshots:  # see esprit_peaks
+                trusted &= lam[idx, M - n] > noise_edge(M, snapshots) * lam[idx, : M - n].mean(-1)
+            starts.append((n, idx, u0, v0, trusted))
+        if starts:
+            refined = self._refine_starts(P, starts)
+            for (n, idx, u0, v0, trusted), (ru, rv, rf) in zip(starts, refined):
+                trusted &= self._trusted(u0, v0, ru, rv, rf)
+                gu, gv, gf = select_distinct(ru, rv, rf, min(n, width))
+                u[idx, : gu.shape[1]], v[idx, : gv.shape[1]], f[idx, : gf.shape[1]] = gu, gv, gf
+                keep[idx[~trusted]] = n  # the same at most n peaks
+        redo = np.flatnonzero(keep)
+        if redo.size:
+            us, vs, fs = self.search(P[redo], width)
+            fs[np.arange(width) >= keep[redo, None]] = np.inf
+            none = np.isinf(fs)
+            u[redo], v[redo] = np.where(none, np.nan, us), np.where(none, np.nan, vs)
+            f[redo] = fs
+        return peaks_from_uv(u, v, f, (B, width))
+
+    def _refine_starts(self, P: np.ndarray, starts: list) -> list[tuple[np.ndarray, ...]]:
+        """Newton refinement of the trusted blocks' ESPRIT starts of every group in one call
+        -> per group (u, v, f) (blocks, n): the starts themselves with f = inf where the block
+        was not refined."""
+        blocks, su, sv, out = [], [], [], []
+        for n, idx, u0, v0, trusted in starts:
+            t = np.flatnonzero(trusted)
+            blocks.append(np.repeat(idx[t], n))
+            su.append(u0[t].ravel())
+            sv.append(v0[t].ravel())
+        blocks = np.concatenate(blocks)
+        ru, rv, rf = (np.empty(0),) * 3
+        if blocks.size:
+            ru, rv, rf = refine(
+                P[blocks], np.concatenate(su)[:, None], np.concatenate(sv)[:, None],
+                self.rows, self.cols, cap=0.5 * self.step,
+            )  # fmt: skip
+        at = 0
+        for n, _, u0, v0, trusted in starts:
+            u, v, f = u0.copy(), v0.copy(), np.full(u0.shape, np.inf)
+            t = np.flatnonzero(trusted)
+            span = slice(at, at + t.size * n)
+            u[t], v[t], f[t] = (x[span].reshape(t.size, n) for x in (ru, rv, rf))
+            at += t.size * n
+            out.append((u, v, f))
+        return out
+
+    def _trusted(
+        self, u0: np.ndarray, v0: np.ndarray, u: np.ndarray, v: np.ndarray, f: np.ndarray
+    ) -> np.ndarray:
+        """(B,) blocks whose refined ESPRIT peaks (B, n) all converged, stayed in their start's
+        basin and did not merge (see the class)."""
+        n = u.shape[-1]
+        basin = self.BASIN / max(self.rows, self.cols)
+        gap = np.hypot(u[..., :, None] - u[..., None, :], v[..., :, None] - v[..., None, :])
+        gap[..., np.arange(n), np.arange(n)] = np.inf
+        return (
+            np.all(np.isfinite(f), axis=-1)
+            & np.all(np.hypot(u - u0, v - v0) <= basin, axis=-1)
+            & np.all(gap.min(axis=-1) >= SAME_PEAK_UV, axis=-1)
+        )
 
     # -- snapshots in, angles out -----------------------------------------------
     def __call__(
@@ -226,16 +319,15 @@ class MusicEstimator(PeakSearch):
         angles = np.full((R.shape[0], width, 2), np.nan)
         value = np.full((R.shape[0], width), -np.inf)
         search = validity == Validity.OK
-        for n in np.unique(order[search]):
-            if n == 0:
-                continue
-            sel = search & (order == n)
-            pk = self.block_peaks(R[sel], lam[sel], vecs[sel], int(n), width, tau)
-            angles[sel] = pk.angles
-            value[sel] = pk.value
-            if n_peaks is None:  # at most n peaks for a block of order n
-                angles[np.ix_(sel, np.arange(n, width))] = np.nan
-                value[np.ix_(sel, np.arange(n, width))] = -np.inf
+        groups = [
+            (int(n), np.flatnonzero(search & (order == n))) for n in np.unique(order[search]) if n
+        ]
+        if groups:
+            pk = self.order_peaks(R, lam, vecs, groups, width, tau)
+            angles[search], value[search] = pk.angles[search], pk.value[search]
+        if n_peaks is None:  # at most n peaks for a block of order n
+            beyond = search[:, None] & (np.arange(width) >= order[:, None])
+            angles[beyond], value[beyond] = np.nan, -np.inf
         value[~search] = np.nan
         lam[~good] = np.nan
         return MusicResult(
