@@ -399,13 +399,16 @@ class CoherenceBlock(gr.basic_block):
         return found
 
     def _write_tags(self, noutputs: int, cb: np.ndarray) -> None:
+        # one PMT per block, shared by every output (PMTs are immutable)
+        values = [pmt.from_uint64(value) for value in cb.tolist()] if noutputs else []
+        add, key, src = self.add_item_tag, CB_KEY, self._srcid
         for o in range(noutputs):
             per = self.out_ports[o].per_block
             start = self.nitems_written(o)
             if start == 0:
-                self.add_item_tag(o, 0, CONFIG_KEY, self._config_json, self._srcid)
-            for j, value in enumerate(cb.tolist()):
-                self.add_item_tag(o, start + j * per, CB_KEY, pmt.from_uint64(value), self._srcid)
+                add(o, 0, CONFIG_KEY, self._config_json, src)
+            for offset, value in zip(range(start, start + len(values) * per, per), values):
+                add(o, offset, key, value, src)
 
     # ------------------------------------------------------------------ messages
     def subscribed(self, port: str) -> bool:
