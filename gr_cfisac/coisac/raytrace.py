@@ -145,7 +145,11 @@ def narrowband(a: np.ndarray, valid: np.ndarray, perm: np.ndarray) -> np.ndarray
     if a.ndim != 5 or a.shape[1] != 1:
         raise ValueError(f"narrowband: a must be (R, 1, N, L, P[, T]), got {np.shape(a)}")
     a = a[:, 0].astype(complex)  # (R, N, L, P)
-    mask = np.asarray(valid, bool)[:, :, None, :]
+    valid = np.asarray(valid, bool)
+    if valid.shape != (a.shape[0], a.shape[1], a.shape[3]):
+        raise ValueError(f"narrowband: valid must be (R, N, P) = {a.shape[:2] + a.shape[3:]} "
+                         f"to match a, got {valid.shape}")  # fmt: skip
+    mask = valid[:, :, None, :]
     return np.where(mask, a, 0.0).sum(-1)[:, :, perm]
 
 
