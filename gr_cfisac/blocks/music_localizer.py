@@ -114,10 +114,11 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
     def process(self, cb, ins, outs) -> None:
         cfg, n = self.cfg, self.num_raps
         rows, cols = cfg.MR_shape
-        Y = np.stack([np.swapaxes(ins[j], 1, 2) for j in range(n)], axis=1)  # (b, n, MR, tau)
-        res = music.estimate(
-            Y.astype(np.complex128), rows, cols, self.n_sources or None, self.n_peaks, self.method
-        )
+        # (b, n, MR, tau) complex128 in one copy of the inputs (the core computes in complex128)
+        Y = np.empty((len(cb), n, cfg.MR, cfg.tau), dtype=np.complex128)
+        for j in range(n):
+            Y[:, j] = np.swapaxes(ins[j], 1, 2)
+        res = music.estimate(Y, rows, cols, self.n_sources or None, self.n_peaks, self.method)
         for j in range(n):
             outs[j][:, 0] = self.angles.pack(
                 psi=res.angles[:, j, :, 0],
@@ -149,7 +150,7 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         """Eq 42 on the display grid in dB below each spectrum's peak: (b, n, n_az, n_el)."""
         rows, cols = self.cfg.MR_shape
         good = ~music.is_bad_input(music.screen_snapshots(Y))
-        R = music.sample_covariance(Y.astype(np.complex128))
+        R = music.sample_covariance(Y)
         out = np.full(R.shape[:2] + (self.az.size, self.el.size), np.nan)
         order = np.clip(order, 1, self.cfg.MR - 1)
         for k in np.unique(order[good]):
