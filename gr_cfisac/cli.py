@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "export": "gr_cfisac.commands.export",
     "evaluate": "gr_cfisac.commands.evaluate",
     "reproduce": "gr_cfisac.commands.reproduce",
+    "coisac-raytrace": "gr_cfisac.commands.coisac_raytrace",
 }
 
 
