@@ -271,3 +271,20 @@ def test_sionna_small_generated_batch(tmp_path):
     assert np.all(power > 0) and np.all(
         power < 1e-4
     )  # passive: below 48 elements' free-space gain at 1 m
+
+
+def test_command_writes_dataset_and_stats(monkeypatch, tmp_path, capsys):
+    from gr_cfisac.cli import main
+
+    monkeypatch.setattr(rt, "solve_paths", fake_solver([]))
+    out = tmp_path / "rt"
+    assert main(["coisac-raytrace", "--count", "3", "--chunk", "2", "--out", str(out),
+                 "--no-progress"]) == 0  # fmt: skip
+    ds = RaytracedDataset.load(out / "dataset.npz")
+    assert ds.batch == 3 and (out / "stats.json").exists() and list((out / "cache").glob("*.npz"))
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "sionna", None)
+    monkeypatch.setitem(sys.modules, "sionna.rt", None)
+    capsys.readouterr()
+    assert main(["coisac-raytrace", "--count", "1", "--out", str(tmp_path / "x")]) == 2
+    assert "make setup-raytrace" in capsys.readouterr().err
