@@ -89,12 +89,13 @@ def _try_steps(
     frac = np.broadcast_to(fracs, (n, k))
     tu = ua[rows, None] + frac * step_uv[rows, 0, None]
     tv = va[rows, None] + frac * step_uv[rows, 1, None]
-    rim_r = np.broadcast_to(rim[rows, None], (n, k))
-    if any_rim:
-        tp = sa[rows, None] + frac * step_pt[rows, 0, None]
-        tt = ta[rows, None] + frac * step_pt[rows, 1, None]
-        ru, rv = direction_cosines(tp, tt)
-        tu, tv = np.where(rim_r, ru, tu), np.where(rim_r, rv, tv)
+    if any_rim:  # starts near the rim step in (psi, theta)
+        tp, tt = np.zeros((n, k)), np.zeros((n, k))
+        rr = np.flatnonzero(rim[rows])
+        at = rows[rr]
+        tp[rr] = sa[at, None] + frac[rr] * step_pt[at, 0, None]
+        tt[rr] = ta[at, None] + frac[rr] * step_pt[at, 1, None]
+        tu[rr], tv[rr] = direction_cosines(tp[rr], tt[rr])
     # an interior (u, v) step that leaves the disk is pulled back onto the rim
     shrink = 1.0 / np.maximum(np.hypot(tu, tv), 1.0)
     tu, tv = tu * shrink, tv * shrink
@@ -172,9 +173,10 @@ def refine(
         length = np.hypot(*step_uv.T)
         any_rim = bool(rim.any())  # most calls have no start near the rim: skip its algebra
         step_pt = np.zeros_like(step_uv)
-        if any_rim:
-            step_pt = np.stack(_rim_newton_step(sa, ta, grad, hess, ra[:, 0]), axis=-1)
-            length = np.where(rim, np.hypot(*step_pt.T), length)
+        if any_rim:  # the (psi, theta) steps of the starts near the rim only
+            r = np.flatnonzero(rim)
+            step_pt[r] = np.stack(_rim_newton_step(sa[r], ta[r], grad[r], hess[r], ra[r, 0]), -1)
+            length[r] = np.hypot(*step_pt[r].T)
         # a Newton step below tol: converged, no line search (f would only move by rounding)
         settled = length <= tol
         if settled.any():
