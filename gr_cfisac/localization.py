@@ -392,18 +392,26 @@ def fuse_position(
         # the longest of the steps 1, 1/2, ..., 2^-29 that does not raise the cost nor take the
         # point behind an array it was in front of (none: no step); every block's shorter
         # trials evaluated in one call, not one call per halving
-        trial = fit(xa + step, act)
-        t = np.where((trial[2] <= ca) & (trial[3] | ~fa), 1.0, 0.0)
+        new = list(fit(xa + step, act))  # the fit at the full step: (p, res, cost, front)
+        t = np.where((new[2] <= ca) & (new[3] | ~fa), 1.0, 0.0)
         short = np.flatnonzero(t == 0.0)
         if short.size:
             rows = np.repeat(short, halvings.size)
             trials = (xa[short, None] + halvings[:, None] * step[short, None]).reshape(-1, dims)
-            _, _, tcost, tfront = fit(trials, act[rows])
-            good = ((tcost <= ca[rows]) & (tfront | ~fa[rows])).reshape(short.size, -1)
-            t[short] = np.where(good.any(-1), halvings[np.argmax(good, axis=-1)], 0.0)
+            tfit = fit(trials, act[rows])
+            good = ((tfit[2] <= ca[rows]) & (tfit[3] | ~fa[rows])).reshape(short.size, -1)
+            took = good.any(-1)
+            t[short] = np.where(took, halvings[np.argmax(good, axis=-1)], 0.0)
+            # the fit at each block's new point is the one of the trial it took (the same
+            # point, xa + t step); a block that took no step keeps its fit
+            pick = np.flatnonzero(took) * halvings.size + np.argmax(good, axis=-1)[took]
+            stay = act[short[~took]]
+            for mine, theirs, old in zip(new, tfit, (p, res, cost, front)):
+                mine[short[took]] = theirs[pick]
+                mine[short[~took]] = old[stay]
         moved = t[:, None] * step
         x[act] = xa + moved
-        p[act], res[act], cost[act], front[act] = fit(x[act], act)
+        p[act], res[act], cost[act], front[act] = new
         act = act[np.max(np.abs(moved), axis=-1) >= 1e-9]
     # With a grossly wrong angle the least-squares optimum can lie at infinity (far away, every
     # RAP sees nearly the same direction): a fit that wandered farther from the closed-form
