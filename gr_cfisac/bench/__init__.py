@@ -17,4 +17,5 @@ BENCHMARKS: dict[str, str] = {
     "teacher-student": "gr_cfisac.bench.teacher_student",
     "ccpa": "gr_cfisac.bench.ccpa",
     "stcib_studies": "gr_cfisac.bench.stcib_studies",
+    "lhgnn": "gr_cfisac.bench.lhgnn",
 }
