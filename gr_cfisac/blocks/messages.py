@@ -42,21 +42,22 @@ def to_pmt(cb: int | None = None, **fields: Any) -> pmt.pmt_t:
             msg = pmt.dict_add(msg, key, pmt.from_bool(bool(value)))
             continue
         arr = np.asarray(value)
-        if arr.ndim == 0 and not np.iscomplexobj(arr):
-            if np.issubdtype(arr.dtype, np.integer):
+        kind = arr.dtype.kind  # dtype kinds, not np.iscomplexobj/issubdtype: ~10x cheaper
+        if arr.ndim == 0 and kind != "c":
+            if kind in "iu":
                 msg = pmt.dict_add(msg, key, pmt.from_long(int(arr)))
             else:
                 msg = pmt.dict_add(msg, key, pmt.from_double(float(arr)))
             continue
-        flat = np.ascontiguousarray(arr).ravel()
-        if np.iscomplexobj(arr):
-            vec = pmt.init_c32vector(flat.size, flat.astype(np.complex64))
-        elif np.issubdtype(arr.dtype, np.integer):
-            vec = pmt.init_s64vector(flat.size, flat.astype(np.int64).tolist())
+        flat = arr.ravel()  # C order, a copy only where arr is not contiguous
+        if kind == "c":
+            vec = pmt.init_c32vector(flat.size, flat.astype(np.complex64, copy=False))
+        elif kind in "iu":
+            vec = pmt.init_s64vector(flat.size, flat.astype(np.int64, copy=False).tolist())
         else:
-            vec = pmt.init_f64vector(flat.size, flat.astype(np.float64))
+            vec = pmt.init_f64vector(flat.size, flat.astype(np.float64, copy=False))
         msg = pmt.dict_add(msg, key, vec)
-        shapes = pmt.dict_add(shapes, key, pmt.init_s64vector(arr.ndim, list(arr.shape)))
+        shapes = pmt.dict_add(shapes, key, pmt.init_s64vector(arr.ndim, arr.shape))
     return pmt.dict_add(msg, pmt.intern("shape"), shapes)
 
 
