@@ -25,10 +25,11 @@ def hosts():
     return found
 
 
-def fake_sca(batch, power_dbm, gamma_m2, n, run=None, settings=None):
+def fake_sca(blocks, power_dbm, gamma_m2, run=None, settings=None):
     """The SCA's record shape at the cost of one SPEB: every BS's budget on the target beam."""
-    scenes = sca_speb.scenes_of(batch, power_from_dbm(batch.cfg, power_dbm))[:n]
-    W = np.zeros((n, batch.cfg.antennas, batch.cfg.K + 1), complex)
+    cfg, n = blocks[0].cfg, len(blocks)
+    scenes = [sca_speb.scenes_of(b, power_from_dbm(cfg, power_dbm))[0] for b in blocks]
+    W = np.zeros((n, cfg.antennas, cfg.K + 1), complex)
     W[:, :, 0] = [sca_speb.target_beam(s) for s in scenes]
     speb = np.array([float(s.speb(w[:, :1])) for s, w in zip(scenes, W)])
     ones = np.ones(n)
@@ -85,7 +86,9 @@ def test_power_sweep_runs_the_sca_for_real_on_a_tiny_scenario():
     with pytest.raises(ValueError, match="gamma_ref"):
         bench.power_sweep({}, (20.0,), 1, 2, cfg=TINY)
     with pytest.raises(ValueError, match="n_sca"):
-        bench.power_sweep({}, (20.0,), 3, 2, gamma_ref=1.0, p0_dbm=20.0, cfg=TINY)
+        bench.power_sweep({}, (20.0,), 0, 2, gamma_ref=1.0, p0_dbm=20.0, cfg=TINY)
+    more = bench.sca_blocks(TINY, 3)  # realizations are reused by larger runs
+    assert np.array_equal(more[0].F, bench.sca_blocks(TINY, 1)[0].F)
 
 
 def test_power_sweep_with_models_native_at_p0_rescaled_elsewhere(hosts, monkeypatch):

@@ -11,8 +11,8 @@ naive CNN baselines (models/lhgnn/, ONNX Runtime) and the SCA optimizer of probl
    (``sca_speb.mean_speb_at_power`` of that run). The learned graphs bake in P0 (input and eq-50
    scale, no power input): their points at P0 are the models themselves; at other powers the
    series "... (P0 model, rescaled)" are their beams times sqrt(P / P0) (same directions), not
-   models trained at P. Learned models are scored on ``n_test`` blocks, whose first ``n_sca``
-   are the SCA's realizations (ratios use those shared ones).
+   models trained at P. Learned models are scored on ``n_test`` blocks and on the SCA's
+   ``n_sca`` realizations (``sca_blocks``; the rate ratio uses those shared ones).
 2. Runtime per realization (``runtimes``): each ONNX model at batch 1 and batched (one thread),
    the SCA's own solve seconds (as recorded when it ran).
 3. Figs. 9-10 (``robustness_sweep``): sum rate and SPEB satisfaction of the learned models at
@@ -113,28 +113,36 @@ def summary(m: dict[str, np.ndarray], gamma: float, idx: slice = slice(None)) ->
             "realizations": int(rate.size)}  # fmt: skip
 
 
+def sca_blocks(cfg: CoisacConfig, n: int, seed: int = TEST_SEED) -> list[CoisacBatch]:
+    """The SCA's realizations: block i drawn alone with seed (seed, i), so a run with more
+    realizations reuses (and the cache keeps) the ones of a smaller run."""
+    return [CoisacScenario(cfg).draw(1, rng=[seed, i]) for i in range(n)]
+
+
 def run_sca(
-    batch: CoisacBatch, power_dbm: float, gamma_m2: float, n: int, run: Run = IN_PROCESS,
+    blocks: list[CoisacBatch], power_dbm: float, gamma_m2: float, run: Run = IN_PROCESS,
     settings: sca_speb.Settings = SCA_SETTINGS,
 ) -> sca_speb.PrecoderResult:  # fmt: skip
-    """The SCA (strict SPEB <= gamma_m2) on the first ``n`` blocks at ``power_dbm`` per BS,
-    through the sweep runner with ``run``'s scheduler and cache."""
-    scenes = sca_speb.scenes_of(batch, power_from_dbm(batch.cfg, power_dbm))[:n]
+    """The SCA (strict SPEB <= gamma_m2) on ``blocks`` at ``power_dbm`` per BS, through the
+    sweep runner with ``run``'s scheduler and cache."""
+    scenes = [sca_speb.scenes_of(b, power_from_dbm(b.cfg, power_dbm))[0] for b in blocks]
     s = dataclasses.replace(settings, gamma=float(gamma_m2))
     cache = None if run.cache_dir is None else str(run.cache_dir)
     return sca_speb.solve_scenes(scenes, s, run.scheduler, cache, run.progress)
 
 
 def power_point(
-    hosts: dict[str, LHGNNHost], batch: CoisacBatch, power_dbm: float, gamma_ref: float,
-    p0_dbm: float, n_sca: int, run: Run = IN_PROCESS,
+    hosts: dict[str, LHGNNHost], batch: CoisacBatch, blocks: list[CoisacBatch],
+    power_dbm: float, gamma_ref: float, p0_dbm: float, run: Run = IN_PROCESS,
     settings: sca_speb.Settings = SCA_SETTINGS,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
-    """Rows (one per method) at one power and the point's facts (gammas, SCA extras)."""
+    """Rows (one per method) at one power and the point's facts (gammas, SCA extras): the
+    learned models on ``batch``, the SCA on ``blocks`` (the learned models' rate on those too:
+    ``sum_rate_shared``)."""
     cfg = batch.cfg
     P = power_from_dbm(cfg, power_dbm)
     gamma_sca = gamma_ref * power_from_dbm(cfg, p0_dbm) / P
-    res = run_sca(batch, power_dbm, gamma_sca, n_sca, run, settings)
+    res = run_sca(blocks, power_dbm, gamma_sca, run, settings)
     ex = res.extras
     ok = ex["feasible"] > 0
     gamma = float(np.mean(ex["speb"][ok])) if ok.any() else math.nan  # mean_speb_at_power
@@ -143,17 +151,19 @@ def power_point(
     rows = [{"power_dbm": power_dbm, "method": SCA, "native": True,
              **summary(sca_m, gamma), "speb_satisfied_strict": float(np.mean(ex["speb_met"])),
              "sum_rate_shared": float(np.mean(ex["sum_rate"]))}]  # fmt: skip
+    scale = None if native else P
     for label, host in hosts.items():
-        W = beams(host, batch.F_hat, batch.sensing.aT_t, None if native else P)
-        m = block_metrics(batch, W)
-        name = label if native else label + RESCALED
-        rows.append({"power_dbm": power_dbm, "method": name, "native": native,
-                     **summary(m, gamma), "speb_satisfied_strict":
+        m = block_metrics(batch, beams(host, batch.F_hat, batch.sensing.aT_t, scale))
+        shared = [float(sum_rate(b.F, beams(host, b.F_hat, b.sensing.aT_t, scale))[0])
+                  for b in blocks]  # fmt: skip
+        rows.append({"power_dbm": power_dbm, "method": label if native else label + RESCALED,
+                     "native": native, **summary(m, gamma), "speb_satisfied_strict":
                      float(np.mean(m["speb"] <= gamma_sca * (1 + 1e-6))),
-                     "sum_rate_shared": float(np.mean(m["rate"][:n_sca]))})  # fmt: skip
+                     "sum_rate_shared": float(np.mean(shared))})  # fmt: skip
     facts = {"power_dbm": power_dbm, "gamma_sca_m2": gamma_sca, "gamma_m2": gamma,
-             "sca_feasible": int(ok.sum()), "sca_realizations": n_sca,
-             "sca_seconds": ex["seconds"].tolist(), "sca_rank_one": ex["rank_one_fraction"].tolist()}  # fmt: skip
+             "sca_feasible": int(ok.sum()), "sca_realizations": len(blocks),
+             "sca_seconds": ex["seconds"].tolist(), "sca_sum_rate": ex["sum_rate"].tolist(),
+             "sca_speb_m2": ex["speb"].tolist(), "sca_rank_one": ex["rank_one_fraction"].tolist()}  # fmt: skip
     return rows, facts
 
 
@@ -171,12 +181,14 @@ def power_sweep(
             raise ValueError("power_sweep: without models pass gamma_ref (m^2) and p0_dbm")
         gamma_ref = float(first.card["gamma_m2"]) if gamma_ref is None else gamma_ref
         p0_dbm = card_power_dbm(first) if p0_dbm is None else p0_dbm
-    if not 1 <= n_sca <= n_test:
-        raise ValueError(f"n_sca must be in [1, n_test={n_test}], got {n_sca}")
-    batch = CoisacScenario(cfg or scenario_of(hosts)).draw(n_test, rng=seed)
+    if n_sca < 1 or n_test < 1:
+        raise ValueError(f"n_sca and n_test must be >= 1, got {n_sca}, {n_test}")
+    cfg = cfg or scenario_of(hosts)
+    batch = CoisacScenario(cfg).draw(n_test, rng=seed)
+    blocks = sca_blocks(cfg, n_sca, seed)
     rows, points = [], []
     for p in powers_dbm:
-        r, f = power_point(hosts, batch, float(p), gamma_ref, p0_dbm, n_sca, run, settings)
+        r, f = power_point(hosts, batch, blocks, float(p), gamma_ref, p0_dbm, run, settings)
         rows += r
         points.append(f)
     return {"rows": rows, "points": points, "p0_dbm": p0_dbm, "gamma_ref_m2": gamma_ref,
@@ -314,8 +326,9 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         "position": robustness_sweep(hosts, "dt_m", sizes["dt_m"], sizes["n_robust"]),
         "goals": goals(sweep, times),
         "notes": [
-            f"SCA: {sizes['n_sca']} realizations per power (the first of the {sizes['n_test']} "
-            "test blocks), strict SPEB <= gamma_card P0 / P; gamma(P) = its mean SPEB there",
+            f"SCA: {sizes['n_sca']} realizations per power (sca_blocks), strict SPEB <= "
+            "gamma_card P0 / P; gamma(P) = its mean SPEB there; learned models also on "
+            f"{sizes['n_test']} test blocks",
             "learned models exist at their card's power P0 only; other powers: rescaled beams",
             "Figs. 9-10 are test-only (models trained on clean inputs), gamma = the card's",
             "SCA seconds are those recorded when each realization was solved (cache)",

@@ -37,8 +37,9 @@ def _hosts() -> dict[str, Any]:
 
 def _power_deviations(sweep: dict[str, Any]) -> list[str]:
     return DEVIATIONS + [
-        f"SCA (our SDR + SCA stand-in for SRW) on {sweep['n_sca']} realizations per power (the "
-        f"first of {sweep['n_test']} test blocks, seed {sweep['seed']}), strict SPEB <= "
+        f"SCA (our SDR + SCA stand-in for SRW) on {sweep['n_sca']} realizations per power (each "
+        f"drawn alone, seed ({sweep['seed']}, i); learned models also on {sweep['n_test']} test "
+        "blocks), strict SPEB <= "
         f"{sweep['gamma_ref_m2']:.3g} m^2 x P0 / P; gamma(P) = its mean SPEB (the paper's choice)",
         f"the learned models are trained at P0 = {sweep['p0_dbm']:g} dBm only (no power input): "
         "at other powers their P0 beams are rescaled by sqrt(P / P0) ('rescaled' series)",

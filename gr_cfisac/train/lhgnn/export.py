@@ -34,6 +34,16 @@ CHOICES = (
     "BS (under-budget BSs are left alone)"
 )
 
+#: the baselines' notes (Section IV-B; the same node features and eq 50 as the LHGNN)
+BASELINE_CHOICES = {
+    "homo_gnn": "Homo GNN (Section IV-B): one node type (every BS-user and BS-target link), one "
+    "edge type (same BS or same user/target), attention of eq 47 over the union, LayerNorm, "
+    "ReLU; node features eq 43-44 and eq 50 per BS as the LHGNN",
+    "naive_cnn": "naive CNN (Section IV-B): 3x3 convolutions over the (N, K+1) link grid with "
+    "the 2L node features as channels (dims = channels), ReLU, then 2 fully connected layers "
+    "to every link's beam (fixed N and K); eq 50 per BS as the LHGNN",
+}
+
 
 def export_onnx(model: torch.nn.Module, path: str | Path, N: int, K: int, L: int) -> None:
     """Write the graph (inputs comm, sensing; output beamformer) and check it."""
@@ -99,7 +109,7 @@ def model_card(
         "gamma_m2": gamma,
         "snapshots": scn.snapshots,
         "channel_source": CHANNEL_SOURCE,
-        "architecture": {**arch, "note": CHOICES},
+        "architecture": {**arch, "note": BASELINE_CHOICES.get(arch["arch"], CHOICES)},
         "onnx": {
             "opset": OPSET,
             "input_scale": float(np.sqrt(scn.power)),
