@@ -288,3 +288,14 @@ def test_command_writes_dataset_and_stats(monkeypatch, tmp_path, capsys):
     capsys.readouterr()
     assert main(["coisac-raytrace", "--count", "1", "--out", str(tmp_path / "x")]) == 2
     assert "make setup-raytrace" in capsys.readouterr().err
+
+
+def test_old_llvm_only_is_reported_before_dr_jit_can_abort(tmp_path, monkeypatch):
+    monkeypatch.delenv("DRJIT_LIBLLVM_PATH", raising=False)
+    for name in ("libLLVM-14.so.1", "libLLVM-15.so"):
+        (tmp_path / name).touch()
+    pattern = (str(tmp_path / "libLLVM*.so*"),)
+    assert rt.old_llvm_only(pattern) == ["libLLVM-14.so.1", "libLLVM-15.so"]
+    (tmp_path / "libLLVM.so.19.1").touch()
+    assert rt.old_llvm_only(pattern) == []
+    assert rt.old_llvm_only((str(tmp_path / "none*"),)) == []  # other layouts: left to Dr.Jit

@@ -39,10 +39,12 @@ written atomically (temporary file + rename), so an interrupted run resumes wher
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,6 +61,8 @@ SCENE_OFFSETS_M = {"simple_street_canyon": (262.0, 440.0, 0.0)}
 ARRAY_YAW_RAD = math.pi / 2
 #: bump when the stored format or the conversion changes (part of every cache key)
 CACHE_VERSION = 1
+#: where Debian (and most distributions) keep libLLVM
+LLVM_GLOBS = ("/usr/lib/libLLVM*.so*", "/usr/lib/*/libLLVM*.so*", "/usr/lib64/libLLVM*.so*")
 SETUP_HINT = (
     "ray-traced channels need the optional [raytrace] extra (sionna-rt) and Debian's libllvm19: "
     "run `make setup-raytrace` (or scripts/setup_raytrace.sh)"
@@ -227,7 +231,22 @@ def require_sionna() -> Any:
         import sionna.rt as rt
     except ImportError as exc:
         raise RaytraceUnavailable(f"{SETUP_HINT} ({exc})") from exc
+    old = old_llvm_only()
+    if old:
+        raise RaytraceUnavailable(f"{SETUP_HINT} (only {', '.join(old)} found: Dr.Jit aborts)")
     return rt
+
+
+def old_llvm_only(patterns: tuple[str, ...] = LLVM_GLOBS) -> list[str]:
+    """The system's libLLVM files when all are older than 16 (Dr.Jit's CPU backend then aborts
+    the process in its first path solve); [] when a newer one is there, none is found (another
+    layout: left to Dr.Jit) or DRJIT_LIBLLVM_PATH names one."""
+    if os.environ.get("DRJIT_LIBLLVM_PATH"):
+        return []
+    names = sorted({os.path.basename(f) for p in patterns for f in glob.glob(p)})
+    majors = [int(m.group(1)) for n in names
+              if (m := re.search(r"libLLVM-(\d+)", n) or re.search(r"\.so\.(\d+)", n))]  # fmt: skip
+    return names if majors and max(majors) < 16 else []
 
 
 @dataclass(frozen=True)
