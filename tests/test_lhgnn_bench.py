@@ -11,6 +11,7 @@ import pytest
 
 from gr_cfisac.bench import lhgnn as bench
 from gr_cfisac.coisac import CoisacConfig, CoisacScenario, power_from_dbm
+from gr_cfisac.coisac.noise import noisy_csi, perturbed_steering
 from gr_cfisac.precoding.convex import sca_speb
 from gr_cfisac.precoding.registry import PrecoderResult
 
@@ -41,8 +42,8 @@ def fake_sca(blocks, power_dbm, gamma_m2, run=None, settings=None):
 def test_noisy_csi_has_the_stated_error_power_and_perfect_csi_is_exact():
     F = CoisacScenario(CoisacConfig()).draw(64, rng=1).F
     rng = np.random.default_rng(0)
-    assert np.array_equal(bench.noisy_csi(F, 3, math.inf, rng), F)
-    E = bench.noisy_csi(F, 3, 10.0, rng) - F
+    assert np.array_equal(noisy_csi(F, 3, math.inf, rng), F)
+    E = noisy_csi(F, 3, 10.0, rng) - F
     link = np.mean(np.abs(F.reshape(64, 3, 16, -1)) ** 2, axis=2)
     err = np.mean(np.abs(E.reshape(64, 3, 16, -1)) ** 2, axis=2)
     assert np.mean(err / link) == pytest.approx(0.1, rel=0.05)  # SNR 10 dB per link
@@ -51,11 +52,29 @@ def test_noisy_csi_has_the_stated_error_power_and_perfect_csi_is_exact():
 def test_perturbed_steering_is_the_true_one_at_zero_error_and_moves_with_it():
     batch = CoisacScenario(CoisacConfig()).draw(8, rng=2)
     rng = np.random.default_rng(0)
-    assert np.array_equal(bench.perturbed_steering(batch, 0.0, rng), batch.sensing.aT_t)
-    a = bench.perturbed_steering(batch, 5.0, rng)
+    assert np.array_equal(perturbed_steering(batch, 0.0, rng), batch.sensing.aT_t)
+    a = perturbed_steering(batch, 5.0, rng)
     assert np.allclose(np.abs(a), 1.0)  # unit-modulus elements
     corr = np.abs(np.sum(a.conj() * batch.sensing.aT_t, -1)) / a.shape[-1]
     assert np.all(corr < 1 - 1e-6) and np.all(corr > 0.0)
+    with pytest.raises(ValueError, match="dt_m"):
+        perturbed_steering(batch, -1.0, rng)
+    with pytest.raises(ValueError, match="snr_db"):
+        noisy_csi(batch.F, 3, float("nan"), rng)
+
+
+def test_noisy_training_data_perturbs_the_inputs_only():
+    torch = pytest.importorskip("torch")
+    from gr_cfisac.train.lhgnn.trainer import Dataset
+
+    cfg = CoisacConfig()
+    clean = Dataset.draw(cfg, 6, 5, "cpu")
+    noisy = Dataset.draw(cfg, 6, 5, "cpu", csi_snr_db=10.0, position_error_m=4.0)
+    assert torch.equal(noisy.F, clean.F) and torch.equal(noisy.echo.a, clean.echo.a)
+    assert not torch.equal(noisy.comm, clean.comm)
+    assert not torch.equal(noisy.sensing, clean.sensing)
+    again = Dataset.draw(cfg, 6, 5, "cpu", csi_snr_db=10.0, position_error_m=4.0)
+    assert torch.equal(again.comm, noisy.comm)  # seeded
 
 
 def test_rescaled_beams_speb_falls_as_one_over_power(hosts):
@@ -137,7 +156,9 @@ def test_reproduce_figures_on_tiny_sizes(hosts, monkeypatch):
     assert f8.logy and f8.rows == f7.rows
     f9 = rep.fig9(snr_db=(0.0, 20.0), n=8)
     f10 = rep.fig10(dt_m=(0.0, 5.0), n=8)
-    assert len(f9.rows) == 2 * len(hosts) and len(f10.rows) == 2 * len(hosts)
+    every = len(bench.load_hosts(noisy=True))  # the noisy-trained LHGNN too, when shipped
+    assert len(f9.rows) == 2 * every and len(f10.rows) == 2 * every
+    assert all(t.holds in (True, False, None) for t in f9.trends + f10.trends)
     rt = rep.runtime(**small, repeats=1)
     sca = next(r for r in rt.rows if r["method"] == "SCA")
     assert sca["seconds"] == 60.0  # the stand-in's recorded seconds

@@ -30,6 +30,8 @@ class LHGNNConfig:
     K: int = 5
     power_dbm: float = 20.0
     target_spread_m: float = 0.0
+    csi_snr_db: float | None = None  # noisy-input training (Figs. 9-10): the estimate's SNR
+    position_error_m: float = 0.0  # ... and the target position error the inputs are steered at
     train_size: int = 2000  # paper: I_T = 4000
     val_size: int = 500
     data_seed: int = 2026
@@ -60,6 +62,12 @@ class LHGNNConfig:
         if self.gamma_m2 is not None and not self.gamma_m2 > 0:
             raise ValueError(f"gamma_m2 must be a positive SPEB in m^2 (or null), got "
                              f"{self.gamma_m2}")  # fmt: skip
+        if self.csi_snr_db is not None and not -50.0 <= self.csi_snr_db <= 100.0:
+            raise ValueError(f"csi_snr_db must be null (perfect CSI) or in [-50, 100] dB, got "
+                             f"{self.csi_snr_db}")  # fmt: skip
+        if not 0.0 <= self.position_error_m <= 1e3:
+            raise ValueError(f"position_error_m must be in [0, 1000] m, got "
+                             f"{self.position_error_m}")  # fmt: skip
         if not 0.0 < self.gamma_fraction <= 1.0:
             raise ValueError(f"gamma_fraction must be in (0, 1], got {self.gamma_fraction}")
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):

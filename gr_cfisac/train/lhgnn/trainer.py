@@ -6,6 +6,7 @@ so far (selected on validation: the highest sum rate with the SPEB constraint me
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from ...coisac import CoisacBatch, CoisacConfig, CoisacScenario
+from ...coisac.noise import noisy_csi, perturbed_steering
 from ...precoding.lhgnn import node_features
 from . import objective as ob
 from .config import LHGNNConfig
@@ -48,9 +50,21 @@ class Dataset:
     echo: ob.EchoTensors
 
     @classmethod
-    def draw(cls, scn: CoisacConfig, size: int, seed: int, device: str) -> Dataset:
+    def draw(
+        cls, scn: CoisacConfig, size: int, seed: int, device: str,
+        csi_snr_db: float | None = None, position_error_m: float = 0.0,
+    ) -> Dataset:  # fmt: skip
+        """``size`` blocks; the node features from a CSI estimate at ``csi_snr_db`` and a target
+        mis-located by ``position_error_m`` (coisac.noise, drawn once, seeded), F and the echo
+        model (the loss) clean."""
         batch = CoisacScenario(scn).draw(size, rng=seed)
-        comm, sensing = node_features(batch.F_hat, batch.sensing.aT_t)
+        F_hat, a_t = batch.F_hat, batch.sensing.aT_t
+        if csi_snr_db is not None or position_error_m > 0:
+            rng = np.random.default_rng([seed, 1])
+            snr = math.inf if csi_snr_db is None else csi_snr_db
+            F_hat = noisy_csi(batch.F, scn.N, snr, rng)
+            a_t = perturbed_steering(batch, position_error_m, rng)
+        comm, sensing = node_features(F_hat, a_t)
         return cls(batch, torch.as_tensor(comm, device=device),
                    torch.as_tensor(sensing, device=device),
                    torch.as_tensor(batch.F, device=device),
@@ -127,8 +141,9 @@ class Trainer:
 
     def fit(self, progress: bool = True) -> dict[str, Any]:
         cfg, start = self.cfg, time.monotonic()
-        train = Dataset.draw(self.scn, cfg.train_size, cfg.data_seed, cfg.device)
-        val = Dataset.draw(self.scn, cfg.val_size, cfg.val_seed, cfg.device)
+        noise = (cfg.csi_snr_db, cfg.position_error_m)
+        train = Dataset.draw(self.scn, cfg.train_size, cfg.data_seed, cfg.device, *noise)
+        val = Dataset.draw(self.scn, cfg.val_size, cfg.val_seed, cfg.device, *noise)
         gen = torch.Generator().manual_seed(cfg.seed + self.epoch)
         bar = tqdm(range(self.epoch, cfg.epochs), initial=self.epoch, total=cfg.epochs,
                    disable=not progress, desc=cfg.name)  # fmt: skip
