@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+RESCALED = " (P0 model, rescaled)"  # bench.lhgnn.RESCALED
+
 COLOURS = {"LHGNN": "tab:red", "Homo GNN": "tab:blue", "naive CNN": "tab:green", "SCA": "k"}
 
 
@@ -13,18 +15,25 @@ def colour(method: str) -> str:
 
 
 def curves(ax: Any, rows: list[dict[str, Any]], x: str, y: str) -> None:
-    """One line per method of rows (x, y)."""
-    for method in dict.fromkeys(r["method"] for r in rows):
-        pts = sorted((r[x], r[y]) for r in rows if r["method"] == method)
-        xs = [p[0] if p[0] != float("inf") else None for p in pts]
-        if None in xs:  # clean CSI (SNR = inf) drawn as a dashed level
-            clean = pts[xs.index(None)][1]
-            ax.axhline(clean, color=colour(method), lw=0.8, ls=":")
-            pts = [p for p in pts if p[0] != float("inf")]
-        style = "--" if "rescaled" in method else "-"
-        marker = "s" if method == "SCA" else "o"
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker=marker, ms=4,
-                color=colour(method), label=method)  # fmt: skip
+    """One line per method of rows (x, y); a learned model's native point and its rescaled
+    points (other powers) form one dashed line with the native point starred."""
+    lines: dict[str, list[tuple[float, float, bool]]] = {}
+    for r in rows:
+        base = r["method"].replace(RESCALED, "")
+        lines.setdefault(base, []).append((r[x], r[y], r.get("native", True)))
+    for method, pts in lines.items():
+        pts.sort()
+        if pts and pts[-1][0] == float("inf"):  # clean CSI (SNR = inf) drawn as a level
+            ax.axhline(pts[-1][1], color=colour(method), lw=0.8, ls=":")
+            pts = pts[:-1]
+        rescaled = not all(p[2] for p in pts)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "--" if rescaled else "-",
+                marker="s" if method == "SCA" else "o", ms=4, color=colour(method),
+                label=method + (" (rescaled off P0)" if rescaled else ""))  # fmt: skip
+        if rescaled:
+            native = [p for p in pts if p[2]]
+            ax.plot([p[0] for p in native], [p[1] for p in native], "*", ms=11,
+                    color=colour(method))  # fmt: skip
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
@@ -37,7 +46,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     sweep = report["power_sweep"]
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     curves(axes[0, 0], sweep["rows"], "power_dbm", "sum_rate")
-    axes[0, 0].set(xlabel="per-BS power (dBm)", ylabel="sum rate (bps/Hz)",
+    axes[0, 0].set(xlabel="per-BS power (dBm); star: the model at its trained power", ylabel="sum rate (bps/Hz)",
                    title=f"Fig. 7: rate vs power (SCA: {sweep['n_sca']} real./power)")  # fmt: skip
     curves(axes[0, 1], sweep["rows"], "power_dbm", "speb_m2")
     gam = sorted((p["power_dbm"], p["gamma_m2"]) for p in sweep["points"])
@@ -47,10 +56,10 @@ def plot(report: dict[str, Any], path: Path) -> None:
     csi, pos = report["csi"], report["position"]
     curves(axes[1, 0], csi["rows"], "snr_db", "sum_rate")
     axes[1, 0].set(xlabel="CSI SNR (dB); dotted: perfect CSI", ylabel="sum rate (bps/Hz)",
-                   title="Fig. 9: rate vs CSI SNR (test-only)")  # fmt: skip
+                   title="Fig. 9: rate vs CSI SNR (20 dBm)")  # fmt: skip
     curves(axes[1, 1], pos["rows"], "dt_m", "sum_rate")
     axes[1, 1].set(xlabel="target position error dt (m)", ylabel="sum rate (bps/Hz)",
-                   title="Fig. 10: rate vs position error (test-only)")  # fmt: skip
+                   title="Fig. 10: rate vs position error (20 dBm)")  # fmt: skip
     for ax in axes.flat:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
