@@ -290,13 +290,16 @@ def goals(sweep: dict[str, Any], times: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(out_dir: Path, quick: bool) -> dict[str, Any]:
+def run(out_dir: Path, quick: bool, scheduler: Any = None) -> dict[str, Any]:
+    """The bench (sizes SIZES[quick]); the SCA points run on ``scheduler`` (None: in process;
+    "local": a local Dask cluster, one worker per core; "tcp://HOST:PORT") and are cached under
+    out_dir/cache/lhgnn_sca."""
     from .lhgnn_plots import plot
 
     t0 = time.perf_counter()
     sizes = SIZES[quick]
     hosts = load_hosts()
-    cache = Run(cache_dir=out_dir / "cache" / "lhgnn_sca")
+    cache = Run(scheduler or "sync", cache_dir=out_dir / "cache" / "lhgnn_sca", progress=True)
     sweep = power_sweep(hosts, sizes["powers"], sizes["n_sca"], sizes["n_test"], cache)
     seconds = [s for p in sweep["points"] for s in p["sca_seconds"]]
     times = runtimes(hosts, 256, sizes["repeats"], seconds)
@@ -308,6 +311,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         "csi": robustness_sweep(robust, "snr_db", sizes["snr_db"], sizes["n_robust"]),
         "position": robustness_sweep(robust, "dt_m", sizes["dt_m"], sizes["n_robust"]),
         "goals": goals(sweep, times),
+        "summary": {},
         "notes": [
             f"SCA: {sizes['n_sca']} realizations per power (sca_blocks), strict SPEB <= "
             "gamma_card P0 / P; gamma(P) = its mean SPEB there; learned models also on "
@@ -319,6 +323,9 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         ],
         "wall_s": round(time.perf_counter() - t0, 1),
     }
+    report["summary"] = {"goals": report["goals"],
+                         "gamma_m2_per_power": {p["power_dbm"]: p["gamma_m2"] for p in sweep["points"]},
+                         "wall_s": report["wall_s"]}  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     plot(report, out_dir / "lhgnn.png")
     report["plots"] = ["lhgnn.png"]

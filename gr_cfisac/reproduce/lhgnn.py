@@ -232,8 +232,10 @@ def runtime(
 
 
 def figures(full: bool = False) -> dict[str, Any]:
-    """Seed 003's figure functions with their sizes (laptop: 3 powers x 3 SCA realizations)."""
-    power = {"powers": (15.0, 20.0, 25.0), "n_sca": 6 if full else 3,
+    """Seed 003's figure functions with their sizes. Laptop: 3 powers x 2 SCA realizations
+    (about 4 CPU-minutes each at N = 3, 4 x 4 arrays, K = 5: ~25 minutes in process, shared by
+    fig7, fig8 and runtime through the point cache); full: 6 per power."""
+    power = {"powers": (15.0, 20.0, 25.0), "n_sca": 6 if full else 2,
              "n_test": 1000 if full else 500}  # fmt: skip
     n = 1000 if full else 500
     return {
