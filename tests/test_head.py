@@ -47,7 +47,7 @@ def joined():
     used = {src_port for src_port, _ in feeds}
     for o, p in enumerate(src.out_ports):
         if o not in used:
-            tb.connect((src, o), blocks.null_sink(gr.sizeof_gr_complex * p.vlen))
+            tb.connect((src, o), blocks.null_sink(np.dtype(p.dtype).itemsize * p.vlen))
     run_with_timeout(tb, 120.0)
     assert src.error is None and hd.error is None
     return cfg, hd, refs, outs
