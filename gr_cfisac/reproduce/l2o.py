@@ -92,10 +92,15 @@ def fig7(per_n: int = 100, run: Run = IN_PROCESS) -> Figure:
     trends = []
     if "MT-SAO" in hosts:
         wins = sum(r["MT-SAO-lift"] >= r["MT-SAO"] for r in rows)
+        spread = max(abs(r["MT-SAO-lift"] / r["MT-SAO"] - 1) for r in rows)
         trends.append(Trend(
             "MT-SAO-lift is at or above MT-SAO at every N", "consistently above, most in "
-            "heavily overloaded regimes (small N)", f"at or above at {wins} of {len(rows)} N",
-            wins == len(rows)))  # fmt: skip
+            "heavily overloaded regimes (small N)", f"at or above at {wins} of {len(rows)} N; "
+            f"the two differ by at most {100 * spread:.2f} %", wins == len(rows),
+            "" if wins == len(rows) else "at our CPU size (Km = Nm = 16, T = 6, width 32) the "
+            "lifted auxiliary variable adds nothing measurable: the two models are within "
+            f"{100 * spread:.2f} % at every N, either way (sampling noise at these draws); the "
+            "paper's gap is at Km = Nm = 40 with wider layers"))  # fmt: skip
     return Figure(
         "fig7", f"Fig. 7: MT-SAO-lift vs MT-SAO (K = {res['K']}, {res['snr_db']:g} dB)", rows,
         x="N", y=(*hosts, "WMMSE", "LMMSE"), xlabel="active antennas N",
