@@ -122,18 +122,8 @@ class Settings:
         if not 0.0 <= float(self.eta) <= 1.0:
             raise ValueError(f"eta (weight of the communication sum, eq 23a) must be in [0, 1], "
                              f"got {self.eta}")  # fmt: skip
-        for name in ("draws", "max_iters"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not (math.isfinite(float(self.tol)) and float(self.tol) > 0):
-            raise ValueError(f"tol (relative SCA improvement to stop at) must be > 0, "
-                             f"got {self.tol}")  # fmt: skip
-        if not 0.0 < float(self.rank_tol) < 1.0:
-            raise ValueError(f"rank_tol (second eigenvalue of a rank-one Q_k, relative) must be in "
-                             f"(0, 1), got {self.rank_tol}")  # fmt: skip
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        problems.check_sca_settings(self.draws, self.max_iters, self.tol, self.rank_tol,
+                                    self.solver)  # fmt: skip
 
     @property
     def objective_eta(self) -> float:

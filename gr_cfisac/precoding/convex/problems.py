@@ -85,6 +85,23 @@ class CommFeasibility:
         return status in SOLVED
 
 
+def check_sca_settings(
+    draws: object, max_iters: object, tol: object, rank_tol: object, solver: object
+) -> None:
+    """The settings every SDR + SCA baseline shares (ccpa, sca_speb): ValueError naming the one
+    that is out of range."""
+    for name, value in (("draws", draws), ("max_iters", max_iters)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if not (math.isfinite(float(tol)) and float(tol) > 0):
+        raise ValueError(f"tol (relative SCA improvement to stop at) must be > 0, got {tol}")
+    if not 0.0 < float(rank_tol) < 1.0:
+        raise ValueError(f"rank_tol (second eigenvalue of a rank-one Q_k, relative) must be in "
+                         f"(0, 1), got {rank_tol}")  # fmt: skip
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+
+
 def sinr_upper_bound(F: np.ndarray, power: np.ndarray, noise: float, rho: float) -> float:
     """No min-SINR above this: the weakest user served alone with every AP's communication
     power, (sum_l sqrt(rho P_l) ||h_ln||)^2 / sigma^2."""

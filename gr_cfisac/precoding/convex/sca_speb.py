@@ -105,17 +105,8 @@ class Settings:
         if math.isnan(g) or g <= 0:
             raise ValueError(f"gamma (SPEB threshold in m^2, eq 32c) must be > 0 (inf: none), "
                              f"got {self.gamma}")  # fmt: skip
-        for name in ("draws", "max_iters"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not (math.isfinite(float(self.tol)) and float(self.tol) > 0):
-            raise ValueError(f"tol (relative SCA improvement to stop at) must be > 0, "
-                             f"got {self.tol}")  # fmt: skip
-        if not 0.0 < float(self.rank_tol) < 1.0:
-            raise ValueError(f"rank_tol must be in (0, 1), got {self.rank_tol}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        problems.check_sca_settings(self.draws, self.max_iters, self.tol, self.rank_tol,
+                                    self.solver)  # fmt: skip
 
 
 @dataclass(frozen=True)
