@@ -97,6 +97,9 @@ class Ring:
 class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
     """Measured per-user SINR/rate, per-RAP SCNR/sensing rate and localization error per block."""
 
+    #: fields of :meth:`sensing_bounds` that the ``metrics`` message also carries
+    message_bounds: tuple[str, ...] = ()
+
     def __init__(
         self,
         config: SystemConfig,
@@ -225,14 +228,21 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         out["angle_error"] = localization_error(
             truth["psi_t"], truth["theta_t"], fix["psi"], fix["theta"]
         )
+        out.update(self.sensing_bounds(sg, truth, W))
+        return out
+
+    def sensing_bounds(self, sg, truth: dict, W: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-block bounds recorded next to the measured errors: the cell-free angle CRB per
+        RAP (``angle_crb``) and the PEB (``peb``, known height). A sink for another scenario
+        overrides this (e.g. coisac_metrics_sink: the SPEB of paper 003)."""
+        cfg = self.cfg
         P = source_covariance(*scatterer_gains(sg, W, truth["varpi_t"], truth["varpi_c"]))
         with np.errstate(all="ignore"):  # an unidentifiable geometry has an infinite bound
             bounds = target_bounds(sg, P, *cfg.MR_shape, cfg.tau)
-            out["angle_crb"] = bounds.angle_rmse_bound
-            out["peb"] = position_error_bound(
+            peb = position_error_bound(
                 self.rap_pos, self.rap_frame, truth["target_pos"], bounds.info_uv, known_height=True
             )[0]
-        return out
+        return {"angle_crb": bounds.angle_rmse_bound, "peb": peb}
 
     # ------------------------------------------------------------------ bookkeeping
     def _record(self, rec: dict[str, np.ndarray]) -> None:
@@ -278,6 +288,7 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                 position_error_m=float(rec["position_error"][j]),
                 angle_error_deg=np.degrees(rec["angle_error"][j]),
             )
+            fields.update({k: rec[k][j] for k in self.message_bounds})
         return encode(int(rec["cb"][j]), **fields)
 
     @property
@@ -333,7 +344,8 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             ok = np.isfinite(pe)
             out["position_rmse_m"] = float(np.sqrt(np.mean(pe[ok] ** 2))) if ok.any() else np.nan
             out["position_miss_rate"] = float(1 - ok.mean())
-            out["peb_rms_m"] = float(np.sqrt(np.mean(r["peb"] ** 2)))
+            if "peb" in r:
+                out["peb_rms_m"] = float(np.sqrt(np.mean(r["peb"] ** 2)))
             ae = r["angle_error"]
             out["angle_rmse"] = np.array(
                 [
@@ -341,7 +353,8 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                     for j in range(ae.shape[1])
                 ]
             )
-            out["angle_crb_rms"] = np.sqrt(np.mean(r["angle_crb"] ** 2, axis=0))
+            if "angle_crb" in r:
+                out["angle_crb_rms"] = np.sqrt(np.mean(r["angle_crb"] ** 2, axis=0))
         return out
 
     def summary_line(self) -> str:
@@ -365,6 +378,8 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         if "sensing_rate" in s:
             line += (
                 f"; sensing rate [{fmt(f'{v:.3f}' for v in s['sensing_rate'])}] bps/Hz; position "
-                f"RMSE {s['position_rmse_m']:.3f} m (PEB {s['peb_rms_m']:.3f} m)"
+                f"RMSE {s['position_rmse_m']:.3f} m"
             )
+            if "peb_rms_m" in s:
+                line += f" (PEB {s['peb_rms_m']:.3f} m)"
         return line

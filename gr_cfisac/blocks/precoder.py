@@ -45,6 +45,7 @@ flowgraph carries one sensing beam per stream.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pmt
@@ -76,10 +77,12 @@ def resolve_precoder(
     remote_server_key: str = "",
     remote_client_key: str = "",
     scenario: str = "cellfree",
+    scenario_config: Any = None,
 ) -> registry.Precoder:
     """The registry precoder (gr_cfisac.precoding.registry) behind the block's parameters: the
     block's flat parameter list mapped onto the chosen family's parameters, for ``scenario``
-    (the spec's; a model trained for another scenario is refused). Call it with a
+    (the spec's; a model trained for another scenario is refused) and its configuration
+    ``scenario_config`` (None: ``cfg``; e.g. the CoisacConfig for "coisac"). Call it with a
     registry.Realization. ValueError (prefixed "precoder:") for an unknown name or bad options,
     before the flowgraph runs."""
     offered = {
@@ -107,7 +110,7 @@ def resolve_precoder(
                     f"{spec.name!r}: set it to 0"
                 )
             spec = registry.PrecoderSpec(spec.name, spec.scenario, {**spec.params, **params})
-        return registry.make_precoder(spec, cfg)
+        return registry.make_precoder(spec, cfg if scenario_config is None else scenario_config)
     except ValueError as exc:
         raise ValueError(f"precoder: {exc}") from None
 
@@ -134,6 +137,7 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         remote_server_key: str = "",
         remote_client_key: str = "",
         scenario: str = "cellfree",
+        scenario_config: Any = None,
     ) -> None:
         cfg = check_config(config)
         self.estimate = estimate_layout(cfg)
@@ -170,6 +174,7 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             remote_server_key,
             remote_client_key,
             scenario,
+            scenario_config,
         )
         if self.design.family.sensing_form != "beam":
             raise ValueError(

@@ -1,0 +1,105 @@
+"""Coisac fusion: every BS's MUSIC fix of the target -> one 3D position (paper 003, issue 14).
+
+Ports (per coherence block, one item each; N BSs):
+
+- in ``angles`` x N    float32[angles]: BS n's MUSIC peaks (music_localizer on its own echo);
+  a BS whose block is not valid (``validity``, music.validity) takes no part
+- in ``geometry``      complex64[geometry]: the network-known target direction at every BS,
+  used only with ``association="prior"``
+- out ``fix``          float32[fix]: ``pos`` (3,) m, the target's ``psi``, ``theta`` (N,)
+  radians at every BS (NaN where no peak qualified), ``error_radius`` (1,) m
+- message out ``position``: {cb, pos (3,), psi_deg, theta_deg (N,), error_radius}
+
+The BSs are TAPs and RAPs at once; their poses come from the coisac stream config
+(coisac.network.bs_poses: x-z plane UPAs facing the target's side), not from the cell-free
+grid the ``fusion`` block assumes. The target's height is unknown (the SPEB bounds the 3D
+position), so the fix is the 3D least-squares point of localization.fuse_position (equal
+weights). Association: "strongest" (each BS's strongest peak: the coisac echo is one source)
+or "prior" (the peak nearest the known direction, within ``gate_deg``; none: the BS is left
+out).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pmt
+
+from ..coisac.network import bs_poses, coisac_config
+from ..config import SystemConfig
+from ..localization import associate_target, fuse_position, pick
+from ..music.validity import Validity
+from ._base import CoherenceBlock, Port, check_config
+from .layout import angles_layout, fix_layout, geometry_layout
+from .messages import encode
+
+ASSOCIATIONS = ("strongest", "prior")
+
+
+class coisac_fusion(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
+    """The BSs' MUSIC angles of the target fused into a 3D position, block by block."""
+
+    def __init__(
+        self,
+        config: SystemConfig,
+        n_peaks: int = 1,
+        association: str = "strongest",
+        gate_deg: float = 10.0,
+        msg_interval: int = 1,
+        max_blocks: int = 64,
+    ) -> None:
+        cfg = check_config(config)
+        if association not in ASSOCIATIONS:
+            raise ValueError(
+                f"coisac_fusion: association must be one of {ASSOCIATIONS}, got {association!r}"
+            )
+        if not gate_deg > 0:
+            raise ValueError(f"coisac_fusion: gate_deg must be > 0, got {gate_deg}")
+        if int(n_peaks) < 1:
+            raise ValueError(f"coisac_fusion: n_peaks must be >= 1 (MUSIC's), got {n_peaks}")
+        if int(msg_interval) < 0:
+            raise ValueError(f"coisac_fusion: msg_interval must be >= 0, got {msg_interval}")
+        self.angles = angles_layout(int(n_peaks))
+        self.geometry = geometry_layout(cfg)
+        self.fix = fix_layout(cfg)
+        inputs = [Port(f"angles{j + 1}", np.float32, self.angles.size, 1) for j in range(cfg.NR)]
+        inputs.append(Port("geometry", np.complex64, self.geometry.size, 1))
+        outputs = [Port("fix", np.float32, self.fix.size, 1)]
+        super().__init__("cfisac_coisac_fusion", cfg, inputs, outputs, max_blocks=max_blocks)
+        self.association = association
+        self.gate = np.radians(gate_deg)
+        self.bs_pos, self.bs_frame = bs_poses(coisac_config(cfg))
+        self.msg_interval = int(msg_interval)
+        self.message_port_register_out(pmt.intern("position"))
+
+    def process(self, cb, ins, outs) -> None:
+        NR = self.cfg.NR
+        a = [self.angles.unpack(ins[j][:, 0]) for j in range(NR)]
+        peaks = np.stack([np.stack([d["psi"], d["theta"]], -1) for d in a], axis=1)
+        valid = np.stack([d["validity"][:, 0] == Validity.OK for d in a], axis=1)  # (b, N)
+        peaks[~valid] = np.nan
+        if self.association == "prior":
+            geo = self.geometry.unpack(ins[NR][:, 0])
+            prior = np.stack([geo["psi_t"], geo["theta_t"]], axis=-1)
+            idx = associate_target(peaks, prior=prior, gate=self.gate)
+        else:
+            idx = associate_target(peaks)
+        target = pick(peaks, idx)  # (b, N, 2)
+        fix = fuse_position(self.bs_pos, self.bs_frame, target[..., 0], target[..., 1])
+        outs[0][:, 0] = self.fix.pack(
+            pos=fix.position,
+            psi=target[..., 0],
+            theta=target[..., 1],
+            error_radius=fix.error_radius[:, None],
+        )
+        if self.msg_interval and self.subscribed("position"):
+            for b in np.flatnonzero(cb % self.msg_interval == 0):
+                self.publish(
+                    "position",
+                    encode(
+                        int(cb[b]),
+                        pos=fix.position[b],
+                        psi_deg=np.degrees(target[b, :, 0]),
+                        theta_deg=np.degrees(target[b, :, 1]),
+                        error_radius=float(fix.error_radius[b]),
+                    ),
+                )
