@@ -6,6 +6,10 @@ Ports (per coherence block, one item each; N BSs):
   a BS whose block is not valid (``validity``, music.validity) takes no part
 - in ``geometry``      complex64[geometry]: the network-known target direction at every BS,
   used only with ``association="prior"``
+- in ``rap`` x N, optional complex64[L], tau items: every BS's echo snapshots (echo_channel);
+  connected, each BS's (u, v) residual is weighted by the angle information its own echo
+  carries (coisac.network.angle_information: the measured echo SNR), so a BS whose echo
+  cancelled in this block does not drag the fix; unconnected: equal weights
 - out ``fix``          float32[fix]: ``pos`` (3,) m, the target's ``psi``, ``theta`` (N,)
   radians at every BS (NaN where no peak qualified), ``error_radius`` (1,) m
 - message out ``position``: {cb, pos (3,), psi_deg, theta_deg (N,), error_radius}
@@ -13,8 +17,7 @@ Ports (per coherence block, one item each; N BSs):
 The BSs are TAPs and RAPs at once; their poses come from the coisac stream config
 (coisac.network.bs_poses: x-z plane UPAs facing the target's side), not from the cell-free
 grid the ``fusion`` block assumes. The target's height is unknown (the SPEB bounds the 3D
-position), so the fix is the 3D least-squares point of localization.fuse_position (equal
-weights). Association: "strongest" (each BS's strongest peak: the coisac echo is one source)
+position), so the fix is the 3D least-squares point of localization.fuse_position. Association: "strongest" (each BS's strongest peak: the coisac echo is one source)
 or "prior" (the peak nearest the known direction, within ``gate_deg``; none: the BS is left
 out).
 """
@@ -24,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pmt
 
-from ..coisac.network import bs_poses, coisac_config
+from ..coisac.network import angle_information, bs_poses, coisac_config
 from ..config import SystemConfig
 from ..localization import associate_target, fuse_position, pick
 from ..music.validity import Validity
@@ -63,8 +66,16 @@ class coisac_fusion(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         self.fix = fix_layout(cfg)
         inputs = [Port(f"angles{j + 1}", np.float32, self.angles.size, 1) for j in range(cfg.NR)]
         inputs.append(Port("geometry", np.complex64, self.geometry.size, 1))
+        inputs += [Port(f"rap{j + 1}", np.complex64, cfg.MR, cfg.tau) for j in range(cfg.NR)]
         outputs = [Port("fix", np.float32, self.fix.size, 1)]
-        super().__init__("cfisac_coisac_fusion", cfg, inputs, outputs, max_blocks=max_blocks)
+        super().__init__(
+            "cfisac_coisac_fusion",
+            cfg,
+            inputs,
+            outputs,
+            min_inputs=cfg.NR + 1,
+            max_blocks=max_blocks,
+        )
         self.association = association
         self.gate = np.radians(gate_deg)
         self.bs_pos, self.bs_frame = bs_poses(coisac_config(cfg))
@@ -84,7 +95,11 @@ class coisac_fusion(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         else:
             idx = associate_target(peaks)
         target = pick(peaks, idx)  # (b, N, 2)
-        fix = fuse_position(self.bs_pos, self.bs_frame, target[..., 0], target[..., 1])
+        info = None
+        if len(ins) > NR + 1:  # the echoes: weight each BS by what its own echo tells
+            Y = np.stack([np.swapaxes(ins[NR + 1 + j], 1, 2) for j in range(NR)], axis=1)
+            info = angle_information(Y.astype(np.complex128), *self.cfg.MR_shape)
+        fix = fuse_position(self.bs_pos, self.bs_frame, target[..., 0], target[..., 1], info)
         outs[0][:, 0] = self.fix.pack(
             pos=fix.position,
             psi=target[..., 0],

@@ -13,16 +13,19 @@ Blocks (each BS is a TAP and a RAP; ports sized by coisac.network.stream_config)
       |                                                         \\--tap0..--> echo         |
       \\--truth--> downlink, echo, metrics                  echo --rap1..--> music, metrics |
       \\--geometry, active--> metrics     music --angles1..--> fusion --fix--> metrics     |
+                                                     echo --rap1..--> fusion (weights)    |
                                                         downlink --user1..--> metrics <----/
 
 The precoder sees the channels (perfect CSI, the scenario's F_hat = F) and the sensing
 geometry; the echo channel applies eq 7 (G_t of coisac.network.truth_fields) to what the BSs
 sent, so the SPEB the metrics sink computes for the W sent and tau = ``snapshots`` samples
-bounds exactly what MUSIC sees. MUSIC assumes one source per BS (the echo is rank one).
+bounds exactly what MUSIC sees. MUSIC assumes one source per BS (the echo is rank one); fusion
+weights each BS's angles by the echo SNR it measured (coisac_fusion).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from gnuradio import gr
@@ -51,6 +54,7 @@ LINKS = (
     ("source", "echo"),
     ("echo", "music"),
     ("music", "fusion"),
+    ("echo", "fusion"),
     ("source", "fusion"),
     ("downlink", "metrics"),
     ("transmitter", "metrics"),
@@ -163,3 +167,21 @@ def resolve_algorithm(algorithm: str) -> str:
             f"coisac models are {', '.join(names)}"
         )
     return str(found[0])
+
+
+def run(
+    coisac: CoisacConfig | None = None,
+    blocks: int = 100,
+    seed: int = 1,
+    algorithm: str = DEFAULT_ALGORITHM,
+    **options,
+) -> tuple[coisac_sim, float]:
+    """Run ``blocks`` coherence blocks (options: coisac_sim's) and return the top block and the
+    wall-clock seconds; RuntimeError naming the blocks that stopped it with an error."""
+    tb = coisac_sim(coisac, num_blocks=blocks, seed=seed, algorithm=algorithm, **options)
+    t0 = time.perf_counter()
+    tb.run()
+    elapsed = time.perf_counter() - t0
+    if tb.errors():
+        raise RuntimeError(f"the coisac flowgraph stopped: {tb.errors()}")
+    return tb, elapsed
