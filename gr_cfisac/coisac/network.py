@@ -138,8 +138,10 @@ def angle_information(Y: np.ndarray, Lx: int, Ly: int) -> np.ndarray:
     snapshots -> (..., 2, 2). For a rank-one echo a(u, v) s(t) in white noise on an Lx x Ly
     UPA, d a / d u = -j pi r a and d a / d v = j pi c a, so J = 2 tau rho pi^2 L
     diag(var r, var c) (the cross term vanishes on a full grid), rho the per-antenna echo SNR,
-    estimated from the sample covariance as (lambda_max - sigma^2) / (L sigma^2), sigma^2 the
-    mean of the other eigenvalues. A BS whose echo cancelled (rho ~ 0) gets ~no weight."""
+    estimated from the sample covariance as (lambda_max - sigma^2 (1 + sqrt(L / tau))^2) /
+    (L sigma^2), sigma^2 the mean of the other eigenvalues: noise alone puts lambda_max near
+    the Marchenko-Pastur edge sigma^2 (1 + sqrt(L / tau))^2, so an echo that does not rise above
+    it (it cancelled, or lies below MUSIC's threshold) gets no weight."""
     Y = np.asarray(Y)
     L, tau = Y.shape[-2:]
     if L != Lx * Ly or L < 2:
@@ -147,7 +149,8 @@ def angle_information(Y: np.ndarray, Lx: int, Ly: int) -> np.ndarray:
                          f"{Y.shape}")  # fmt: skip
     lam = np.linalg.eigvalsh(Y @ np.swapaxes(Y, -1, -2).conj() / tau)  # eq 41's R, ascending
     noise = np.maximum(lam[..., :-1].mean(-1), np.finfo(float).tiny)
-    rho = np.maximum(lam[..., -1] - noise, 0.0) / (L * noise)
+    edge = noise * (1.0 + np.sqrt(L / tau)) ** 2
+    rho = np.maximum(lam[..., -1] - edge, 0.0) / (L * noise)
     scale = 2.0 * tau * rho * np.pi**2 * L
     info = np.zeros(rho.shape + (2, 2))
     info[..., 0, 0] = scale * np.var(np.arange(Lx))
