@@ -49,6 +49,7 @@ def format_report(s: dict[str, Any], tau: int, seconds: float) -> str:
         lines.append(
             "  a ratio far above 1: the echoes are below MUSIC's threshold SNR (a 4x4 UPA and "
             f"{tau} samples need roughly -23 dB per antenna), where the SPEB, a Cramer-Rao "
-            "bound, is not attainable; at +20 dB per BS the ratio comes near 1 (docs/coisac.md)"
+            "bound, is not attained; with 10-20 dB more power per BS the median error reaches "
+            "it (docs/coisac.md)"
         )
     return "\n".join(lines)
