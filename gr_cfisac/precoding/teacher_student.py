@@ -12,7 +12,8 @@ card must agree on L, M, N, the file list and the scenario, and each file must s
 its position; the set must match the configuration (L = NT, M = MT, N = K; the power per AP).
 Each refusal is a ValueError (CardError) naming the file and the field. numpy + onnxruntime.
 Scenarios: pos1 / pos2 (gr_cfisac.decentral.PosConfig) and cellfree (SystemConfig: a card of a
-cell-free model also records its ``system``; power per TAP rho).
+cell-free model also records its ``system``, which every member and the configuration must
+match; power per TAP rho; the shipped set is models/teacher_student/ts_cellfree_ap*.onnx).
 """
 
 from __future__ import annotations
@@ -151,6 +152,11 @@ class ModelSetHost:
                         f"{_field(card, key)} disagrees with {path.name}'s {_field(first, key)}; "
                         "the files are not one model set"
                     )
+            if card.get("system") != first.get("system"):
+                raise CardError(
+                    f"model card {member.with_suffix('.json')}: field system disagrees with "
+                    f"{path.name}'s; the files are not one model set"
+                )
             if card["ap"] != l:
                 raise CardError(
                     f"model card {member.with_suffix('.json')}: field ap = {card['ap']} but "
@@ -189,6 +195,16 @@ class ModelSetHost:
                     f"{name}: the model set has {field} = {getattr(self, field)} (card field "
                     f"model_set.{field}), the configuration has {field} = {have}"
                 )
+        system = self.cards[0].get("system")
+        if system is not None and hasattr(cfg, "to_dict"):
+            have = cfg.to_dict()
+            for key in sorted(set(system) | set(have)):
+                if system.get(key) != have.get(key):
+                    raise ValueError(
+                        f"{name}: the model set was trained for system.{key} = "
+                        f"{system.get(key)!r} (card field system), the configuration has "
+                        f"{have.get(key)!r}"
+                    )
         power = float(getattr(cfg, "power", None) or getattr(cfg, "rho", 0.0))
         if not np.isclose(power, self.cards[0]["power"], rtol=1e-6):
             raise ValueError(

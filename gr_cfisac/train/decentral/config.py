@@ -1,8 +1,10 @@
 """The teacher-student recipe of paper 001 (sections 5, 7, 8) as a dataclass read from YAML
 (``gr_cfisac/train/configs/ts_*.yml``). No torch here: ``cfisac train --help`` reads it.
 
-Sections: ``scenario`` (pos1 / pos2 and L, M, N: gr_cfisac.decentral.PosConfig),
-``data`` (training and validation sizes, seeds), ``model`` (the per-AP architecture of Table 1
+Sections: ``scenario`` (pos1 / pos2 and L, M, N: gr_cfisac.decentral.PosConfig; or
+``cellfree``, the Table-I network of SystemConfig with ``extra`` its overrides, L, M, N = NT,
+MT, K), ``data`` (training and validation sizes, seeds; cellfree: the STCIB dataset's scene,
+estimator, chunk and cache folder), ``objective`` (cellfree: eta of eq 23a), ``model`` (the per-AP architecture of Table 1
 and its widths), ``schedule`` (epochs: the SSNR teacher's fixed count, the others' maximum
 and early-stopping patience; the student's lambda^(0), step epsilon of eq 12 and the
 model-selection threshold of section 8.3) and ``optim`` (Adam, ReduceLROnPlateau, batch,
@@ -18,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 ARCHS = ("cnn1d", "cae", "unet")
+#: scenario layouts: paper 001's (teacher-student stages) and the Table-I cell-free network
+LAYOUTS = ("pos1", "pos2", "cellfree")
+#: a cellfree recipe's L, M, N are the SystemConfig's
+SYSTEM_NAMES = {"L": "NT", "M": "MT", "N": "K"}
 DEVICES = ("cpu", "cuda")
 #: the three trained model sets, in training order
 STAGES = ("ssnr_teacher", "sinr_teacher", "student")
@@ -34,7 +40,8 @@ def _check(section: str, name: str, value: Any, kind: type = int, low: float = 0
 
 @dataclass(frozen=True)
 class ScenarioSection:
-    """The gr_cfisac.decentral.PosConfig fields (layout, L, M, N, spacing, power, ...)."""
+    """The gr_cfisac.decentral.PosConfig fields (layout, L, M, N, spacing, power, ...), or for
+    layout ``cellfree`` the SystemConfig overrides in ``extra`` with L, M, N its NT, MT, K."""
 
     layout: str = "pos1"
     L: int = 2
@@ -42,27 +49,89 @@ class ScenarioSection:
     N: int = 5
     extra: dict = field(default_factory=dict)
 
+    @property
+    def cellfree(self) -> bool:
+        return self.layout == "cellfree"
+
     def pos_config(self):
         from ...decentral import PosConfig
 
+        if self.cellfree:
+            raise ValueError("scenario.layout cellfree has a SystemConfig (system_config())")
         return PosConfig(self.layout, self.L, self.M, self.N, **dict(self.extra))
 
+    def system_config(self):
+        """The Table-I SystemConfig of a cellfree recipe (defaults plus ``extra``)."""
+        from ...config import SystemConfig
+
+        if not self.cellfree:
+            raise ValueError(f"scenario.layout {self.layout!r} has a PosConfig (pos_config())")
+        return SystemConfig.from_dict(dict(self.extra))
+
     def __post_init__(self) -> None:
-        self.pos_config()  # validates (ValueError naming the field)
+        if self.layout not in LAYOUTS:
+            raise ValueError(
+                f"teacher-student config: scenario.layout must be one of {LAYOUTS}, "
+                f"got {self.layout!r}"
+            )
+        if not self.cellfree:
+            self.pos_config()  # validates (ValueError naming the field)
+            return
+        sc = self.system_config()
+        for name, want in (("L", sc.NT), ("M", sc.MT), ("N", sc.K)):
+            if getattr(self, name) != want:
+                raise ValueError(
+                    f"teacher-student config: scenario.{name} = {getattr(self, name)} but the "
+                    f"cellfree system has {want} ({SYSTEM_NAMES[name]}); "
+                    f"set scenario.{name}: {want}"
+                )
 
 
 @dataclass(frozen=True)
 class DataSection:
-    """``train_size`` / ``val_size`` realizations drawn with seeds ``seed`` / ``val_seed``."""
+    """``train_size`` / ``val_size`` realizations drawn with seeds ``seed`` / ``val_seed``.
+    Cellfree: the STCIB dataset (gr_cfisac.dataset) of ``seed``, its 'train' and 'val' splits
+    (``val_seed`` unused), with its ``scene``, ``estimator``, ``chunk`` and ``cache_dir``."""
 
     train_size: int = 19400
     val_size: int = 600
     seed: int = 2024
     val_seed: int = 2025
+    scene: str = "paper"
+    estimator: str = "mmse"
+    chunk: int = 1000
+    cache_dir: str = "data"
+
+    def data_config(self):
+        """The STCIB DataConfig of these fields (cellfree)."""
+        from ...recipe import DataConfig
+
+        data = DataConfig(self.train_size, self.val_size, 1, self.seed, self.scene,
+                          self.estimator, self.chunk, self.cache_dir)  # fmt: skip
+        data.validate()
+        return data
 
     def __post_init__(self) -> None:
         _check("data", "train_size", self.train_size)
         _check("data", "val_size", self.val_size)
+
+
+@dataclass(frozen=True)
+class ObjectiveSection:
+    """Cellfree: the loss is minus the eq 23a objective eta sum R_C + (1 - eta) sum R_S
+    (kappa-rates; STCIB's joint loss, eq 40) with this ``eta`` (the shipped STCIB's 0.4)."""
+
+    eta: float = 0.4
+
+    def __post_init__(self) -> None:
+        if isinstance(self.eta, bool) or not isinstance(self.eta, (int, float)):
+            raise ValueError(
+                f"teacher-student config: objective.eta must be a number, got {self.eta!r}"
+            )
+        if not 0 <= self.eta <= 1:
+            raise ValueError(
+                f"teacher-student config: objective.eta must be in [0, 1], got {self.eta}"
+            )
 
 
 @dataclass(frozen=True)
@@ -90,7 +159,9 @@ class ScheduleSection:
     """Epochs: the SSNR teacher trains ``ssnr_epochs`` (no early stopping); the SINR teacher
     and the student at most ``max_epochs`` with early-stopping ``patience``. Student:
     ``lambda0`` and ``epsilon`` of eq 12; ``select`` the fraction of the best validation
-    min-SINR an epoch must reach to be selectable (section 8.3: 0.94)."""
+    min-SINR an epoch must reach to be selectable (section 8.3: 0.94). Cellfree: one stage of
+    at most ``max_epochs``, early stopping after ``patience`` epochs without a better
+    validation objective (the best epoch kept); the teacher fields are unused."""
 
     ssnr_epochs: int = 100
     max_epochs: int = 1000
@@ -140,6 +211,7 @@ class TSConfig:
     seed: int = 0
     scenario: ScenarioSection = field(default_factory=ScenarioSection)
     data: DataSection = field(default_factory=DataSection)
+    objective: ObjectiveSection = field(default_factory=ObjectiveSection)
     model: ModelSection = field(default_factory=ModelSection)
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
     optim: OptimSection = field(default_factory=OptimSection)
@@ -152,7 +224,8 @@ class TSConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TSConfig:
-        sections = {"scenario": ScenarioSection, "data": DataSection, "model": ModelSection,
+        sections = {"scenario": ScenarioSection, "data": DataSection,
+                    "objective": ObjectiveSection, "model": ModelSection,
                     "schedule": ScheduleSection, "optim": OptimSection}  # fmt: skip
         unknown = sorted(set(data) - {"name", "seed", *sections})
         if unknown:
@@ -180,5 +253,5 @@ class TSConfig:
 
 def config_path(name: str) -> Path:
     """A shipped recipe, ``gr_cfisac/train/configs/NAME`` (ts_tiny.yml, ts_small.yml,
-    ts_full.yml)."""
+    ts_full.yml, ts_cellfree.yml)."""
     return Path(str(resources.files("gr_cfisac.train") / "configs" / name))

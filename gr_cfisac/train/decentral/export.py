@@ -114,12 +114,17 @@ def export_model_set(
 
 def export_run(run_dir: str | Path, out: str | Path) -> list[dict[str, Any]]:
     """Export the selected student of the run in ``run_dir`` (section 8.3) as ``out``'s
-    per-AP files; the cards carry the teachers' and the student's validation curves."""
+    per-AP files; the cards carry the teachers' and the student's validation curves. A cellfree
+    run exports its best-objective set (cellfree.export_cellfree_run)."""
     from .config import TSConfig
     from .trainer import Trainer
 
     run_dir = Path(run_dir)
     cfg = TSConfig.load(run_dir / "config.yml")
+    if cfg.scenario.cellfree:
+        from .cellfree import export_cellfree_run
+
+        return export_cellfree_run(run_dir, out)
     t = Trainer(cfg, run_dir, progress=False)
     model = t.selected_model()
     pick = t.selected()

@@ -83,7 +83,12 @@ class Result:
 
 
 class Trainer:
-    """``Trainer(cfg, run_dir).fit()`` trains the three stages (module docstring)."""
+    """``Trainer(cfg, run_dir).fit()`` trains the three stages (module docstring). Subclasses
+    (cellfree.CellFreeTrainer) give other ``stages`` and override :meth:`setup`,
+    :meth:`epoch`, :meth:`evaluate`, :meth:`stage_done` and the selection."""
+
+    #: the model sets trained in turn
+    stages: tuple[str, ...] = STAGES
 
     def __init__(self, cfg: TSConfig, out: str | Path, progress: bool = True) -> None:
         self.cfg, self.out, self.progress = cfg, Path(out), progress
@@ -92,13 +97,10 @@ class Trainer:
         self.device = cfg.optim.device
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("optim.device is cuda but torch sees no GPU; use --device cpu")
-        self.pos = cfg.scenario.pos_config()
-        self.train = make_data(self.pos, cfg.data.train_size, cfg.data.seed).to(self.device)
-        self.val = make_data(self.pos, cfg.data.val_size, cfg.data.val_seed).to(self.device)
-        self.gain = torch.full((1, self.pos.L, self.pos.L), self.pos.sensing_gain,
-                               device=self.device)  # fmt: skip
+        self.setup()
         cfg.save(self.out / "config.yml")
-        self.state: dict[str, Any] = {"stage": 0, "epoch": 0, "history": {s: [] for s in STAGES},
+        self.state: dict[str, Any] = {"stage": 0, "epoch": 0,
+                                      "history": {s: [] for s in self.stages},
                                       "g_max": None, "lambda": cfg.schedule.lambda0,
                                       "best": None, "stale": 0, "candidates": [],
                                       "finished": {}}  # fmt: skip
@@ -108,6 +110,16 @@ class Trainer:
         if last.is_file():
             self.load(last)
 
+    def setup(self) -> None:
+        """The scenario's data and the per-AP model's (L, M, N, power, input_scale)."""
+        cfg = self.cfg
+        self.pos = cfg.scenario.pos_config()
+        self.train = make_data(self.pos, cfg.data.train_size, cfg.data.seed).to(self.device)
+        self.val = make_data(self.pos, cfg.data.val_size, cfg.data.val_seed).to(self.device)
+        self.gain = torch.full((1, self.pos.L, self.pos.L), self.pos.sensing_gain,
+                               device=self.device)  # fmt: skip
+        self.dims = (self.pos.L, self.pos.M, self.pos.N, self.pos.power, 1.0)
+
     @property
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
@@ -115,8 +127,9 @@ class Trainer:
     def new_model(self, stage: int) -> ModelSet:
         torch.manual_seed(self.cfg.seed * 1000 + stage)
         m = self.cfg.model
-        return ModelSet(self.pos.L, self.pos.M, self.pos.N, m.arch, m.channels, m.hidden,
-                        m.kernel, self.pos.power).to(self.device)  # fmt: skip
+        L, M, N, power, scale = self.dims
+        return ModelSet(L, M, N, m.arch, m.channels, m.hidden, m.kernel, power,
+                        scale).to(self.device)  # fmt: skip
 
     def new_optim(self, model: ModelSet):
         o = self.cfg.optim
@@ -170,7 +183,7 @@ class Trainer:
 
     def epoch(self, stage: str, epoch: int) -> float:
         """One pass over the training set in mini-batches; the mean loss."""
-        seed = self.cfg.seed * 1_000_003 + STAGES.index(stage) * 10_007 + epoch
+        seed = self.cfg.seed * 1_000_003 + self.stages.index(stage) * 10_007 + epoch
         gen = torch.Generator().manual_seed(seed)
         order = torch.randperm(len(self.train), generator=gen).to(self.device)
         bs, total, count = self.cfg.optim.batch_size, 0.0, 0
@@ -252,12 +265,22 @@ class Trainer:
         model.load_state_dict(self.state["finished"][stage])
         return model.eval()
 
+    def history_row(self, epoch: int, loss: float, val: Any) -> dict[str, Any]:
+        """One epoch's record in ``state['history'][stage]``."""
+        return {"epoch": epoch, "loss": loss, "val_ssnr": val[0], "val_sinr": val[1],
+                "lr": self.opt.param_groups[0]["lr"], "lambda": self.state["lambda"]}  # fmt: skip
+
+    def postfix(self, val: Any) -> dict[str, str]:
+        """The progress bar's postfix after an epoch."""
+        return {"ssnr": f"{val[0]:.3f}", "sinr": f"{val[1]:.3f}",
+                "lam": f"{self.state['lambda']:.2f}"}  # fmt: skip
+
     def fit(self) -> Result:
         start = time.monotonic()
         budget = self.cfg.optim.max_minutes * 60
         st = self.state
-        while st["stage"] < len(STAGES):
-            stage = STAGES[st["stage"]]
+        while st["stage"] < len(self.stages):
+            stage = self.stages[st["stage"]]
             if stage == "student" and st["g_max"] is None:
                 g1, _ = self.evaluate(self.teacher("ssnr_teacher"), self.train)
                 _, g2 = self.evaluate(self.teacher("sinr_teacher"), self.train)
@@ -275,24 +298,20 @@ class Trainer:
                 loss = self.epoch(stage, e)
                 self.sched.step(loss)
                 val = self.evaluate(self.model, self.val)
-                lr = self.opt.param_groups[0]["lr"]
-                st["history"][stage].append({"epoch": e, "loss": loss, "val_ssnr": val[0],
-                                             "val_sinr": val[1], "lr": lr,
-                                             "lambda": st["lambda"]})  # fmt: skip
+                st["history"][stage].append(self.history_row(e, loss, val))
                 done = self.stage_done(stage, e, val)
                 st["epoch"] = e + 1
                 if done:
                     if stage != "student":
                         st["finished"][stage] = st["best"]["model"]
                     st.update(stage=st["stage"] + 1, epoch=0, best=None, stale=0)
-                    if st["stage"] < len(STAGES):
+                    if st["stage"] < len(self.stages):
                         self.model = self.new_model(st["stage"])
                         self.opt, self.sched = self.new_optim(self.model)
                 self.save()
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(ssnr=f"{val[0]:.3f}", sinr=f"{val[1]:.3f}",
-                                    lam=f"{st['lambda']:.2f}")  # fmt: skip
+                    bar.set_postfix(self.postfix(val))
                 if time.monotonic() - start > budget and not done:
                     if bar is not None:
                         bar.close()
