@@ -150,6 +150,30 @@ def fronthaul(
     return out
 
 
+def _plot_table_i(table: dict[str, Any], ax) -> None:
+    """Table-I section: eq 23a objective and its parts per row (the optimizer's subset)."""
+    if "rows" not in table:
+        for a in ax:
+            a.set_axis_off()
+        ax[0].set_title(f"Table I: missing {table.get('missing')}")
+        return
+    names = list(table["rows"])
+    sub = [table["rows"][n]["on_optimizer_subset"] for n in names]
+    x = np.arange(len(names))
+    short = [n.split(" (")[0].replace("decentralized ", "").replace(" + ", "+\n") for n in names]
+    ax[0].bar(x, [s["objective"] for s in sub], color="tab:purple")
+    ax[0].set_xticks(x, short, fontsize=7)
+    ax[0].set(ylabel="eq 23a objective (eta = 0.4)",
+              title=f"Table I: decentralized / centralized = "
+                    f"{table['ratio_decentralized_to_centralized']:.3f}")  # fmt: skip
+    for j, (key, label) in enumerate((("sum_rc", "sum R_C"), ("sum_rs", "sum R_S"))):
+        ax[1].bar(x + 0.4 * j - 0.2, [s[key] for s in sub], 0.4, label=label)
+    ax[1].set_xticks(x, short, fontsize=7)
+    ax[1].set(ylabel="bps/Hz (kappa-rates)",
+              title=f"Table I parts, {table['optimizer_realizations']} realizations")  # fmt: skip
+    ax[1].legend(fontsize=8)
+
+
 def _plot(report: dict[str, Any], history: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -157,7 +181,7 @@ def _plot(report: dict[str, Any], history: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     goal = report["goal"]
-    fig, ax = plt.subplots(2, 2, figsize=(11, 8))
+    fig, ax = plt.subplots(3, 2, figsize=(11, 12))
     for i, (metric, label) in enumerate((("val_ssnr", "SSNR"), ("val_sinr", "min-SINR"))):
         a = ax[0, i]
         for stage, colour in (("ssnr_teacher", "tab:green"), ("sinr_teacher", "tab:blue"),
@@ -186,6 +210,7 @@ def _plot(report: dict[str, Any], history: dict[str, Any], path: Path) -> None:
           color=["tab:red", "k"])  # fmt: skip
     a.set_yscale("log")
     a.set(title=f"Fig. 16b analogue: s per realization ({goal['speedup']:.0f}x)", ylabel="s")
+    _plot_table_i(report["table_i"], ax[2])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
