@@ -139,6 +139,7 @@ class CellFreeTrainer(Trainer):
             loss = stcib_losses.loss(Rc, Rs, Rs_avg, self.stcib.loss)
             self.opt.zero_grad()
             loss.backward()
+            self.clip()
             self.opt.step()
             total += float(loss.detach()) * len(Rc)
             count += len(Rc)

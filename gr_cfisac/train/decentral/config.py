@@ -184,7 +184,8 @@ class ScheduleSection:
 class OptimSection:
     """Adam at ``lr``; ReduceLROnPlateau (``plateau_factor``, ``plateau_patience`` epochs) on
     the epoch's mean training loss; ``batch_size``; torch ``threads``; ``device``; a safety
-    budget ``max_minutes`` for the whole run (the run stops after the epoch that passes it)."""
+    budget ``max_minutes`` for the whole run (the run stops after the epoch that passes it);
+    ``grad_clip`` the gradient-norm clip of every step (0: none, the paper's)."""
 
     lr: float = 0.01
     plateau_factor: float = 0.1
@@ -193,8 +194,15 @@ class OptimSection:
     threads: int = 1
     device: str = "cpu"
     max_minutes: float = 600.0
+    grad_clip: float = 0.0
 
     def __post_init__(self) -> None:
+        clip = self.grad_clip
+        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip < 0:
+            raise ValueError(
+                f"teacher-student config: optim.grad_clip must be a number >= 0 (0: no clip), "
+                f"got {self.grad_clip!r}"
+            )
         _check("optim", "lr", self.lr, float)
         _check("optim", "batch_size", self.batch_size)
         _check("optim", "threads", self.threads)

@@ -199,10 +199,16 @@ class Trainer:
                 loss = losses.teacher_loss(g1, g2, 0.0 if stage == "ssnr_teacher" else 1.0)
             self.opt.zero_grad()
             loss.backward()
+            self.clip()
             self.opt.step()
             total += float(loss.detach()) * len(g1)
             count += len(g1)
         return total / count
+
+    def clip(self) -> None:
+        """Clip the gradient norm to ``optim.grad_clip`` (0: no clip)."""
+        if self.cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
 
     def stage_done(self, stage: str, epoch: int, val: tuple[float, float]) -> bool:
         """Track the stage's best and patience after ``epoch``; whether the stage ends."""
