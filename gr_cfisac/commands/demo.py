@@ -98,16 +98,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.algorithm is None:
         args.algorithm = DEFAULT_ALGORITHMS[args.scenario]
+    algorithm = args.algorithm.strip()
+    if algorithm.endswith(".onnx"):  # a shipped model by its file name, from any folder
+        algorithm = str(resolve_model(algorithm))
     if args.scenario == "coisac":
-        return run_coisac(args)
-    algorithm = args.algorithm
-    if algorithm.endswith(".onnx"):
-        try:
-            algorithm = str(resolve_model(algorithm))
-        except FileNotFoundError:  # a model in a subfolder (models/lhgnn/): its card decides
-            from ..flowgraphs.coisac_sim import resolve_algorithm
-
-            algorithm = resolve_algorithm(algorithm)
+        return run_coisac(args, algorithm)
     try:
         check_precoder(algorithm, args.scenario)
     except ValueError as exc:
@@ -150,8 +145,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_coisac(args: argparse.Namespace) -> int:
-    """``--scenario coisac``: the coisac flowgraph for --blocks blocks, then its tables."""
+def run_coisac(args: argparse.Namespace, algorithm: str) -> int:
+    """``--scenario coisac``: the coisac flowgraph for --blocks blocks with ``algorithm`` (the
+    --algorithm family, or the path of its model), then its tables."""
     from ..coisac import CoisacConfig
     from ..coisac.demo_report import format_report
     from ..flowgraphs import coisac_sim
@@ -159,7 +155,6 @@ def run_coisac(args: argparse.Namespace) -> int:
     if args.capture is not None:
         raise ValueError("--capture: the coisac flowgraph has no SigMF recorder; drop --capture")
     try:
-        algorithm = coisac_sim.resolve_algorithm(args.algorithm)
         check_precoder(algorithm, "coisac")
     except ValueError as exc:
         raise ValueError(f"--algorithm {args.algorithm} with --scenario coisac: {exc}") from None

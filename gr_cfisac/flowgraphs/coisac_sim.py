@@ -26,7 +26,6 @@ weights each BS's angles by the echo SNR it measured (coisac_fusion).
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from gnuradio import gr
 
@@ -41,6 +40,7 @@ from ..blocks.transmitter import transmitter
 from ..blocks.wiring import Wiring
 from ..coisac import CoisacConfig
 from ..coisac.network import stream_config
+from ..models import resolve_model
 
 #: every block's seed relative to the flowgraph's ``seed``
 SEED_OFFSETS = {"source": 0, "transmitter": 1, "downlink": 2, "echo": 3}
@@ -75,8 +75,8 @@ class coisac_sim(gr.top_block):  # noqa: N801 - GNU Radio flowgraph naming
         coisac: the scenario (CoisacConfig(); its power_dbm must match a learned model's card).
         num_blocks: coherence blocks to run, then stop (0: forever).
         seed: the scenario's draws; symbols and noise use SEED_OFFSETS.
-        algorithm: a registry family serving "coisac" or a model file (a bare shipped name such
-            as lhgnn_coisac.onnx is looked up in models/).
+        algorithm: a registry family serving "coisac" or a model file (a shipped one by its
+            file name, e.g. lhgnn_coisac.onnx in models/lhgnn/: models.resolve_model).
         snapshots: echo samples per block tau (None: coisac.snapshots); the SPEB is for them.
         threads: ONNX Runtime / solver threads of the precoder.
         max_blocks: coherence blocks per work() call.
@@ -101,7 +101,8 @@ class coisac_sim(gr.top_block):  # noqa: N801 - GNU Radio flowgraph naming
         gr.top_block.__init__(self, "coisac simulation", catch_exceptions=True)
         self.coisac = coisac if coisac is not None else CoisacConfig()
         self.cfg = cfg = stream_config(self.coisac, snapshots)
-        self.algorithm = resolve_algorithm(algorithm)
+        algorithm = str(algorithm).strip()
+        self.algorithm = str(resolve_model(algorithm)) if algorithm.endswith(".onnx") else algorithm
         mb = int(max_blocks)
         parts = {
             "source": coisac_source(cfg, seed + SEED_OFFSETS["source"], num_blocks, mb),
@@ -148,25 +149,6 @@ class coisac_sim(gr.top_block):  # noqa: N801 - GNU Radio flowgraph naming
     def errors(self) -> dict[str, Exception]:
         """Blocks that stopped the flowgraph with an error: name -> exception."""
         return {b.name(): b.error for b in self.blocks if b.error is not None}
-
-
-def resolve_algorithm(algorithm: str) -> str:
-    """A family name as given; a model file that does not exist as a path is looked up by its
-    file name among the shipped models and their subfolders (models/lhgnn/...). ValueError
-    naming --algorithm's value and the shipped coisac models when there is none."""
-    algorithm = str(algorithm).strip()
-    if not algorithm.endswith(".onnx") or Path(algorithm).exists():
-        return algorithm
-    from ..models import shipped_models_dir
-
-    found = sorted(shipped_models_dir().rglob(Path(algorithm).name))
-    if not found:
-        names = sorted(p.name for p in shipped_models_dir().rglob("*coisac*.onnx"))
-        raise ValueError(
-            f"model {algorithm}: no such file and no shipped model of that name; the shipped "
-            f"coisac models are {', '.join(names)}"
-        )
-    return str(found[0])
 
 
 def run(
