@@ -10,12 +10,20 @@ RAP side of a radio testbed, :mod:`gr_cfisac.timing`); :class:`calibrate` correc
 receive chains before MUSIC (:mod:`gr_cfisac.calibration`); :class:`radio_source` /
 :class:`radio_sink` are the RAPs' and TAPs' antennas on UHD or SoapySDR radios (or, without
 radios, metadata files or ZeroMQ), and :class:`scene_follower` gives the truth and geometry of
-the blocks a radio stream carries.
+the blocks a radio stream carries. :class:`coisac_source`, :class:`coisac_fusion` and
+:class:`coisac_metrics_sink` are paper 003's cooperative ISAC network (scenario coisac) around
+the same precoder, channel and MUSIC blocks, all built with :func:`coisac_stream_config` of a
+:class:`CoisacConfig` (gr_cfisac.coisac.network).
 """
 
+from ..coisac import CoisacConfig
+from ..coisac.network import stream_config as coisac_stream_config
 from .burst_time import burst_time
 from .calibrate import calibrate
 from .chain import Chain, build_chain
+from .coisac_fusion import coisac_fusion
+from .coisac_metrics import coisac_metrics_sink
+from .coisac_source import coisac_source
 from .downlink_channel import downlink_channel
 from .echo_channel import echo_channel
 from .fusion import fusion
@@ -62,4 +70,9 @@ __all__ = [
     "radio_source",
     "radio_sink",
     "scene_follower",
+    "coisac_source",
+    "coisac_fusion",
+    "coisac_metrics_sink",
+    "coisac_stream_config",
+    "CoisacConfig",
 ]
