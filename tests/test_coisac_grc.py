@@ -140,3 +140,21 @@ def test_a_cellfree_config_is_refused_with_the_fix(platform):
     blk.params["id"].set_value("blk")
     with pytest.raises(ValueError, match="not a coisac stream config.*stream_config"):
         eval(blk.templates.render("make"), {"cfisac": cfisac, "cfg": SystemConfig()})
+
+
+def test_the_grc_precoder_takes_the_scenario_from_the_coisac_config(platform):
+    """The CF-ISAC Precoder with Scenario coisac fed the Coisac Config precodes with the
+    CoisacConfig inside it: the shipped LHGNN builds for the paper's network and is refused,
+    naming the field, for another BS power."""
+    from gnuradio import cfisac
+    from gr_cfisac.models import resolve_model
+
+    model = str(resolve_model("lhgnn_coisac.onnx"))
+    params = {"algorithm": model, "scenario": "coisac", "msg_interval": "0"}
+    fg, blk = coisac_grc_block(platform, "cfisac_precoder", {}, **params)
+    instance = eval(blk.templates.render("make"), {"cfisac": cfisac, "cfg": fg.namespace["cfg"]})
+    assert instance.design.spec.name == "lhgnn" and instance.design.spec.scenario == "coisac"
+    check_ports(blk, instance, "cfisac_precoder")
+    fg, blk = coisac_grc_block(platform, "cfisac_precoder", {"power_dbm": "25.0"}, **params)
+    with pytest.raises(ValueError, match="power_dbm"):
+        eval(blk.templates.render("make"), {"cfisac": cfisac, "cfg": fg.namespace["cfg"]})

@@ -52,6 +52,7 @@ import pmt
 
 from ..active_users import mask_groups, take_blocks
 from ..channels import SensingGeometry
+from ..coisac.network import EXTRA_KEY, coisac_config
 from ..config import SystemConfig
 from ..precoding import registry
 from ._base import CoherenceBlock, Port, check_config
@@ -82,7 +83,8 @@ def resolve_precoder(
     """The registry precoder (gr_cfisac.precoding.registry) behind the block's parameters: the
     block's flat parameter list mapped onto the chosen family's parameters, for ``scenario``
     (the spec's; a model trained for another scenario is refused) and its configuration
-    ``scenario_config`` (None: ``cfg``; e.g. the CoisacConfig for "coisac"). Call it with a
+    ``scenario_config`` (None: ``cfg``, or for "coisac" the CoisacConfig a coisac stream config
+    carries, as GRC's Coisac Config gives it). Call it with a
     registry.Realization. ValueError (prefixed "precoder:") for an unknown name or bad options,
     before the flowgraph runs."""
     offered = {
@@ -99,6 +101,8 @@ def resolve_precoder(
         "server_key": remote_server_key,
         "client_key": remote_client_key,
     }
+    if scenario_config is None and str(scenario) == "coisac" and EXTRA_KEY in cfg.extra:
+        scenario_config = coisac_config(cfg)
     spec = registry.spec_for(algorithm, str(scenario))
     family = registry.families().get(spec.name)
     try:
