@@ -11,6 +11,11 @@ card's ``power_dbm``; :class:`LHGNNHost` returns W (B, N L, K+1), W[..., 0] the 
 The GNNs take any K <= the card's K (the graph is size-agnostic; trained for the card's K);
 the CNN only the card's K. A K above it, or shapes that do not fit, is a ValueError naming the
 field. Central placement: needs the estimates and the sensing geometry.
+
+``ascent_steps`` > 0 refines the model's beams by that many steps of the SPEB-barrier gradient
+ascent of ``speb_ascent`` (problem 32 at ``gamma`` m^2, default the card's ``gamma_m2``) on what
+the network knows (``sca_speb.network_scenes``: estimates, the target triangulated from the
+sensing angles, |alpha| with zero phases): the learned beams are the ascent's start.
 """
 
 from __future__ import annotations
@@ -188,9 +193,26 @@ def _build(spec: PrecoderSpec, cfg: Any):
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     host = LHGNNHost(str(p["path"]), threads)
     check_config(host, cfg)
+    steps = p["ascent_steps"]
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(
+            f"ascent_steps must be an integer >= 0 (0: the model alone), got {steps!r}"
+        )
+    gamma = float(host.card["gamma_m2"] if p["gamma"] is None else p["gamma"])
+    if not gamma > 0:
+        raise ValueError(f"gamma must be a positive SPEB in m^2 (None: the card's), got {gamma}")
 
     def design(r: Realization) -> PrecoderResult:
-        return PrecoderResult(host(r.F_hat, r.sensing.aT_t))
+        W = host(r.F_hat, r.sensing.aT_t)
+        if not steps:
+            return PrecoderResult(W)
+        from .convex.sca_speb import network_scenes
+        from .speb_ascent import AscentSettings, Problem, ascend
+
+        problem = Problem.of_scenes(network_scenes(cfg, r, float(host.card["power"])), gamma)
+        out = ascend(problem, W.astype(complex), AscentSettings(steps=steps))
+        extras = {"speb_model": out.speb, "speb_met": out.met.astype(float)}
+        return PrecoderResult(out.W.astype(W.dtype), extras)
 
     return design
 
@@ -201,7 +223,7 @@ FAMILY = register(
         _build,
         "LHGNN (paper 003) for the coisac scenario in ONNX Runtime: sum rate under per-BS power "
         "and an SPEB threshold fixed in training",
-        {"path": None, "threads": 1},
+        {"path": None, "threads": 1, "ascent_steps": 0, "gamma": None},
         frozenset({"estimates", "sensing_geometry"}),
         scenarios=("coisac",),
         card_schema=CARD_SCHEMA,

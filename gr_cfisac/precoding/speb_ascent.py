@@ -1,0 +1,210 @@
+"""Projected gradient ascent on paper 003's problem 32 with a log barrier on the SPEB.
+
+maximize  f(W) = sum_k R_k(W) + mu log(gamma - SPEB(W))     (eqs 32a, 32c; R_k of eqs 3-4)
+s.t.      ||W_n||^2 <= P_n for every BS n                  (eq 32b, by projection)
+
+one beam per stream, W (B, N L, K+1) with W[..., 0] the sensing beam, batched over
+realizations. Both gradients are closed forms (checked against finite differences in the tests):
+
+- SPEB. The full FIM of the echo model is affine in R = W W^H, J_pq = (2 tau / sigma^2)
+  Re tr(L_p^H L_q R) (``sca_speb.fim_maps``). With the position EFIM J_pos = J_tt - J_ta
+  J_aa^+ J_at and X = J_aa^+ J_at, d SPEB = -tr(V dJ) with V = [I; -X] J_pos^-2 [I, -X^T], so
+  d SPEB / d W* = -(2 tau / sigma^2) sum_p L_p^H sum_q V_pq L_q W.
+- Rate (nats here, bits reported). With T_k = sum_j |h_k^H w_j|^2 + 1 and I_k = T_k - |h_k^H
+  w_k|^2, d R / d w_j* = sum_k h_k h_k^H w_j (1 / T_k - [j != k] / I_k).
+
+The barrier needs a strictly feasible start: a start with SPEB >= gamma is blended toward the
+per-BS target beam p* (p^s -> sqrt(1 - t) p^s + sqrt(t) p*, users times sqrt(1 - t), the
+smallest t of a grid that meets gamma, as ``sca_speb`` does); where even t = 1 fails, gamma is
+out of reach and the start is returned unchanged with ``met`` False. Steps: ascent direction
+grad f, Armijo-free backtracking (a step is kept only if f increases and SPEB stays below
+gamma, so every iterate is feasible), step grown x``grow`` after a success and shrunk
+x``shrink`` after a failure, mu decayed geometrically from ``mu_start`` to ``mu_end``
+(the barrier's weight in bits per log-m^2). A local method: it improves its start, it does not
+certify a global optimum. numpy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .convex.sca_speb import BLEND, Scene, fim_maps, target_beam
+
+LOG2 = np.log(2.0)
+
+
+@dataclass(frozen=True)
+class AscentSettings:
+    """Ascent steps, the barrier's weight schedule (bits) and the step rules."""
+
+    steps: int = 50
+    mu_start: float = 1.0
+    mu_end: float = 1e-3
+    first_step: float = 0.05  # first step length as a fraction of ||W|| / ||grad f||
+    grow: float = 1.5
+    shrink: float = 0.3
+    backtracks: int = 12
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0 (0: feasibility only), got {self.steps}")
+        if not 0 < self.mu_end <= self.mu_start:
+            raise ValueError(f"need 0 < mu_end <= mu_start, got {self.mu_end}, {self.mu_start}")
+        if not (self.first_step > 0 and self.grow >= 1 and 0 < self.shrink < 1):
+            raise ValueError("need first_step > 0, grow >= 1 and 0 < shrink < 1")
+        if self.backtracks < 1:
+            raise ValueError(f"backtracks must be >= 1, got {self.backtracks}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Problem 32 for a batch of realizations: channels F (B, N L, K), FIM maps (B, m, N L, N L)
+    of ``fim_maps``, per-BS budgets ``power`` (B, N), the target beams p* (B, N L), the FIM scale
+    2 tau / sigma^2 and gamma (m^2, scalar or (B,))."""
+
+    F: np.ndarray
+    maps: np.ndarray
+    power: np.ndarray
+    target: np.ndarray
+    fim_scale: float
+    gamma: np.ndarray
+
+    def take(self, idx: np.ndarray) -> Problem:
+        """The realizations ``idx`` (an index array) as a Problem."""
+        return Problem(self.F[idx], self.maps[idx], self.power[idx], self.target[idx],
+                       self.fim_scale, self.gamma[idx])  # fmt: skip
+
+    @classmethod
+    def of_scenes(cls, scenes: list[Scene], gamma: float | np.ndarray) -> Problem:
+        """From ``sca_speb`` Scenes (true or network-known echo models) and the threshold."""
+        if not scenes:
+            raise ValueError("speb_ascent: no realizations (scenes is empty)")
+        scale = {2.0 * s.snapshots / s.noise for s in scenes}
+        if len(scale) != 1:
+            raise ValueError("speb_ascent: every scene needs the same snapshots and noise")
+        gamma = np.broadcast_to(np.asarray(gamma, float), (len(scenes),)).copy()
+        if not np.all(gamma > 0):
+            raise ValueError(f"gamma must be a positive SPEB in m^2, got {gamma.min()}")
+        return cls(
+            np.stack([s.F for s in scenes]).astype(complex),
+            np.stack([fim_maps(s) for s in scenes]),
+            np.stack([np.asarray(s.power, float) for s in scenes]),
+            np.stack([target_beam(s) for s in scenes]),
+            scale.pop(),
+            gamma,
+        )
+
+
+def speb_and_gradient(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact SPEB (B,) m^2 of beams W (B, N L, A) and its gradient d SPEB / d W* (B, N L, A)."""
+    B, NL, A = W.shape
+    Y = p.maps @ W[:, None]  # (B, m, NL, A): L_p W
+    m = Y.shape[1]
+    Yr = Y.reshape(B, m, NL * A)
+    J = p.fim_scale * (Yr.conj() @ Yr.transpose(0, 2, 1)).real
+    X = np.linalg.pinv(J[:, 3:, 3:], rcond=1e-10, hermitian=True) @ J[:, 3:, :3]
+    J_inv = np.linalg.inv(J[:, :3, :3] - J[:, :3, 3:] @ X)
+    E = np.concatenate([np.broadcast_to(np.eye(3), (B, 3, 3)), -X], 1)  # (B, m, 3)
+    V = E @ (J_inv @ J_inv) @ E.transpose(0, 2, 1)
+    Z = (V @ Yr).reshape(B, m * NL, A)
+    LH = p.maps.conj().transpose(0, 3, 1, 2).reshape(B, NL, m * NL)
+    return np.trace(J_inv, axis1=1, axis2=2), -p.fim_scale * (LH @ Z)
+
+
+def rate_and_gradient(F: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum rate (B,) bps/Hz of eqs 3-4 (unit noise, the sensing beam interferes) and its
+    gradient d R / d W* (B, N L, K+1) in bits."""
+    g = np.einsum("bnk,bnj->bkj", F.conj(), W)  # (B, K, K+1): h_k^H w_j
+    p = np.abs(g) ** 2
+    K = F.shape[-1]
+    k = np.arange(K)
+    total = p.sum(-1) + 1.0
+    interference = total - p[:, k, k + 1]
+    coef = np.repeat((1.0 / total - 1.0 / interference)[:, :, None], K + 1, 2)
+    coef[:, k, k + 1] = 1.0 / total
+    grad = np.einsum("bnk,bkj->bnj", F, g * coef) / LOG2
+    return np.log2(total / interference).sum(-1), grad
+
+
+def project_per_bs(W: np.ndarray, power: np.ndarray) -> np.ndarray:
+    """Eq 32b by projection: BS n's rows scaled down to ||W_n||^2 <= P_n (power (B, N))."""
+    B, NL, A = W.shape
+    N = power.shape[1]
+    Wn = W.reshape(B, N, NL // N, A)
+    used = (np.abs(Wn) ** 2).sum((2, 3))
+    scale = 1.0 / np.sqrt(np.maximum(used / power, 1.0))
+    return (Wn * scale[:, :, None, None]).reshape(W.shape)
+
+
+def feasible_start(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """W with SPEB < gamma where reachable (module docstring); (W, reachable (B,))."""
+    W = project_per_bs(np.array(W, complex), p.power)
+    speb, _ = speb_and_gradient(p, W)
+    ok = speb < p.gamma
+    for t in BLEND:
+        if ok.all():
+            break
+        todo = np.flatnonzero(~ok)
+        sub = p.take(todo)
+        Wt = W[todo] * np.sqrt(1.0 - t)
+        Wt[..., 0] += np.sqrt(t) * sub.target
+        Wt = project_per_bs(Wt, sub.power)
+        met = speb_and_gradient(sub, Wt)[0] < sub.gamma
+        W[todo[met]] = Wt[met]
+        ok[todo[met]] = True
+    return W, ok
+
+
+def barrier_value(p: Problem, W: np.ndarray, mu: float) -> tuple[np.ndarray, np.ndarray]:
+    """f(W) (B,) (-inf where SPEB >= gamma) and grad f / d W* (B, N L, A)."""
+    speb, g_speb = speb_and_gradient(p, W)
+    rate, g_rate = rate_and_gradient(p.F, W)
+    slack = p.gamma - speb
+    ok = slack > 0
+    safe = np.where(ok, slack, 1.0)
+    f = np.where(ok, rate + mu * np.log(safe), -np.inf)
+    return f, g_rate - (mu / safe)[:, None, None] * g_speb
+
+
+@dataclass(frozen=True)
+class AscentResult:
+    """Beams W (B, N L, K+1), their sum rate (bps/Hz) and SPEB (m^2), ``met`` = SPEB <= gamma
+    (False only where gamma is out of reach of the blend), the steps run."""
+
+    W: np.ndarray
+    sum_rate: np.ndarray
+    speb: np.ndarray
+    met: np.ndarray
+    steps: int
+
+
+def ascend(p: Problem, W0: np.ndarray, settings: AscentSettings = AscentSettings()) -> AscentResult:
+    """Problem 32 from the start W0 (B, N L, K+1) by the barrier ascent of the module docstring."""
+    W0 = np.asarray(W0)
+    if W0.ndim != 3 or W0.shape[:2] != p.F.shape[:2] or W0.shape[2] != p.F.shape[2] + 1:
+        raise ValueError(f"W0 must be (B, N L, K+1) = {p.F.shape[:2] + (p.F.shape[2] + 1,)} "
+                         f"(W0[..., 0] the sensing beam), got {W0.shape}")  # fmt: skip
+    W, reachable = feasible_start(p, W0)
+    s = settings
+    mus = np.geomspace(s.mu_start, s.mu_end, max(s.steps, 1))
+    step = None
+    for i in range(s.steps):
+        f, grad = barrier_value(p, W, mus[i])
+        if step is None:
+            norm = np.linalg.norm(grad, axis=(1, 2))
+            step = s.first_step * np.linalg.norm(W, axis=(1, 2)) / np.where(norm > 0, norm, 1.0)
+        todo = np.flatnonzero(reachable)
+        for _ in range(s.backtracks):
+            if not todo.size:
+                break
+            sub = p if todo.size == len(W) else p.take(todo)
+            trial = project_per_bs(W[todo] + step[todo, None, None] * grad[todo], sub.power)
+            keep = barrier_value(sub, trial, mus[i])[0] > f[todo]
+            W[todo[keep]] = trial[keep]
+            step[todo] *= np.where(keep, s.grow, s.shrink)
+            todo = todo[~keep]
+    rate, _ = rate_and_gradient(p.F, W)
+    speb, _ = speb_and_gradient(p, W)
+    return AscentResult(W, rate, speb, speb <= p.gamma, s.steps)
