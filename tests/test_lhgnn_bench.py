@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gr_cfisac.bench import lhgnn as bench
-from gr_cfisac.coisac import CoisacConfig, CoisacScenario, power_from_dbm
+from gr_cfisac.coisac import CoisacConfig, CoisacScenario, power_from_dbm, sum_rate
 from gr_cfisac.coisac.noise import noisy_csi, perturbed_steering
 from gr_cfisac.precoding.convex import sca_speb
 from gr_cfisac.precoding.registry import PrecoderResult
@@ -102,7 +102,7 @@ def test_power_sweep_runs_the_sca_for_real_on_a_tiny_scenario():
     assert sca["method"] == "SCA" and sca["realizations"] == 1
     assert sca["speb_m2"] == pytest.approx(p["gamma_m2"]) and sca["speb_satisfied_strict"] == 1
     assert res["sca_settings"]["max_iters"] == 3
-    with pytest.raises(ValueError, match="gamma_ref"):
+    with pytest.raises(ValueError, match="p0_dbm"):
         bench.power_sweep({}, (20.0,), 1, 2, cfg=TINY)
     with pytest.raises(ValueError, match="n_sca"):
         bench.power_sweep({}, (20.0,), 0, 2, gamma_ref=1.0, p0_dbm=20.0, cfg=TINY)
@@ -164,3 +164,20 @@ def test_reproduce_figures_on_tiny_sizes(hosts, monkeypatch):
     assert sca["seconds"] == 60.0  # the stand-in's recorded seconds
     plan = rep.figures(False)
     assert set(plan) == {"fig7", "fig8", "fig9", "fig10", "runtime"}
+
+
+def test_ascent_rows_raise_the_lhgnn_rate_and_keep_its_threshold():
+    hosts = bench.load_hosts()
+    host = hosts["LHGNN"]
+    cfg = bench.scenario_of(hosts)
+    batch = CoisacScenario(cfg).draw(3, rng=5)
+    blocks = bench.sca_blocks(cfg, 1)
+    gamma = float(host.card["gamma_m2"])
+    rows = bench.ascent_rows(host, batch, blocks, 20.0, gamma, n=3, steps=(5,))
+    assert [r["method"] for r in rows] == [bench.ASCENT.format(5), bench.ASCENT_HEURISTIC.format(5)]
+    plain = sum_rate(batch.F, bench.beams(host, batch.F_hat, batch.sensing.aT_t))
+    refined = rows[0]
+    assert refined["sum_rate"] > plain.mean() + 1.0
+    assert refined["speb_satisfied"] == refined["speb_satisfied_strict"]
+    assert all(s <= gamma * (1 + 1e-9) for s in refined["speb_shared_m2"])
+    assert refined["seconds_batch1"] > 0 and refined["seconds_batched"] > 0

@@ -42,6 +42,7 @@ from ..coisac.noise import noisy_csi, perturbed_steering
 from ..models import shipped_models_dir
 from ..precoding.convex import sca_speb
 from ..precoding.lhgnn import LHGNNHost
+from ..precoding.speb_ascent import AscentSettings, Problem, ascend
 from ..reproduce.run import IN_PROCESS, Run
 from .common import best_time, write_report
 
@@ -69,6 +70,16 @@ SIZES = {
 }  # fmt: skip
 #: SCA settings of the bench (defaults but fewer SCA steps; the cache key includes them)
 SCA_SETTINGS = sca_speb.Settings(max_iters=15, draws=30)
+#: the SCA's constraint at 20 dBm, gamma_card P0 / P at other powers: the stand-in threshold the
+#: first models were trained for (mean SPEB of ZF users + a target beam with half the power).
+#: The SCA's mean SPEB under it (gamma(P)) is the threshold the shipped models train for.
+SCA_GAMMA_REF_M2, SCA_P0_DBM = 11.065971154359223, 20.0
+#: ascent steps after the LHGNN (speb_ascent, true echo model as the SCA), and the realizations
+#: of the test set they run on (quick / full)
+ASCENT_STEPS = (50, 200)
+ASCENT_BLOCKS = {True: 50, False: 200}
+ASCENT = "LHGNN + ascent ({} steps)"
+ASCENT_HEURISTIC = "target beam + MRT + ascent ({} steps)"
 
 
 def model_paths(folder: Path | None = None, noisy: bool = False) -> dict[str, Path]:
@@ -138,7 +149,7 @@ def run_sca(
 def power_point(
     hosts: dict[str, LHGNNHost], batch: CoisacBatch, blocks: list[CoisacBatch],
     power_dbm: float, gamma_ref: float, p0_dbm: float, run: Run = IN_PROCESS,
-    settings: sca_speb.Settings = SCA_SETTINGS,
+    settings: sca_speb.Settings = SCA_SETTINGS, n_ascent: int = 0,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
     """Rows (one per method) at one power and the point's facts (gammas, SCA extras): the
     learned models on ``batch``, the SCA on ``blocks`` (the learned models' rate on those too:
@@ -164,6 +175,8 @@ def power_point(
                      "native": native, **summary(m, gamma), "speb_satisfied_strict":
                      float(np.mean(m["speb"] <= gamma_sca * (1 + 1e-6))),
                      "sum_rate_shared": float(np.mean(shared))})  # fmt: skip
+    if native and n_ascent and "LHGNN" in hosts and ok.any():
+        rows += ascent_rows(hosts["LHGNN"], batch, blocks, power_dbm, gamma, n_ascent)
     facts = {"power_dbm": power_dbm, "gamma_sca_m2": gamma_sca, "gamma_m2": gamma,
              "sca_feasible": int(ok.sum()), "sca_realizations": len(blocks),
              "sca_seconds": ex["seconds"].tolist(), "sca_sum_rate": ex["sum_rate"].tolist(),
@@ -171,28 +184,83 @@ def power_point(
     return rows, facts
 
 
+def target_mrt_start(p: Problem) -> np.ndarray:
+    """A start without learning: half of every BS's budget on its target beam p*, half on MRT
+    user beams (equal per user)."""
+    B, NL, K = p.F.shape
+    N = p.N
+    Fn = p.F.reshape(B, N, NL // N, K)
+    mrt = (
+        Fn
+        / np.linalg.norm(Fn, axis=2, keepdims=True)
+        * np.sqrt(p.power[:, :, None, None] / (2 * K))
+    )
+    return np.concatenate([np.sqrt(0.5) * p.target[..., None], mrt.reshape(B, NL, K)], -1)
+
+
+def ascent_rows(
+    host: LHGNNHost, batch: CoisacBatch, blocks: list[CoisacBatch], power_dbm: float,
+    gamma: float, n: int, steps: tuple[int, ...] = ASCENT_STEPS,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The LHGNN's beams refined by ``steps`` ascent steps (speb_ascent, SPEB <= gamma on the
+    true echo model, the SCA's knowledge) on the first ``n`` test blocks and on the SCA's blocks,
+    and the ascent from ``target_mrt_start`` with the most steps; seconds per realization at
+    batch 1 (first block) and batched."""
+    P = power_from_dbm(batch.cfg, power_dbm)
+    test = Problem.of_scenes(sca_speb.scenes_of(batch, P)[:n], gamma)
+    shared = Problem.of_scenes([sca_speb.scenes_of(b, P)[0] for b in blocks], gamma)
+    one = Problem.of_scenes(sca_speb.scenes_of(batch, P)[:1], gamma)
+
+    def learned(b: CoisacBatch, count: int) -> np.ndarray:
+        return beams(host, b.F_hat[:count], b.sensing.aT_t[:count]).astype(complex)
+
+    starts = {"test": learned(batch, n), "shared": np.concatenate([learned(b, 1) for b in blocks])}
+    rows = []
+    for label, k, start_of in [(ASCENT.format(k), k, None) for k in steps] + [
+        (ASCENT_HEURISTIC.format(max(steps)), max(steps), target_mrt_start)
+    ]:
+        settings = AscentSettings(steps=k)
+        t0 = time.perf_counter()
+        out = ascend(test, starts["test"] if start_of is None else start_of(test), settings)
+        batched = (time.perf_counter() - t0) / n
+        t0 = time.perf_counter()
+        ascend(one, starts["test"][:1] if start_of is None else start_of(one), settings)
+        single = time.perf_counter() - t0
+        sh = ascend(shared, starts["shared"] if start_of is None else start_of(shared), settings)
+        rows.append({"power_dbm": power_dbm, "method": label, "native": True,
+                     **summary({"rate": out.sum_rate, "speb": out.speb}, gamma),
+                     "speb_satisfied_strict": float(np.mean(out.met)),
+                     "sum_rate_shared": float(np.mean(sh.sum_rate)),
+                     "speb_shared_m2": sh.speb.tolist(), "steps": k,
+                     "seconds_batch1": single, "seconds_batched": batched})  # fmt: skip
+    return rows
+
+
 def power_sweep(
     hosts: dict[str, LHGNNHost], powers_dbm: tuple[float, ...], n_sca: int, n_test: int,
     run: Run = IN_PROCESS, gamma_ref: float | None = None, p0_dbm: float | None = None,
     cfg: CoisacConfig | None = None, seed: int = TEST_SEED,
-    settings: sca_speb.Settings = SCA_SETTINGS,
+    settings: sca_speb.Settings = SCA_SETTINGS, n_ascent: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
-    """Figs. 7-8: rows (power, method) of sum rate, SPEB and satisfaction. gamma_ref / p0_dbm
-    default to the LHGNN card's gamma and power (needed without hosts)."""
+    """Figs. 7-8 (``n_ascent`` > 0 adds ``ascent_rows`` at p0 on that many test blocks): rows (power, method) of sum rate, SPEB and satisfaction. The SCA runs with
+    SPEB <= gamma_ref p0 / P (default SCA_GAMMA_REF_M2 at SCA_P0_DBM); p0_dbm is also the power
+    the learned models are native at (default the LHGNN card's, needed without hosts)."""
     first = next(iter(hosts.values()), None)
-    if gamma_ref is None or p0_dbm is None:
+    if p0_dbm is None:
         if first is None:
-            raise ValueError("power_sweep: without models pass gamma_ref (m^2) and p0_dbm")
-        gamma_ref = float(first.card["gamma_m2"]) if gamma_ref is None else gamma_ref
-        p0_dbm = card_power_dbm(first) if p0_dbm is None else p0_dbm
+            raise ValueError("power_sweep: without models pass p0_dbm")
+        p0_dbm = card_power_dbm(first)
+    cfg = cfg or scenario_of(hosts)
+    if gamma_ref is None:  # SCA_GAMMA_REF_M2 at SCA_P0_DBM, expressed at p0
+        gamma_ref = SCA_GAMMA_REF_M2 * 10 ** ((SCA_P0_DBM - p0_dbm) / 10)
     if n_sca < 1 or n_test < 1:
         raise ValueError(f"n_sca and n_test must be >= 1, got {n_sca}, {n_test}")
-    cfg = cfg or scenario_of(hosts)
     batch = CoisacScenario(cfg).draw(n_test, rng=seed)
     blocks = sca_blocks(cfg, n_sca, seed)
     rows, points = [], []
     for p in powers_dbm:
-        r, f = power_point(hosts, batch, blocks, float(p), gamma_ref, p0_dbm, run, settings)
+        r, f = power_point(hosts, batch, blocks, float(p), gamma_ref, p0_dbm, run, settings,
+                           n_ascent)  # fmt: skip
         rows += r
         points.append(f)
     return {"rows": rows, "points": points, "p0_dbm": p0_dbm, "gamma_ref_m2": gamma_ref,
@@ -278,7 +346,16 @@ def goals(sweep: dict[str, Any], times: dict[str, Any]) -> dict[str, Any]:
         > row(rows, "power_dbm", p, m + ("" if p == p0 else RESCALED))["sum_rate"]
         for p in {r["power_dbm"] for r in rows} for m in others)  # fmt: skip
     speed = times.get("speedup_batch1", math.nan)
+    sca_s = times.get(SCA, {}).get("seconds", math.nan)
+    refined = {
+        r["method"]: {"rate_vs_sca": r["sum_rate_shared"] / sca["sum_rate_shared"],
+                      "speb_satisfied": r["speb_satisfied"],
+                      "speedup_batch1": sca_s / r["seconds_batch1"],
+                      "speedup_batched": sca_s / r["seconds_batched"]}
+        for r in rows if r["power_dbm"] == p0 and "ascent" in r["method"]
+    }  # fmt: skip
     return {
+        "refined": refined,
         "rate_vs_sca": ratio,
         "speb_satisfied": lh["speb_satisfied"],
         "speedup_batch1": speed,
@@ -300,7 +377,8 @@ def run(out_dir: Path, quick: bool, scheduler: Any = None) -> dict[str, Any]:
     sizes = SIZES[quick]
     hosts = load_hosts()
     cache = Run(scheduler or "sync", cache_dir=out_dir / "cache" / "lhgnn_sca", progress=True)
-    sweep = power_sweep(hosts, sizes["powers"], sizes["n_sca"], sizes["n_test"], cache)
+    sweep = power_sweep(hosts, sizes["powers"], sizes["n_sca"], sizes["n_test"], cache,
+                        n_ascent=ASCENT_BLOCKS[quick])  # fmt: skip
     seconds = [s for p in sweep["points"] for s in p["sca_seconds"]]
     times = runtimes(hosts, 256, sizes["repeats"], seconds)
     robust = load_hosts(noisy=True)

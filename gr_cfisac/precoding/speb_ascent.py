@@ -71,6 +71,10 @@ class Problem:
     fim_scale: float
     gamma: np.ndarray
 
+    @property
+    def N(self) -> int:
+        return self.power.shape[1]
+
     def take(self, idx: np.ndarray) -> Problem:
         """The realizations ``idx`` (an index array) as a Problem."""
         return Problem(self.F[idx], self.maps[idx], self.power[idx], self.target[idx],
