@@ -192,3 +192,33 @@ def test_a_cellfree_recipe_names_a_dimension_that_disagrees_with_the_system():
     data["scenario"].update(M=4, layout="cell-free")
     with pytest.raises(ValueError, match="scenario.layout"):
         TSConfig.from_dict(data)
+
+
+def test_local_rzf_reference_is_per_tap_local_at_rho(real):
+    from gr_cfisac.bench.teacher_student_cellfree import local_rzf
+
+    W = local_rzf(real.F_hat, real.sensing.aT_t, CFG.rho)
+    np.testing.assert_allclose(decentral.per_ap_power(W, CFG.NT), CFG.rho, rtol=1e-9)
+    F_other = real.F_hat.copy()
+    F_other[:, : CFG.MT] *= 3.0  # TAP 0's estimates only
+    W2 = local_rzf(F_other, real.sensing.aT_t, CFG.rho)
+    np.testing.assert_array_equal(W2[:, CFG.MT :], W[:, CFG.MT :])
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="ts_cellfree set not shipped")
+def test_the_table_i_bench_section_compares_on_the_same_realizations():
+    from gr_cfisac.bench import teacher_student_cellfree as tic
+    from gr_cfisac.bench.teacher_student import fronthaul
+
+    out = tic.section(True, fronthaul(CFG)["cellfree"])
+    rows = out["rows"]
+    assert set(rows) == {tic.DECENTRAL, tic.CENTRAL, tic.OPTIMIZER, tic.ZF, tic.LOCAL}
+    assert out["ratio_decentralized_to_centralized"] == pytest.approx(
+        rows[tic.DECENTRAL]["objective"] / rows[tic.CENTRAL]["objective"]
+    )
+    assert rows[tic.DECENTRAL]["realizations"] == rows[tic.CENTRAL]["realizations"] == 100
+    assert rows[tic.OPTIMIZER]["realizations"] == out["optimizer_realizations"]
+    assert rows[tic.DECENTRAL]["fronthaul_bytes_per_block"]["estimates_up"] == 0
+    assert rows[tic.CENTRAL]["fronthaul_bytes_per_block"]["estimates_up"] > 0
+    assert rows[tic.DECENTRAL]["max_power_ratio"] == pytest.approx(1.0, rel=1e-5)
+    assert len(out["seconds_batch1"]["per_tap"]) == CFG.NT

@@ -160,7 +160,7 @@ def _plot_table_i(table: dict[str, Any], ax) -> None:
     names = list(table["rows"])
     sub = [table["rows"][n]["on_optimizer_subset"] for n in names]
     x = np.arange(len(names))
-    short = [n.split(" (")[0].replace("decentralized ", "").replace(" + ", "+\n") for n in names]
+    short = [n.split(" (")[0].replace("decentralized ", "").split(" + ")[0] for n in names]
     ax[0].bar(x, [s["objective"] for s in sub], color="tab:purple")
     ax[0].set_xticks(x, short, fontsize=7)
     ax[0].set(ylabel="eq 23a objective (eta = 0.4)",
