@@ -222,3 +222,27 @@ def test_the_table_i_bench_section_compares_on_the_same_realizations():
     assert rows[tic.CENTRAL]["fronthaul_bytes_per_block"]["estimates_up"] > 0
     assert rows[tic.DECENTRAL]["max_power_ratio"] == pytest.approx(1.0, rel=1e-5)
     assert len(out["seconds_batch1"]["per_tap"]) == CFG.NT
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="ts_cellfree set not shipped")
+def test_the_precoder_block_runs_the_shipped_set_per_tap_like_the_central_call():
+    pytest.importorskip("gnuradio")
+    from gr_cfisac.blocks import precoder
+    from gr_cfisac.blocks.layout import estimate_layout, pack_geometry, unpack_geometry
+    from gr_cfisac.blocks.qa import run_block
+    from gr_cfisac.channels import split_tap_major
+
+    B = 4
+    r = draw_realizations(CFG, B, np.random.default_rng(3))
+    h = split_tap_major(r.F_hat, CFG.NT)
+    geometry = pack_geometry(CFG, r.sensing)
+    ports = [estimate_layout(CFG).pack(h_hat=h[:, i])[:, None] for i in range(CFG.NT)]
+    outs = run_block(precoder(CFG, str(SHIPPED), msg_interval=0), [*ports, geometry[:, None]])
+    W = outs[CFG.NT].data[:, 0].reshape(B, CFG.N, CFG.K + 1)
+    sg = unpack_geometry(CFG, geometry)
+    F_hat = r.F_hat.astype(np.complex64).astype(complex)
+    want = registry_set(SHIPPED)(Realization(F_hat, sg)).W
+    np.testing.assert_allclose(W, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    for t in range(CFG.NT):  # each TAP's own port carries its own rows
+        Wt = outs[t].data[:, 0].reshape(B, CFG.MT, CFG.K + 1)
+        np.testing.assert_array_equal(Wt, W[:, t * CFG.MT : (t + 1) * CFG.MT])
