@@ -15,6 +15,13 @@ import yaml
 from .model import ARCHS
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def repo_root() -> Path:
+    """The checkout (recipes name ``dataset`` relative to it)."""
+    return CONFIG_DIR.parents[2]
+
+
 SMALL, FULL = "lhgnn_small.yml", "lhgnn_full.yml"
 
 
@@ -49,6 +56,7 @@ class LHGNNConfig:
     device: str = "cpu"
     threads: int = 1
     max_minutes: float = 25.0
+    dataset: str | None = None  # a cfisac coisac-raytrace dataset.npz; null: geometric channels
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -70,6 +78,9 @@ class LHGNNConfig:
                              f"{self.position_error_m}")  # fmt: skip
         if not 0.0 < self.gamma_fraction <= 1.0:
             raise ValueError(f"gamma_fraction must be in (0, 1], got {self.gamma_fraction}")
+        if self.dataset is not None and (not isinstance(self.dataset, str) or not self.dataset):
+            raise ValueError(f"dataset must be a path to a cfisac coisac-raytrace dataset.npz "
+                             f"or null (geometric channels), got {self.dataset!r}")  # fmt: skip
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be cpu or cuda, got {self.device!r}")
 

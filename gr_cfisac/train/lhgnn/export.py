@@ -88,7 +88,7 @@ def parity_inputs(scn: CoisacConfig, size: int = 32, seed: int = 99) -> tuple[np
 
 def model_card(
     onnx_path: Path, scn: CoisacConfig, arch: dict[str, Any], gamma: float, parity_value: float,
-    training: dict[str, Any], validation: dict[str, Any],
+    training: dict[str, Any], validation: dict[str, Any], channel_source: str = CHANNEL_SOURCE,
 ) -> dict[str, Any]:  # fmt: skip
     """The lhgnn card: scenario coisac, its CoisacConfig (scenario_config), dimensions, power, gamma, channel source,
     architecture, ONNX I/O, training and validation."""
@@ -108,7 +108,7 @@ def model_card(
         "power_constraint": "per BS (eq 32b), eq 50 in the graph: ||W_n||_F^2 <= P_n",
         "gamma_m2": gamma,
         "snapshots": scn.snapshots,
-        "channel_source": CHANNEL_SOURCE,
+        "channel_source": channel_source,
         "architecture": {**arch, "note": BASELINE_CHOICES.get(arch["arch"], CHOICES)},
         "onnx": {
             "opset": OPSET,
@@ -133,6 +133,7 @@ def model_card(
 def export_model(
     model: torch.nn.Module, onnx_path: str | Path, scn: CoisacConfig, arch: dict[str, Any],
     gamma: float, training: dict[str, Any], validation: dict[str, Any],
+    channel_source: str = CHANNEL_SOURCE,
 ) -> dict[str, Any]:  # fmt: skip
     """Export, check parity (ValueError above PARITY_TOLERANCE), write the card; return it."""
     onnx_path = Path(onnx_path)
@@ -142,7 +143,7 @@ def export_model(
     if value > PARITY_TOLERANCE:
         raise ValueError(f"ONNX parity {value:.2e} exceeds {PARITY_TOLERANCE:.0e}: the graph "
                          "does not compute what the torch model does")  # fmt: skip
-    card = model_card(onnx_path, scn, arch, gamma, value, training, validation)
+    card = model_card(onnx_path, scn, arch, gamma, value, training, validation, channel_source)
     validate_card(card, onnx_path.with_suffix(".json"), CARD_SCHEMA)
     onnx_path.with_suffix(".json").write_text(json.dumps(card, indent=2, allow_nan=False) + "\n")
     return card
@@ -151,8 +152,11 @@ def export_model(
 TEST_SIZE, TEST_SEED = 1000, 4242
 
 
-def test_report(model: torch.nn.Module, scn: CoisacConfig, gamma: float) -> dict[str, Any]:
-    """Held-out numbers (TEST_SIZE blocks, seed TEST_SEED, not used in training or selection):
+def test_report(
+    model: torch.nn.Module, scn: CoisacConfig, gamma: float, data: Any = None
+) -> dict[str, Any]:
+    """Held-out numbers (TEST_SIZE blocks, seed TEST_SEED, or ``data``: a ray-traced test split;
+    not used in training or selection):
     the model, and ZF / MRT user beams + a target beam with the power fraction whose mean SPEB
     meets gamma (reference.fraction_for_speb) at the same threshold, and ZF + target beam with
     the fraction that meets gamma on as many blocks as the model does."""
@@ -164,8 +168,8 @@ def test_report(model: torch.nn.Module, scn: CoisacConfig, gamma: float) -> dict
     )
     from .trainer import Dataset, predict
 
-    data = Dataset.draw(scn, TEST_SIZE, TEST_SEED, "cpu")
-    report: dict[str, Any] = {"blocks": TEST_SIZE, "seed": TEST_SEED, "gamma_m2": gamma,
+    data = Dataset.draw(scn, TEST_SIZE, TEST_SEED, "cpu") if data is None else data
+    report: dict[str, Any] = {"blocks": data.batch.batch, "seed": TEST_SEED, "gamma_m2": gamma,
                               "model": evaluate(data.batch, predict(model, data), gamma)}  # fmt: skip
     for users in ("zf", "mrt"):
         frac = fraction_for_speb(data.batch, gamma, users)
@@ -201,5 +205,16 @@ def export_trainer(trainer: Any, onnx_path: str | Path, fit: dict[str, Any]) -> 
         "data": f"{cfg.train_size} training / {cfg.val_size} validation blocks, seeds "
         f"{cfg.data_seed} / {cfg.val_seed}",
     }  # fmt: skip
-    validation = test_report(model, scn, trainer.gamma)
-    return export_model(model, onnx_path, scn, arch, trainer.gamma, training, validation)
+    source, test = CHANNEL_SOURCE, None
+    if getattr(trainer, "raytraced", None) is not None:  # the ray-traced test split
+        from ...coisac.raytrace_split import describe
+        from .trainer import Dataset
+
+        source = describe(trainer.raytraced, cfg.dataset, cfg.train_size, cfg.val_size,
+                          cfg.data_seed)  # fmt: skip
+        test = Dataset.of_batch(trainer.raytraced_batches(TEST_SEED)["test"], TEST_SEED, "cpu")
+        training["data"] += f" (the ray-traced dataset's split, seed {cfg.data_seed})"
+    validation = test_report(model, scn, trainer.gamma, test)
+    if test is not None:
+        validation["test_set"] = "the ray-traced dataset's test split"
+    return export_model(model, onnx_path, scn, arch, trainer.gamma, training, validation, source)

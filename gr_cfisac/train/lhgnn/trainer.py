@@ -17,10 +17,11 @@ import torch
 from tqdm import tqdm
 
 from ...coisac import CoisacBatch, CoisacConfig, CoisacScenario
+from ...coisac import raytrace_split as rts
 from ...coisac.noise import noisy_csi, perturbed_steering
 from ...precoding.lhgnn import node_features
 from . import objective as ob
-from .config import LHGNNConfig
+from .config import LHGNNConfig, repo_root
 from .model import build_model
 from .reference import evaluate, target_beam_baseline
 
@@ -57,7 +58,16 @@ class Dataset:
         """``size`` blocks; the node features from a CSI estimate at ``csi_snr_db`` and a target
         mis-located by ``position_error_m`` (coisac.noise, drawn once, seeded), F and the echo
         model (the loss) clean."""
-        batch = CoisacScenario(scn).draw(size, rng=seed)
+        return cls.of_batch(CoisacScenario(scn).draw(size, rng=seed), seed, device, csi_snr_db,
+                            position_error_m)  # fmt: skip
+
+    @classmethod
+    def of_batch(
+        cls, batch: CoisacBatch, seed: int, device: str, csi_snr_db: float | None = None,
+        position_error_m: float = 0.0,
+    ) -> Dataset:  # fmt: skip
+        """``batch``'s blocks as tensors (the input noise of :meth:`draw`, seeded by ``seed``)."""
+        scn = batch.cfg
         F_hat, a_t = batch.F_hat, batch.sensing.aT_t
         if csi_snr_db is not None or position_error_m > 0:
             rng = np.random.default_rng([seed, 1])
@@ -102,6 +112,11 @@ class Trainer:
         self.schedule = ob.Schedule(cfg.rho1_slope, cfg.rho2_slope, cfg.rate_floor)
         self.epoch, self.history, self.best = 0, [], None
         self.gamma = cfg.gamma_m2
+        self.raytraced = None  # cfg.dataset: the ray-traced channel source (raytrace_split)
+        if cfg.dataset is not None:
+            path = rts.resolve(cfg.dataset, repo_root())
+            need = cfg.train_size + cfg.val_size
+            self.raytraced = rts.load_for(path, self.scn, need)
         ckpt = self.out / "checkpoint.pt"
         if ckpt.is_file():
             self.load(ckpt)
@@ -141,9 +156,7 @@ class Trainer:
 
     def fit(self, progress: bool = True) -> dict[str, Any]:
         cfg, start = self.cfg, time.monotonic()
-        noise = (cfg.csi_snr_db, cfg.position_error_m)
-        train = Dataset.draw(self.scn, cfg.train_size, cfg.data_seed, cfg.device, *noise)
-        val = Dataset.draw(self.scn, cfg.val_size, cfg.val_seed, cfg.device, *noise)
+        train, val = self.datasets()
         gen = torch.Generator().manual_seed(cfg.seed + self.epoch)
         bar = tqdm(range(self.epoch, cfg.epochs), initial=self.epoch, total=cfg.epochs,
                    disable=not progress, desc=cfg.name)  # fmt: skip
@@ -166,6 +179,23 @@ class Trainer:
         (self.out / "history.json").write_text(json.dumps(self.history, indent=1))
         return {"epochs": self.epoch, "gamma_m2": self.gamma, "best": {
             "epoch": self.best["epoch"], "metrics": self.best["metrics"]}}  # fmt: skip
+
+    def datasets(self) -> tuple[Dataset, Dataset]:
+        """Training and validation blocks: drawn (geometric) or the ray-traced dataset's
+        seeded split (raytrace_split, split seed data_seed)."""
+        cfg, noise = self.cfg, (self.cfg.csi_snr_db, self.cfg.position_error_m)
+        if self.raytraced is None:
+            return (Dataset.draw(self.scn, cfg.train_size, cfg.data_seed, cfg.device, *noise),
+                    Dataset.draw(self.scn, cfg.val_size, cfg.val_seed, cfg.device, *noise))  # fmt: skip
+        b = self.raytraced_batches()
+        return (Dataset.of_batch(b["train"], cfg.data_seed, cfg.device, *noise),
+                Dataset.of_batch(b["val"], cfg.val_seed, cfg.device, *noise))  # fmt: skip
+
+    def raytraced_batches(self, test_seed: int = 0) -> dict[str, CoisacBatch]:
+        cfg = self.cfg
+        rngs = {"train": cfg.data_seed, "val": cfg.val_seed, "test": test_seed}
+        return rts.split_batches(self.raytraced, cfg.train_size, cfg.val_size, cfg.data_seed,
+                                 rngs)  # fmt: skip
 
     def best_model(self) -> torch.nn.Module:
         """The model with the selected (best validation) weights, on the CPU, float32."""
