@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from gr_cfisac.bench import lhgnn as bench  # noqa: E402
 from gr_cfisac.coisac import CoisacConfig, CoisacScenario  # noqa: E402
 from gr_cfisac.coisac.raytrace import RaytraceSettings  # noqa: E402
 from gr_cfisac.coisac.raytrace_dataset import RaytracedDataset  # noqa: E402
@@ -88,6 +89,21 @@ def test_one_epoch_on_a_raytraced_dataset_gives_a_card_naming_it(tmp_path):
     assert card["training"]["config"]["dataset"] == str(path)
     saved = json.loads((tmp_path / "lhgnn_rt.json").read_text())
     assert saved["channel_source"] == card["channel_source"]
+
+    # the bench's cross table: a note without the models, 2 models x 2 test sets x 3 rows with
+    assert "skipped" in bench.raytraced_section(2, tmp_path / "models")["note"]
+    for rel in bench.RAYTRACED.values():
+        export_trainer(trainer, tmp_path / "models" / rel, fit)
+    table = bench.raytraced_section(2, tmp_path / "models")
+    assert table["test_blocks"] == 8 and table["dataset"] == str(path)
+    rows = {(r["model"], r["test_set"], r["ascent_steps"], r["realizations"]): r
+            for r in table["rows"]}  # fmt: skip
+    assert len(rows) == 12
+    for label in bench.RAYTRACED:
+        for test_set in ("raytraced", "geometric"):
+            alone, refined = rows[label, test_set, 0, 2], rows[label, test_set, 50, 2]
+            assert rows[label, test_set, 0, 8]["sum_rate"] > 0
+            assert refined["speb_satisfied"] >= alone["speb_satisfied"]  # the barrier keeps it
 
 
 def test_geometric_recipes_keep_the_geometric_source_and_the_rt_recipe_names_its_dataset():
