@@ -25,6 +25,9 @@ LAYOUTS = ("pos1", "pos2", "cellfree")
 #: a cellfree recipe's L, M, N are the SystemConfig's
 SYSTEM_NAMES = {"L": "NT", "M": "MT", "N": "K"}
 DEVICES = ("cpu", "cuda")
+#: when the student's lambda takes its eq 12 step: every mini-batch (the paper's), once per
+#: epoch on the epoch's mean gaps, or every mini-batch on exponentially smoothed gaps
+LAMBDA_MODES = ("batch", "epoch", "ema")
 #: the three trained model sets, in training order
 STAGES = ("ssnr_teacher", "sinr_teacher", "student")
 
@@ -161,7 +164,14 @@ class ScheduleSection:
     ``lambda0`` and ``epsilon`` of eq 12; ``select`` the fraction of the best validation
     min-SINR an epoch must reach to be selectable (section 8.3: 0.94). Cellfree: one stage of
     at most ``max_epochs``, early stopping after ``patience`` epochs without a better
-    validation objective (the best epoch kept); the teacher fields are unused."""
+    validation objective (the best epoch kept); the teacher fields are unused.
+
+    Deviations, off by default: ``lambda_mode`` (LAMBDA_MODES; ``batch`` is eq 12 per
+    mini-batch, the paper's; ``epoch`` one step per epoch on its mean gaps; ``ema`` per
+    mini-batch on gaps smoothed with factor ``lambda_ema``); ``softmin_t0`` > 0 trains on a
+    smooth min over users (losses.soft_min, temperature softmin_t0 softmin_decay^epoch, the
+    hard min once below 1e-3) in the SINR teacher's and the student's losses instead of eq 10's
+    / eq 11's hard min (0: the hard min, the paper's). Validation always uses the hard min."""
 
     ssnr_epochs: int = 100
     max_epochs: int = 1000
@@ -169,10 +179,29 @@ class ScheduleSection:
     lambda0: float = 0.5
     epsilon: float = 0.01
     select: float = 0.94
+    lambda_mode: str = "batch"
+    lambda_ema: float = 0.9
+    softmin_t0: float = 0.0
+    softmin_decay: float = 0.95
 
     def __post_init__(self) -> None:
         for name in ("ssnr_epochs", "max_epochs", "patience"):
             _check("schedule", name, getattr(self, name))
+        if self.lambda_mode not in LAMBDA_MODES:
+            raise ValueError(
+                f"teacher-student config: schedule.lambda_mode must be one of {LAMBDA_MODES}, "
+                f"got {self.lambda_mode!r}"
+            )
+        if not 0 <= self.lambda_ema < 1:
+            raise ValueError(
+                f"teacher-student config: schedule.lambda_ema must be in [0, 1), "
+                f"got {self.lambda_ema}"
+            )
+        if not self.softmin_t0 >= 0 or not 0 < self.softmin_decay <= 1:
+            raise ValueError(
+                "teacher-student config: schedule.softmin_t0 must be >= 0 (0: hard min) and "
+                f"softmin_decay in (0, 1], got {self.softmin_t0}, {self.softmin_decay}"
+            )
         if not 0 <= self.lambda0 <= 1 or not 0 < self.select <= 1 or not self.epsilon > 0:
             raise ValueError(
                 "teacher-student config: schedule.lambda0 must be in [0, 1], select in (0, 1] "

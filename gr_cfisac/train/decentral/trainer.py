@@ -8,10 +8,13 @@ same data (pos1/pos2 realizations, perfect CSI):
    epochs without a better validation min-SINR (its best epoch kept);
 3. the student, loss eq 11 normalized by the teachers' mean scores on the training set
    (g1_max: SSNR teacher's SSNR, g2_max: SINR teacher's min-SINR), lambda adapted every
-   mini-batch by eq 12; at most ``max_epochs``, stopping after ``patience`` epochs in which
+   mini-batch by eq 12 (``schedule.lambda_mode``: or once per epoch, or on smoothed gaps); at most ``max_epochs``, stopping after ``patience`` epochs in which
    neither validation metric improved. Model selection (section 8.3): among the epochs whose
    validation min-SINR reaches ``select`` (0.94) of the best, the one with the highest
    validation SSNR.
+
+With ``schedule.softmin_t0`` > 0 the SINR teacher's and the student's losses use a smooth min
+over users annealed to the hard min (losses.soft_min; a deviation, off by default).
 
 Adam (``lr`` 0.01) with ReduceLROnPlateau on the epoch's mean training loss (factor 0.1,
 patience 10). After every epoch the run folder gets ``last.pt`` (everything needed to go on:
@@ -159,11 +162,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ metrics
 
-    def scores(self, model: ModelSet, data: Data) -> tuple[torch.Tensor, torch.Tensor]:
-        """(g1 = SSNR (B,), g2 = min-SINR (B,)) of ``model`` on ``data``."""
+    def scores(
+        self, model: ModelSet, data: Data, temperature: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(g1 = SSNR (B,), g2 = min-SINR (B,)) of ``model`` on ``data``; g2 is the smooth
+        min (losses.soft_min) at ``temperature`` > 0."""
         W = beams(model(data.csi))
         g1 = losses.ssnr(data.a_t, W, self.gain, self.pos.noise)
-        g2 = losses.sinr(data.F, W, self.pos.noise).min(-1).values
+        g2 = losses.soft_min(losses.sinr(data.F, W, self.pos.noise), temperature)
         return g1, g2
 
     @torch.no_grad()
@@ -187,14 +193,17 @@ class Trainer:
         gen = torch.Generator().manual_seed(seed)
         order = torch.randperm(len(self.train), generator=gen).to(self.device)
         bs, total, count = self.cfg.optim.batch_size, 0.0, 0
+        s = self.cfg.schedule
+        temp = 0.0 if stage == "ssnr_teacher" else self.temperature(epoch)
+        sums = [0.0, 0.0]
         for i in range(0, len(order), bs):
-            g1, g2 = self.scores(self.model, self.train.take(order[i : i + bs]))
+            g1, g2 = self.scores(self.model, self.train.take(order[i : i + bs]), temp)
             if stage == "student":
                 g1m, g2m = self.state["g_max"]
                 loss = losses.student_loss(g1, g2, self.state["lambda"], g1m, g2m)
-                self.state["lambda"] = losses.update_lambda(
-                    self.state["lambda"], g1.detach(), g2.detach(), g1m, g2m,
-                    self.cfg.schedule.epsilon)  # fmt: skip
+                gap = losses.gaps(g1.detach(), g2.detach(), g1m, g2m)
+                sums = [sums[0] + gap[0] * len(g1), sums[1] + gap[1] * len(g1)]
+                self.step_lambda(gap, batch=True)
             else:
                 loss = losses.teacher_loss(g1, g2, 0.0 if stage == "ssnr_teacher" else 1.0)
             self.opt.zero_grad()
@@ -203,7 +212,28 @@ class Trainer:
             self.opt.step()
             total += float(loss.detach()) * len(g1)
             count += len(g1)
+        if stage == "student" and s.lambda_mode == "epoch":
+            self.step_lambda((sums[0] / count, sums[1] / count), batch=False)
         return total / count
+
+    def temperature(self, epoch: int) -> float:
+        """The smooth min's temperature at ``epoch`` (0: hard min; schedule.softmin_t0)."""
+        s = self.cfg.schedule
+        return losses.softmin_temperature(s.softmin_t0, s.softmin_decay, epoch)
+
+    def step_lambda(self, gap: tuple[float, float], batch: bool) -> None:
+        """Eq 12's step of the student's lambda from the gaps (G1, G2), as
+        ``schedule.lambda_mode`` says: ``batch`` (the paper's) and ``ema`` step after every
+        mini-batch (``ema`` on gaps smoothed by ``lambda_ema``), ``epoch`` only at the epoch's
+        end (``batch`` False) on the epoch's mean gaps."""
+        s, st = self.cfg.schedule, self.state
+        if (s.lambda_mode == "epoch") == batch:
+            return
+        if s.lambda_mode == "ema":
+            old = st.get("gaps_ema") or gap
+            gap = tuple(s.lambda_ema * o + (1 - s.lambda_ema) * g for o, g in zip(old, gap))
+            st["gaps_ema"] = gap
+        st["lambda"] = losses.lambda_step(st["lambda"], gap[0], gap[1], s.epsilon)
 
     def clip(self) -> None:
         """Clip the gradient norm to ``optim.grad_clip`` (0: no clip)."""
