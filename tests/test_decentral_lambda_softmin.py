@@ -104,3 +104,21 @@ def test_bad_lambda_mode_and_softmin_fields_name_the_field():
         TSConfig.from_dict({"schedule": {"softmin_t0": -1}})
     with pytest.raises(ValueError, match="lambda_ema"):
         TSConfig.from_dict({"schedule": {"lambda_ema": 1.0}})
+
+
+@pytest.mark.parametrize("init", ["scratch", "sinr_teacher"])
+def test_student_init_sinr_teacher_starts_the_student_from_the_teachers_weights(tmp_path, init):
+    cfg = TSConfig.load(TINY)
+    cfg = dataclasses.replace(
+        cfg,
+        schedule=dataclasses.replace(cfg.schedule, student_init=init),
+        optim=dataclasses.replace(cfg.optim, lr=1e-12),  # the weights stay where they start
+    )
+    t = Trainer(cfg, tmp_path, progress=False)
+    t.fit()
+    teacher = t.teacher("sinr_teacher").state_dict()
+    student = t.selected_model().state_dict()
+    same = all(torch.allclose(student[k].float(), v.float(), atol=1e-6) for k, v in teacher.items())
+    assert same == (init == "sinr_teacher")
+    with pytest.raises(ValueError, match="student_init"):
+        TSConfig.from_dict({"schedule": {"student_init": "ssnr"}})

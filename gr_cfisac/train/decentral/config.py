@@ -28,6 +28,8 @@ DEVICES = ("cpu", "cuda")
 #: when the student's lambda takes its eq 12 step: every mini-batch (the paper's), once per
 #: epoch on the epoch's mean gaps, or every mini-batch on exponentially smoothed gaps
 LAMBDA_MODES = ("batch", "epoch", "ema")
+#: the student's initial weights: fresh (the paper's) or the SINR teacher's
+STUDENT_INITS = ("scratch", "sinr_teacher")
 #: the three trained model sets, in training order
 STAGES = ("ssnr_teacher", "sinr_teacher", "student")
 
@@ -171,7 +173,9 @@ class ScheduleSection:
     mini-batch on gaps smoothed with factor ``lambda_ema``); ``softmin_t0`` > 0 trains on a
     smooth min over users (losses.soft_min, temperature softmin_t0 softmin_decay^epoch, the
     hard min once below 1e-3) in the SINR teacher's and the student's losses instead of eq 10's
-    / eq 11's hard min (0: the hard min, the paper's). Validation always uses the hard min."""
+    / eq 11's hard min (0: the hard min, the paper's). Validation always uses the hard min.
+    ``student_init``: ``scratch`` (the paper's) or ``sinr_teacher`` (the student starts from
+    the SINR teacher's weights and trades min-SINR for SSNR from there)."""
 
     ssnr_epochs: int = 100
     max_epochs: int = 1000
@@ -183,6 +187,7 @@ class ScheduleSection:
     lambda_ema: float = 0.9
     softmin_t0: float = 0.0
     softmin_decay: float = 0.95
+    student_init: str = "scratch"
 
     def __post_init__(self) -> None:
         for name in ("ssnr_epochs", "max_epochs", "patience"):
@@ -191,6 +196,11 @@ class ScheduleSection:
             raise ValueError(
                 f"teacher-student config: schedule.lambda_mode must be one of {LAMBDA_MODES}, "
                 f"got {self.lambda_mode!r}"
+            )
+        if self.student_init not in STUDENT_INITS:
+            raise ValueError(
+                f"teacher-student config: schedule.student_init must be one of "
+                f"{STUDENT_INITS}, got {self.student_init!r}"
             )
         if not 0 <= self.lambda_ema < 1:
             raise ValueError(

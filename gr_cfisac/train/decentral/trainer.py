@@ -296,6 +296,13 @@ class Trainer:
         model.load_state_dict(state)
         return model.eval()
 
+    def init_student(self) -> None:
+        """``schedule.student_init`` sinr_teacher: the student stage starts from the SINR
+        teacher's weights (a deviation; the paper's student starts fresh)."""
+        stage = self.stages[self.state["stage"]]
+        if stage == "student" and self.cfg.schedule.student_init == "sinr_teacher":
+            self.model.load_state_dict(self.state["finished"]["sinr_teacher"])
+
     def teacher(self, stage: str) -> ModelSet:
         model = self.new_model(STAGES.index(stage))
         model.load_state_dict(self.state["finished"][stage])
@@ -343,6 +350,7 @@ class Trainer:
                     st.update(stage=st["stage"] + 1, epoch=0, best=None, stale=0)
                     if st["stage"] < len(self.stages):
                         self.model = self.new_model(st["stage"])
+                        self.init_student()
                         self.opt, self.sched = self.new_optim(self.model)
                 self.save()
                 if bar is not None:
