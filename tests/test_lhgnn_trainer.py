@@ -1,6 +1,9 @@
 """LHGNN training (gr_cfisac.train.lhgnn.trainer): a resumed run continues from its checkpoint
 with the same gamma; the stand-in gamma and a config's own gamma; bad config fields named."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -27,7 +30,11 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
 
 def test_shipped_recipes_load():
     small, full = (LHGNNConfig.from_yaml(CONFIG_DIR / n) for n in (SMALL, FULL))
-    assert small.device == "cpu" and small.threads == 1 and small.gamma_m2 is None
+    assert small.device == "cpu" and small.threads == 1
+    # the shipped model is this recipe's, at the SCA's mean SPEB (issue 14), like the full one
+    card = json.loads((Path(__file__).parents[1] / "models/lhgnn/lhgnn_coisac.json").read_text())
+    assert card["training"]["config"] == small.to_dict() | {"name": card["name"]}
+    assert small.gamma_m2 == full.gamma_m2 == card["gamma_m2"] == 9.7364
     assert full.device == "cuda" and full.train_size == 4000 and full.epochs == 800
     assert len(full.dims) == 9  # U = 9 GNN layers (Section IV-A)
 
