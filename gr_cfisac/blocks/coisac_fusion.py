@@ -32,8 +32,8 @@ from ..config import SystemConfig
 from ..localization import associate_target, fuse_position, pick
 from ..music.validity import Validity
 from ._base import CoherenceBlock, Port, check_config
+from .fusion import emit_fix
 from .layout import angles_layout, fix_layout, geometry_layout
-from .messages import encode
 
 ASSOCIATIONS = ("strongest", "prior")
 
@@ -100,21 +100,4 @@ class coisac_fusion(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             Y = np.stack([np.swapaxes(ins[NR + 1 + j], 1, 2) for j in range(NR)], axis=1)
             info = angle_information(Y.astype(np.complex128), *self.cfg.MR_shape)
         fix = fuse_position(self.bs_pos, self.bs_frame, target[..., 0], target[..., 1], info)
-        outs[0][:, 0] = self.fix.pack(
-            pos=fix.position,
-            psi=target[..., 0],
-            theta=target[..., 1],
-            error_radius=fix.error_radius[:, None],
-        )
-        if self.msg_interval and self.subscribed("position"):
-            for b in np.flatnonzero(cb % self.msg_interval == 0):
-                self.publish(
-                    "position",
-                    encode(
-                        int(cb[b]),
-                        pos=fix.position[b],
-                        psi_deg=np.degrees(target[b, :, 0]),
-                        theta_deg=np.degrees(target[b, :, 1]),
-                        error_radius=float(fix.error_radius[b]),
-                    ),
-                )
+        emit_fix(self, cb, outs, fix, target)

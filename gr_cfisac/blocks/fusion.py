@@ -101,21 +101,27 @@ class fusion(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         fix = fuse_position(
             self.rap_pos, self.rap_frame, target[..., 0], target[..., 1], height_m=self.height
         )
-        outs[0][:, 0] = self.fix.pack(
-            pos=fix.position,
-            psi=target[..., 0],
-            theta=target[..., 1],
-            error_radius=fix.error_radius[:, None],
-        )
-        if self.msg_interval and self.subscribed("position"):
-            for b in np.flatnonzero(cb % self.msg_interval == 0):
-                self.publish(
-                    "position",
-                    encode(
-                        int(cb[b]),
-                        pos=fix.position[b],
-                        psi_deg=np.degrees(target[b, :, 0]),
-                        theta_deg=np.degrees(target[b, :, 1]),
-                        error_radius=float(fix.error_radius[b]),
-                    ),
-                )
+        emit_fix(self, cb, outs, fix, target)
+
+
+def emit_fix(block: CoherenceBlock, cb: np.ndarray, outs: list, fix, target: np.ndarray) -> None:
+    """A fusion block's fix stream (position, the target angles used, error radius) of blocks
+    cb and, every msg_interval blocks, the ``position`` message mirroring it."""
+    outs[0][:, 0] = block.fix.pack(
+        pos=fix.position,
+        psi=target[..., 0],
+        theta=target[..., 1],
+        error_radius=fix.error_radius[:, None],
+    )
+    if block.msg_interval and block.subscribed("position"):
+        for b in np.flatnonzero(cb % block.msg_interval == 0):
+            block.publish(
+                "position",
+                encode(
+                    int(cb[b]),
+                    pos=fix.position[b],
+                    psi_deg=np.degrees(target[b, :, 0]),
+                    theta_deg=np.degrees(target[b, :, 1]),
+                    error_radius=float(fix.error_radius[b]),
+                ),
+            )
