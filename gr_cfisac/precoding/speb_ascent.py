@@ -30,7 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .convex.sca_speb import BLEND, Scene, fim_maps, target_beam
+from .convex.sca_speb import BLEND
+from .convex.speb_fim import fim_maps
+from .convex.speb_scene import Scene, target_beam
 
 LOG2 = np.log(2.0)
 

@@ -4,17 +4,14 @@ semidefinite relaxation + convex-concave (SCA) iterations in cvxpy, then Gaussia
 randomization back to one beam per stream. Central: it needs every BS's CSI and the target.
 
 Relaxation. Q_k = p_k p_k^H (k = 0 the sensing beam p^s, 1..K the users), R = sum_k Q_k.
-Every stream s reaches the target through the same linear maps, so the full FIM of the echo
-model (eq 52: position t and the N^2 complex alpha_{m,n} as deterministic nuisance, real and
-imaginary parts) is affine in R: J(R)_pq = (2 tau / sigma^2) Re tr(L_p^H L_q R), with L_p the
-derivative of the stacked echo (eq 7) of one stream w.r.t. parameter p (``fim_maps``; the
-position columns are Q^T of eqs 29-31 applied to the angle columns). The exact EFIM of
+The full FIM of the echo model (eq 52) is affine in R (``speb_fim``) and the exact EFIM of
 ``coisac.speb`` (``form="exact"``) is its Schur complement, so SPEB(R) <= gamma is the LMIs
 
     [[J_tt(R) - Jp, J_ta(R)], [J_at(R), J_aa(R)]] >= 0,   [[U, I], [I, Jp]] >= 0,   tr U <= gamma
 
-(``fim_blocks_affine`` gives the coefficient matrices; the test checks SPEB(w w^H) against
-``coisac.speb``). Rates (eq 3, the sensing beam interferes, unit noise):
+(``speb_fim.fim_blocks_affine`` gives the coefficient matrices; the test checks SPEB(w w^H)
+against ``coisac.speb``). Rates (eq 3, the sensing beam interferes, unit noise;
+``covariance_rates``):
 log(1 + SINR_k) = log(sum_j h_k^H Q_j h_k + 1) - log(sum_{j != k} h_k^H Q_j h_k + 1); each SCA
 step replaces the subtracted log by its tangent at the current iterate (a concave lower bound
 tight there), so the relaxed sum rate never decreases. Stop: relative improvement < ``tol`` or
@@ -39,7 +36,7 @@ What it knows. ``solve_batch`` and ``mean_speb_at_power`` take a ``CoisacBatch``
 channels, alpha and target: the bench's baseline). The registry family sees a Realization: the
 estimates, the target triangulated from the sensing angles and |alpha| with zero phases (the
 SPEB depends on alpha's phases, which no precoder knows), so its SPEB constraint holds on that
-model (``network_scenes``). Family parameters: ``gamma`` m^2 (None / 0: none), ``power`` per-BS
+model (``speb_scene.network_scenes``). Family parameters: ``gamma`` m^2 (None / 0: none), ``power`` per-BS
 dBm (None: the config's), tol, max_iters, draws, seed, solver, scheduler, cache_dir.
 
 Units (``coisac`` scenario): unit noise, per-BS budgets P_n / (k T B NF), tau echo snapshots.
@@ -60,10 +57,50 @@ from typing import Any
 import numpy as np
 
 from ...coisac import rates as crates
-from ...coisac.speb import EchoModel, trace_inverse
-from ...coisac.speb import speb as exact_speb
 from ..registry import Family, PrecoderResult, PrecoderSpec, Realization, register
 from . import problems
+from .covariance_rates import covariances, rank_one_fraction, rate_terms, relaxed_sum_rate
+from .speb_fim import fim_blocks_affine, fim_maps, full_fim, position_fim_of, speb_of_covariance
+from .speb_scene import Scene, network_scenes, scenes_of, target_beam, triangulate
+
+# Scene, the FIM in R and the covariance rates live in speb_scene, speb_fim and
+# covariance_rates; they stay importable from here for existing callers
+__all__ = [
+    "BLEND",
+    "CACHE_VERSION",
+    "EXTRAS",
+    "FAMILY",
+    "FEAS_SLACK",
+    "SOLVERS",
+    "Program",
+    "Scene",
+    "Settings",
+    "candidates",
+    "covariances",
+    "extract",
+    "fim_blocks_affine",
+    "fim_maps",
+    "full_fim",
+    "mean_speb_at_power",
+    "min_speb_point",
+    "network_scenes",
+    "per_bs_scale",
+    "position_fim_of",
+    "rank_one_fraction",
+    "rate_terms",
+    "relaxed_sum_rate",
+    "scenes_of",
+    "settings_from",
+    "solve_batch",
+    "solve_one",
+    "solve_point",
+    "solve_program",
+    "solve_scenes",
+    "speb_of_covariance",
+    "target_beam",
+    "triangulate",
+]
+
 
 #: bump when a change alters the solutions (cached sweep records are then ignored)
 CACHE_VERSION = 1
@@ -107,149 +144,6 @@ class Settings:
                              f"got {self.gamma}")  # fmt: skip
         problems.check_sca_settings(self.draws, self.max_iters, self.tol, self.rank_tol,
                                     self.solver)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Scene:
-    """One realization: channels F (N L, K), the echo model of one block (``coisac.speb``:
-    a, da_theta, da_beta (N, L), alpha (N, N) [receiver, transmitter], Q (2N, 3)), per-BS
-    budgets ``power`` (N,), ``snapshots`` tau and the echo ``noise`` sigma^2."""
-
-    F: np.ndarray
-    a: np.ndarray
-    da_theta: np.ndarray
-    da_beta: np.ndarray
-    alpha: np.ndarray
-    Q: np.ndarray
-    power: np.ndarray
-    snapshots: int
-    noise: float = 1.0
-
-    @property
-    def N(self) -> int:
-        return self.a.shape[0]
-
-    @property
-    def L(self) -> int:
-        return self.a.shape[1]
-
-    def echo(self) -> EchoModel:
-        """This block as a batch of one for ``coisac.speb``."""
-        return EchoModel(*(x[None] for x in (self.a, self.da_theta, self.da_beta,
-                                                   self.alpha, self.Q)))  # fmt: skip
-
-    def speb(self, W: np.ndarray) -> np.ndarray:
-        """Exact SPEB (m^2) of beams W (..., N L, K+1) -> (...)."""
-        W = np.asarray(W, complex)
-        lead = W.shape[:-2]
-        Wf = W.reshape((-1,) + W.shape[-2:])
-        m = self.echo()
-        model = EchoModel(*(np.repeat(x, len(Wf), 0) for x in (m.a, m.da_theta,
-                                                                    m.da_beta, m.alpha, m.Q)))  # fmt: skip
-        return exact_speb(model, Wf, self.snapshots, self.noise).reshape(lead)
-
-
-def scenes_of(batch: Any, power: float | np.ndarray | None = None) -> list[Scene]:
-    """The Scenes of a ``coisac.CoisacBatch`` (its true alpha and target) at per-BS ``power``
-    (normalized; scalar or (N,); None: the config's)."""
-    cfg, echo = batch.cfg, batch.echo
-    P = np.broadcast_to(np.asarray(cfg.power if power is None else power, float), (cfg.N,))
-    return [
-        Scene(
-            batch.F[b],
-            echo.a[b],
-            echo.da_theta[b],
-            echo.da_beta[b],
-            echo.alpha[b],
-            echo.Q[b],
-            P.copy(),
-            cfg.snapshots,
-        )  # fmt: skip
-        for b in range(batch.batch)
-    ]
-
-
-# ----------------------------------------------------------------------------- the FIM in R
-
-
-def fim_maps(scene: Scene) -> np.ndarray:
-    """L_p (m, N L, N L), m = 3 + 2 N^2: d(stacked echo of one stream w)/d p = L_p w for the
-    position (x, y, z; Q^T of eqs 29-31 on the angle derivatives of ``speb.angle_derivatives``),
-    then Re alpha_{m,n}, then Im alpha_{m,n} ([n, m] order, receiver first)."""
-    a, N, L = scene.a, scene.N, scene.L
-    eye = np.eye(N)
-    sel_a = (eye[:, :, None] * a.conj()[None]).reshape(N, N * L)
-    rows_c = np.einsum("nm,mx->nx", scene.alpha, sel_a)  # c_n = rows_c[n] w
-    ang = []
-    for da in (scene.da_theta, scene.da_beta):
-        sel_da = (eye[:, :, None] * da.conj()[None]).reshape(N, N * L)
-        Li = np.zeros((N, N, L, N * L), complex)  # [i, n, l, x]
-        Li[np.arange(N), np.arange(N)] = da[:, :, None] * rows_c[:, None, :]
-        Li += np.einsum("ni,nl,ix->inlx", scene.alpha, a, sel_da)
-        ang.append(Li)
-    Lw = np.concatenate(ang).reshape(2 * N, N * L, N * L)
-    pos = np.einsum("ic,ioj->coj", scene.Q, Lw)
-    La = np.zeros((N, N, N, L, N * L), complex)  # [n, m, n', l, x]
-    La[np.arange(N), :, np.arange(N)] = np.einsum("nl,mx->nmlx", a, sel_a)
-    La = La.reshape(N * N, N * L, N * L)
-    return np.concatenate([pos, La, 1j * La])
-
-
-def fim_blocks_affine(scene: Scene) -> np.ndarray:
-    """C (m, m, N L, N L) with the full real FIM J(R)_pq = Re tr(C_pq R) (2 tau / sigma^2
-    included), R = sum_k Q_k Hermitian: position block [:3, :3], nuisance [3:, 3:]."""
-    Lm = fim_maps(scene)
-    return (2.0 * scene.snapshots / scene.noise) * np.einsum("pxi,qxj->pqij", Lm.conj(), Lm)
-
-
-def full_fim(C: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """J(R) (..., m, m) from ``fim_blocks_affine``'s C and covariances R (..., NL, NL)."""
-    return np.einsum("pqij,...ji->...pq", C, R).real
-
-
-def position_fim_of(C: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """Eq 28 from R: the Schur complement of J(R)'s nuisance block (pseudo-inverse), (..., 3, 3)."""
-    J = full_fim(C, R)
-    Jaa = J[..., 3:, 3:]
-    return (
-        J[..., :3, :3]
-        - J[..., :3, 3:] @ np.linalg.pinv(Jaa, rcond=1e-10, hermitian=True) @ J[..., 3:, :3]
-    )
-
-
-def speb_of_covariance(C: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """SPEB (m^2) tr(J_pos(R)^-1) of total covariances R (..., NL, NL)."""
-    return trace_inverse(position_fim_of(C, R))
-
-
-# ----------------------------------------------------------------------------- rates
-
-
-def rate_terms(F: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Covariances X (..., K+1, NL, NL) -> totals T and interference-plus-noise I (..., K) of
-    eq 3 (log(1 + SINR_k) = log T_k - log I_k)."""
-    K = F.shape[1]
-    gains = np.einsum("nk,...jnm,mk->...kj", F.conj(), X, F).real
-    total = gains.sum(-1) + 1.0
-    return total, total - gains[..., np.arange(K), np.arange(K) + 1]
-
-
-def relaxed_sum_rate(F: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """sum_k log2(1 + SINR_k) of covariances X (..., K+1, NL, NL); W's sum rate when rank one."""
-    total, interference = rate_terms(F, X)
-    return np.log2(total / interference).sum(-1)
-
-
-def covariances(W: np.ndarray) -> np.ndarray:
-    """Beams W (..., NL, K+1) -> rank-one covariances (..., K+1, NL, NL)."""
-    cols = np.moveaxis(W, -1, -2)
-    return cols[..., :, None] * cols[..., None, :].conj()
-
-
-def rank_one_fraction(X: np.ndarray, rank_tol: float) -> float:
-    """Fraction of the Q_k whose second eigenvalue is <= rank_tol x the largest of any Q_k."""
-    lam = np.linalg.eigvalsh(X)
-    return float((lam[:, -2] <= rank_tol * max(float(lam[:, -1].max()), 1e-300)).mean())
 
 
 # ----------------------------------------------------------------------------- the programs
@@ -403,11 +297,6 @@ def min_speb_point(
     return ref * float(np.trace(prog.U.value)), R, w
 
 
-def target_beam(scene: Scene) -> np.ndarray:
-    """Every BS's full budget toward the target, w_n = sqrt(P_n / L) a_n: (NL,)."""
-    return (np.sqrt(scene.power / scene.L)[:, None] * scene.a).reshape(-1)
-
-
 def solve_one(
     scene: Scene, settings: Settings = Settings(), history: bool = False
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -521,50 +410,6 @@ def mean_speb_at_power(
 
 
 # ----------------------------------------------------------------------------- registry family
-
-
-def triangulate(bs: np.ndarray, psi: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """Target (B, 3) m from every BS's canonical angles toward it (B, N) (DESIGN's, x-z plane
-    UPAs: u = sin theta cos psi = -k_x, v = sin theta sin psi = k_z; the sign of k_y, which an
-    array cannot tell, is the one of the 2^N choices whose lines meet best, in front)."""
-    bs = np.asarray(bs, float)
-    u, v = np.sin(theta) * np.cos(psi), np.sin(theta) * np.sin(psi)
-    ky = np.sqrt(np.clip(1.0 - u**2 - v**2, 0.0, 1.0))
-    N = bs.shape[0]
-    signs = np.array(np.meshgrid(*[[-1.0, 1.0]] * N, indexing="ij")).reshape(N, -1).T  # (S, N)
-    k = np.stack(np.broadcast_arrays(-u[:, None], signs * ky[:, None], v[:, None]), -1)  # B,S,N,3
-    proj = np.eye(3) - k[..., :, None] * k[..., None, :]
-    t = np.linalg.solve(proj.sum(-3), np.einsum("bsnij,nj->bsi", proj, bs)[..., None])[..., 0]
-    d = t[:, :, None, :] - bs
-    miss = np.einsum("bsnij,bsnj->bsni", proj, d)
-    behind = np.einsum("bsni,bsni->bsn", k, d) < 0
-    cost = (miss**2).sum((-1, -2)) + np.where(behind.any(-1), np.inf, 0.0)
-    return t[np.arange(len(t)), np.argmin(cost, axis=1)]
-
-
-def network_scenes(cfg: Any, r: Realization, power: float) -> list[Scene]:
-    """What the network knows (DESIGN): the estimates, the target triangulated from the sensing
-    geometry's angles and the reflection amplitudes |alpha| with zero phases (the SPEB depends
-    on alpha's phases, which no precoder knows; ``solve_batch`` takes the true ones)."""
-    from ...coisac.speb import echo_model
-
-    sg = r.sensing
-    target = triangulate(cfg.bs(), sg.psi_t, sg.theta_t)
-    echo = echo_model(cfg.bs(), target, np.asarray(sg.amp_t, complex), cfg.Lx, cfg.Ly)
-    P = np.full(cfg.N, float(power))
-    return [
-        Scene(
-            np.asarray(r.F_hat[b], complex),
-            echo.a[b],
-            echo.da_theta[b],
-            echo.da_beta[b],
-            echo.alpha[b],
-            echo.Q[b],
-            P,
-            cfg.snapshots,
-        )  # fmt: skip
-        for b in range(len(target))
-    ]
 
 
 def settings_from(params: dict[str, Any]) -> Settings:
