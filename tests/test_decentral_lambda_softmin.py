@@ -122,3 +122,22 @@ def test_student_init_sinr_teacher_starts_the_student_from_the_teachers_weights(
     assert same == (init == "sinr_teacher")
     with pytest.raises(ValueError, match="student_init"):
         TSConfig.from_dict({"schedule": {"student_init": "ssnr"}})
+
+
+@pytest.mark.parametrize("plateau", [True, False])
+def test_student_plateau_false_keeps_the_student_at_lr(tmp_path, plateau):
+    cfg = TSConfig.load(TINY)
+    cfg = dataclasses.replace(
+        cfg,
+        schedule=dataclasses.replace(cfg.schedule, max_epochs=4, patience=10, epsilon=0.5),
+        optim=dataclasses.replace(cfg.optim, plateau_patience=0, student_plateau=plateau),
+    )
+    t = Trainer(cfg, tmp_path, progress=False)
+    t.fit()
+    epochs = len(t.state["history"]["student"])
+    # the student's scheduler: stepped after every student epoch, or never
+    assert t.sched.last_epoch == (epochs if plateau else 0)
+    if not plateau:
+        assert [e["lr"] for e in t.state["history"]["student"]] == [cfg.optim.lr] * epochs
+    with pytest.raises(ValueError, match="student_plateau"):
+        TSConfig.from_dict({"optim": {"student_plateau": "no"}})

@@ -224,7 +224,9 @@ class OptimSection:
     """Adam at ``lr``; ReduceLROnPlateau (``plateau_factor``, ``plateau_patience`` epochs) on
     the epoch's mean training loss; ``batch_size``; torch ``threads``; ``device``; a safety
     budget ``max_minutes`` for the whole run (the run stops after the epoch that passes it);
-    ``grad_clip`` the gradient-norm clip of every step (0: none, the paper's)."""
+    ``grad_clip`` the gradient-norm clip of every step (0: none, the paper's);
+    ``student_plateau`` False keeps the student at ``lr`` (its loss moves with lambda, so a
+    plateau on it is lambda's doing, not the student's; True, the default, steps it too)."""
 
     lr: float = 0.01
     plateau_factor: float = 0.1
@@ -234,8 +236,14 @@ class OptimSection:
     device: str = "cpu"
     max_minutes: float = 600.0
     grad_clip: float = 0.0
+    student_plateau: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.student_plateau, bool):
+            raise ValueError(
+                f"teacher-student config: optim.student_plateau must be true or false, "
+                f"got {self.student_plateau!r}"
+            )
         clip = self.grad_clip
         if isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip < 0:
             raise ValueError(

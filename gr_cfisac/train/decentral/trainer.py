@@ -17,7 +17,8 @@ With ``schedule.softmin_t0`` > 0 the SINR teacher's and the student's losses use
 over users annealed to the hard min (losses.soft_min; a deviation, off by default).
 
 Adam (``lr`` 0.01) with ReduceLROnPlateau on the epoch's mean training loss (factor 0.1,
-patience 10). After every epoch the run folder gets ``last.pt`` (everything needed to go on:
+patience 10; ``optim.student_plateau`` False: not for the student). After every epoch the
+run folder gets ``last.pt`` (everything needed to go on:
 models, optimizer, scheduler, lambda, history, the stage's best); selectable student epochs are
 kept in ``candidates/``. Each epoch's shuffle comes from a generator seeded by (seed, stage,
 epoch), so a resumed run ends with the weights of an unbroken one.
@@ -339,7 +340,8 @@ class Trainer:
             while not done:
                 e = st["epoch"]
                 loss = self.epoch(stage, e)
-                self.sched.step(loss)
+                if stage != "student" or self.cfg.optim.student_plateau:
+                    self.sched.step(loss)
                 val = self.evaluate(self.model, self.val)
                 st["history"][stage].append(self.history_row(e, loss, val))
                 done = self.stage_done(stage, e, val)
