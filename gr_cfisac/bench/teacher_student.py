@@ -223,7 +223,8 @@ def run(out_dir: Path, quick: bool = False, scheduler: str | None = None) -> dic
     path = folder / SET
     if not path.is_file():
         raise FileNotFoundError(f"{path} is not shipped: train it with cfisac train --family "
-                                "teacher-student --export models/teacher_student/ts_pos1_unet_n5.onnx")  # fmt: skip
+                                "teacher-student --config gr_cfisac/train/configs/ts_pos1_n5.yml --export "
+                                "models/teacher_student/ts_pos1_unet_n5.onnx")  # fmt: skip
     goal = compare(path, "pos1", 5, sizes["sdp"], sizes["repeats"], scheduler)
     fig13: dict[str, Any] = {}
     for n, name in POS2.items():

@@ -2,9 +2,11 @@
 precoders (gr_cfisac.train.decentral) into runs/NAME, resumable; ``--export PREFIX.onnx``
 writes one ONNX graph per AP (PREFIX_ap0.onnx, ...) with its card.
 
-Recipes: ``ts_small.yml`` (CPU, the shipped models) or, with ``--full``, ``ts_full.yml`` (the
-paper's sizes, a GPU job); ``--config`` another (``ts_cellfree.yml``: the per-TAP set on the
-Table-I cell-free network, trained on eq 23a as STCIB), ``--resume RUN_DIR`` a run's own. ``--device``,
+Recipes: ``ts_small.yml`` (CPU, the paper's recipe at small sizes) or, with ``--full``,
+``ts_full.yml`` (the paper's sizes, a GPU job); ``--config`` another (``ts_pos1_n5.yml``: the
+shipped Pos-1 N = 5 set; ``ts_pos2_n*.yml``: the Pos-2 sets; ``ts_cellfree.yml``: the per-TAP
+set on the Table-I cell-free network, trained on eq 23a as STCIB), ``--resume RUN_DIR`` a run's
+own. ``--device``,
 ``--seed``, ``--name`` and the optim overrides --lr, --batch-size, --threads, --max-minutes
 apply; the STCIB-only flags are refused by name.
 """
