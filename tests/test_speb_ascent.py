@@ -35,14 +35,14 @@ def directional(fn, W, D, h=1e-6):
 def test_speb_and_rate_match_the_core_and_their_gradients_finite_differences(setup):
     cfg, batch, W = setup
     p = Problem.of_scenes(sca_speb.scenes_of(batch), 10.0)
-    speb, g_speb = speb_and_gradient(p, W)
+    speb, g_speb = (x[:, 0] for x in speb_and_gradient(p, W))  # one echo model each
     rate, g_rate = rate_and_gradient(batch.F, W)
     np.testing.assert_allclose(speb, batch.speb(W), rtol=1e-9)
     np.testing.assert_allclose(rate, sum_rate(batch.F, W), rtol=1e-12)
     rng = np.random.default_rng(4)
     D = (rng.standard_normal(W.shape) + 1j * rng.standard_normal(W.shape)) * np.sqrt(cfg.power / 32)
     # d f = 2 Re <grad f / dW*, dW> for a real f of complex W
-    for fn, g in ((lambda X: speb_and_gradient(p, X)[0], g_speb),
+    for fn, g in ((lambda X: speb_and_gradient(p, X)[0][:, 0], g_speb),
                   (lambda X: rate_and_gradient(batch.F, X)[0], g_rate)):  # fmt: skip
         linear = 2 * np.einsum("bnk,bnk->b", g.conj(), D).real
         np.testing.assert_allclose(directional(fn, W, D), linear, rtol=1e-4)
@@ -95,3 +95,20 @@ def test_lhgnn_family_with_ascent_steps_raises_the_rate_under_its_known_model(se
     assert np.all(per_bs_power(refined.W, cfg.N) <= cfg.power * (1 + 1e-5))
     with pytest.raises(ValueError, match="ascent_steps"):
         make_precoder(PrecoderSpec("lhgnn", "coisac", {"path": MODEL, "ascent_steps": -2}), cfg)
+
+
+def test_phase_draws_are_reciprocal_and_several_echo_models_bound_every_one(setup):
+    cfg, batch, W = setup
+    from gr_cfisac.precoding.convex.speb_scene import network_scene_draws, reciprocal_phases
+
+    phi = reciprocal_phases((4, cfg.N), 3, np.random.default_rng(0))
+    np.testing.assert_array_equal(phi, np.swapaxes(phi, -1, -2))  # alpha_{m,n} = alpha_{n,m}
+    draws = network_scene_draws(cfg, batch.realization(), cfg.power, 3, seed=1)
+    assert [len(d) for d in draws] == [3] * 4
+    only_target = np.zeros_like(W)
+    only_target[..., 0] = np.stack([sca_speb.target_beam(d[0]) for d in draws])
+    p = Problem.of_scene_draws(draws, 3.0 * float(np.max(batch.speb(only_target))))
+    out = ascend(p, W, AscentSettings(steps=5))
+    per_model = np.stack([d[k].speb(out.W[i]) for i, d in enumerate(draws) for k in range(3)])
+    assert np.all(per_model.reshape(4, 3).max(-1) <= p.gamma)  # every echo model meets gamma
+    np.testing.assert_allclose(out.speb, per_model.reshape(4, 3).max(-1), rtol=1e-9)

@@ -22,6 +22,12 @@ gamma, so every iterate is feasible), step grown x``grow`` after a success and s
 x``shrink`` after a failure, mu decayed geometrically from ``mu_start`` to ``mu_end``
 (the barrier's weight in bits per log-m^2). A local method: it improves its start, it does not
 certify a global optimum. numpy only.
+
+Robust form. The SPEB depends on the reflection phases, which no precoder knows. A Problem
+may hold S echo models per realization (``of_scene_draws``: e.g. S draws of alpha's phases):
+the barrier is then the mean of the S barriers, a step is kept only if every model stays below
+gamma, and the reported SPEB is the largest of the S (a scenario approach: the SPEB of an
+unseen phase draw then exceeds gamma with probability about 1 / (S + 1)).
 """
 
 from __future__ import annotations
@@ -62,9 +68,9 @@ class AscentSettings:
 
 @dataclass(frozen=True)
 class Problem:
-    """Problem 32 for a batch of realizations: channels F (B, N L, K), FIM maps (B, m, N L, N L)
-    of ``fim_maps``, per-BS budgets ``power`` (B, N), the target beams p* (B, N L), the FIM scale
-    2 tau / sigma^2 and gamma (m^2, scalar or (B,))."""
+    """Problem 32 for a batch of realizations: channels F (B, N L, K), FIM maps (B, S, m, N L,
+    N L) of ``fim_maps`` for S echo models per realization, per-BS budgets ``power`` (B, N),
+    the target beams p* (B, N L), the FIM scale 2 tau / sigma^2 and gamma (m^2, (B,))."""
 
     F: np.ndarray
     maps: np.ndarray
@@ -74,49 +80,77 @@ class Problem:
     gamma: np.ndarray
 
     @property
+    def adjoint_maps(self) -> np.ndarray:
+        """[L_1^H ... L_m^H] per echo model (B, S, N L, m N L), computed once."""
+        cached = self.__dict__.get("_adjoint")
+        if cached is None:
+            B, S, m, NL, _ = self.maps.shape
+            cached = np.ascontiguousarray(
+                self.maps.conj().transpose(0, 1, 4, 2, 3).reshape(B, S, NL, m * NL)
+            )
+            object.__setattr__(self, "_adjoint", cached)
+        return cached
+
+    @property
     def N(self) -> int:
         return self.power.shape[1]
 
     def take(self, idx: np.ndarray) -> Problem:
         """The realizations ``idx`` (an index array) as a Problem."""
-        return Problem(self.F[idx], self.maps[idx], self.power[idx], self.target[idx],
-                       self.fim_scale, self.gamma[idx])  # fmt: skip
+        sub = Problem(self.F[idx], self.maps[idx], self.power[idx], self.target[idx],
+                      self.fim_scale, self.gamma[idx])  # fmt: skip
+        object.__setattr__(sub, "_adjoint", self.adjoint_maps[idx])
+        return sub
 
     @classmethod
     def of_scenes(cls, scenes: list[Scene], gamma: float | np.ndarray) -> Problem:
-        """From ``sca_speb`` Scenes (true or network-known echo models) and the threshold."""
-        if not scenes:
+        """From ``sca_speb`` Scenes (one echo model per realization) and the threshold."""
+        return cls.of_scene_draws([[s] for s in scenes], gamma)
+
+    @classmethod
+    def of_scene_draws(cls, draws: list[list[Scene]], gamma: float | np.ndarray) -> Problem:
+        """From S Scenes per realization (the same channels, power and target beam; S echo
+        models, e.g. draws of alpha's phases) and the threshold."""
+        if not draws or not all(draws):
             raise ValueError("speb_ascent: no realizations (scenes is empty)")
-        scale = {2.0 * s.snapshots / s.noise for s in scenes}
+        S = {len(d) for d in draws}
+        if len(S) != 1:
+            raise ValueError(
+                f"speb_ascent: every realization needs the same number of echo models, got {sorted(S)}"
+            )
+        flat = [s for d in draws for s in d]
+        scale = {2.0 * s.snapshots / s.noise for s in flat}
         if len(scale) != 1:
             raise ValueError("speb_ascent: every scene needs the same snapshots and noise")
-        gamma = np.broadcast_to(np.asarray(gamma, float), (len(scenes),)).copy()
+        gamma = np.broadcast_to(np.asarray(gamma, float), (len(draws),)).copy()
         if not np.all(gamma > 0):
             raise ValueError(f"gamma must be a positive SPEB in m^2, got {gamma.min()}")
+        maps = np.stack([np.stack([fim_maps(s) for s in d]) for d in draws])
+        first = [d[0] for d in draws]
         return cls(
-            np.stack([s.F for s in scenes]).astype(complex),
-            np.stack([fim_maps(s) for s in scenes]),
-            np.stack([np.asarray(s.power, float) for s in scenes]),
-            np.stack([target_beam(s) for s in scenes]),
+            np.stack([s.F for s in first]).astype(complex),
+            maps,
+            np.stack([np.asarray(s.power, float) for s in first]),
+            np.stack([target_beam(s) for s in first]),
             scale.pop(),
             gamma,
         )
 
 
 def speb_and_gradient(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact SPEB (B,) m^2 of beams W (B, N L, A) and its gradient d SPEB / d W* (B, N L, A)."""
+    """Exact SPEB (B, S) m^2 of beams W (B, N L, A) under each echo model and its gradient
+    d SPEB / d W* (B, S, N L, A)."""
     B, NL, A = W.shape
-    Y = p.maps @ W[:, None]  # (B, m, NL, A): L_p W
-    m = Y.shape[1]
-    Yr = Y.reshape(B, m, NL * A)
-    J = p.fim_scale * (Yr.conj() @ Yr.transpose(0, 2, 1)).real
+    S, m = p.maps.shape[1:3]
+    Y = (p.maps.reshape(B, S * m * NL, NL) @ W).reshape(B * S, m, NL * A)  # L_p W
+    J = p.fim_scale * (Y.conj() @ Y.transpose(0, 2, 1)).real
     X = np.linalg.pinv(J[:, 3:, 3:], rcond=1e-10, hermitian=True) @ J[:, 3:, :3]
     J_inv = np.linalg.inv(J[:, :3, :3] - J[:, :3, 3:] @ X)
-    E = np.concatenate([np.broadcast_to(np.eye(3), (B, 3, 3)), -X], 1)  # (B, m, 3)
+    E = np.concatenate([np.broadcast_to(np.eye(3), (B * S, 3, 3)), -X], 1)  # (BS, m, 3)
     V = E @ (J_inv @ J_inv) @ E.transpose(0, 2, 1)
-    Z = (V @ Yr).reshape(B, m * NL, A)
-    LH = p.maps.conj().transpose(0, 3, 1, 2).reshape(B, NL, m * NL)
-    return np.trace(J_inv, axis1=1, axis2=2), -p.fim_scale * (LH @ Z)
+    Z = (V @ Y).reshape(B * S, m * NL, A)
+    grad = -p.fim_scale * (p.adjoint_maps.reshape(B * S, NL, m * NL) @ Z)
+    return np.trace(J_inv, axis1=1, axis2=2).reshape(B, S), grad.reshape(B, S, NL, A)
 
 
 def rate_and_gradient(F: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,8 +181,7 @@ def project_per_bs(W: np.ndarray, power: np.ndarray) -> np.ndarray:
 def feasible_start(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """W with SPEB < gamma where reachable (module docstring); (W, reachable (B,))."""
     W = project_per_bs(np.array(W, complex), p.power)
-    speb, _ = speb_and_gradient(p, W)
-    ok = speb < p.gamma
+    ok = worst_speb(p, W) < p.gamma
     for t in BLEND:
         if ok.all():
             break
@@ -157,26 +190,32 @@ def feasible_start(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Wt = W[todo] * np.sqrt(1.0 - t)
         Wt[..., 0] += np.sqrt(t) * sub.target
         Wt = project_per_bs(Wt, sub.power)
-        met = speb_and_gradient(sub, Wt)[0] < sub.gamma
+        met = worst_speb(sub, Wt) < sub.gamma
         W[todo[met]] = Wt[met]
         ok[todo[met]] = True
     return W, ok
 
 
+def worst_speb(p: Problem, W: np.ndarray) -> np.ndarray:
+    """The largest SPEB (B,) m^2 of beams W over each realization's echo models."""
+    return speb_and_gradient(p, W)[0].max(-1)
+
+
 def barrier_value(p: Problem, W: np.ndarray, mu: float) -> tuple[np.ndarray, np.ndarray]:
-    """f(W) (B,) (-inf where SPEB >= gamma) and grad f / d W* (B, N L, A)."""
+    """f(W) (B,) (-inf where any echo model's SPEB >= gamma) and grad f / d W* (B, N L, A)."""
     speb, g_speb = speb_and_gradient(p, W)
     rate, g_rate = rate_and_gradient(p.F, W)
-    slack = p.gamma - speb
-    ok = slack > 0
-    safe = np.where(ok, slack, 1.0)
-    f = np.where(ok, rate + mu * np.log(safe), -np.inf)
-    return f, g_rate - (mu / safe)[:, None, None] * g_speb
+    slack = p.gamma[:, None] - speb  # (B, S)
+    ok = np.all(slack > 0, axis=-1)
+    safe = np.where(slack > 0, slack, 1.0)
+    f = np.where(ok, rate + mu * np.log(safe).mean(-1), -np.inf)
+    return f, g_rate - mu * (g_speb / safe[..., None, None]).mean(1)
 
 
 @dataclass(frozen=True)
 class AscentResult:
-    """Beams W (B, N L, K+1), their sum rate (bps/Hz) and SPEB (m^2), ``met`` = SPEB <= gamma
+    """Beams W (B, N L, K+1), their sum rate (bps/Hz) and SPEB (m^2, the largest over the echo
+    models), ``met`` = SPEB <= gamma
     (False only where gamma is out of reach of the blend), the steps run."""
 
     W: np.ndarray
@@ -212,5 +251,5 @@ def ascend(p: Problem, W0: np.ndarray, settings: AscentSettings = AscentSettings
             step[todo] *= np.where(keep, s.grow, s.shrink)
             todo = todo[~keep]
     rate, _ = rate_and_gradient(p.F, W)
-    speb, _ = speb_and_gradient(p, W)
+    speb = worst_speb(p, W)
     return AscentResult(W, rate, speb, speb <= p.gamma, s.steps)

@@ -101,15 +101,21 @@ def triangulate(bs: np.ndarray, psi: np.ndarray, theta: np.ndarray) -> np.ndarra
     return t[np.arange(len(t)), np.argmin(cost, axis=1)]
 
 
-def network_scenes(cfg: Any, r: Realization, power: float) -> list[Scene]:
+def network_scenes(
+    cfg: Any, r: Realization, power: float, phases: np.ndarray | None = None
+) -> list[Scene]:
     """What the network knows (DESIGN): the estimates, the target triangulated from the sensing
     geometry's angles and the reflection amplitudes |alpha| with zero phases (the SPEB depends
-    on alpha's phases, which no precoder knows; ``solve_batch`` takes the true ones)."""
+    on alpha's phases, which no precoder knows; ``solve_batch`` takes the true ones), or with
+    ``phases`` (B, N, N) rad assumed instead."""
     from ...coisac.speb import echo_model
 
     sg = r.sensing
     target = triangulate(cfg.bs(), sg.psi_t, sg.theta_t)
-    echo = echo_model(cfg.bs(), target, np.asarray(sg.amp_t, complex), cfg.Lx, cfg.Ly)
+    alpha = np.abs(np.asarray(sg.amp_t, complex))
+    if phases is not None:
+        alpha = alpha * np.exp(1j * phases)
+    echo = echo_model(cfg.bs(), target, alpha.astype(complex), cfg.Lx, cfg.Ly)
     P = np.full(cfg.N, float(power))
     return [
         Scene(
@@ -124,3 +130,23 @@ def network_scenes(cfg: Any, r: Realization, power: float) -> list[Scene]:
         )  # fmt: skip
         for b in range(len(target))
     ]
+
+
+def reciprocal_phases(shape: tuple[int, int], draws: int, rng: np.random.Generator) -> np.ndarray:
+    """``draws`` x (B, N, N) uniform reflection phases with phi_{m,n} = phi_{n,m} (reciprocal
+    alpha, docs/coisac.md), shape = (B, N)."""
+    B, N = shape
+    phi = rng.uniform(-np.pi, np.pi, (draws, B, N, N))
+    upper = np.triu(phi)
+    return upper + np.swapaxes(np.triu(phi, 1), -1, -2)
+
+
+def network_scene_draws(
+    cfg: Any, r: Realization, power: float, draws: int, seed: int = 0
+) -> list[list[Scene]]:
+    """``network_scenes`` under ``draws`` seeded reciprocal phase draws of alpha: per
+    realization a list of ``draws`` Scenes (the robust ascent's echo models)."""
+    B = r.F_hat.shape[0]
+    phases = reciprocal_phases((B, cfg.N), draws, np.random.default_rng(seed))
+    per_draw = [network_scenes(cfg, r, power, phases[d]) for d in range(draws)]
+    return [[per_draw[d][b] for d in range(draws)] for b in range(B)]
