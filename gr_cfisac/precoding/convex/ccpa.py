@@ -72,6 +72,7 @@ from ... import metrics
 from ..problem import pick_best
 from ..registry import Family, PrecoderResult, PrecoderSpec, Realization, register
 from . import problems
+from .covariance_rates import covariances, rank_one_fraction
 
 #: bump when a change alters the solutions (cached sweep records are then ignored)
 CACHE_VERSION = 2
@@ -207,20 +208,6 @@ def relaxed_objective(scene: Scene, X: np.ndarray, eta: float) -> np.ndarray:
     """eq 23a (bps/Hz, kappa-rates; ``metrics.objective``) of covariances X (..., K+1, N, N)."""
     sinr, scnr = relaxed_rates(scene, X)
     return metrics.objective(sinr, scnr, eta, scene.kappa)
-
-
-def covariances(V: np.ndarray) -> np.ndarray:
-    """Beams V (..., N, K+1) -> rank-one covariances (..., K+1, N, N)."""
-    cols = np.moveaxis(V, -1, -2)
-    return cols[..., :, None] * cols[..., None, :].conj()
-
-
-def rank_one_fraction(X: np.ndarray, rank_tol: float) -> float:
-    """Fraction of the Q_k (K+1, N, N) whose second eigenvalue is <= rank_tol x the largest
-    eigenvalue of any of them (so a Q_k that is zero up to solver noise counts as rank one)."""
-    lam = np.linalg.eigvalsh(X)
-    scale = max(float(lam[:, -1].max()), 1e-300)
-    return float((lam[:, -2] <= rank_tol * scale).mean())
 
 
 def randomize(

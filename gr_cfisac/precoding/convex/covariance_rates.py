@@ -29,6 +29,7 @@ def covariances(W: np.ndarray) -> np.ndarray:
 
 
 def rank_one_fraction(X: np.ndarray, rank_tol: float) -> float:
-    """Fraction of the Q_k whose second eigenvalue is <= rank_tol x the largest of any Q_k."""
+    """Fraction of the Q_k (..., N, N) whose second eigenvalue is <= rank_tol x the largest
+    eigenvalue of any of them (so a Q_k that is zero up to solver noise counts as rank one)."""
     lam = np.linalg.eigvalsh(X)
     return float((lam[:, -2] <= rank_tol * max(float(lam[:, -1].max()), 1e-300)).mean())
