@@ -68,12 +68,15 @@ class AscentSettings:
 
 @dataclass(frozen=True)
 class Problem:
-    """Problem 32 for a batch of realizations: channels F (B, N L, K), FIM maps (B, S, m, N L,
-    N L) of ``fim_maps`` for S echo models per realization, per-BS budgets ``power`` (B, N),
-    the target beams p* (B, N L), the FIM scale 2 tau / sigma^2 and gamma (m^2, (B,))."""
+    """Problem 32 for a batch of realizations: channels F (B, N L, K), the position maps
+    L_x, L_y, L_z of ``fim_maps`` (B, S, 3, N L, N L) for S echo models per realization (the
+    alpha maps are rank-one blocks of the steering vectors, used in closed form), the transmit
+    steering vectors ``steering`` a_n (B, N, L), per-BS budgets ``power`` (B, N), the target
+    beams p* (B, N L), the FIM scale 2 tau / sigma^2 and gamma (m^2, (B,))."""
 
     F: np.ndarray
     maps: np.ndarray
+    steering: np.ndarray
     power: np.ndarray
     target: np.ndarray
     fim_scale: float
@@ -81,7 +84,7 @@ class Problem:
 
     @property
     def adjoint_maps(self) -> np.ndarray:
-        """[L_1^H ... L_m^H] per echo model (B, S, N L, m N L), computed once."""
+        """[L_x^H L_y^H L_z^H] per echo model (B, S, N L, 3 N L), computed once."""
         cached = self.__dict__.get("_adjoint")
         if cached is None:
             B, S, m, NL, _ = self.maps.shape
@@ -97,8 +100,8 @@ class Problem:
 
     def take(self, idx: np.ndarray) -> Problem:
         """The realizations ``idx`` (an index array) as a Problem."""
-        sub = Problem(self.F[idx], self.maps[idx], self.power[idx], self.target[idx],
-                      self.fim_scale, self.gamma[idx])  # fmt: skip
+        sub = Problem(self.F[idx], self.maps[idx], self.steering[idx], self.power[idx],
+                      self.target[idx], self.fim_scale, self.gamma[idx])  # fmt: skip
         object.__setattr__(sub, "_adjoint", self.adjoint_maps[idx])
         return sub
 
@@ -109,15 +112,14 @@ class Problem:
 
     @classmethod
     def of_scene_draws(cls, draws: list[list[Scene]], gamma: float | np.ndarray) -> Problem:
-        """From S Scenes per realization (the same channels, power and target beam; S echo
-        models, e.g. draws of alpha's phases) and the threshold."""
+        """From S Scenes per realization (the same channels, power, geometry and target beam;
+        S echo models, e.g. draws of alpha's phases) and the threshold."""
         if not draws or not all(draws):
             raise ValueError("speb_ascent: no realizations (scenes is empty)")
         S = {len(d) for d in draws}
         if len(S) != 1:
-            raise ValueError(
-                f"speb_ascent: every realization needs the same number of echo models, got {sorted(S)}"
-            )
+            raise ValueError("speb_ascent: every realization needs the same number of echo "
+                             f"models, got {sorted(S)}")  # fmt: skip
         flat = [s for d in draws for s in d]
         scale = {2.0 * s.snapshots / s.noise for s in flat}
         if len(scale) != 1:
@@ -125,11 +127,12 @@ class Problem:
         gamma = np.broadcast_to(np.asarray(gamma, float), (len(draws),)).copy()
         if not np.all(gamma > 0):
             raise ValueError(f"gamma must be a positive SPEB in m^2, got {gamma.min()}")
-        maps = np.stack([np.stack([fim_maps(s) for s in d]) for d in draws])
+        maps = np.stack([np.stack([fim_maps(s)[:3] for s in d]) for d in draws])
         first = [d[0] for d in draws]
         return cls(
             np.stack([s.F for s in first]).astype(complex),
             maps,
+            np.stack([s.a for s in first]).astype(complex),
             np.stack([np.asarray(s.power, float) for s in first]),
             np.stack([target_beam(s) for s in first]),
             scale.pop(),
@@ -137,20 +140,56 @@ class Problem:
         )
 
 
+def block_diagonal(X: np.ndarray, N: int) -> np.ndarray:
+    """I_N kron X for X (B, N, N): (B, N^2, N^2), index (n, m) = n N + m."""
+    B = X.shape[0]
+    return np.einsum("ij,bkl->bikjl", np.eye(N), X).reshape(B, N * N, N * N)
+
+
 def speb_and_gradient(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact SPEB (B, S) m^2 of beams W (B, N L, A) under each echo model and its gradient
-    d SPEB / d W* (B, S, N L, A)."""
+    d SPEB / d W* (B, S, N L, A).
+
+    The alpha maps are rank one per block, L_{n,m} w = e_n (x) a_n (a_m^H w_m) (and j times it
+    for Im alpha), so with c_m = a_m^H W_m and d_{p,n} = a_n^H (L_p W)_n the alpha rows of J are
+    closed forms: J_{p,(n,m)} = s Re sum_k conj(d_{p,n,k}) c_{m,k} (-Im for Im alpha) and the
+    nuisance block is s L (I_N (x) [[Re H, -Im H], [Im H, Re H]]), H = c^* c^T; only the three
+    position maps are dense products."""
     B, NL, A = W.shape
-    S, m = p.maps.shape[1:3]
-    Y = (p.maps.reshape(B, S * m * NL, NL) @ W).reshape(B * S, m, NL * A)  # L_p W
-    J = p.fim_scale * (Y.conj() @ Y.transpose(0, 2, 1)).real
-    X = np.linalg.pinv(J[:, 3:, 3:], rcond=1e-10, hermitian=True) @ J[:, 3:, :3]
-    J_inv = np.linalg.inv(J[:, :3, :3] - J[:, :3, 3:] @ X)
-    E = np.concatenate([np.broadcast_to(np.eye(3), (B * S, 3, 3)), -X], 1)  # (BS, m, 3)
-    V = E @ (J_inv @ J_inv) @ E.transpose(0, 2, 1)
-    Z = (V @ Y).reshape(B * S, m * NL, A)
-    grad = -p.fim_scale * (p.adjoint_maps.reshape(B * S, NL, m * NL) @ Z)
-    return np.trace(J_inv, axis1=1, axis2=2).reshape(B, S), grad.reshape(B, S, NL, A)
+    S = p.maps.shape[1]
+    a = p.steering
+    N, L = a.shape[1:]
+    NN, s = N * N, p.fim_scale
+    c = np.einsum("bnl,bnla->bna", a.conj(), W.reshape(B, N, L, A))
+    Yp = (p.maps.reshape(B, S * 3 * NL, NL) @ W).reshape(B, S, 3, NL, A)
+    Ypr = Yp.reshape(B * S, 3, NL * A)
+    J_tt = s * (Ypr.conj() @ Ypr.transpose(0, 2, 1)).real.reshape(B, S, 3, 3)
+    d = np.einsum("bnl,bspnla->bspna", a.conj(), Yp.reshape(B, S, 3, N, L, A))
+    G = np.einsum("bspnk,bmk->bspnm", d.conj(), c).reshape(B, S, 3, NN)
+    J_ta = s * np.concatenate([G.real, -G.imag], -1)  # (B, S, 3, 2 N^2)
+    H = np.einsum("bmk,bjk->bmj", c.conj(), c)
+    re, im = block_diagonal(H.real, N), block_diagonal(H.imag, N)
+    J_aa = (
+        s * L * np.concatenate([np.concatenate([re, -im], -1), np.concatenate([im, re], -1)], -2)
+    )  # the same for every echo model
+    X = np.linalg.pinv(J_aa, rcond=1e-10, hermitian=True)[:, None] @ J_ta.swapaxes(-1, -2)
+    J_inv = np.linalg.inv(J_tt - J_ta @ X)
+    E = np.concatenate([np.broadcast_to(np.eye(3), (B, S, 3, 3)), -X], 2)  # (B, S, m, 3)
+    V = E @ (J_inv @ J_inv) @ E.swapaxes(-1, -2)
+    V_tt, V_ta, V_at, V_aa = V[..., :3, :3], V[..., :3, 3:], V[..., 3:, :3], V[..., 3:, 3:]
+    # position rows: Z_p = sum_q V_pq L_q W, the alpha terms in closed form
+    w = (V_ta[..., :NN] + 1j * V_ta[..., NN:]).reshape(B, S, 3, N, N)
+    u = np.einsum("bspnm,bma->bspna", w, c)
+    Z = np.einsum("bspq,bsqxa->bspxa", V_tt, Yp)
+    Z += np.einsum("bnl,bspna->bspnla", a, u).reshape(B, S, 3, NL, A)
+    grad = p.adjoint_maps @ Z.reshape(B, S, 3 * NL, A)
+    # alpha rows: L_{n,m}^H z = e_m (x) a_m (a_n^H z_n), t = a_n^H Z_(n,m) [n]
+    t = np.einsum("bsrnmq,bsqna->bsrnma", V_at.reshape(B, S, 2, N, N, 3), d)
+    V_diag = np.einsum("bsrnmtnk->bsrnmtk", V_aa.reshape(B, S, 2, N, N, 2, N, N))
+    t += L * np.einsum("bsrnmk,bka->bsrnma", V_diag[..., 0, :] + 1j * V_diag[..., 1, :], c)
+    per_bs = (t[:, :, 0] - 1j * t[:, :, 1]).sum(2)  # (B, S, N, A): sum over n
+    grad += np.einsum("bml,bsma->bsmla", a, per_bs).reshape(B, S, NL, A)
+    return np.trace(J_inv, axis1=-2, axis2=-1), -s * grad
 
 
 def rate_and_gradient(F: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
