@@ -8,16 +8,15 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pmt
 import pytest
+from grc_helpers import DTYPES, check_shown_stream_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 GRC_DIR = ROOT / "grc"
 FLOWGRAPHS = sorted((ROOT / "flowgraphs").glob("*.grc"))
 GRCC = Path("/usr/bin/grcc")
-#: dtype names GRC uses for our ports
-DTYPES = {"complex": np.complex64, "float": np.float32}
+
 #: blocks whose signature is checked here (SigMF blocks are tested by their own suite)
 MINE = [
     "cfisac_scenario_source",
@@ -121,18 +120,7 @@ def test_grc_ports_follow_the_parameters(platform, block_id, params):
         assert blk.params[key].get_value() == value, key
     cfg = fg.namespace["cfg"]
     instance = eval(blk.templates.render("make"), {"cfisac": cfisac, "cfg": cfg})
-    sides = (
-        (blk.sinks, instance.in_ports, instance.input_signature()),
-        (blk.sources, instance.out_ports, instance.output_signature()),
-    )
-    for grc_ports, py_ports, signature in sides:
-        streams = [p for p in grc_ports if p.domain == "stream"]
-        shown = [p for p in streams if not p.hidden]
-        assert all(p.optional for p in streams if p.hidden), block_id
-        assert signature.min_streams() <= len(shown) <= len(py_ports), block_id
-        for gp, pp in zip(shown, py_ports):
-            assert DTYPES[gp.dtype] == pp.dtype, f"{block_id} port {gp.key} ({pp.name})"
-            assert int(gp.vlen) == pp.vlen, f"{block_id} port {gp.key} ({pp.name}) vlen"
+    check_shown_stream_ports(blk, instance, block_id)
 
 
 #: the hier blocks, the blocks they wrap (a parameter belongs to the first that has it), and
