@@ -7,7 +7,7 @@ one beam per stream, W (B, N L, K+1) with W[..., 0] the sensing beam, batched ov
 realizations. Both gradients are closed forms (checked against finite differences in the tests):
 
 - SPEB. The full FIM of the echo model is affine in R = W W^H, J_pq = (2 tau / sigma^2)
-  Re tr(L_p^H L_q R) (``sca_speb.fim_maps``). With the position EFIM J_pos = J_tt - J_ta
+  Re tr(L_p^H L_q R) (``speb_fim.fim_maps``). With the position EFIM J_pos = J_tt - J_ta
   J_aa^+ J_at and X = J_aa^+ J_at, d SPEB = -tr(V dJ) with V = [I; -X] J_pos^-2 [I, -X^T], so
   d SPEB / d W* = -(2 tau / sigma^2) sum_p L_p^H sum_q V_pq L_q W.
 - Rate (nats here, bits reported). With T_k = sum_j |h_k^H w_j|^2 + 1 and I_k = T_k - |h_k^H
@@ -36,8 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..coisac.rates import sum_rate
 from .convex.sca_speb import BLEND
-from .convex.speb_fim import fim_maps
+from .convex.speb_fim import position_maps
 from .convex.speb_scene import Scene, target_beam
 
 LOG2 = np.log(2.0)
@@ -69,7 +70,7 @@ class AscentSettings:
 @dataclass(frozen=True)
 class Problem:
     """Problem 32 for a batch of realizations: channels F (B, N L, K), the position maps
-    L_x, L_y, L_z of ``fim_maps`` (B, S, 3, N L, N L) for S echo models per realization (the
+    L_x, L_y, L_z of ``speb_fim.position_maps`` (B, S, 3, N L, N L) for S echo models per realization (the
     alpha maps are rank-one blocks of the steering vectors, used in closed form), the transmit
     steering vectors ``steering`` a_n (B, N, L), per-BS budgets ``power`` (B, N), the target
     beams p* (B, N L), the FIM scale 2 tau / sigma^2 and gamma (m^2, (B,))."""
@@ -127,7 +128,7 @@ class Problem:
         gamma = np.broadcast_to(np.asarray(gamma, float), (len(draws),)).copy()
         if not np.all(gamma > 0):
             raise ValueError(f"gamma must be a positive SPEB in m^2, got {gamma.min()}")
-        maps = np.stack([np.stack([fim_maps(s)[:3] for s in d]) for d in draws])
+        maps = np.stack([np.stack([position_maps(s) for s in d]) for d in draws])
         first = [d[0] for d in draws]
         return cls(
             np.stack([s.F for s in first]).astype(complex),
@@ -146,9 +147,25 @@ def block_diagonal(X: np.ndarray, N: int) -> np.ndarray:
     return np.einsum("ij,bkl->bikjl", np.eye(N), X).reshape(B, N * N, N * N)
 
 
-def speb_and_gradient(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact SPEB (B, S) m^2 of beams W (B, N L, A) under each echo model and its gradient
-    d SPEB / d W* (B, S, N L, A).
+@dataclass(frozen=True)
+class Efim:
+    """The position EFIM of beams W per echo model: its inverse J_inv (B, S, 3, 3) (the SPEB is
+    its trace), X = J_aa^+ J_at (B, S, 2 N^2, 3), and the products the gradient reuses: c_m =
+    a_m^H W_m (B, N, A), Y_p = L_p W (B, S, 3, N L, A), d_{p,n} = a_n^H (Y_p)_n (B, S, 3, N, A)."""
+
+    J_inv: np.ndarray
+    X: np.ndarray
+    c: np.ndarray
+    Yp: np.ndarray
+    d: np.ndarray
+
+    @property
+    def speb(self) -> np.ndarray:
+        return np.trace(self.J_inv, axis1=-2, axis2=-1)
+
+
+def efim(p: Problem, W: np.ndarray) -> Efim:
+    """The EFIM of beams W (B, N L, A) under each echo model.
 
     The alpha maps are rank one per block, L_{n,m} w = e_n (x) a_n (a_m^H w_m) (and j times it
     for Im alpha), so with c_m = a_m^H W_m and d_{p,n} = a_n^H (L_p W)_n the alpha rows of J are
@@ -159,13 +176,13 @@ def speb_and_gradient(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray
     S = p.maps.shape[1]
     a = p.steering
     N, L = a.shape[1:]
-    NN, s = N * N, p.fim_scale
+    s = p.fim_scale
     c = np.einsum("bnl,bnla->bna", a.conj(), W.reshape(B, N, L, A))
     Yp = (p.maps.reshape(B, S * 3 * NL, NL) @ W).reshape(B, S, 3, NL, A)
     Ypr = Yp.reshape(B * S, 3, NL * A)
     J_tt = s * (Ypr.conj() @ Ypr.transpose(0, 2, 1)).real.reshape(B, S, 3, 3)
     d = np.einsum("bnl,bspnla->bspna", a.conj(), Yp.reshape(B, S, 3, N, L, A))
-    G = np.einsum("bspnk,bmk->bspnm", d.conj(), c).reshape(B, S, 3, NN)
+    G = np.einsum("bspnk,bmk->bspnm", d.conj(), c).reshape(B, S, 3, N * N)
     J_ta = s * np.concatenate([G.real, -G.imag], -1)  # (B, S, 3, 2 N^2)
     H = np.einsum("bmk,bjk->bmj", c.conj(), c)
     re, im = block_diagonal(H.real, N), block_diagonal(H.imag, N)
@@ -174,6 +191,19 @@ def speb_and_gradient(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray
     )  # the same for every echo model
     X = np.linalg.pinv(J_aa, rcond=1e-10, hermitian=True)[:, None] @ J_ta.swapaxes(-1, -2)
     J_inv = np.linalg.inv(J_tt - J_ta @ X)
+    return Efim(J_inv, X, c, Yp, d)
+
+
+def speb_and_gradient(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact SPEB (B, S) m^2 of beams W (B, N L, A) under each echo model and its gradient
+    d SPEB / d W* (B, S, N L, A) (``efim``: the alpha maps in closed form)."""
+    B, NL, A = W.shape
+    S = p.maps.shape[1]
+    a = p.steering
+    N, L = a.shape[1:]
+    NN, s = N * N, p.fim_scale
+    e = efim(p, W)
+    J_inv, X, c, Yp, d = e.J_inv, e.X, e.c, e.Yp, e.d
     E = np.concatenate([np.broadcast_to(np.eye(3), (B, S, 3, 3)), -X], 2)  # (B, S, m, 3)
     V = E @ (J_inv @ J_inv) @ E.swapaxes(-1, -2)
     V_tt, V_ta, V_at, V_aa = V[..., :3, :3], V[..., :3, 3:], V[..., 3:, :3], V[..., 3:, 3:]
@@ -189,7 +219,7 @@ def speb_and_gradient(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray
     t += L * np.einsum("bsrnmk,bka->bsrnma", V_diag[..., 0, :] + 1j * V_diag[..., 1, :], c)
     per_bs = (t[:, :, 0] - 1j * t[:, :, 1]).sum(2)  # (B, S, N, A): sum over n
     grad += np.einsum("bml,bsma->bsmla", a, per_bs).reshape(B, S, NL, A)
-    return np.trace(J_inv, axis1=-2, axis2=-1), -s * grad
+    return e.speb, -s * grad
 
 
 def rate_and_gradient(F: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -237,18 +267,29 @@ def feasible_start(p: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def worst_speb(p: Problem, W: np.ndarray) -> np.ndarray:
     """The largest SPEB (B,) m^2 of beams W over each realization's echo models."""
-    return speb_and_gradient(p, W)[0].max(-1)
+    return efim(p, W).speb.max(-1)
+
+
+def barrier_of(rate: np.ndarray, speb: np.ndarray, gamma: np.ndarray, mu: float):
+    """f = rate + mu mean_s log(gamma - SPEB_s) (B,) (-inf where any SPEB_s >= gamma) and the
+    slacks (B, S) (1 where not positive, so they divide safely)."""
+    slack = gamma[:, None] - speb
+    ok = np.all(slack > 0, axis=-1)
+    safe = np.where(slack > 0, slack, 1.0)
+    return np.where(ok, rate + mu * np.log(safe).mean(-1), -np.inf), safe
 
 
 def barrier_value(p: Problem, W: np.ndarray, mu: float) -> tuple[np.ndarray, np.ndarray]:
     """f(W) (B,) (-inf where any echo model's SPEB >= gamma) and grad f / d W* (B, N L, A)."""
     speb, g_speb = speb_and_gradient(p, W)
     rate, g_rate = rate_and_gradient(p.F, W)
-    slack = p.gamma[:, None] - speb  # (B, S)
-    ok = np.all(slack > 0, axis=-1)
-    safe = np.where(slack > 0, slack, 1.0)
-    f = np.where(ok, rate + mu * np.log(safe).mean(-1), -np.inf)
+    f, safe = barrier_of(rate, speb, p.gamma, mu)
     return f, g_rate - mu * (g_speb / safe[..., None, None]).mean(1)
+
+
+def barrier_only(p: Problem, W: np.ndarray, mu: float) -> np.ndarray:
+    """f(W) (B,) of ``barrier_value`` without its gradient (a trial step's test)."""
+    return barrier_of(sum_rate(p.F, W), efim(p, W).speb, p.gamma, mu)[0]
 
 
 @dataclass(frozen=True)
@@ -285,10 +326,10 @@ def ascend(p: Problem, W0: np.ndarray, settings: AscentSettings = AscentSettings
                 break
             sub = p if todo.size == len(W) else p.take(todo)
             trial = project_per_bs(W[todo] + step[todo, None, None] * grad[todo], sub.power)
-            keep = barrier_value(sub, trial, mus[i])[0] > f[todo]
+            keep = barrier_only(sub, trial, mus[i]) > f[todo]
             W[todo[keep]] = trial[keep]
             step[todo] *= np.where(keep, s.grow, s.shrink)
             todo = todo[~keep]
-    rate, _ = rate_and_gradient(p.F, W)
+    rate = sum_rate(p.F, W)
     speb = worst_speb(p, W)
     return AscentResult(W, rate, speb, speb <= p.gamma, s.steps)

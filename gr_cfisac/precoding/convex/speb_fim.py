@@ -17,10 +17,9 @@ from ...coisac.speb import trace_inverse
 from .speb_scene import Scene
 
 
-def fim_maps(scene: Scene) -> np.ndarray:
-    """L_p (m, N L, N L), m = 3 + 2 N^2: d(stacked echo of one stream w)/d p = L_p w for the
-    position (x, y, z; Q^T of eqs 29-31 on the angle derivatives of ``speb.angle_derivatives``),
-    then Re alpha_{m,n}, then Im alpha_{m,n} ([n, m] order, receiver first)."""
+def position_maps(scene: Scene) -> np.ndarray:
+    """L_x, L_y, L_z (3, N L, N L): d(stacked echo of one stream w)/d position = L_p w (Q^T of
+    eqs 29-31 on the angle derivatives of ``speb.angle_derivatives``)."""
     a, N, L = scene.a, scene.N, scene.L
     eye = np.eye(N)
     sel_a = (eye[:, :, None] * a.conj()[None]).reshape(N, N * L)
@@ -33,11 +32,18 @@ def fim_maps(scene: Scene) -> np.ndarray:
         Li += np.einsum("ni,nl,ix->inlx", scene.alpha, a, sel_da)
         ang.append(Li)
     Lw = np.concatenate(ang).reshape(2 * N, N * L, N * L)
-    pos = np.einsum("ic,ioj->coj", scene.Q, Lw)
+    return np.einsum("ic,ioj->coj", scene.Q, Lw)
+
+
+def fim_maps(scene: Scene) -> np.ndarray:
+    """L_p (m, N L, N L), m = 3 + 2 N^2: ``position_maps`` (x, y, z), then Re alpha_{m,n},
+    then Im alpha_{m,n} ([n, m] order, receiver first)."""
+    a, N, L = scene.a, scene.N, scene.L
+    sel_a = (np.eye(N)[:, :, None] * a.conj()[None]).reshape(N, N * L)
     La = np.zeros((N, N, N, L, N * L), complex)  # [n, m, n', l, x]
     La[np.arange(N), :, np.arange(N)] = np.einsum("nl,mx->nmlx", a, sel_a)
     La = La.reshape(N * N, N * L, N * L)
-    return np.concatenate([pos, La, 1j * La])
+    return np.concatenate([position_maps(scene), La, 1j * La])
 
 
 def fim_blocks_affine(scene: Scene) -> np.ndarray:
