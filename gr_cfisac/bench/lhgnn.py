@@ -209,7 +209,7 @@ def ascent_rows(
     P = power_from_dbm(batch.cfg, power_dbm)
     test = Problem.of_scenes(sca_speb.scenes_of(batch, P)[:n], gamma)
     shared = Problem.of_scenes([sca_speb.scenes_of(b, P)[0] for b in blocks], gamma)
-    one = Problem.of_scenes(sca_speb.scenes_of(batch, P)[:1], gamma)
+    one = test.take(np.arange(1))  # batch 1: the first test block
 
     def learned(b: CoisacBatch, count: int) -> np.ndarray:
         return beams(host, b.F_hat[:count], b.sensing.aT_t[:count]).astype(complex)
