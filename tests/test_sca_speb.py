@@ -1,10 +1,12 @@
 """sca_speb (paper 003's SCA baseline of problem 32): the FIM's affine map in R against
 coisac's SPEB, the SCA's monotone relaxed sum rate, constraints met by the returned beams, the
-single-user optimum, infeasible gamma reported, the registry family and bad parameters.
-Tiny sizes: N = 3 BSs with 2 x 2 arrays."""
+single-user optimum, infeasible gamma reported, solver answers that say solved but are garbage
+(retried in the other solver, else the realization reported failed), the registry family and
+bad parameters. Tiny sizes: N = 3 BSs with 2 x 2 arrays."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -76,6 +78,7 @@ def test_returned_beams_meet_power_and_speb(binding):
     assert np.all(per_bs_power(W[None], cfg.N)[0] <= cfg.power * (1 + 1e-9))
     speb = float(batch.speb(W[None])[0])
     assert speb <= gamma and extras["speb_met"] == 1.0 and extras["feasible"] == 1.0
+    assert extras["solved"] == 1.0
     assert extras["speb"] == pytest.approx(speb, rel=1e-9)
     assert extras["sum_rate"] == pytest.approx(float(sum_rate(batch.F, W[None])[0]), rel=1e-9)
     assert extras["min_speb"] < gamma
@@ -111,9 +114,131 @@ def test_infeasible_gamma_is_reported_not_violated():
     gamma = 0.01 * on_target
     W, extras = S.solve_one(scene, S.Settings(gamma=gamma, **FAST))
     assert extras["feasible"] == 0.0 and extras["speb_met"] == 0.0
+    assert extras["solved"] == 1.0  # infeasible, not a solver failure
     assert gamma < extras["min_speb"] <= on_target * (1 + 1e-3)
     assert extras["speb"] > gamma
     assert np.all(per_bs_power(W[None], cfg.N)[0] <= cfg.power * (1 + 1e-9))
+
+
+def garbage(scene) -> np.ndarray:
+    """A negative-definite iterate (K+1, NL, NL): what a solver may return as "optimal"."""
+    K, NL = scene.F.shape[1], scene.F.shape[0]
+    return -float(scene.power.max()) * np.broadcast_to(np.eye(NL), (K + 1, NL, NL)).astype(complex)
+
+
+def spy_run(monkeypatch, answer):
+    """Replace Program.run: ``answer(call, X0, solver)`` returns (status, X), or None for the
+    real solve. -> the calls, as (phase, solver) with phase "min_speb" or "sca"."""
+    real, calls = S.Program.run, []
+
+    def run(self, X0=None, solver=None):
+        name = solver or self.solver
+        calls.append(("min_speb" if X0 is None else "sca", name))
+        out = answer(len(calls) - 1, X0, name, self)
+        return real(self, X0, solver) if out is None else out
+
+    monkeypatch.setattr(S.Program, "run", run)
+    return calls
+
+
+def test_step_fault_accepts_a_solve_and_flags_garbage():
+    cfg, batch, (scene,) = scenes()
+    K, NL = cfg.K, cfg.antennas
+    X = np.zeros((K + 1, NL, NL), complex)
+    X[1:] = np.diag(np.repeat(scene.power / (K * scene.L), scene.L))  # users share the budget
+    rate = float(S.relaxed_sum_rate(scene.F, X))
+    assert rate > 1.0
+    assert S.step_fault(scene, "optimal", X, 0.0) == (None, pytest.approx(rate))
+    assert S.step_fault(scene, "optimal_inaccurate", X, rate * (1 + 1e-4))[0] is None  # noise
+    for status, Xb, prev, why in [
+        ("infeasible", np.zeros(0), 0.0, "status"),
+        ("optimal", garbage(scene), 0.0, "not PSD"),
+        ("optimal", np.full_like(X, np.nan), 0.0, "non-finite"),
+        ("optimal", X, 2 * rate, "fell"),  # a real drop, far beyond solver noise
+    ]:
+        fault, _ = S.step_fault(scene, status, Xb, prev)
+        assert fault is not None and why in fault
+    # within the PSD tolerance but along user 1's channel: a negative (or NaN) rate, caught
+    h = scene.F[:, 0]
+    Xn = np.zeros_like(X)
+    Xn[1] = -0.5 * S.PSD_TOL * scene.power.max() * np.outer(h, h.conj()) / np.vdot(h, h).real
+    assert S.psd_fault(Xn, float(scene.power.max())) is None
+    fault, _ = S.step_fault(scene, "optimal", Xn, 0.0)
+    assert fault is not None and "relaxed sum rate" in fault
+
+
+def test_a_garbage_solved_step_is_retried_in_the_other_solver(monkeypatch):
+    cfg, batch, (scene,) = scenes()
+    settings = S.Settings(gamma=math.inf, **FAST)  # CLARABEL first
+    calls = spy_run(monkeypatch, lambda i, X0, name, prog: None)
+    _, clean = S.solve_one(scene, settings)  # a valid solve: one call per step, no retry
+    assert calls == [("sca", "CLARABEL")] * int(clean["iterations"])
+    assert clean["solved"] == 1.0 and clean["feasible"] == 1.0
+    _, scs = S.solve_one(scene, dataclasses.replace(settings, solver="SCS"))
+    calls.clear()
+    # CLARABEL answers every step "optimal" with garbage: every step goes to SCS instead
+    spy_run(
+        monkeypatch, lambda i, X0, n, p: ("optimal", garbage(scene)) if n == "CLARABEL" else None
+    )
+    W, extras = S.solve_one(scene, settings)
+    assert extras["solved"] == 1.0 and extras["feasible"] == 1.0
+    assert extras["relaxed_sum_rate"] == pytest.approx(scs["relaxed_sum_rate"], rel=1e-9)
+    assert extras["sum_rate"] == pytest.approx(scs["sum_rate"], rel=1e-9)
+
+
+def test_garbage_from_both_solvers_reports_the_realization_failed(monkeypatch):
+    """The bench's case: the first SCA step "solved" with an impossible iterate in both
+    solvers. Failed and not feasible, never a feasible realization of rate 0."""
+    cfg, batch, (scene,) = scenes()
+    gamma = 1.2 * float(scene.speb(S.target_beam(scene)[:, None]))
+    calls = spy_run(
+        monkeypatch, lambda i, X0, n, p: None if X0 is None else ("optimal", garbage(scene))
+    )
+    with pytest.warns(RuntimeWarning, match="SCA step 1 failed in both solvers"):
+        W, extras = S.solve_one(scene, S.Settings(gamma=gamma, **FAST), history=True)
+    assert calls[1:] == [("sca", "CLARABEL"), ("sca", "SCS")]  # tried both, then stopped
+    assert extras["solved"] == 0.0 and extras["feasible"] == 0.0
+    assert math.isnan(extras["relaxed_sum_rate"]) and np.isnan(extras["history"]).all()
+    # W: beams from the valid start (the min-SPEB point), described truthfully
+    assert np.all(per_bs_power(W[None], cfg.N)[0] <= cfg.power * (1 + 1e-9))
+    assert extras["sum_rate"] == pytest.approx(float(sum_rate(batch.F, W[None])[0]), abs=1e-9)
+    assert extras["speb"] == pytest.approx(float(batch.speb(W[None])[0]), rel=1e-9)
+    # through the sweep's record and the bench's mean SPEB: not counted
+    with pytest.warns(RuntimeWarning):
+        res = S.solve_scenes([scene], S.Settings(gamma=gamma, **FAST))
+    assert res.extras["solved"][0] == 0.0 and res.extras["feasible"][0] == 0.0
+    with pytest.warns(RuntimeWarning):
+        assert math.isnan(S.mean_speb_at_power(batch, cfg.power, gamma, S.Settings(**FAST)))
+
+
+def test_a_step_that_loses_rate_in_both_solvers_fails(monkeypatch):
+    cfg, batch, (scene,) = scenes()
+    zero = np.zeros((cfg.K + 1, cfg.antennas, cfg.antennas), complex)  # PSD, rate 0
+
+    def answer(i, X0, name, prog):  # step 1 real, then "optimal" at no power at all
+        return None if i == 0 else ("optimal", zero)
+
+    calls = spy_run(monkeypatch, answer)
+    with pytest.warns(RuntimeWarning, match="fell from"):
+        _, extras = S.solve_one(scene, S.Settings(gamma=math.inf, **FAST), history=True)
+    assert [c[1] for c in calls] == ["CLARABEL", "CLARABEL", "SCS"]
+    assert extras["history"][0] > 1.0 and math.isnan(extras["history"][1])
+    assert extras["solved"] == 0.0 and extras["feasible"] == 0.0
+    assert extras["iterations"] == 2.0
+
+
+def test_min_speb_phase_retries_garbage_and_raises_when_both_fail(monkeypatch):
+    cfg, batch, (scene,) = scenes()
+    spy_run(
+        monkeypatch, lambda i, X0, n, p: ("optimal", garbage(scene)) if n == "CLARABEL" else None
+    )
+    min_speb, R, w = S.min_speb_point(scene, "CLARABEL")  # SCS's answer instead
+    on_target = float(scene.speb(S.target_beam(scene)[:, None]))
+    assert 0 < min_speb <= on_target * (1 + 1e-3)
+    assert np.linalg.eigvalsh(R).min() >= -S.PSD_TOL * cfg.power
+    spy_run(monkeypatch, lambda i, X0, n, p: ("optimal", garbage(scene)))
+    with pytest.raises(RuntimeError, match="min-SPEB program failed.*CLARABEL.*SCS"):
+        S.min_speb_point(scene, "CLARABEL")
 
 
 def test_triangulation_recovers_the_target_from_the_sensing_angles():

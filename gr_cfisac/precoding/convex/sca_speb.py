@@ -17,13 +17,26 @@ step replaces the subtracted log by its tangent at the current iterate (a concav
 tight there), so the relaxed sum rate never decreases. Stop: relative improvement < ``tol`` or
 ``max_iters`` steps.
 
+Failed steps. A step's status may say solved while its iterate is garbage (seen: a relaxed sum
+rate of -26.5 bps/Hz, impossible for PSD Q_k, each rate term being >= 0). So a step fails
+(``step_fault``) when its status is not solved, its X is non-finite or not PSD (an eigenvalue
+below -PSD_TOL max(max_n P_n, largest eigenvalue)), its relaxed sum rate is non-finite or below
+-RATE_TOL max(1, |rate|), or the rate drops by more than DROP_TOL max(1, |previous|) (the
+surrogate is tight at the previous iterate, so only solver noise, measured ~1e-4 relative in
+SCS, can lower it; a smaller drop stops the SCA at the better iterate). A failed step is retried
+once in the other solver of SOLVERS; if that fails too the realization is reported failed:
+``solved`` = 0 and ``feasible`` = 0 (never counted), ``relaxed_sum_rate`` NaN, W extracted from
+the last valid iterate (the start if the first step failed) with its true sum rate and SPEB,
+and a RuntimeWarning naming the fault. The min-SPEB program (phase 0) is checked the same way
+and raises RuntimeError when both solvers fail, as on a failed status.
+
 Start and feasibility. Phase 0 minimizes tr U (the relaxed minimum SPEB under per-BS power,
 ``min_speb``). gamma below it is infeasible for any beams: reported (``feasible`` = 0,
-``speb_met`` = 0, W = the min-SPEB beam below), never silently violated. Otherwise the SCA
-starts at that point (all power on the sensing stream), which meets the SPEB constraint. The
-min-SPEB covariance is seldom rank one (one beam makes G of rank one and loses the transmit-
-angle information), so the "min-SPEB beam" p* is the single beam of least exact SPEB among the
-per-BS target beam, that covariance's principal beam and draws from CN(0, R).
+``speb_met`` = 0, ``solved`` = 1, W = the min-SPEB beam below), never silently violated.
+Otherwise the SCA starts at that point (all power on the sensing stream), which meets the SPEB
+constraint. The min-SPEB covariance is seldom rank one (one beam makes G of rank one and loses
+the transmit-angle information), so the "min-SPEB beam" p* is the single beam of least exact
+SPEB among the per-BS target beam, that covariance's principal beam and draws from CN(0, R).
 
 Rank one. Per stream w_k ~ CN(0, Q_k) (``draws``, seeded) plus the principal eigenvectors; each
 candidate's BS rows are scaled to that BS's budget; the best sum rate among candidates whose
@@ -51,6 +64,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,9 +82,12 @@ from .speb_scene import Scene, network_scenes, scenes_of, target_beam, triangula
 __all__ = [
     "BLEND",
     "CACHE_VERSION",
+    "DROP_TOL",
     "EXTRAS",
     "FAMILY",
     "FEAS_SLACK",
+    "PSD_TOL",
+    "RATE_TOL",
     "SOLVERS",
     "Program",
     "Scene",
@@ -84,8 +101,10 @@ __all__ = [
     "mean_speb_at_power",
     "min_speb_point",
     "network_scenes",
+    "other_solver",
     "per_bs_scale",
     "position_fim_of",
+    "psd_fault",
     "rank_one_fraction",
     "rate_terms",
     "relaxed_sum_rate",
@@ -97,13 +116,14 @@ __all__ = [
     "solve_program",
     "solve_scenes",
     "speb_of_covariance",
+    "step_fault",
     "target_beam",
     "triangulate",
 ]
 
 
 #: bump when a change alters the solutions (cached sweep records are then ignored)
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: per-realization extras, in this order
 EXTRAS = (
     "relaxed_sum_rate",
@@ -115,12 +135,20 @@ EXTRAS = (
     "rank_one_fraction",
     "iterations",
     "seconds",
+    "solved",
 )
 SOLVERS = problems.SOLVERS
 #: blend grid of the fallback toward the min-SPEB beam
 BLEND = np.linspace(0.0, 1.0, 21)[1:]
 #: gamma may undercut the relaxed min SPEB by this (solver tolerance) before it is infeasible
 FEAS_SLACK = 1e-3
+#: a covariance eigenvalue below -PSD_TOL x max(max_n P_n, its largest) is not PSD (SCS's
+#: iterates reach ~-2e-5 x P0 here)
+PSD_TOL = 1e-3
+#: a relaxed sum rate below -RATE_TOL x max(1, |rate|) bps/Hz is impossible (every term >= 0)
+RATE_TOL = 1e-4
+#: a step losing more than DROP_TOL x max(1, |previous|) bps/Hz of relaxed sum rate failed
+DROP_TOL = 1e-2
 
 
 @dataclass(frozen=True)
@@ -151,8 +179,6 @@ class Settings:
 
 def solve_program(problem: Any, solver: str) -> str:
     """Solve in ``solver``, retried in the other on a numerical failure; the status."""
-    import warnings
-
     import cvxpy as cp
 
     for name in (solver, *(s for s in SOLVERS if s != solver)):
@@ -221,16 +247,56 @@ class Program:
             terms.append(cp.log(interference + g[k + 1]) - self.inv_i[k] * interference)
         self.problem = cp.Problem(cp.Maximize(sum(terms)), cons)
 
-    def run(self, X0: np.ndarray | None = None) -> tuple[str, np.ndarray]:
-        """Solve (SCA: tangent at covariances X0 (K+1, NL, NL), unscaled) -> (status, X)."""
+    def run(
+        self, X0: np.ndarray | None = None, solver: str | None = None
+    ) -> tuple[str, np.ndarray]:
+        """Solve (SCA: tangent at covariances X0 (K+1, NL, NL), unscaled) in ``solver`` (None:
+        the program's) -> (status, X)."""
         if X0 is not None:
             _, interference = rate_terms(self.scene.F, X0)
             self.inv_i.value = 1.0 / interference
-        status = solve_program(self.problem, self.solver)
+        status = solve_program(self.problem, solver or self.solver)
         if status not in problems.SOLVED:
             return status, np.zeros(0)
         X = np.stack([np.asarray(x.value) for x in self.X]) * self.P0
         return status, 0.5 * (X + X.conj().swapaxes(-1, -2))
+
+
+def other_solver(solver: str) -> str:
+    """The solver of SOLVERS that is not ``solver`` (a failed step's retry)."""
+    return next(name for name in SOLVERS if name != solver)
+
+
+def psd_fault(X: np.ndarray, scale: float) -> str | None:
+    """Why covariances X (..., n, n) are not (numerically) PSD and finite, or None: an
+    eigenvalue below -PSD_TOL max(``scale``, the largest one) (module docstring)."""
+    if X.size == 0 or not np.all(np.isfinite(X)):
+        return "non-finite covariances"
+    lam = np.linalg.eigvalsh(X)
+    floor = -PSD_TOL * max(float(scale), float(lam.max()))
+    if lam.min() < floor:
+        return f"covariances not PSD (eigenvalue {lam.min():.3g} < {floor:.3g})"
+    return None
+
+
+def step_fault(
+    scene: Scene, status: str, X: np.ndarray, previous: float
+) -> tuple[str | None, float]:
+    """Check one SCA step (module docstring, "Failed steps"): (why it failed or None, its
+    relaxed sum rate) for the status and iterate X (K+1, NL, NL) of ``Program.run`` and the
+    relaxed sum rate ``previous`` of the iterate it started from."""
+    if status not in problems.SOLVED:
+        return f"status {status!r}", math.nan
+    fault = psd_fault(X, float(scene.power.max()))
+    if fault is not None:
+        return fault, math.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = float(relaxed_sum_rate(scene.F, X))
+    if not math.isfinite(rate) or rate < -RATE_TOL * max(1.0, abs(rate)):
+        return f"relaxed sum rate {rate:.6g} bps/Hz (< 0)", rate
+    if rate - previous < -DROP_TOL * max(1.0, abs(previous)):
+        return f"relaxed sum rate fell from {previous:.6g} to {rate:.6g} bps/Hz", rate
+    return None, rate
 
 
 # ----------------------------------------------------------------------------- rank one
@@ -287,21 +353,34 @@ def min_speb_point(
     from CN(0, R), each scaled per BS: a rank-one R is rare, one beam gives G rank one)."""
     ref = float(scene.speb(target_beam(scene)[:, None]))  # scales tr U to about 1
     prog = Program(scene, ref, solver, min_speb=True)
-    status, X = prog.run()
-    if status not in problems.SOLVED:
-        raise RuntimeError(f"sca_speb: the min-SPEB program ended {status!r}")
+    faults = []
+    for name in (solver, other_solver(solver)):  # a garbage "solved" answer: the other solver
+        status, X = prog.run(solver=name)
+        fault = f"status {status!r}" if status not in problems.SOLVED else None
+        if fault is None:
+            fault = psd_fault(X, float(scene.power.max()))
+        if fault is None:
+            min_speb = ref * float(np.trace(prog.U.value))
+            if not (math.isfinite(min_speb) and min_speb > 0):
+                fault = f"min SPEB {min_speb:.6g} m^2 (not > 0)"
+        if fault is None:
+            break
+        faults.append(f"{name}: {fault}")
+    else:
+        raise RuntimeError(f"sca_speb: the min-SPEB program failed ({'; '.join(faults)})")
     R = X.sum(0)
     cands = candidates(R[None], draws, np.random.default_rng(seed))  # (1 + draws, NL, 1)
     cands = per_bs_scale(scene, np.concatenate([target_beam(scene)[None, :, None], cands]))
     w = cands[int(np.argmin(scene.speb(cands))), :, 0]
-    return ref * float(np.trace(prog.U.value)), R, w
+    return min_speb, R, w
 
 
 def solve_one(
     scene: Scene, settings: Settings = Settings(), history: bool = False
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """One realization -> (W (NL, K+1) sensing first, extras of EXTRAS; ``history`` adds the
-    relaxed sum rate after each SCA step)."""
+    relaxed sum rate after each SCA step, NaN for a failed one). A step that fails in both
+    solvers (``step_fault``) ends the SCA with ``solved`` = ``feasible`` = 0."""
     start = time.perf_counter()
     s, F = settings, scene.F
     K, NL = F.shape[1], F.shape[0]
@@ -319,7 +398,7 @@ def solve_one(
             sp = float(scene.speb(W))
             extras = dict(zip(EXTRAS, (math.nan, float(crates.sum_rate(F[None], W[None])[0]),
                                        sp, 0.0, 0.0, min_speb, math.nan, 0.0,
-                                       time.perf_counter() - start)))  # fmt: skip
+                                       time.perf_counter() - start, 1.0)))  # fmt: skip
             return W, extras | ({"history": []} if history else {})
     else:
         X[0] = np.diag(np.repeat(scene.power / scene.L, scene.L)).astype(complex)
@@ -327,12 +406,23 @@ def solve_one(
     value = float(relaxed_sum_rate(F, X))
     steps: list[float] = []
     iterations = 0
+    solved = True
     while iterations < s.max_iters:
         iterations += 1
-        status, X_next = prog.run(X)
-        if status not in problems.SOLVED:
-            raise RuntimeError(f"sca_speb: SCA step {iterations} ended {status!r}")
-        new = float(relaxed_sum_rate(F, X_next))
+        faults = []
+        for name in (s.solver, other_solver(s.solver)):
+            status, X_next = prog.run(X, solver=name)
+            fault, new = step_fault(scene, status, X_next, value)
+            if fault is None:
+                break
+            faults.append(f"{name}: {fault}")
+        else:
+            solved = False
+            steps.append(math.nan)
+            warnings.warn(f"sca_speb: SCA step {iterations} failed in both solvers "
+                          f"({'; '.join(faults)}); the realization is reported failed",
+                          RuntimeWarning, stacklevel=2)  # fmt: skip
+            break
         steps.append(new)
         gain, old = new - value, value
         if gain >= 0:  # a step back is solver noise at convergence: keep the better iterate
@@ -340,9 +430,10 @@ def solve_one(
         if gain <= s.tol * max(abs(old), 1e-12):
             break
     W, rate, sp, met = extract(scene, X, gamma, w_min, s.draws, s.seed)
-    extras = dict(zip(EXTRAS, (value, rate, sp, float(met), 1.0, min_speb,
-                               rank_one_fraction(X, s.rank_tol), float(iterations),
-                               time.perf_counter() - start)))  # fmt: skip
+    extras = dict(zip(EXTRAS, (value if solved else math.nan, rate, sp, float(met),
+                               float(solved), min_speb, rank_one_fraction(X, s.rank_tol),
+                               float(iterations), time.perf_counter() - start,
+                               float(solved))))  # fmt: skip
     if history:
         extras["history"] = steps
     return W, extras
