@@ -9,7 +9,10 @@ family (:data:`LEARNED_CARD_SCHEMA`, the STCIB/CNN models of ``gr_cfisac.train``
 registry passes its own family's schema) and for self-consistency (``system`` is a valid
 SystemConfig, ``dimensions`` are the ones it implies). Every failure is one :class:`CardError`
 naming the file and the field. Comparing a card with the running configuration is
-``onnx.check_card``'s job. numpy + jsonschema only.
+``onnx.check_card``'s job. The other registry families (l2o, teacher_student, lhgnn) build
+their schemas with :func:`family_card_schema`: the fields every card shares
+(:func:`common_card_properties`, :func:`common_card_required`, :func:`onnx_card_section`) around
+the family's own. numpy + jsonschema only.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +76,95 @@ _TENSOR = {
         "range": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
     },
 }
+
+#: What every registry family's card requires before its own fields, then after them (in this
+#: order: of several missing fields, a CardError names the first). ``scenario``, ``architecture``
+#: and ``onnx`` are each family's to describe (:func:`family_card_schema`'s ``properties``).
+COMMON_REQUIRED_HEAD = ("format", "family", "name", "file", "sha256", "scenario")
+COMMON_REQUIRED_TAIL = ("architecture", "onnx", "training", "validation")
+
+
+#: A card of a model trained on the cell-free scenario records the ``system`` it was trained for
+#: (top-level keywords for :func:`family_card_schema`).
+CELLFREE_NEEDS_SYSTEM: dict[str, Any] = {
+    "if": {"properties": {"scenario": {"const": DEFAULT_SCENARIO}}},
+    "then": {"required": ["system"]},
+}
+
+
+def common_card_properties(family: str) -> dict[str, Any]:
+    """JSON schemas of the fields whose form every registry family's card shares: ``format``,
+    ``family`` (the constant ``family``), ``name``, ``file`` (the .onnx), ``sha256`` (of that
+    file), ``training`` and ``validation`` (free-form objects)."""
+    return {
+        "format": {"const": CARD_FORMAT},
+        "family": {"const": family},
+        "name": {"type": "string", "minLength": 1},
+        "file": {"type": "string", "pattern": r"\.onnx$"},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "training": {"type": "object"},
+        "validation": {"type": "object"},
+    }
+
+
+def common_card_required(*own: str) -> list[str]:
+    """The required fields of a family's card: :data:`COMMON_REQUIRED_HEAD`, the family's
+    ``own``, :data:`COMMON_REQUIRED_TAIL`."""
+    return [*COMMON_REQUIRED_HEAD, *own, *COMMON_REQUIRED_TAIL]
+
+
+def onnx_card_section(
+    inputs: Sequence[str], min_rank: int, **properties: dict[str, Any]
+) -> dict[str, Any]:
+    """Schema of a card's ``onnx`` section: ``opset``, the graph's ``inputs`` (at least the
+    named ones) and ``outputs`` (at least ``beamformer``), each a float32 tensor whose shape has
+    ``min_rank`` or more axes; ``properties`` are further required entries of the family's own."""
+    tensor = {
+        "type": "object",
+        "required": ["dtype", "shape"],
+        "properties": {
+            "dtype": {"const": "float32"},
+            "shape": {"type": "array", "minItems": min_rank},
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["opset", "inputs", "outputs", *properties],
+        "properties": {
+            "opset": {"type": "integer", "minimum": 1},
+            **properties,
+            "inputs": {"type": "object", "required": list(inputs), "additionalProperties": tensor},
+            "outputs": {
+                "type": "object",
+                "required": ["beamformer"],
+                "additionalProperties": tensor,
+            },
+        },
+    }
+
+
+def family_card_schema(
+    family: str,
+    title: str,
+    required: Sequence[str],
+    properties: dict[str, Any],
+    **keywords: Any,
+) -> dict[str, Any]:
+    """The JSON schema of registry family ``family``'s cards (draft 2020-12): the common fields
+    (:func:`common_card_properties`, :func:`common_card_required`) around the family's own
+    ``required`` fields and ``properties`` (these describe ``scenario``, ``architecture`` and
+    ``onnx`` too); ``keywords`` are further top-level keywords (e.g. ``if``/``then``)."""
+    common = common_card_properties(family)
+    tail = {name: common.pop(name) for name in ("training", "validation")}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        "type": "object",
+        "required": common_card_required(*required),
+        "properties": {**common, **properties, **tail},
+        **keywords,
+    }
+
 
 #: Schema of the learned ISAC precoders' cards (STCIB and CNN, written by train/export.py).
 LEARNED_CARD_SCHEMA: dict[str, Any] = {

@@ -23,43 +23,25 @@ from typing import Any
 import jsonschema
 import numpy as np
 
-from .cards import CARD_FORMAT, MAX_CARD_BYTES, CardError
+from .cards import (
+    CELLFREE_NEEDS_SYSTEM,
+    MAX_CARD_BYTES,
+    CardError,
+    family_card_schema,
+    onnx_card_section,
+)
 from .registry import Family, PrecoderResult, PrecoderSpec, Realization, register
 
 #: the graph's inputs, in order
 INPUTS = ("channel", "user_mask", "antenna_mask", "noise")
 SCENARIOS = ("mu_miso", "cellfree")
 
-_TENSOR = {
-    "type": "object",
-    "required": ["dtype", "shape"],
-    "properties": {"dtype": {"const": "float32"}, "shape": {"type": "array", "minItems": 1}},
-}
 #: JSON schema of an l2o model card (written by gr_cfisac.train.l2o.export)
-CARD_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "gr-cfisac model card (MT-SAO-lift, paper 002)",
-    "type": "object",
-    "required": [
-        "format",
-        "family",
-        "name",
-        "file",
-        "sha256",
-        "scenario",
-        "dimensions",
-        "snr_db_range",
-        "architecture",
-        "onnx",
-        "training",
-        "validation",
-    ],  # fmt: skip
-    "properties": {
-        "format": {"const": CARD_FORMAT},
-        "family": {"const": "l2o"},
-        "name": {"type": "string", "minLength": 1},
-        "file": {"type": "string", "pattern": r"\.onnx$"},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+CARD_SCHEMA: dict[str, Any] = family_card_schema(
+    "l2o",
+    "gr-cfisac model card (MT-SAO-lift, paper 002)",
+    required=["dimensions", "snr_db_range"],
+    properties={
         "scenario": {"enum": list(SCENARIOS)},
         "system": {"type": "object"},
         "dimensions": {
@@ -85,29 +67,10 @@ CARD_SCHEMA: dict[str, Any] = {
                 "Q_i": {"type": "integer", "minimum": 0},
             },
         },
-        "onnx": {
-            "type": "object",
-            "required": ["opset", "inputs", "outputs"],
-            "properties": {
-                "opset": {"type": "integer", "minimum": 1},
-                "inputs": {
-                    "type": "object",
-                    "required": list(INPUTS),
-                    "additionalProperties": _TENSOR,
-                },  # fmt: skip
-                "outputs": {
-                    "type": "object",
-                    "required": ["beamformer"],
-                    "additionalProperties": _TENSOR,
-                },  # fmt: skip
-            },
-        },
-        "training": {"type": "object"},
-        "validation": {"type": "object"},
+        "onnx": onnx_card_section(INPUTS, min_rank=1),
     },
-    "if": {"properties": {"scenario": {"const": "cellfree"}}},
-    "then": {"required": ["system"]},
-}
+    **CELLFREE_NEEDS_SYSTEM,
+)
 
 
 def validate_l2o_card(card: Any, path: str | Path) -> None:

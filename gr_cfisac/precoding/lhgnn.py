@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .cards import CARD_FORMAT, CardError, read_card
+from .cards import CardError, family_card_schema, onnx_card_section, read_card
 from .registry import Family, PrecoderResult, PrecoderSpec, Realization, register
 
 INPUTS = ("comm", "sensing")
@@ -38,39 +38,12 @@ ARCHS = ("lhgnn", "homo_gnn", "naive_cnn")
 BOUND_FIELDS = ("Lx", "Ly", "bs_positions", "power_dbm", "carrier_hz", "bandwidth_hz",
                 "noise_figure_db", "noise_temperature_k")  # fmt: skip
 
-_TENSOR = {
-    "type": "object",
-    "required": ["dtype", "shape"],
-    "properties": {"dtype": {"const": "float32"}, "shape": {"type": "array", "minItems": 2}},
-}
 #: JSON schema of an lhgnn model card (written by gr_cfisac.train.lhgnn.export)
-CARD_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "gr-cfisac model card (LHGNN, paper 003)",
-    "type": "object",
-    "required": [
-        "format",
-        "family",
-        "name",
-        "file",
-        "sha256",
-        "scenario",
-        "scenario_config",
-        "dimensions",
-        "power_dbm",
-        "gamma_m2",
-        "channel_source",
-        "architecture",
-        "onnx",
-        "training",
-        "validation",
-    ],  # fmt: skip
-    "properties": {
-        "format": {"const": CARD_FORMAT},
-        "family": {"const": "lhgnn"},
-        "name": {"type": "string", "minLength": 1},
-        "file": {"type": "string", "pattern": r"\.onnx$"},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+CARD_SCHEMA: dict[str, Any] = family_card_schema(
+    "lhgnn",
+    "gr-cfisac model card (LHGNN, paper 003)",
+    required=["scenario_config", "dimensions", "power_dbm", "gamma_m2", "channel_source"],
+    properties={
         "scenario": {"const": "coisac"},
         "scenario_config": {"type": "object", "required": list(BOUND_FIELDS) + ["K"]},
         "dimensions": {
@@ -86,28 +59,11 @@ CARD_SCHEMA: dict[str, Any] = {
             "required": ["arch"],
             "properties": {"arch": {"enum": list(ARCHS)}},
         },
-        "onnx": {
-            "type": "object",
-            "required": ["opset", "inputs", "outputs", "input_scale"],
-            "properties": {
-                "opset": {"type": "integer", "minimum": 1},
-                "input_scale": {"type": "number", "exclusiveMinimum": 0},
-                "inputs": {
-                    "type": "object",
-                    "required": list(INPUTS),
-                    "additionalProperties": _TENSOR,
-                },  # fmt: skip
-                "outputs": {
-                    "type": "object",
-                    "required": ["beamformer"],
-                    "additionalProperties": _TENSOR,
-                },  # fmt: skip
-            },
-        },
-        "training": {"type": "object"},
-        "validation": {"type": "object"},
+        "onnx": onnx_card_section(
+            INPUTS, min_rank=2, input_scale={"type": "number", "exclusiveMinimum": 0}
+        ),
     },
-}
+)
 
 
 def node_features(F: np.ndarray, a_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,45 +25,26 @@ from typing import Any
 import numpy as np
 
 from ..decentral import csi_rows, rows_to_beams
-from .cards import CARD_FORMAT, CardError, read_card
+from .cards import (
+    CELLFREE_NEEDS_SYSTEM,
+    CardError,
+    family_card_schema,
+    onnx_card_section,
+    read_card,
+)
 from .registry import Family, PrecoderResult, PrecoderSpec, Realization, register
 
 SCENARIOS = ("pos1", "pos2", "cellfree")
 #: card fields every member of a set must share
 SHARED = ("model_set.L", "model_set.M", "model_set.N", "model_set.files", "scenario")
 
-_TENSOR = {
-    "type": "object",
-    "required": ["dtype", "shape"],
-    "properties": {"dtype": {"const": "float32"}, "shape": {"type": "array", "minItems": 3}},
-}
 _COUNT = {"type": "integer", "minimum": 1}
 #: JSON schema of a teacher_student (per-AP) model card
-CARD_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "gr-cfisac model card (decentralized teacher-student, paper 001, one AP)",
-    "type": "object",
-    "required": [
-        "format",
-        "family",
-        "name",
-        "file",
-        "sha256",
-        "scenario",
-        "ap",
-        "model_set",
-        "power",
-        "architecture",
-        "onnx",
-        "training",
-        "validation",
-    ],  # fmt: skip
-    "properties": {
-        "format": {"const": CARD_FORMAT},
-        "family": {"const": "teacher_student"},
-        "name": {"type": "string", "minLength": 1},
-        "file": {"type": "string", "pattern": r"\.onnx$"},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+CARD_SCHEMA: dict[str, Any] = family_card_schema(
+    "teacher_student",
+    "gr-cfisac model card (decentralized teacher-student, paper 001, one AP)",
+    required=["ap", "model_set", "power"],
+    properties={
         "scenario": {"enum": list(SCENARIOS)},
         "ap": {"type": "integer", "minimum": 0},
         "model_set": {
@@ -81,25 +62,10 @@ CARD_SCHEMA: dict[str, Any] = {
         "scenario_config": {"type": "object"},
         "system": {"type": "object"},
         "architecture": {"type": "object", "required": ["arch"]},
-        "onnx": {
-            "type": "object",
-            "required": ["opset", "inputs", "outputs"],
-            "properties": {
-                "opset": {"type": "integer", "minimum": 1},
-                "inputs": {"type": "object", "required": ["csi"], "additionalProperties": _TENSOR},
-                "outputs": {
-                    "type": "object",
-                    "required": ["beamformer"],
-                    "additionalProperties": _TENSOR,
-                },
-            },
-        },
-        "training": {"type": "object"},
-        "validation": {"type": "object"},
+        "onnx": onnx_card_section(["csi"], min_rank=3),
     },
-    "if": {"properties": {"scenario": {"const": "cellfree"}}},
-    "then": {"required": ["system"]},
-}
+    **CELLFREE_NEEDS_SYSTEM,
+)
 
 
 def _field(card: dict[str, Any], dotted: str) -> Any:

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...precoding.cards import DIMENSIONS
-from ...precoding.l2o import CARD_FORMAT, INPUTS, validate_l2o_card
+from ...precoding.cards import CARD_FORMAT, DIMENSIONS
+from ...precoding.l2o import INPUTS, validate_l2o_card
 from .config import L2OConfig
 from .model import MASK_VALUE, MTSAO
 from .trainer import CellFreePool, FitResult, draw_batch, evaluate, load_model, validation_set
