@@ -136,6 +136,25 @@ def test_untrusted_blocks_are_searched():
     assert searched == []  # the right model order: trusted, no search
 
 
+def test_a_start_leaving_its_leash_is_abandoned_and_one_inside_converges_as_before():
+    from gr_cfisac.music.newton import refine
+    from gr_cfisac.music.search import noise_projector
+
+    # one source at (u, v) = (0.3, -0.2); starts 0.02 and 0.3 away in u
+    rng = np.random.default_rng(5)
+    a = steering_uv(np.array([0.3]), np.array([-0.2]), 4, 4).T
+    R = music.sample_covariance(a @ (crandn(rng, (1, 192)) * 10) + crandn(rng, (16, 192)))
+    P = noise_projector(np.linalg.eigh(R)[1], 1)
+    u0, v0 = np.array([[0.32, 0.6]]), np.array([[-0.2, -0.2]])
+    u, v, f = refine(P, u0, v0, 4, 4, cap=0.0125)
+    lu, lv, lf = refine(P, u0, v0, 4, 4, cap=0.0125, leash=0.1)
+    assert np.all(np.isfinite(f))  # unleashed, the far start also climbs to the peak
+    assert np.hypot(u[0, 1] - 0.6, v[0, 1] + 0.2) > 0.1
+    assert np.isinf(lf[0, 1])  # leashed: abandoned once it is farther than 0.1
+    assert np.hypot(lu[0, 1] - 0.6, lv[0, 1] + 0.2) > 0.1
+    np.testing.assert_array_equal([lu[0, 0], lv[0, 0], lf[0, 0]], [u[0, 0], v[0, 0], f[0, 0]])
+
+
 def test_noise_edge_is_rarely_passed_by_noise_and_cleared_by_a_resolved_source():
     from gr_cfisac.music.estimators import noise_edge
 

@@ -114,8 +114,9 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
     def process(self, cb, ins, outs) -> None:
         cfg, n = self.cfg, self.num_raps
         rows, cols = cfg.MR_shape
-        # (b, n, MR, tau) complex128 in one copy of the inputs (the core computes in complex128)
-        Y = np.empty((len(cb), n, cfg.MR, cfg.tau), dtype=np.complex128)
+        # (b, n, MR, tau) in one copy of the inputs, still complex64: the core screens the
+        # samples as they came and computes its covariances in complex128
+        Y = np.empty((len(cb), n, cfg.MR, cfg.tau), dtype=np.complex64)
         for j in range(n):
             Y[:, j] = np.swapaxes(ins[j], 1, 2)
         res = music.estimate(Y, rows, cols, self.n_sources or None, self.n_peaks, self.method)
@@ -150,7 +151,7 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         """Eq 42 on the display grid in dB below each spectrum's peak: (b, n, n_az, n_el)."""
         rows, cols = self.cfg.MR_shape
         good = ~music.is_bad_input(music.screen_snapshots(Y))
-        R = music.sample_covariance(Y)
+        R = music.sample_covariance(Y.astype(complex))
         out = np.full(R.shape[:2] + (self.az.size, self.el.size), np.nan)
         order = np.clip(order, 1, self.cfg.MR - 1)
         for k in np.unique(order[good]):

@@ -154,8 +154,9 @@ class MusicEstimator(PeakSearch):
             if trusted.any():
                 t = np.flatnonzero(trusted)
                 u[t], v[t], f[t] = refine(
-                    P[t], u0[t], v0[t], self.rows, self.cols, cap=0.5 * self.step
-                )
+                    P[t], u0[t], v0[t], self.rows, self.cols, cap=0.5 * self.step,
+                    leash=self.basin,
+                )  # fmt: skip
             trusted &= self._trusted(u0, v0, u, v, f)
         else:
             p0, p = lag_coefficients(P, self.rows, self.cols)
@@ -247,7 +248,7 @@ class MusicEstimator(PeakSearch):
         if blocks.size:
             ru, rv, rf = refine(
                 P[blocks], np.concatenate(su)[:, None], np.concatenate(sv)[:, None],
-                self.rows, self.cols, cap=0.5 * self.step,
+                self.rows, self.cols, cap=0.5 * self.step, leash=self.basin,
             )  # fmt: skip
         at = 0
         for n, _, u0, v0, trusted in starts:
@@ -259,13 +260,18 @@ class MusicEstimator(PeakSearch):
             out.append((u, v, f))
         return out
 
+    @property
+    def basin(self) -> float:
+        """How far in (u, v) a refined ESPRIT start may move and stay trusted (``BASIN``)."""
+        return self.BASIN / max(self.rows, self.cols)
+
     def _trusted(
         self, u0: np.ndarray, v0: np.ndarray, u: np.ndarray, v: np.ndarray, f: np.ndarray
     ) -> np.ndarray:
         """(B,) blocks whose refined ESPRIT peaks (B, n) all converged, stayed in their start's
         basin and did not merge (see the class)."""
         n = u.shape[-1]
-        basin = self.BASIN / max(self.rows, self.cols)
+        basin = self.basin
         gap = np.hypot(u[..., :, None] - u[..., None, :], v[..., :, None] - v[..., None, :])
         gap[..., np.arange(n), np.arange(n)] = np.inf
         return (
@@ -297,14 +303,14 @@ class MusicEstimator(PeakSearch):
             )
         lead, tau = Y.shape[:-2], Y.shape[-1]
         Y = Y.reshape((-1, self.M, tau))
-        validity = screen_snapshots(Y)
+        validity = screen_snapshots(Y)  # on the samples as they came (complex64: half the bytes)
         good = validity == Validity.OK
         # bad blocks get a harmless covariance (eigh fails on NaN) and NaN results below
-        if good.all():  # the usual case: no copy of the snapshots
-            R = sample_covariance(Y).astype(complex, copy=False)
+        if good.all():  # the usual case: one complex128 copy of the snapshots at most
+            R = sample_covariance(Y.astype(complex, copy=False))
         else:
             R = np.broadcast_to(np.eye(self.M, dtype=complex), (len(Y), self.M, self.M)).copy()
-            R[good] = sample_covariance(Y[good])
+            R[good] = sample_covariance(Y[good].astype(complex, copy=False))
         if fb:
             R = forward_backward(R)
         lam, vecs = np.linalg.eigh(R)

@@ -129,6 +129,7 @@ def refine(
     cap: float = 0.05,
     iterations: int = _NEWTON_ITERATIONS,
     tol: float = 1e-8,
+    leash: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Newton refinement of spectrum maxima (minima of f = a^H P a) from starts (u, v) (B, k).
 
@@ -140,6 +141,9 @@ def refine(
     until f drops; a start stops when its Newton step is below ``tol`` (1e-8 in (u, v), ~6e-7
     deg: finer steps only move f by rounding, so their line search would fail 12 times) or
     nothing lowers f. Starts still moving after ``iterations`` get f = inf (no peak).
+    ``leash``: a start that moves farther than this from where it began, in (u, v), is
+    abandoned with f = inf (for starts that only count near their origin, such as ESPRIT's:
+    the refinement stops paying for a start once its answer is already known to be "left").
     -> refined u, v and f (B, k).
     """
     P = np.asarray(P).reshape((-1,) + np.shape(P)[-2:])
@@ -157,6 +161,8 @@ def refine(
     active = np.arange(u.size)
     pa0, pa = p0, p
     radius = np.full(u.size, float(cap))
+    u_start, v_start = u.copy(), v.copy()
+    abandoned = np.zeros(u.size, dtype=bool)
     for _ in range(iterations):
         if active.size == 0:
             break
@@ -204,8 +210,13 @@ def refine(
         u[active], v[active], psi[active], theta[active] = nu, nv, npsi, nth
         grow = np.where(full & capped, 2.0, np.where(full, 1.0, 0.5))
         radius[active] = np.clip(radius[active] * grow, cap / 64, 16 * cap)
+        if leash is not None:
+            gone = np.hypot(nu - u_start[active], nv - v_start[active]) > leash
+            abandoned[active[gone]] = True
+            moving &= ~gone
         active, pa0, pa = active[moving], pa0[moving], pa[moving]
     _, f = lag_polynomial(p0, p, u, v, lr, lc)
     f = np.maximum(f, 1e-300)
     f[active] = np.inf  # not converged: not a peak (a converged start covers its target)
+    f[abandoned] = np.inf
     return u.reshape(shape), v.reshape(shape), f.reshape(shape)
