@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import signal
-import sys
-import threading
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .train_runs import (
+    OPTIM_OVERRIDES,
+    apply_overrides,
+    family_config,
+    fit_resumable,
+    recipe_source,
+    resume_command,
+    run_folder,
+)
 
 if TYPE_CHECKING:
     from ..recipe import TrainConfig
@@ -135,9 +141,8 @@ def default_config() -> TrainConfig:
 
 #: families `cfisac train` trains: the STCIB/CNN precoders and MT-SAO-lift (paper 002)
 FAMILIES = ("stcib", "l2o", "sao_isac", "teacher-student", "lhgnn")
-#: override flags that also set a field of the l2o recipe's optim section
-L2O_OVERRIDES = {"lr": "lr", "batch_size": "batch_size", "threads": "threads",
-                 "max_minutes": "max_minutes"}  # fmt: skip
+#: override flags that also set a field of the l2o recipe's optim section: flag -> (section, field)
+L2O_OVERRIDES = OPTIM_OVERRIDES
 L2O_SMALL, L2O_FULL = "l2o_small.yml", "l2o_full.yml"
 SAO_ISAC = "sao_isac_small.yml"
 
@@ -218,17 +223,9 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig from --resume, --config or the default recipe, with the overrides applied."""
     from ..recipe import TrainConfig
 
-    resume = getattr(args, "resume", None)
-    if resume is not None and args.config is not None:
-        raise ValueError("--resume RUN_DIR takes the run's own config.yml: drop --config")
-    source = resume / "config.yml" if resume is not None else args.config
-    if resume is not None and not source.exists():
-        raise FileNotFoundError(f"--resume {resume}: no config.yml there (not a run folder)")
-    data = (TrainConfig.load(source) if source else default_config()).to_dict()
-    for flag, (section, field) in OVERRIDES.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            data[section][field] = value
+    source = recipe_source(args)
+    data = apply_overrides((TrainConfig.load(source) if source else default_config()).to_dict(),
+                           args, OVERRIDES)  # fmt: skip
     if getattr(args, "target_aware", None):
         data["data"]["scene"] = "random"
     if args.seed is not None:
@@ -243,52 +240,13 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict(data)
 
 
-def resume_command(out: Path, export: Path | None) -> str:
-    """The shell command that continues the run in ``out`` (its config.yml and last.pt)."""
-    cmd = ["cfisac", "train", "--resume", str(out)]
-    if export is not None:
-        cmd += ["--export", str(export)]
-    return shlex.join(cmd)
-
-
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 def resolve_l2o_config(args: argparse.Namespace):
     """The L2OConfig of ``--family l2o``: --resume, --config or the small/--full recipe, with
     --device, --seed, --name and the shared optim overrides applied; STCIB-only flags refused."""
     from ..train.l2o.config import L2OConfig, config_path
 
-    stcib_only = [f"--{f.replace('_', '-')}" for f in OVERRIDES
-                  if f not in L2O_OVERRIDES and getattr(args, f, None) is not None]  # fmt: skip
-    if stcib_only:
-        raise ValueError(
-            f"{', '.join(stcib_only)}: STCIB option(s), not used by --family l2o (its recipe is "
-            f"{L2O_SMALL} / {L2O_FULL}; pass --config for another)"
-        )
-    resume = getattr(args, "resume", None)
-    if resume is not None and (args.config is not None or args.full):
-        raise ValueError("--resume RUN_DIR takes the run's own config.yml: drop --config/--full")
-    if args.config is not None and args.full:
-        raise ValueError("--full picks the paper's recipe: drop it or --config")
-    if resume is not None:
-        source = resume / "config.yml"
-        if not source.exists():
-            raise FileNotFoundError(f"--resume {resume}: no config.yml there (not a run folder)")
-    else:
-        source = args.config or config_path(L2O_FULL if args.full else L2O_SMALL)
-    data = L2OConfig.load(source).to_dict()
-    for flag, field in L2O_OVERRIDES.items():
-        if getattr(args, flag, None) is not None:
-            data["optim"][field] = getattr(args, flag)
-    if args.device:
-        data["optim"]["device"] = args.device
-    if args.seed is not None:
-        data["seed"] = args.seed
-    if args.name:
-        data["name"] = args.name
-    return L2OConfig.from_dict(data)
+    small, full = config_path(L2O_SMALL), config_path(L2O_FULL)
+    return family_config(args, L2OConfig, "l2o", small, full, OVERRIDES)
 
 
 def run_l2o(args: argparse.Namespace) -> int:
@@ -296,25 +254,13 @@ def run_l2o(args: argparse.Namespace) -> int:
     from ..train.l2o.trainer import Trainer
 
     cfg = resolve_l2o_config(args)
-    out = args.out or args.resume or Path("runs") / cfg.name
+    out = run_folder(args, cfg.name)
     trainer = Trainer(cfg, out, progress=not args.no_progress)
-    again = shlex.join(["cfisac", "train", "--family", "l2o", "--resume", str(out)]
-                       + (["--export", str(args.export)] if args.export else []))  # fmt: skip
+    again = resume_command(out, args.export, family="l2o")
     print(f"cfisac train --family l2o {cfg.name}: {trainer.parameters} parameters, "
           f"{cfg.total_epochs} epochs on {cfg.optim.device} -> {out}")  # fmt: skip
-    print(f"checkpoint after every epoch: {out / 'last.pt'}; resume with: {again}", flush=True)
-    main_thread = threading.current_thread() is threading.main_thread()
-    if main_thread:  # kill (SIGTERM) takes the same path as Ctrl-C
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        result = trainer.fit()
-    except KeyboardInterrupt:
-        print(f"\ncfisac train: interrupted after {trainer.state['epoch']} of "
-              f"{cfg.total_epochs} epochs; resume with:\n  {again}", file=sys.stderr, flush=True)  # fmt: skip
-        raise
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+    result = fit_resumable(trainer.fit, out, again,
+                           lambda: f"after {trainer.state['epoch']} of {cfg.total_epochs} epochs")  # fmt: skip
     print(json.dumps({"stopped": result.stopped, "epochs": result.epochs,
                       "wall_s": round(result.wall_s, 1),
                       "validation_ratio_to_wmmse": round(result.validation["ratio"], 4)}))  # fmt: skip
@@ -333,7 +279,7 @@ def run_sao_isac(args: argparse.Namespace) -> int:
 
     source = args.resume / "config.yml" if args.resume else args.config or config_path(SAO_ISAC)
     cfg = IsacConfig.load(source)
-    out = args.out or args.resume or Path("runs") / cfg.name
+    out = run_folder(args, cfg.name)
     trainer = IsacTrainer(cfg, out, progress=not args.no_progress)
     print(f"cfisac train --family sao_isac {cfg.name}: {cfg.total_epochs} epochs -> {out}")
     result = trainer.fit()
@@ -362,26 +308,18 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "full", False) or getattr(args, "device", None):
         raise ValueError("--full and --device are options of --family l2o")
     cfg = resolve_config(args)
-    out = args.out or args.resume or Path("runs") / cfg.name
+    out = run_folder(args, cfg.name)
     trainer = Trainer(cfg, out, progress=not args.no_progress)
     again = resume_command(out, args.export)
     print(f"cfisac train {cfg.name}: {trainer.parameters} parameters -> {out}")
-    print(f"checkpoint after every epoch: {out / 'last.pt'}; resume with: {again}", flush=True)
-    main_thread = threading.current_thread() is threading.main_thread()
-    if main_thread:  # kill (SIGTERM) takes the same path as Ctrl-C
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        result = trainer.fit()
-    except KeyboardInterrupt:
+
+    def where() -> str:
         done = trainer.state["epoch"]
         saved = (f"checkpoint {out / 'last.pt'} holds epoch {done}" if done
                  else "no epoch finished yet, the generated data are cached")  # fmt: skip
-        print(f"\ncfisac train: interrupted after {done} of {cfg.optim.max_epochs} epochs "
-              f"({saved}); resume with:\n  {again}", file=sys.stderr, flush=True)  # fmt: skip
-        raise
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        return f"after {done} of {cfg.optim.max_epochs} epochs ({saved})"
+
+    result = fit_resumable(trainer.fit, out, again, where)
     print(json.dumps({"stopped": result.stopped, "epochs": result.epochs,
                       "wall_s": round(result.wall_s, 1), "best": result.best}, indent=2))  # fmt: skip
     if args.export:

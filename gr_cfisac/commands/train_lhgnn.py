@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from .train_runs import resume_command, run_folder
+
 SMALL, FULL = "lhgnn_small.yml", "lhgnn_full.yml"
 
 
@@ -22,12 +24,12 @@ def run_lhgnn(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("device", args.device), ("name", args.name),
                                  ("seed", args.seed)) if v is not None}  # fmt: skip
     cfg = cfg.replace(**changes) if changes else cfg
-    out = args.out or args.resume or Path("runs") / cfg.name
+    out = run_folder(args, cfg.name)
     trainer = Trainer(cfg, out)
     (Path(out) / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     print(f"cfisac train --family lhgnn {cfg.name} ({cfg.arch}): {trainer.parameters} "
-          f"parameters, gamma {trainer.gamma:.3g} m^2 -> {out}; resume with: cfisac train "
-          f"--family lhgnn --resume {out}", flush=True)  # fmt: skip
+          f"parameters, gamma {trainer.gamma:.3g} m^2 -> {out}; resume with: "
+          f"{resume_command(out, family='lhgnn')}", flush=True)  # fmt: skip
     result = trainer.fit(progress=not args.no_progress)
     print(json.dumps(result))
     if args.export:

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import signal
 import sys
-import threading
-from pathlib import Path
+
+from .train_runs import OPTIM_OVERRIDES, family_config, fit_resumable, resume_command, run_folder
 
 TS_SMALL, TS_FULL = "ts_small.yml", "ts_full.yml"
-#: override flag -> field of the recipe's optim section
-TS_OVERRIDES = {"lr": "lr", "batch_size": "batch_size", "threads": "threads",
-                "max_minutes": "max_minutes"}  # fmt: skip
+#: override flag -> (section, field) of the recipe (the optim section)
+TS_OVERRIDES = OPTIM_OVERRIDES
 
 
 def resolve_ts_config(args: argparse.Namespace, stcib_flags: tuple[str, ...] = ()):
@@ -32,39 +29,8 @@ def resolve_ts_config(args: argparse.Namespace, stcib_flags: tuple[str, ...] = (
     flag that does not apply."""
     from ..train.decentral.config import TSConfig, config_path
 
-    other = [f"--{f.replace('_', '-')}" for f in stcib_flags
-             if f not in TS_OVERRIDES and getattr(args, f, None) is not None]  # fmt: skip
-    if other:
-        raise ValueError(
-            f"{', '.join(other)}: STCIB option(s), not used by --family teacher-student (its "
-            f"recipe is {TS_SMALL} / {TS_FULL}; pass --config for another)"
-        )
-    resume = getattr(args, "resume", None)
-    if resume is not None and (args.config is not None or args.full):
-        raise ValueError("--resume RUN_DIR takes the run's own config.yml: drop --config/--full")
-    if args.config is not None and args.full:
-        raise ValueError("--full picks the paper's recipe: drop it or --config")
-    if resume is not None:
-        source = resume / "config.yml"
-        if not source.exists():
-            raise FileNotFoundError(f"--resume {resume}: no config.yml there (not a run folder)")
-    else:
-        source = args.config or config_path(TS_FULL if args.full else TS_SMALL)
-    data = TSConfig.load(source).to_dict()
-    for flag, field in TS_OVERRIDES.items():
-        if getattr(args, flag, None) is not None:
-            data["optim"][field] = getattr(args, flag)
-    if args.device:
-        data["optim"]["device"] = args.device
-    if args.seed is not None:
-        data["seed"] = args.seed
-    if args.name:
-        data["name"] = args.name
-    return TSConfig.from_dict(data)
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+    small, full = config_path(TS_SMALL), config_path(TS_FULL)
+    return family_config(args, TSConfig, "teacher-student", small, full, stcib_flags)
 
 
 def run_teacher_student(args: argparse.Namespace, stcib_flags: tuple[str, ...] = ()) -> int:
@@ -72,25 +38,14 @@ def run_teacher_student(args: argparse.Namespace, stcib_flags: tuple[str, ...] =
     from ..train.decentral.cellfree import trainer_for
 
     cfg = resolve_ts_config(args, stcib_flags)
-    out = args.out or args.resume or Path("runs") / cfg.name
+    out = run_folder(args, cfg.name)
     trainer = trainer_for(cfg, out, progress=not args.no_progress)
-    again = shlex.join(["cfisac", "train", "--family", "teacher-student", "--resume", str(out)]
-                       + (["--export", str(args.export)] if args.export else []))  # fmt: skip
+    again = resume_command(out, args.export, family="teacher-student")
     print(f"cfisac train --family teacher-student {cfg.name}: {cfg.scenario.L} x "
           f"{trainer.parameters // cfg.scenario.L} parameters ({cfg.model.arch} per AP) on "
           f"{cfg.optim.device} -> {out}")  # fmt: skip
-    print(f"checkpoint after every epoch: {out / 'last.pt'}; resume with: {again}", flush=True)
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
-    try:
-        result = trainer.fit()
-    except KeyboardInterrupt:
-        print(f"\ncfisac train: interrupted in stage {trainer.state['stage']} epoch "
-              f"{trainer.state['epoch']}; resume with:\n  {again}", file=sys.stderr, flush=True)  # fmt: skip
-        raise
-    finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous)
+    result = fit_resumable(trainer.fit, out, again,
+                           lambda: f"in stage {trainer.state['stage']} epoch {trainer.state['epoch']}")  # fmt: skip
     summary = {
         "stopped": result.stopped,
         "selected_epoch": result.selected_epoch,
