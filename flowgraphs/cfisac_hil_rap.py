@@ -58,7 +58,7 @@ class cfisac_hil_rap(gr.top_block):
         ##################################################
 
         self.recorder = cfisac.sigmf_sink(cfg, capture, preset='rap_truth_geometry', description='', overwrite=True, max_blocks=64, num_blocks=0)
-        self.rap = cfisac.rap_side(cfg, n_sources=sources, n_peaks=0, method="fast", display_step_deg=4.0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64)
+        self.rap = cfisac.rap_side(cfg, n_sources=sources, n_peaks=0, method="esprit", display_step_deg=4.0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64)
         self.pull_truth = zeromq.pull_source(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'truth'), 'tcp://%s:%d' % (host, base_port + 5), 100, True, (-1))
         self.pull_rap4 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 3), 100, True, (-1))
         self.pull_rap3 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 2), 100, True, (-1))
@@ -73,17 +73,17 @@ class cfisac_hil_rap(gr.top_block):
         ##################################################
         # Connections
         ##################################################
-        self.connect((self.head, 1), (self.rap, 1))
+        self.connect((self.head, 5), (self.rap, 4))
         self.connect((self.head, 3), (self.rap, 3))
         self.connect((self.head, 0), (self.rap, 0))
-        self.connect((self.head, 5), (self.rap, 4))
+        self.connect((self.head, 1), (self.rap, 1))
         self.connect((self.head, 2), (self.rap, 2))
         self.connect((self.head, 4), (self.recorder, 4))
-        self.connect((self.head, 1), (self.recorder, 1))
-        self.connect((self.head, 2), (self.recorder, 2))
-        self.connect((self.head, 3), (self.recorder, 3))
-        self.connect((self.head, 5), (self.recorder, 5))
         self.connect((self.head, 0), (self.recorder, 0))
+        self.connect((self.head, 2), (self.recorder, 2))
+        self.connect((self.head, 5), (self.recorder, 5))
+        self.connect((self.head, 3), (self.recorder, 3))
+        self.connect((self.head, 1), (self.recorder, 1))
         self.connect((self.pull_geometry, 0), (self.head, 5))
         self.connect((self.pull_rap1, 0), (self.head, 0))
         self.connect((self.pull_rap2, 0), (self.head, 1))

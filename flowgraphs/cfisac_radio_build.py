@@ -256,7 +256,11 @@ def rap_template() -> Flowgraph:
         max_blocks="16",
         idle_timeout_s="idle_timeout",
     )
-    fg.block("rap", "cfisac_rap_side", (1100, 260), config="cfg", n_sources="sources")
+    # ESPRIT starts the refinement where the array resolves the sources (the same peaks as
+    # the coarse-to-fine search, searched where untrusted): ~1.2x the blocks/s of "fast"
+    fg.block(
+        "rap", "cfisac_rap_side", (1100, 260), config="cfg", n_sources="sources", method='"esprit"'
+    )
     radio = stub([], radio_ports(NR, "rap", CFG.MR, 1, 1))
     align, cal = time_align(CFG, 1e6), calibrate(CFG)
     scene, hd = scene_follower(CFG), head(CFG, preset="rap_truth_geometry")

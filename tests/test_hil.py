@@ -129,7 +129,8 @@ def test_localization_over_the_link_matches_one_process(hil):
     src = sigmf_source(
         cfg, str(tmp / "tap.sigmf-collection"), preset="rap_truth_geometry", num_blocks=BLOCKS
     )
-    mus, fus = music_localizer(cfg, n_sources=0), fusion(cfg)  # as the RAP side: MDL
+    # as the RAP side of the HIL template: MDL per block, ESPRIT-started refinement
+    mus, fus = music_localizer(cfg, n_sources=0, method="esprit"), fusion(cfg)
     out = blocks.vector_sink_f(fix_layout(cfg).size)
     for j in range(cfg.NR):
         tb.connect((src, j), (mus, j))
