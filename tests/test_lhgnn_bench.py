@@ -35,8 +35,31 @@ def fake_sca(blocks, power_dbm, gamma_m2, run=None, settings=None):
     speb = np.array([float(s.speb(w[:, :1])) for s, w in zip(scenes, W)])
     ones = np.ones(n)
     extras = {"sum_rate": 0 * ones, "speb": speb, "feasible": ones, "seconds": 60 * ones,
-              "speb_met": (speb <= gamma_m2).astype(float), "rank_one_fraction": ones}  # fmt: skip
+              "speb_met": (speb <= gamma_m2).astype(float), "rank_one_fraction": ones,
+              "solved": ones}  # fmt: skip
     return PrecoderResult(W, extras)
+
+
+def test_an_sca_realization_both_solvers_failed_is_left_out(hosts, monkeypatch):
+    def one_failed(blocks, power_dbm, gamma_m2, run=None, settings=None):
+        res = fake_sca(blocks, power_dbm, gamma_m2)
+        ex = dict(res.extras)
+        ex["sum_rate"] = np.array([5.0, -999.0])  # the failed one's numbers mean nothing
+        ex["solved"], ex["feasible"] = np.array([1.0, 0.0]), np.array([1.0, 0.0])
+        return PrecoderResult(res.W, ex)
+
+    monkeypatch.setattr(bench, "run_sca", one_failed)
+    res = bench.power_sweep({"LHGNN": hosts["LHGNN"]}, (20.0,), 2, 4)
+    (p,) = res["points"]
+    assert (p["sca_solved"], p["sca_realizations"]) == (2 - 1, 2)
+    sca = next(r for r in res["rows"] if r["method"] == "SCA")
+    assert sca["realizations"] == 1 and sca["sum_rate"] == sca["sum_rate_shared"] == 5.0
+    lh = next(r for r in res["rows"] if r["method"] == "LHGNN")
+    first = bench.sca_blocks(bench.scenario_of(hosts), 1)[0]
+    alone = float(
+        sum_rate(first.F, bench.beams(hosts["LHGNN"], first.F_hat, first.sensing.aT_t))[0]
+    )
+    assert lh["sum_rate_shared"] == pytest.approx(alone)  # on the solved realization only
 
 
 def test_noisy_csi_has_the_stated_error_power_and_perfect_csi_is_exact():

@@ -120,8 +120,11 @@ def block_metrics(batch: CoisacBatch, W: np.ndarray) -> dict[str, np.ndarray]:
     return {"rate": sum_rate(batch.F, W), "speb": batch.speb(W)}
 
 
-def summary(m: dict[str, np.ndarray], gamma: float, idx: slice = slice(None)) -> dict[str, float]:
-    """Means over blocks ``idx``: sum rate, SPEB and the share with SPEB <= gamma."""
+def summary(
+    m: dict[str, np.ndarray], gamma: float, idx: slice | np.ndarray = slice(None)
+) -> dict[str, float]:
+    """Means over blocks ``idx`` (a slice or a mask): sum rate, SPEB and the share with
+    SPEB <= gamma."""
     rate, speb = m["rate"][idx], m["speb"][idx]
     return {"sum_rate": float(np.mean(rate)), "speb_m2": float(np.mean(speb)),
             "speb_satisfied": float(np.mean(speb <= gamma * (1 + 1e-6))),
@@ -160,25 +163,31 @@ def power_point(
     res = run_sca(blocks, power_dbm, gamma_sca, run, settings)
     ex = res.extras
     ok = ex["feasible"] > 0
+    # a realization whose solvers both failed (sca_speb "solved" 0) is no SCA result: the
+    # SCA rows and the learned models' shared rate are over the solved ones
+    solved = ex["solved"] > 0
     gamma = float(np.mean(ex["speb"][ok])) if ok.any() else math.nan  # mean_speb_at_power
     native = bool(np.isclose(power_dbm, p0_dbm))
     sca_m = {"rate": ex["sum_rate"], "speb": ex["speb"]}
     rows = [{"power_dbm": power_dbm, "method": SCA, "native": True,
-             **summary(sca_m, gamma), "speb_satisfied_strict": float(np.mean(ex["speb_met"])),
-             "sum_rate_shared": float(np.mean(ex["sum_rate"]))}]  # fmt: skip
+             **summary(sca_m, gamma, solved),
+             "speb_satisfied_strict": float(np.mean(ex["speb_met"][solved])),
+             "sum_rate_shared": float(np.mean(ex["sum_rate"][solved]))}]  # fmt: skip
     scale = None if native else P
     for label, host in hosts.items():
         m = block_metrics(batch, beams(host, batch.F_hat, batch.sensing.aT_t, scale))
         shared = [float(sum_rate(b.F, beams(host, b.F_hat, b.sensing.aT_t, scale))[0])
-                  for b in blocks]  # fmt: skip
+                  for b, keep in zip(blocks, solved) if keep]  # fmt: skip
         rows.append({"power_dbm": power_dbm, "method": label if native else label + RESCALED,
                      "native": native, **summary(m, gamma), "speb_satisfied_strict":
                      float(np.mean(m["speb"] <= gamma_sca * (1 + 1e-6))),
                      "sum_rate_shared": float(np.mean(shared))})  # fmt: skip
     if native and n_ascent and "LHGNN" in hosts and ok.any():
-        rows += ascent_rows(hosts["LHGNN"], batch, blocks, power_dbm, gamma, n_ascent)
+        kept = [b for b, keep in zip(blocks, solved) if keep]
+        rows += ascent_rows(hosts["LHGNN"], batch, kept, power_dbm, gamma, n_ascent)
     facts = {"power_dbm": power_dbm, "gamma_sca_m2": gamma_sca, "gamma_m2": gamma,
-             "sca_feasible": int(ok.sum()), "sca_realizations": len(blocks),
+             "sca_feasible": int(ok.sum()), "sca_solved": int(solved.sum()),
+             "sca_realizations": len(blocks),
              "sca_seconds": ex["seconds"].tolist(), "sca_sum_rate": ex["sum_rate"].tolist(),
              "sca_speb_m2": ex["speb"].tolist(), "sca_rank_one": ex["rank_one_fraction"].tolist()}  # fmt: skip
     return rows, facts
