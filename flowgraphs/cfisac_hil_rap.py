@@ -65,7 +65,7 @@ class cfisac_hil_rap(gr.top_block):
         self.pull_rap2 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 1), 100, True, (-1))
         self.pull_rap1 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 0), 100, True, (-1))
         self.pull_geometry = zeromq.pull_source(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'geometry'), 'tcp://%s:%d' % (host, base_port + 4), 100, True, (-1))
-        self.head = cfisac.head(cfg, num_blocks=num_blocks, preset='rap_truth_geometry', max_blocks=16, idle_timeout_s=idle_timeout, on_idle=getattr(self, 'stop', None))
+        self.head = cfisac.head(cfg, num_blocks=num_blocks, preset='rap_truth_geometry', max_blocks=32, idle_timeout_s=idle_timeout, on_idle=getattr(self, 'stop', None))
         self.fix_file = blocks.file_sink(gr.sizeof_float*cfisac.item_size(cfg, 'fix'), fix_path, False)
         self.fix_file.set_unbuffered(False)
 
@@ -73,16 +73,16 @@ class cfisac_hil_rap(gr.top_block):
         ##################################################
         # Connections
         ##################################################
-        self.connect((self.head, 5), (self.rap, 4))
         self.connect((self.head, 3), (self.rap, 3))
-        self.connect((self.head, 0), (self.rap, 0))
-        self.connect((self.head, 1), (self.rap, 1))
         self.connect((self.head, 2), (self.rap, 2))
-        self.connect((self.head, 4), (self.recorder, 4))
-        self.connect((self.head, 0), (self.recorder, 0))
+        self.connect((self.head, 5), (self.rap, 4))
+        self.connect((self.head, 1), (self.rap, 1))
+        self.connect((self.head, 0), (self.rap, 0))
         self.connect((self.head, 2), (self.recorder, 2))
+        self.connect((self.head, 0), (self.recorder, 0))
         self.connect((self.head, 5), (self.recorder, 5))
         self.connect((self.head, 3), (self.recorder, 3))
+        self.connect((self.head, 4), (self.recorder, 4))
         self.connect((self.head, 1), (self.recorder, 1))
         self.connect((self.pull_geometry, 0), (self.head, 5))
         self.connect((self.pull_rap1, 0), (self.head, 0))
