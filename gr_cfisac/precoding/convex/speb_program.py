@@ -1,0 +1,213 @@
+"""The conic programs of paper 003's ``sca_speb`` (problem 32) in cvxpy, the min-SPEB phase and
+the checks of every solver answer.
+
+Relaxation. Q_k = p_k p_k^H (k = 0 the sensing beam p^s, 1..K the users), R = sum_k Q_k.
+The full FIM of the echo model (eq 52) is affine in R (``speb_fim``) and the exact EFIM of
+``coisac.speb`` (``form="exact"``) is its Schur complement, so SPEB(R) <= gamma is the LMIs
+
+    [[J_tt(R) - Jp, J_ta(R)], [J_at(R), J_aa(R)]] >= 0,   [[U, I], [I, Jp]] >= 0,   tr U <= gamma
+
+(``speb_fim.fim_blocks_affine`` gives the coefficient matrices). Rates (eq 3, the sensing beam
+interferes, unit noise; ``covariance_rates``):
+log(1 + SINR_k) = log(sum_j h_k^H Q_j h_k + 1) - log(sum_{j != k} h_k^H Q_j h_k + 1); the SCA
+surrogate (``Program``) replaces the subtracted log by its tangent at the current iterate (a
+concave lower bound tight there, the tangent's 1 / I_k a cvxpy parameter), so the relaxed sum
+rate never decreases.
+
+Failed steps. A step's status may say solved while its iterate is garbage (seen: a relaxed sum
+rate of -26.5 bps/Hz, impossible for PSD Q_k, each rate term being >= 0). So a step fails
+(``step_fault``) when its status is not solved, its X is non-finite or not PSD (an eigenvalue
+below -PSD_TOL max(max_n P_n, largest eigenvalue)), its relaxed sum rate is non-finite or below
+-RATE_TOL max(1, |rate|), or the rate drops by more than DROP_TOL max(1, |previous|) (the
+surrogate is tight at the previous iterate, so only solver noise, measured ~1e-4 relative in
+SCS, can lower it; a smaller drop stops the SCA at the better iterate). ``sca_speb.solve_one``
+retries a failed step once in the other solver of SOLVERS (``other_solver``) and reports the
+realization failed when that fails too.
+
+Min SPEB (phase 0, ``min_speb_point``). Minimize tr U under per-BS power: the relaxed minimum
+SPEB and its covariance R, checked like a step (status, PSD, a min SPEB > 0), retried in the
+other solver, RuntimeError when both fail. R is seldom rank one (one beam makes G of rank one
+and loses the transmit-angle information), so the "min-SPEB beam" p* is the single beam of
+least exact SPEB among the per-BS target beam, R's principal beam and draws from CN(0, R)
+(``speb_extraction``).
+
+Units and solvers. The program is solved in X_k = Q_k / max_n P_n, its LMI rows scaled (the
+Schur complement does not depend on the nuisance's scale). Solvers: SCS (default, eps_abs =
+eps_rel = 1e-6, ``problems.SCS_EPS``) or Clarabel (its defaults, gap and feasibility 1e-8), the
+other retried on a numerical failure (``solve_program``). cvxpy is imported when a solver runs;
+numpy elsewhere; complex128."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from . import problems
+from .covariance_rates import rate_terms, relaxed_sum_rate
+from .speb_extraction import candidates, per_bs_scale
+from .speb_fim import fim_blocks_affine, full_fim
+from .speb_scene import Scene, target_beam
+
+SOLVERS = problems.SOLVERS
+#: a covariance eigenvalue below -PSD_TOL x max(max_n P_n, its largest) is not PSD (SCS's
+#: iterates reach ~-2e-5 x P0 here)
+PSD_TOL = 1e-3
+#: a relaxed sum rate below -RATE_TOL x max(1, |rate|) bps/Hz is impossible (every term >= 0)
+RATE_TOL = 1e-4
+#: a step losing more than DROP_TOL x max(1, |previous|) bps/Hz of relaxed sum rate failed
+DROP_TOL = 1e-2
+
+
+def solve_program(problem: Any, solver: str) -> str:
+    """Solve in ``solver``, retried in the other on a numerical failure; the status."""
+    import cvxpy as cp
+
+    for name in (solver, *(s for s in SOLVERS if s != solver)):
+        try:
+            with warnings.catch_warnings():  # "may be inaccurate": the status says so
+                warnings.simplefilter("ignore", UserWarning)
+                if name == "SCS":
+                    problem.solve(solver=cp.SCS, eps=problems.SCS_EPS, max_iters=100000)
+                else:
+                    problem.solve(solver=getattr(cp, name))
+        except cp.error.SolverError:
+            continue
+        if problem.status in problems.SOLVED + problems.INFEASIBLE:
+            break
+    return str(problem.status)
+
+
+class Program:
+    """The cvxpy program of one scene in X_k = Q_k / P0 (P0 = max_n P_n). ``gamma``: the SPEB
+    LMIs with tr U <= gamma (None: none); ``min_speb``: minimize tr U instead (phase 0);
+    otherwise the SCA surrogate sum_k log T_k - I_k / I_k0 with the tangent as a parameter."""
+
+    def __init__(self, scene: Scene, gamma: float | None, solver: str, min_speb: bool = False):
+        import cvxpy as cp
+
+        F, N, L = scene.F, scene.N, scene.L
+        K, NL = F.shape[1], N * L
+        self.scene, self.solver, self.P0 = scene, solver, float(scene.power.max())
+        self.X = [cp.Variable((NL, NL), hermitian=True) for _ in range(K + 1)]
+        S = sum(self.X)
+        cons = [x >> 0 for x in self.X]
+        for n in range(N):
+            block = S[n * L : (n + 1) * L, n * L : (n + 1) * L]
+            cons.append(cp.real(cp.trace(block)) <= float(scene.power[n]) / self.P0)
+        self.U = None
+        if gamma is not None:
+            C = fim_blocks_affine(scene) * self.P0
+            m = C.shape[0]
+            # scale rows: position by sqrt(gamma) (Jt = gamma Jp), nuisance to unit diagonal at
+            # the uniform full-power covariance (the Schur complement ignores nuisance scale)
+            ref = full_fim(C, np.diag(np.repeat(scene.power / self.P0 / L, L)).astype(complex))
+            d = np.ones(m)
+            d[:3] = math.sqrt(gamma)
+            d[3:] = 1.0 / np.sqrt(np.maximum(np.diag(ref)[3:], 1e-300 + 1e-12 * ref.max()))
+            Cs = C * d[:, None, None, None] * d[None, :, None, None]
+            flat = Cs.transpose(0, 1, 3, 2).reshape(m * m, NL * NL)
+            J = cp.reshape(cp.real(flat @ cp.vec(S, order="C")), (m, m), order="C")
+            Jt = cp.Variable((3, 3), symmetric=True)
+            self.U = cp.Variable((3, 3), symmetric=True)
+            pad = cp.bmat(
+                [[Jt, np.zeros((3, m - 3))], [np.zeros((m - 3, 3)), np.zeros((m - 3,) * 2)]]
+            )
+            M = J - pad
+            cons += [0.5 * (M + M.T) >> 0, cp.bmat([[self.U, np.eye(3)], [np.eye(3), Jt]]) >> 0]
+            if not min_speb:
+                cons.append(cp.trace(self.U) <= 1.0)
+        if min_speb:
+            self.problem = cp.Problem(cp.Minimize(cp.trace(self.U)), cons)
+            return
+        H = math.sqrt(self.P0) * F
+        self.inv_i = cp.Parameter(K, nonneg=True)
+        terms = []
+        for k in range(K):
+            g = [cp.real(H[:, k].conj() @ x @ H[:, k]) for x in self.X]
+            interference = sum(g[j] for j in range(K + 1) if j != k + 1) + 1.0
+            terms.append(cp.log(interference + g[k + 1]) - self.inv_i[k] * interference)
+        self.problem = cp.Problem(cp.Maximize(sum(terms)), cons)
+
+    def run(
+        self, X0: np.ndarray | None = None, solver: str | None = None
+    ) -> tuple[str, np.ndarray]:
+        """Solve (SCA: tangent at covariances X0 (K+1, NL, NL), unscaled) in ``solver`` (None:
+        the program's) -> (status, X)."""
+        if X0 is not None:
+            _, interference = rate_terms(self.scene.F, X0)
+            self.inv_i.value = 1.0 / interference
+        status = solve_program(self.problem, solver or self.solver)
+        if status not in problems.SOLVED:
+            return status, np.zeros(0)
+        X = np.stack([np.asarray(x.value) for x in self.X]) * self.P0
+        return status, 0.5 * (X + X.conj().swapaxes(-1, -2))
+
+
+def other_solver(solver: str) -> str:
+    """The solver of SOLVERS that is not ``solver`` (a failed step's retry)."""
+    return next(name for name in SOLVERS if name != solver)
+
+
+def psd_fault(X: np.ndarray, scale: float) -> str | None:
+    """Why covariances X (..., n, n) are not (numerically) PSD and finite, or None: an
+    eigenvalue below -PSD_TOL max(``scale``, the largest one) (module docstring)."""
+    if X.size == 0 or not np.all(np.isfinite(X)):
+        return "non-finite covariances"
+    lam = np.linalg.eigvalsh(X)
+    floor = -PSD_TOL * max(float(scale), float(lam.max()))
+    if lam.min() < floor:
+        return f"covariances not PSD (eigenvalue {lam.min():.3g} < {floor:.3g})"
+    return None
+
+
+def step_fault(
+    scene: Scene, status: str, X: np.ndarray, previous: float
+) -> tuple[str | None, float]:
+    """Check one SCA step (module docstring, "Failed steps"): (why it failed or None, its
+    relaxed sum rate) for the status and iterate X (K+1, NL, NL) of ``Program.run`` and the
+    relaxed sum rate ``previous`` of the iterate it started from."""
+    if status not in problems.SOLVED:
+        return f"status {status!r}", math.nan
+    fault = psd_fault(X, float(scene.power.max()))
+    if fault is not None:
+        return fault, math.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = float(relaxed_sum_rate(scene.F, X))
+    if not math.isfinite(rate) or rate < -RATE_TOL * max(1.0, abs(rate)):
+        return f"relaxed sum rate {rate:.6g} bps/Hz (< 0)", rate
+    if rate - previous < -DROP_TOL * max(1.0, abs(previous)):
+        return f"relaxed sum rate fell from {previous:.6g} to {rate:.6g} bps/Hz", rate
+    return None, rate
+
+
+def min_speb_point(
+    scene: Scene, solver: str, draws: int = 50, seed: int = 0
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Phase 0: (relaxed min SPEB under per-BS power, its covariance R (NL, NL), the single
+    beam (NL,) of least SPEB among the target beam, R's principal beam and ``draws`` draws
+    from CN(0, R), each scaled per BS: a rank-one R is rare, one beam gives G rank one)."""
+    ref = float(scene.speb(target_beam(scene)[:, None]))  # scales tr U to about 1
+    prog = Program(scene, ref, solver, min_speb=True)
+    faults = []
+    for name in (solver, other_solver(solver)):  # a garbage "solved" answer: the other solver
+        status, X = prog.run(solver=name)
+        fault = f"status {status!r}" if status not in problems.SOLVED else None
+        if fault is None:
+            fault = psd_fault(X, float(scene.power.max()))
+        if fault is None:
+            min_speb = ref * float(np.trace(prog.U.value))
+            if not (math.isfinite(min_speb) and min_speb > 0):
+                fault = f"min SPEB {min_speb:.6g} m^2 (not > 0)"
+        if fault is None:
+            break
+        faults.append(f"{name}: {fault}")
+    else:
+        raise RuntimeError(f"sca_speb: the min-SPEB program failed ({'; '.join(faults)})")
+    R = X.sum(0)
+    cands = candidates(R[None], draws, np.random.default_rng(seed))  # (1 + draws, NL, 1)
+    cands = per_bs_scale(scene, np.concatenate([target_beam(scene)[None, :, None], cands]))
+    w = cands[int(np.argmin(scene.speb(cands))), :, 0]
+    return min_speb, R, w
