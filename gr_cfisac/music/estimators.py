@@ -78,7 +78,8 @@ class MusicEstimator(PeakSearch):
     the Newton refinement, which moves each to the nearest maximum of eq 42 (a few steps: the
     start is already in the peak's basin). A block keeps those peaks where they are trusted —
     every start converged, stayed within ``BASIN`` / max(rows, cols) in (u, v) of its ESPRIT
-    direction, no two merged, and (with snapshots known) the weakest signal eigenvalue clears
+    direction (a start that leaves it is not refined further: ``refine(leash=...)``), no two
+    merged, and (with snapshots known) the weakest signal eigenvalue clears
     what noise alone gives (:func:`noise_edge`) — and falls back to the fast search
     otherwise (and for n > capacity); so it reports the maxima the fast search reports, at
     a cost that does not need a batch.
