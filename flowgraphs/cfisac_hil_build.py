@@ -50,6 +50,7 @@ from grc_parts import (
     CFG,
     NR,
     Flowgraph,
+    clean_exit,
     config,
     echo_channel,
     grc_wiring,
@@ -161,6 +162,7 @@ def tap_side() -> Flowgraph:
         _zeromq(fg, f"push_{name}", "zeromq_push_sink", (1500, 200 + 100 * k), k)
         fg.connect(src, port, f"push_{name}", 0)
     _recorder(fg, (1500, 900), raps, truth, geometry)
+    clean_exit(fg, (8, 900))
     return fg
 
 
@@ -255,6 +257,7 @@ def rap_side() -> Flowgraph:
         priority="0",
         code="from gr_cfisac.blocks.fix_summary import report_run\nreport_run(self)",
     )
+    clean_exit(fg, (8, 900))
     return fg
 
 

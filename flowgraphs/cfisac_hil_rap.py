@@ -27,9 +27,21 @@ def snipfcn_summary(self):
     from gr_cfisac.blocks.fix_summary import report_run
     report_run(self)
 
+def snipfcn_crash_report(self):
+    from gr_cfisac.blocks.process_exit import report_crashes
+    report_crashes()
+
+def snipfcn_join_threads(self):
+    from gr_cfisac.blocks.process_exit import join_threads
+    join_threads()
+
 
 def snippets_main_after_stop(tb):
     snipfcn_summary(tb)
+    snipfcn_join_threads(tb)
+
+def snippets_init_before_blocks(tb):
+    snipfcn_crash_report(tb)
 
 
 class cfisac_hil_rap(gr.top_block):
@@ -56,7 +68,7 @@ class cfisac_hil_rap(gr.top_block):
         ##################################################
         # Blocks
         ##################################################
-
+        snippets_init_before_blocks(self)
         self.recorder = cfisac.sigmf_sink(cfg, capture, preset='rap_truth_geometry', description='', overwrite=True, max_blocks=64, num_blocks=0)
         self.rap = cfisac.rap_side(cfg, n_sources=sources, n_peaks=0, method="esprit", display_step_deg=4.0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64)
         self.pull_truth = zeromq.pull_source(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'truth'), 'tcp://%s:%d' % (host, base_port + 5), 100, True, (-1))
@@ -74,16 +86,16 @@ class cfisac_hil_rap(gr.top_block):
         # Connections
         ##################################################
         self.connect((self.head, 3), (self.rap, 3))
-        self.connect((self.head, 2), (self.rap, 2))
         self.connect((self.head, 5), (self.rap, 4))
-        self.connect((self.head, 1), (self.rap, 1))
+        self.connect((self.head, 2), (self.rap, 2))
         self.connect((self.head, 0), (self.rap, 0))
-        self.connect((self.head, 2), (self.recorder, 2))
-        self.connect((self.head, 0), (self.recorder, 0))
+        self.connect((self.head, 1), (self.rap, 1))
         self.connect((self.head, 5), (self.recorder, 5))
+        self.connect((self.head, 1), (self.recorder, 1))
         self.connect((self.head, 3), (self.recorder, 3))
         self.connect((self.head, 4), (self.recorder, 4))
-        self.connect((self.head, 1), (self.recorder, 1))
+        self.connect((self.head, 2), (self.recorder, 2))
+        self.connect((self.head, 0), (self.recorder, 0))
         self.connect((self.pull_geometry, 0), (self.head, 5))
         self.connect((self.pull_rap1, 0), (self.head, 0))
         self.connect((self.pull_rap2, 0), (self.head, 1))

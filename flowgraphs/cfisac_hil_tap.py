@@ -23,6 +23,20 @@ from gnuradio import eng_notation
 from gnuradio import zeromq
 
 
+def snipfcn_crash_report(self):
+    from gr_cfisac.blocks.process_exit import report_crashes
+    report_crashes()
+
+def snipfcn_join_threads(self):
+    from gr_cfisac.blocks.process_exit import join_threads
+    join_threads()
+
+
+def snippets_main_after_stop(tb):
+    snipfcn_join_threads(tb)
+
+def snippets_init_before_blocks(tb):
+    snipfcn_crash_report(tb)
 
 
 class cfisac_hil_tap(gr.top_block):
@@ -50,7 +64,7 @@ class cfisac_hil_tap(gr.top_block):
         ##################################################
         # Blocks
         ##################################################
-
+        snippets_init_before_blocks(self)
         self.w_null = blocks.null_sink(gr.sizeof_gr_complex*cfisac.item_size(cfg, 'precoder'))
         self.tap = cfisac.tap_side(cfg, seed=seed, num_blocks=num_blocks, scene="paper", user_speed_mps=0.0, target_speed_mps=0.0, block_interval_s=0.0, method="mmse", algorithm=algorithm, sensing_fraction=sensing_fraction, sensing_beam="nullspace", per_tap=False, regime="joint", eta=0.5, threshold=0.0, threads=1, remote_address=remote_address, remote_timeout_ms=500, fallback="zf", msg_interval=1, sensing_symbols="gaussian", max_blocks=64)
         self.symbols_null = blocks.null_sink(gr.sizeof_gr_complex*(cfg.K + 1))
@@ -71,23 +85,23 @@ class cfisac_hil_tap(gr.top_block):
         self.connect((self.echo, 1), (self.push_rap2, 0))
         self.connect((self.echo, 2), (self.push_rap3, 0))
         self.connect((self.echo, 3), (self.push_rap4, 0))
-        self.connect((self.echo, 2), (self.recorder, 2))
+        self.connect((self.echo, 0), (self.recorder, 0))
         self.connect((self.echo, 1), (self.recorder, 1))
         self.connect((self.echo, 3), (self.recorder, 3))
-        self.connect((self.echo, 0), (self.recorder, 0))
-        self.connect((self.tap, 1), (self.echo, 1))
-        self.connect((self.tap, 3), (self.echo, 3))
-        self.connect((self.tap, 5), (self.echo, 5))
-        self.connect((self.tap, 7), (self.echo, 7))
+        self.connect((self.echo, 2), (self.recorder, 2))
         self.connect((self.tap, 4), (self.echo, 4))
-        self.connect((self.tap, 6), (self.echo, 6))
+        self.connect((self.tap, 1), (self.echo, 1))
         self.connect((self.tap, 0), (self.echo, 0))
-        self.connect((self.tap, 9), (self.echo, 8))
+        self.connect((self.tap, 5), (self.echo, 5))
         self.connect((self.tap, 2), (self.echo, 2))
+        self.connect((self.tap, 7), (self.echo, 7))
+        self.connect((self.tap, 9), (self.echo, 8))
+        self.connect((self.tap, 3), (self.echo, 3))
+        self.connect((self.tap, 6), (self.echo, 6))
         self.connect((self.tap, 10), (self.push_geometry, 0))
         self.connect((self.tap, 9), (self.push_truth, 0))
-        self.connect((self.tap, 9), (self.recorder, 4))
         self.connect((self.tap, 10), (self.recorder, 5))
+        self.connect((self.tap, 9), (self.recorder, 4))
         self.connect((self.tap, 8), (self.symbols_null, 0))
         self.connect((self.tap, 11), (self.w_null, 0))
 
@@ -186,7 +200,7 @@ def main(top_block_cls=cfisac_hil_tap, options=None):
     def sig_handler(sig=None, frame=None):
         tb.stop()
         tb.wait()
-
+        snippets_main_after_stop(tb)
         sys.exit(0)
 
     signal.signal(signal.SIGINT, sig_handler)
@@ -195,7 +209,7 @@ def main(top_block_cls=cfisac_hil_tap, options=None):
     tb.start()
 
     tb.wait()
-
+    snippets_main_after_stop(tb)
 
 if __name__ == '__main__':
     main()

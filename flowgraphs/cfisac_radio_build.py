@@ -39,6 +39,7 @@ from grc_parts import (
     NR,
     NT,
     Flowgraph,
+    clean_exit,
     config,
     grc_wiring,
     inp,
@@ -180,6 +181,7 @@ def tap_template() -> Flowgraph:
             num_inputs="1",
         )
         fg.connect("tap", out(tap, name), f"{name}_null", 0)
+    clean_exit(fg, (8, 900))
     return fg
 
 
@@ -316,6 +318,7 @@ def rap_template() -> Flowgraph:
         priority="0",
         code="from gr_cfisac.blocks.radio_summary import report_radio_run\nreport_radio_run(self)",
     )
+    clean_exit(fg, (8, 900))
     return fg
 
 

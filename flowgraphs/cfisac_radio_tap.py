@@ -26,8 +26,20 @@ def snipfcn_errors(self):
     from gr_cfisac.blocks.radio_device import one_line_errors
     one_line_errors('cfisac_radio_tap')
 
+def snipfcn_crash_report(self):
+    from gr_cfisac.blocks.process_exit import report_crashes
+    report_crashes()
+
+def snipfcn_join_threads(self):
+    from gr_cfisac.blocks.process_exit import join_threads
+    join_threads()
+
+
+def snippets_main_after_stop(tb):
+    snipfcn_join_threads(tb)
 
 def snippets_init_before_blocks(tb):
+    snipfcn_crash_report(tb)
     snipfcn_errors(tb)
 
 
@@ -77,23 +89,23 @@ class cfisac_radio_tap(gr.top_block):
         ##################################################
         # Connections
         ##################################################
-        self.connect((self.burst, 3), (self.radio, 3))
-        self.connect((self.burst, 0), (self.radio, 0))
-        self.connect((self.burst, 5), (self.radio, 5))
-        self.connect((self.burst, 4), (self.radio, 4))
-        self.connect((self.burst, 7), (self.radio, 7))
         self.connect((self.burst, 6), (self.radio, 6))
-        self.connect((self.burst, 1), (self.radio, 1))
+        self.connect((self.burst, 4), (self.radio, 4))
         self.connect((self.burst, 2), (self.radio, 2))
+        self.connect((self.burst, 1), (self.radio, 1))
+        self.connect((self.burst, 5), (self.radio, 5))
+        self.connect((self.burst, 0), (self.radio, 0))
+        self.connect((self.burst, 7), (self.radio, 7))
+        self.connect((self.burst, 3), (self.radio, 3))
         self.connect((self.tap, 11), (self.W_null, 0))
+        self.connect((self.tap, 5), (self.burst, 5))
+        self.connect((self.tap, 6), (self.burst, 6))
+        self.connect((self.tap, 2), (self.burst, 2))
+        self.connect((self.tap, 7), (self.burst, 7))
+        self.connect((self.tap, 4), (self.burst, 4))
         self.connect((self.tap, 0), (self.burst, 0))
         self.connect((self.tap, 3), (self.burst, 3))
-        self.connect((self.tap, 7), (self.burst, 7))
-        self.connect((self.tap, 6), (self.burst, 6))
-        self.connect((self.tap, 4), (self.burst, 4))
         self.connect((self.tap, 1), (self.burst, 1))
-        self.connect((self.tap, 2), (self.burst, 2))
-        self.connect((self.tap, 5), (self.burst, 5))
         self.connect((self.tap, 8), (self.symbols_null, 0))
         self.connect((self.tap, 9), (self.truth_null, 0))
 
@@ -273,7 +285,7 @@ def main(top_block_cls=cfisac_radio_tap, options=None):
     def sig_handler(sig=None, frame=None):
         tb.stop()
         tb.wait()
-
+        snippets_main_after_stop(tb)
         sys.exit(0)
 
     signal.signal(signal.SIGINT, sig_handler)
@@ -282,7 +294,7 @@ def main(top_block_cls=cfisac_radio_tap, options=None):
     tb.start()
 
     tb.wait()
-
+    snippets_main_after_stop(tb)
 
 if __name__ == '__main__':
     main()

@@ -239,3 +239,25 @@ def recorder(
     )
     for port, (src, src_port) in enumerate(streams):
         fg.connect(src, src_port, "recorder", port)
+
+
+def clean_exit(fg: Flowgraph, at: tuple[int, int]) -> None:
+    """Snippets of a no-GUI template's process end (gr_cfisac.blocks.process_exit): a Python
+    stack of every thread on a crash, and the Python threads joined after the stop, before
+    GRC's main() exits (after any other main_after_stop snippet)."""
+    fg.block(
+        "crash_report",
+        "snippet",
+        at,
+        section="init_before_blocks",
+        priority="1",
+        code="from gr_cfisac.blocks.process_exit import report_crashes\nreport_crashes()",
+    )
+    fg.block(
+        "join_threads",
+        "snippet",
+        (at[0], at[1] + 100),
+        section="main_after_stop",
+        priority="-9",  # GRC runs a section's snippets by descending priority: last
+        code="from gr_cfisac.blocks.process_exit import join_threads\njoin_threads()",
+    )
