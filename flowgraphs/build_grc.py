@@ -23,6 +23,7 @@ from grc_parts import (
     Flowgraph,
     K,
     chain_edges,
+    clean_exit,
     config,
     draw,
     echo_channel,
@@ -147,6 +148,7 @@ def headless() -> Flowgraph:
     )
     common_parameters(fg, "300")
     chain(fg)
+    clean_exit(fg, (8, 900))
     return fg
 
 

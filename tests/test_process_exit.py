@@ -33,7 +33,7 @@ def test_join_threads_waits_for_a_thread_that_ends_and_names_one_that_does_not()
         join_threads(-1.0)
 
 
-@pytest.mark.parametrize("template", ["radio_tap", "radio_rap", "hil_tap", "hil_rap"])
+@pytest.mark.parametrize("template", ["sim", "radio_tap", "radio_rap", "hil_tap", "hil_rap"])
 def test_every_no_gui_template_reports_crashes_and_joins_its_threads_last(template):
     """GRC's no-GUI main() stops and waits for the flowgraph in its signal handler while its
     own interruptible wait still polls a daemon waiter thread, then exits: each template joins
