@@ -10,7 +10,7 @@ import numpy as np
 import pmt
 import pytest
 import yaml
-from grc_helpers import check_shown_stream_ports
+from grc_helpers import check_shown_stream_ports, grc_block
 
 from gr_cfisac.coisac import CoisacConfig
 from gr_cfisac.coisac.network import coisac_config, stream_config
@@ -31,21 +31,8 @@ NOT_FIELDS = {"array_shape", "overrides"}
 
 
 def coisac_grc_block(platform, block_id, network, **params):
-    """A GRC block in a flowgraph with a Coisac Config variable 'cfg', rewritten until
-    evaluated."""
-    fg = platform.make_flow_graph()
-    cfg_block = fg.new_block("cfisac_coisac_config")
-    cfg_block.params["id"].set_value("cfg")
-    for k, v in network.items():
-        cfg_block.params[k].set_value(v)
-    blk = fg.new_block(block_id)
-    blk.params["id"].set_value("blk")
-    for k, v in params.items():
-        blk.params[k].set_value(v)
-    for _ in range(3):  # GRC evaluates ports against the namespace of the previous pass
-        fg.rewrite()
-    assert cfg_block.is_valid(), cfg_block.get_error_messages()
-    return fg, blk
+    """A GRC block in a flowgraph with a Coisac Config variable 'cfg'."""
+    return grc_block(platform, block_id, network, "cfisac_coisac_config", **params)
 
 
 def test_the_config_variable_is_the_flowgraphs_stream_config(platform):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pmt
 import pytest
-from grc_helpers import DTYPES, check_shown_stream_ports
+from grc_helpers import DTYPES, check_shown_stream_ports, grc_block
 
 ROOT = Path(__file__).resolve().parents[1]
 GRC_DIR = ROOT / "grc"
@@ -50,22 +50,6 @@ def test_every_block_yml_loads(platform):
     assert not missing, f"GRC could not load {missing}"
     for block_id in ids:
         assert platform.blocks[block_id].category[:1] == ["cfisac"], block_id
-
-
-def grc_block(platform, block_id, network, **params):
-    """A GRC block in a flowgraph with a 'cfg' config variable, rewritten until evaluated."""
-    fg = platform.make_flow_graph()
-    cfg_block = fg.new_block("cfisac_config")
-    cfg_block.params["id"].set_value("cfg")
-    for k, v in network.items():
-        cfg_block.params[k].set_value(v)
-    blk = fg.new_block(block_id)
-    blk.params["id"].set_value("blk")
-    for k, v in params.items():
-        blk.params[k].set_value(v)
-    for _ in range(3):  # GRC evaluates ports against the namespace of the previous pass
-        fg.rewrite()
-    return fg, blk
 
 
 @pytest.mark.parametrize("network", [{}, OTHER_NETWORK], ids=["table1", "other"])
