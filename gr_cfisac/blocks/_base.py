@@ -415,6 +415,14 @@ class CoherenceBlock(gr.basic_block):
         """Whether anything listens on a message port (messages are not built otherwise)."""
         return pmt.length(self.message_subscribers(pmt.intern(port))) > 0
 
+    def message_rows(self, port: str, cb: np.ndarray) -> np.ndarray:
+        """Indices into blocks ``cb`` that publish on ``port``: every ``msg_interval``-th block
+        (the subclass's attribute), none when it is 0 or nothing listens on the port."""
+        interval = getattr(self, "msg_interval", 0)
+        if not interval or not self.subscribed(port):
+            return np.empty(0, dtype=np.int64)
+        return np.flatnonzero(cb % interval == 0)
+
     def publish(self, port: str, msg) -> None:
         """Publish a PMT message on an output message port registered by the subclass."""
         self.message_port_pub(pmt.intern(port), msg)

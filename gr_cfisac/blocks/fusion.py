@@ -113,15 +113,14 @@ def emit_fix(block: CoherenceBlock, cb: np.ndarray, outs: list, fix, target: np.
         theta=target[..., 1],
         error_radius=fix.error_radius[:, None],
     )
-    if block.msg_interval and block.subscribed("position"):
-        for b in np.flatnonzero(cb % block.msg_interval == 0):
-            block.publish(
-                "position",
-                encode(
-                    int(cb[b]),
-                    pos=fix.position[b],
-                    psi_deg=np.degrees(target[b, :, 0]),
-                    theta_deg=np.degrees(target[b, :, 1]),
-                    error_radius=float(fix.error_radius[b]),
-                ),
-            )
+    for b in block.message_rows("position", cb):
+        block.publish(
+            "position",
+            encode(
+                int(cb[b]),
+                pos=fix.position[b],
+                psi_deg=np.degrees(target[b, :, 0]),
+                theta_deg=np.degrees(target[b, :, 1]),
+                error_radius=float(fix.error_radius[b]),
+            ),
+        )

@@ -206,9 +206,8 @@ class metrics_sink(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         if len(outs) > 1:
             u = self.display_user - 1
             outs[1][:, :, 0] = y[:, u] / np.where(gain[:, u] == 0, 1, gain[:, u])[:, None]
-        if self.msg_interval and self.subscribed("metrics"):
-            for j in np.flatnonzero(cb % self.msg_interval == 0):
-                self.publish("metrics", self._message(rec, j))
+        for j in self.message_rows("metrics", cb):
+            self.publish("metrics", self._message(rec, j))
 
     def _sensing(self, ins, truth, W, x) -> dict[str, np.ndarray]:
         cfg = self.cfg

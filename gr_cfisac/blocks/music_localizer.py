@@ -133,19 +133,18 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
             self.last_spectrum = spec[-1]
             for j in range(len(outs) - n):
                 outs[n + j][:, 0] = spec[:, j].reshape(len(cb), -1)
-        if self.msg_interval and self.subscribed("angles"):
-            for b in np.flatnonzero(cb % self.msg_interval == 0):
-                self.publish(
-                    "angles",
-                    encode(
-                        int(cb[b]),
-                        psi_deg=np.degrees(res.angles[b, :, :, 0]),
-                        theta_deg=np.degrees(res.angles[b, :, :, 1]),
-                        value=res.value[b],
-                        n_sources=res.n_sources[b].astype(np.int64),
-                        validity=res.validity[b].astype(np.int64),
-                    ),
-                )
+        for b in self.message_rows("angles", cb):
+            self.publish(
+                "angles",
+                encode(
+                    int(cb[b]),
+                    psi_deg=np.degrees(res.angles[b, :, :, 0]),
+                    theta_deg=np.degrees(res.angles[b, :, :, 1]),
+                    value=res.value[b],
+                    n_sources=res.n_sources[b].astype(np.int64),
+                    validity=res.validity[b].astype(np.int64),
+                ),
+            )
 
     def _display(self, Y: np.ndarray, order: np.ndarray) -> np.ndarray:
         """Eq 42 on the display grid in dB below each spectrum's peak: (b, n, n_az, n_el)."""

@@ -237,14 +237,13 @@ class precoder(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
         for i in range(NT):
             outs[i][:, 0] = Wb[:, i].reshape(n, -1)
         outs[NT][:, 0] = W.reshape(n, -1)
-        if self.msg_interval and self.subscribed("beamformer"):
-            for j in np.flatnonzero(cb % self.msg_interval == 0):
-                fields = {"W": W[j], "algorithm": self.algorithm}
-                if len(ins) > NT + 1:
-                    fields["active"] = (ins[NT + 1][j, 0] > 0.5).astype(np.int64)
-                if self.remote:
-                    fields["remote_status"] = self.design.status
-                self.publish("beamformer", encode(int(cb[j]), **fields))
+        for j in self.message_rows("beamformer", cb):
+            fields = {"W": W[j], "algorithm": self.algorithm}
+            if len(ins) > NT + 1:
+                fields["active"] = (ins[NT + 1][j, 0] > 0.5).astype(np.int64)
+            if self.remote:
+                fields["remote_status"] = self.design.status
+            self.publish("beamformer", encode(int(cb[j]), **fields))
 
     def _per_ap(self, F_hat: np.ndarray, sg: SensingGeometry, active, cb) -> np.ndarray:
         """Each TAP's rows from its own estimates (the family's per-AP call), for the active
