@@ -166,6 +166,7 @@ def power_point(
     # a realization whose solvers both failed (sca_speb "solved" 0) is no SCA result: the
     # SCA rows and the learned models' shared rate are over the solved ones
     solved = ex["solved"] > 0
+    kept = [b for b, keep in zip(blocks, solved) if keep]
     gamma = float(np.mean(ex["speb"][ok])) if ok.any() else math.nan  # mean_speb_at_power
     native = bool(np.isclose(power_dbm, p0_dbm))
     sca_m = {"rate": ex["sum_rate"], "speb": ex["speb"]}
@@ -177,13 +178,12 @@ def power_point(
     for label, host in hosts.items():
         m = block_metrics(batch, beams(host, batch.F_hat, batch.sensing.aT_t, scale))
         shared = [float(sum_rate(b.F, beams(host, b.F_hat, b.sensing.aT_t, scale))[0])
-                  for b, keep in zip(blocks, solved) if keep]  # fmt: skip
+                  for b in kept]  # fmt: skip
         rows.append({"power_dbm": power_dbm, "method": label if native else label + RESCALED,
                      "native": native, **summary(m, gamma), "speb_satisfied_strict":
                      float(np.mean(m["speb"] <= gamma_sca * (1 + 1e-6))),
                      "sum_rate_shared": float(np.mean(shared))})  # fmt: skip
     if native and n_ascent and "LHGNN" in hosts and ok.any():
-        kept = [b for b, keep in zip(blocks, solved) if keep]
         rows += ascent_rows(hosts["LHGNN"], batch, kept, power_dbm, gamma, n_ascent)
     facts = {"power_dbm": power_dbm, "gamma_sca_m2": gamma_sca, "gamma_m2": gamma,
              "sca_feasible": int(ok.sum()), "sca_solved": int(solved.sum()),

@@ -129,7 +129,7 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                 validity=res.validity[:, j, None].astype(float),
             )
         if len(outs) > n:  # spectra of the first len(outs) - n RAPs are connected
-            spec = self._display(Y, res.n_sources)
+            spec = self._display(Y, res.n_sources, res.validity)
             self.last_spectrum = spec[-1]
             for j in range(len(outs) - n):
                 outs[n + j][:, 0] = spec[:, j].reshape(len(cb), -1)
@@ -146,10 +146,11 @@ class music_localizer(CoherenceBlock):  # noqa: N801 - GNU Radio block naming
                 ),
             )
 
-    def _display(self, Y: np.ndarray, order: np.ndarray) -> np.ndarray:
-        """Eq 42 on the display grid in dB below each spectrum's peak: (b, n, n_az, n_el)."""
+    def _display(self, Y: np.ndarray, order: np.ndarray, validity: np.ndarray) -> np.ndarray:
+        """Eq 42 on the display grid in dB below each spectrum's peak: (b, n, n_az, n_el), for
+        snapshots Y whose estimate gave model orders ``order`` and codes ``validity``."""
         rows, cols = self.cfg.MR_shape
-        good = ~music.is_bad_input(music.screen_snapshots(Y))
+        good = ~music.is_bad_input(validity)
         R = music.sample_covariance(Y.astype(complex))
         out = np.full(R.shape[:2] + (self.az.size, self.el.size), np.nan)
         order = np.clip(order, 1, self.cfg.MR - 1)
