@@ -22,7 +22,7 @@ FAST = {"solver": "CLARABEL", "draws": 30}
 
 
 def scenes(K: int = 2, B: int = 1, seed: int = 1, **kw):
-    cfg = CoisacConfig(Lx=2, Ly=2, K=K, **kw)
+    cfg = CoisacConfig(**({"Lx": 2, "Ly": 2, "K": K} | kw))
     batch = CoisacScenario(cfg).draw(B, rng=seed)
     return cfg, batch, S.scenes_of(batch)
 
@@ -52,6 +52,57 @@ def test_fim_affine_map_matches_coisac_speb(rank):
     J1, J2, J12 = S.full_fim(C, R1), S.full_fim(C, R2), S.full_fim(C, R1 + R2)
     np.testing.assert_allclose(J12, J1 + J2, rtol=1e-9, atol=1e-12 * np.abs(J12).max())
     assert np.linalg.norm(J1 - J2) > 1e-3 * np.linalg.norm(J1)  # two different FIMs
+
+
+def test_subspace_compression_keeps_rates_and_fim_and_spends_no_more_power():
+    """speb_program's reduction: P Q P (P = B B^H, B per-BS orthonormal) changes no rate term
+    and no FIM entry, and no BS's power grows; B is smaller than N L when L > 3 + K."""
+    from gr_cfisac.precoding.convex.speb_program import subspace_basis
+
+    cfg, batch, (scene,) = scenes(K=1, Lx=3, Ly=2)
+    B = subspace_basis(scene)
+    N, L = cfg.N, scene.L
+    assert B.shape == (N * L, N * 4)  # a, two angle derivatives, one user per BS
+    np.testing.assert_allclose(B.conj().T @ B, np.eye(B.shape[1]), atol=1e-12)
+    for n in range(N):  # block-diagonal: BS n's columns live in BS n's rows only
+        rows = np.abs(B[n * L : (n + 1) * L]).sum(0) > 0
+        assert (
+            rows.sum() == 4
+            and not np.abs(np.delete(B, np.s_[n * L : (n + 1) * L], 0)[:, rows]).any()
+        )
+    P = B @ B.conj().T
+    rng = np.random.default_rng(7)
+    W = random_beams(rng, N * L, 2, cfg.power)
+    X = np.stack([np.outer(W[:, k], W[:, k].conj()) for k in range(2)])
+    Xc = P @ X @ P
+    C = S.fim_blocks_affine(scene)
+    J, Jc = S.full_fim(C, X.sum(0)), S.full_fim(C, Xc.sum(0))
+    np.testing.assert_allclose(Jc, J, rtol=1e-9, atol=1e-10 * np.abs(J).max())
+    np.testing.assert_allclose(S.rate_terms(scene.F, Xc), S.rate_terms(scene.F, X), rtol=1e-10)
+    per_bs = np.einsum("knn->kn", X.sum(0)[None]).real.reshape(N, L).sum(1)
+    per_bs_c = np.einsum("knn->kn", Xc.sum(0)[None]).real.reshape(N, L).sum(1)
+    assert np.all(per_bs_c <= per_bs * (1 + 1e-12)) and np.any(per_bs_c < 0.99 * per_bs)
+
+
+def test_subspace_program_reaches_the_full_programs_optimum():
+    """The program in B's subspace (the default) against the full N L x N L one: the same
+    relaxed min SPEB and the same SCA step (relaxed sum rate) within the solver's tolerance."""
+    from gr_cfisac.precoding.convex.speb_program import Program, subspace_basis
+
+    cfg, batch, (scene,) = scenes(K=1, Lx=3, Ly=2)
+    assert subspace_basis(scene).shape[1] < cfg.antennas
+    ref = float(scene.speb(S.target_beam(scene)[:, None]))
+    out = {}
+    for subspace in (True, False):
+        prog = Program(scene, ref, "CLARABEL", min_speb=True, subspace=subspace)
+        status, X0 = prog.run()
+        min_speb = ref * float(np.trace(prog.U.value))
+        step = Program(scene, 1.5 * min_speb, "CLARABEL", subspace=subspace)
+        status, X1 = step.run(X0)
+        assert S.step_fault(scene, status, X1, 0.0)[0] is None
+        out[subspace] = (min_speb, float(S.relaxed_sum_rate(scene.F, X1)))
+    assert out[True][0] == pytest.approx(out[False][0], rel=1e-4)
+    assert out[True][1] == pytest.approx(out[False][1], rel=1e-3)
 
 
 @pytest.fixture(scope="module")

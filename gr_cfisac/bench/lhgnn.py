@@ -64,7 +64,7 @@ FIG9_DT_M, FIG10_SNR_DB = 2.5 * math.sqrt(3.0), 20.0
 SIZES = {
     True: {"powers": (15.0, 20.0, 25.0), "n_sca": 2, "n_test": 200, "n_robust": 200,
            "repeats": 3, "snr_db": (0.0, 10.0, 20.0, math.inf), "dt_m": (0.0, 1.0, 3.0, 10.0)},
-    False: {"powers": (15.0, 20.0, 25.0), "n_sca": 4, "n_test": 1000, "n_robust": 1000,
+    False: {"powers": (15.0, 20.0, 25.0), "n_sca": 8, "n_test": 1000, "n_robust": 1000,
             "repeats": 5, "snr_db": (-5.0, 0.0, 5.0, 10.0, 20.0, 30.0, math.inf),
             "dt_m": (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)},
 }  # fmt: skip

@@ -130,7 +130,7 @@ __all__ = [
 
 
 #: bump when a change alters the solutions (cached sweep records are then ignored)
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 #: per-realization extras, in this order
 EXTRAS = (
     "relaxed_sum_rate",
@@ -160,7 +160,7 @@ class Settings:
     draws: int = 50
     seed: int = 0
     rank_tol: float = 1e-4
-    solver: str = "SCS"
+    solver: str = "CLARABEL"
 
     def __post_init__(self) -> None:
         g = float(self.gamma)
