@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gr_cfisac.bench import lhgnn as bench
+from gr_cfisac.bench import lhgnn_power
 from gr_cfisac.coisac import CoisacConfig, CoisacScenario, power_from_dbm, sum_rate
 from gr_cfisac.coisac.noise import noisy_csi, perturbed_steering
 from gr_cfisac.precoding.convex import sca_speb
@@ -48,7 +49,7 @@ def test_an_sca_realization_both_solvers_failed_is_left_out(hosts, monkeypatch):
         ex["solved"], ex["feasible"] = np.array([1.0, 0.0]), np.array([1.0, 0.0])
         return PrecoderResult(res.W, ex)
 
-    monkeypatch.setattr(bench, "run_sca", one_failed)
+    monkeypatch.setattr(lhgnn_power, "run_sca", one_failed)
     res = bench.power_sweep({"LHGNN": hosts["LHGNN"]}, (20.0,), 2, 4)
     (p,) = res["points"]
     assert (p["sca_solved"], p["sca_realizations"]) == (2 - 1, 2)
@@ -134,7 +135,7 @@ def test_power_sweep_runs_the_sca_for_real_on_a_tiny_scenario():
 
 
 def test_power_sweep_with_models_native_at_p0_rescaled_elsewhere(hosts, monkeypatch):
-    monkeypatch.setattr(bench, "run_sca", fake_sca)
+    monkeypatch.setattr(lhgnn_power, "run_sca", fake_sca)
     res = bench.power_sweep(hosts, (14.0, 20.0, 26.0), 2, 12)
     methods = {(r["power_dbm"], r["method"]) for r in res["rows"]}
     for label in hosts:
@@ -171,7 +172,7 @@ def test_reproduce_figures_on_tiny_sizes(hosts, monkeypatch):
     from gr_cfisac.reproduce import lhgnn as rep
 
     assert rep.missing() == ""
-    monkeypatch.setattr(bench, "run_sca", fake_sca)
+    monkeypatch.setattr(lhgnn_power, "run_sca", fake_sca)
     small = {"powers": (17.0, 20.0), "n_sca": 1, "n_test": 6}
     f7, f8 = rep.fig7(**small), rep.fig8(**small)
     assert f7.series == "method" and {"SCA", "LHGNN"} <= {r["method"] for r in f7.rows}

@@ -24,12 +24,14 @@ naive CNN baselines (models/lhgnn/, ONNX Runtime) and the SCA optimizer of probl
    on clean inputs (test-only); next to them the LHGNN trained on noisy inputs (``NOISY``,
    gr_cfisac/train/configs/lhgnn_noisy_small.yml: CSI 10 dB, ||dt|| = 4.33 m) when shipped.
 
-Writes bench/lhgnn.json and bench/lhgnn.png. numpy + onnxruntime (no torch).
+Parts, one job each: ``lhgnn_models`` (the shipped models, their beams and per-block metrics),
+``lhgnn_power`` (1., the SCA and the ascent rows), ``lhgnn_raytraced`` (the ray-traced channel
+source's cross table), ``lhgnn_plots``; this module the robustness sweeps, runtimes, goals and
+the run. Writes bench/lhgnn.json and bench/lhgnn.png. numpy + onnxruntime (no torch).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from pathlib import Path
@@ -37,26 +39,35 @@ from typing import Any
 
 import numpy as np
 
-from ..coisac import CoisacBatch, CoisacConfig, CoisacScenario, power_from_dbm, sum_rate
+from ..coisac import CoisacScenario
 from ..coisac.noise import noisy_csi, perturbed_steering
-from ..models import shipped_models_dir
-from ..precoding.convex import sca_speb
 from ..precoding.lhgnn import LHGNNHost
-from ..precoding.speb_ascent import AscentSettings, Problem, ascend
-from ..reproduce.run import IN_PROCESS, Run
+from ..reproduce.run import Run
 from .common import best_time, write_report
+from .lhgnn_models import (  # noqa: F401
+    MODELS,
+    NOISE_SEED,
+    NOISY,
+    RESCALED,
+    SCA,
+    TEST_SEED,
+    beams,
+    block_metrics,
+    load_hosts,
+    model_paths,
+    scenario_of,
+    summary,
+)
+from .lhgnn_power import (  # noqa: F401
+    ASCENT,
+    ASCENT_BLOCKS,
+    ASCENT_HEURISTIC,
+    ascent_rows,
+    power_sweep,
+    sca_blocks,
+)
+from .lhgnn_raytraced import RAYTRACED, raytraced_section  # noqa: F401
 
-#: label -> shipped model (LHGNN first: the ordering goal compares it to the others)
-MODELS = {
-    "LHGNN": "lhgnn/lhgnn_coisac.onnx",
-    "Homo GNN": "lhgnn/homo_gnn_coisac.onnx",
-    "naive CNN": "lhgnn/cnn_coisac.onnx",
-}
-#: the LHGNN trained on noisy inputs (lhgnn_noisy_small.yml), in the robustness sweeps only
-NOISY = {"LHGNN, noisy-trained": "lhgnn/lhgnn_noisy_coisac.onnx"}
-SCA = "SCA"
-RESCALED = " (P0 model, rescaled)"
-TEST_SEED, NOISE_SEED = 3003, 3004
 #: the other axis held fixed (the paper: Fig. 9 at per-axis position errors in [2, 3) m, whose
 #: norm is about 2.5 sqrt(3) m; Fig. 10 at a CSI SNR of 20 dB)
 FIG9_DT_M, FIG10_SNR_DB = 2.5 * math.sqrt(3.0), 20.0
@@ -68,213 +79,6 @@ SIZES = {
             "repeats": 5, "snr_db": (-5.0, 0.0, 5.0, 10.0, 20.0, 30.0, math.inf),
             "dt_m": (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)},
 }  # fmt: skip
-#: SCA settings of the bench (defaults but fewer SCA steps; the cache key includes them)
-SCA_SETTINGS = sca_speb.Settings(max_iters=15, draws=30)
-#: the SCA's constraint at 20 dBm, gamma_card P0 / P at other powers: the stand-in threshold the
-#: first models were trained for (mean SPEB of ZF users + a target beam with half the power).
-#: The SCA's mean SPEB under it (gamma(P)) is the threshold the shipped models train for.
-SCA_GAMMA_REF_M2, SCA_P0_DBM = 11.065971154359223, 20.0
-#: ascent steps after the LHGNN (speb_ascent, true echo model as the SCA), and the realizations
-#: of the test set they run on (quick / full)
-ASCENT_STEPS = (50, 200)
-ASCENT_BLOCKS = {True: 50, False: 200}
-ASCENT = "LHGNN + ascent ({} steps)"
-ASCENT_HEURISTIC = "target beam + MRT + ascent ({} steps)"
-
-
-def model_paths(folder: Path | None = None, noisy: bool = False) -> dict[str, Path]:
-    """The shipped models that exist, label -> path (``folder``: the models folder; ``noisy``
-    adds the noisy-trained LHGNN)."""
-    root = Path(folder) if folder is not None else shipped_models_dir()
-    paths = {label: root / rel for label, rel in (MODELS | (NOISY if noisy else {})).items()}
-    return {label: p for label, p in paths.items() if p.is_file()}
-
-
-def load_hosts(folder: Path | None = None, noisy: bool = False) -> dict[str, LHGNNHost]:
-    """ONNX Runtime hosts (one thread) of the shipped models, label -> host."""
-    return {label: LHGNNHost(p, threads=1) for label, p in model_paths(folder, noisy).items()}
-
-
-def card_power_dbm(host: LHGNNHost) -> float:
-    return float(host.card["power_dbm"])
-
-
-def scenario_of(hosts: dict[str, LHGNNHost]) -> CoisacConfig:
-    """The scenario the models were trained on (the first card's), else the default."""
-    for host in hosts.values():
-        return CoisacConfig.from_dict(host.card["scenario_config"])
-    return CoisacConfig()
-
-
-def beams(
-    host: LHGNNHost, F_hat: np.ndarray, a_t: np.ndarray, power: float | None = None
-) -> np.ndarray:
-    """W (B, N L, K+1) of a model on estimates F_hat and steering a_t; ``power`` (normalized
-    per-BS budget) rescales its P0 beams by sqrt(power / P0) (None: as trained)."""
-    W = host(F_hat, a_t).astype(complex)
-    return W if power is None else W * math.sqrt(power / float(host.card["power"]))
-
-
-def block_metrics(batch: CoisacBatch, W: np.ndarray) -> dict[str, np.ndarray]:
-    """Per block: sum rate (bps/Hz, true F) and exact SPEB (m^2, true echo model)."""
-    return {"rate": sum_rate(batch.F, W), "speb": batch.speb(W)}
-
-
-def summary(
-    m: dict[str, np.ndarray], gamma: float, idx: slice | np.ndarray = slice(None)
-) -> dict[str, float]:
-    """Means over blocks ``idx`` (a slice or a mask): sum rate, SPEB and the share with
-    SPEB <= gamma."""
-    rate, speb = m["rate"][idx], m["speb"][idx]
-    return {"sum_rate": float(np.mean(rate)), "speb_m2": float(np.mean(speb)),
-            "speb_satisfied": float(np.mean(speb <= gamma * (1 + 1e-6))),
-            "realizations": int(rate.size)}  # fmt: skip
-
-
-def sca_blocks(cfg: CoisacConfig, n: int, seed: int = TEST_SEED) -> list[CoisacBatch]:
-    """The SCA's realizations: block i drawn alone with seed (seed, i), so a run with more
-    realizations reuses (and the cache keeps) the ones of a smaller run."""
-    return [CoisacScenario(cfg).draw(1, rng=[seed, i]) for i in range(n)]
-
-
-def run_sca(
-    blocks: list[CoisacBatch], power_dbm: float, gamma_m2: float, run: Run = IN_PROCESS,
-    settings: sca_speb.Settings = SCA_SETTINGS,
-) -> sca_speb.PrecoderResult:  # fmt: skip
-    """The SCA (strict SPEB <= gamma_m2) on ``blocks`` at ``power_dbm`` per BS, through the
-    sweep runner with ``run``'s scheduler and cache."""
-    scenes = [sca_speb.scenes_of(b, power_from_dbm(b.cfg, power_dbm))[0] for b in blocks]
-    s = dataclasses.replace(settings, gamma=float(gamma_m2))
-    cache = None if run.cache_dir is None else str(run.cache_dir)
-    return sca_speb.solve_scenes(scenes, s, run.scheduler, cache, run.progress)
-
-
-def power_point(
-    hosts: dict[str, LHGNNHost], batch: CoisacBatch, blocks: list[CoisacBatch],
-    power_dbm: float, gamma_ref: float, p0_dbm: float, run: Run = IN_PROCESS,
-    settings: sca_speb.Settings = SCA_SETTINGS, n_ascent: int = 0,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
-    """Rows (one per method) at one power and the point's facts (gammas, SCA extras): the
-    learned models on ``batch``, the SCA on ``blocks`` (the learned models' rate on those too:
-    ``sum_rate_shared``)."""
-    cfg = batch.cfg
-    P = power_from_dbm(cfg, power_dbm)
-    gamma_sca = gamma_ref * power_from_dbm(cfg, p0_dbm) / P
-    res = run_sca(blocks, power_dbm, gamma_sca, run, settings)
-    ex = res.extras
-    ok = ex["feasible"] > 0
-    # a realization whose solvers both failed (sca_speb "solved" 0) is no SCA result: the
-    # SCA rows and the learned models' shared rate are over the solved ones
-    solved = ex["solved"] > 0
-    kept = [b for b, keep in zip(blocks, solved) if keep]
-    gamma = float(np.mean(ex["speb"][ok])) if ok.any() else math.nan  # mean_speb_at_power
-    native = bool(np.isclose(power_dbm, p0_dbm))
-    sca_m = {"rate": ex["sum_rate"], "speb": ex["speb"]}
-    rows = [{"power_dbm": power_dbm, "method": SCA, "native": True,
-             **summary(sca_m, gamma, solved),
-             "speb_satisfied_strict": float(np.mean(ex["speb_met"][solved])),
-             "sum_rate_shared": float(np.mean(ex["sum_rate"][solved]))}]  # fmt: skip
-    scale = None if native else P
-    for label, host in hosts.items():
-        m = block_metrics(batch, beams(host, batch.F_hat, batch.sensing.aT_t, scale))
-        shared = [float(sum_rate(b.F, beams(host, b.F_hat, b.sensing.aT_t, scale))[0])
-                  for b in kept]  # fmt: skip
-        rows.append({"power_dbm": power_dbm, "method": label if native else label + RESCALED,
-                     "native": native, **summary(m, gamma), "speb_satisfied_strict":
-                     float(np.mean(m["speb"] <= gamma_sca * (1 + 1e-6))),
-                     "sum_rate_shared": float(np.mean(shared))})  # fmt: skip
-    if native and n_ascent and "LHGNN" in hosts and ok.any():
-        rows += ascent_rows(hosts["LHGNN"], batch, kept, power_dbm, gamma, n_ascent)
-    facts = {"power_dbm": power_dbm, "gamma_sca_m2": gamma_sca, "gamma_m2": gamma,
-             "sca_feasible": int(ok.sum()), "sca_solved": int(solved.sum()),
-             "sca_realizations": len(blocks),
-             "sca_seconds": ex["seconds"].tolist(), "sca_sum_rate": ex["sum_rate"].tolist(),
-             "sca_speb_m2": ex["speb"].tolist(), "sca_rank_one": ex["rank_one_fraction"].tolist()}  # fmt: skip
-    return rows, facts
-
-
-def target_mrt_start(p: Problem) -> np.ndarray:
-    """A start without learning: half of every BS's budget on its target beam p*, half on MRT
-    user beams (equal per user)."""
-    B, NL, K = p.F.shape
-    N = p.N
-    Fn = p.F.reshape(B, N, NL // N, K)
-    mrt = (
-        Fn
-        / np.linalg.norm(Fn, axis=2, keepdims=True)
-        * np.sqrt(p.power[:, :, None, None] / (2 * K))
-    )
-    return np.concatenate([np.sqrt(0.5) * p.target[..., None], mrt.reshape(B, NL, K)], -1)
-
-
-def ascent_rows(
-    host: LHGNNHost, batch: CoisacBatch, blocks: list[CoisacBatch], power_dbm: float,
-    gamma: float, n: int, steps: tuple[int, ...] = ASCENT_STEPS,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """The LHGNN's beams refined by ``steps`` ascent steps (speb_ascent, SPEB <= gamma on the
-    true echo model, the SCA's knowledge) on the first ``n`` test blocks and on the SCA's blocks,
-    and the ascent from ``target_mrt_start`` with the most steps; seconds per realization at
-    batch 1 (first block) and batched."""
-    P = power_from_dbm(batch.cfg, power_dbm)
-    test = Problem.of_scenes(sca_speb.scenes_of(batch, P)[:n], gamma)
-    shared = Problem.of_scenes([sca_speb.scenes_of(b, P)[0] for b in blocks], gamma)
-    one = test.take(np.arange(1))  # batch 1: the first test block
-
-    def learned(b: CoisacBatch, count: int) -> np.ndarray:
-        return beams(host, b.F_hat[:count], b.sensing.aT_t[:count]).astype(complex)
-
-    starts = {"test": learned(batch, n), "shared": np.concatenate([learned(b, 1) for b in blocks])}
-    rows = []
-    for label, k, start_of in [(ASCENT.format(k), k, None) for k in steps] + [
-        (ASCENT_HEURISTIC.format(max(steps)), max(steps), target_mrt_start)
-    ]:
-        settings = AscentSettings(steps=k)
-        t0 = time.perf_counter()
-        out = ascend(test, starts["test"] if start_of is None else start_of(test), settings)
-        batched = (time.perf_counter() - t0) / n
-        t0 = time.perf_counter()
-        ascend(one, starts["test"][:1] if start_of is None else start_of(one), settings)
-        single = time.perf_counter() - t0
-        sh = ascend(shared, starts["shared"] if start_of is None else start_of(shared), settings)
-        rows.append({"power_dbm": power_dbm, "method": label, "native": True,
-                     **summary({"rate": out.sum_rate, "speb": out.speb}, gamma),
-                     "speb_satisfied_strict": float(np.mean(out.met)),
-                     "sum_rate_shared": float(np.mean(sh.sum_rate)),
-                     "speb_shared_m2": sh.speb.tolist(), "steps": k,
-                     "seconds_batch1": single, "seconds_batched": batched})  # fmt: skip
-    return rows
-
-
-def power_sweep(
-    hosts: dict[str, LHGNNHost], powers_dbm: tuple[float, ...], n_sca: int, n_test: int,
-    run: Run = IN_PROCESS, gamma_ref: float | None = None, p0_dbm: float | None = None,
-    cfg: CoisacConfig | None = None, seed: int = TEST_SEED,
-    settings: sca_speb.Settings = SCA_SETTINGS, n_ascent: int = 0,
-) -> dict[str, Any]:  # fmt: skip
-    """Figs. 7-8 (``n_ascent`` > 0 adds ``ascent_rows`` at p0 on that many test blocks): rows (power, method) of sum rate, SPEB and satisfaction. The SCA runs with
-    SPEB <= gamma_ref p0 / P (default SCA_GAMMA_REF_M2 at SCA_P0_DBM); p0_dbm is also the power
-    the learned models are native at (default the LHGNN card's, needed without hosts)."""
-    first = next(iter(hosts.values()), None)
-    if p0_dbm is None:
-        if first is None:
-            raise ValueError("power_sweep: without models pass p0_dbm")
-        p0_dbm = card_power_dbm(first)
-    cfg = cfg or scenario_of(hosts)
-    if gamma_ref is None:  # SCA_GAMMA_REF_M2 at SCA_P0_DBM, expressed at p0
-        gamma_ref = SCA_GAMMA_REF_M2 * 10 ** ((SCA_P0_DBM - p0_dbm) / 10)
-    if n_sca < 1 or n_test < 1:
-        raise ValueError(f"n_sca and n_test must be >= 1, got {n_sca}, {n_test}")
-    batch = CoisacScenario(cfg).draw(n_test, rng=seed)
-    blocks = sca_blocks(cfg, n_sca, seed)
-    rows, points = [], []
-    for p in powers_dbm:
-        r, f = power_point(hosts, batch, blocks, float(p), gamma_ref, p0_dbm, run, settings,
-                           n_ascent)  # fmt: skip
-        rows += r
-        points.append(f)
-    return {"rows": rows, "points": points, "p0_dbm": p0_dbm, "gamma_ref_m2": gamma_ref,
-            "n_sca": n_sca, "n_test": n_test, "seed": seed,
-            "sca_settings": dataclasses.asdict(settings)}  # fmt: skip
 
 
 def robustness_sweep(
@@ -331,63 +135,6 @@ def runtimes(
         out["speedup_batch1"] = sca / out["LHGNN"]["batch1_s"]
         out["speedup_batched"] = sca / out["LHGNN"]["batched_s"]
     return out
-
-
-#: issue 14's ray-traced channel source: label -> model, the geometric one first
-RAYTRACED = {"LHGNN (geometric-trained)": "lhgnn/lhgnn_coisac.onnx",
-             "LHGNN (rt-trained)": "lhgnn/lhgnn_rt_coisac.onnx"}  # fmt: skip
-RT_ASCENT_STEPS = 50
-
-
-def raytraced_section(n_ascent: int, folder: Path | None = None) -> dict[str, Any]:
-    """The cross table of issue 14: the geometric- and the ray-traced-trained LHGNN
-    (``RAYTRACED``, lhgnn_rt_small.yml) each on the ray-traced test split (the rt card's recipe:
-    its ``dataset``, split seed data_seed, coisac.raytrace_split) and on as many geometric
-    blocks (seed TEST_SEED): sum rate, mean SPEB and the share with SPEB <= the card's gamma, the
-    model alone on every block and, on the first ``n_ascent`` of each set, alone and refined by
-    the registry's ``ascent_steps`` = RT_ASCENT_STEPS. A note instead when a model or the
-    dataset is missing (it needs sionna-rt: `cfisac coisac-raytrace`)."""
-    from ..coisac import raytrace_split as rts
-    from ..precoding.registry import PrecoderSpec, make_precoder
-
-    root = Path(folder) if folder is not None else shipped_models_dir()
-    paths = {label: root / rel for label, rel in RAYTRACED.items()}
-    missing = [str(p) for p in paths.values() if not p.is_file()]
-    if missing:
-        return {"note": f"skipped: {', '.join(missing)} not shipped"}
-    rt_card = LHGNNHost(paths["LHGNN (rt-trained)"], threads=1).card
-    rc = rt_card["training"]["config"]
-    cfg = CoisacConfig.from_dict(rt_card["scenario_config"])
-    path = rts.resolve(rc["dataset"], root.parent)
-    if not path.is_file():
-        return {"note": f"skipped: the ray-traced dataset {path} does not exist (make it with "
-                        f"`{rts.make_hint(path, rc['train_size'] + rc['val_size'] + 500)}`)"}  # fmt: skip
-    ds = rts.load_for(path, cfg, rc["train_size"] + rc["val_size"])
-    test = rts.split_indices(ds.batch, rc["train_size"], rc["val_size"], rc["data_seed"])["test"]
-    n = min(n_ascent, test.size)
-
-    def sets(size: int) -> dict[str, CoisacBatch]:  # the first ``size`` test blocks
-        return {"raytraced": rts.subset(ds, test[:size]).to_batch(rng=TEST_SEED),
-                "geometric": CoisacScenario(cfg).draw(size, rng=TEST_SEED)}  # fmt: skip
-
-    full, few = sets(test.size), sets(n)
-    rows = []
-    for label, p in paths.items():
-        gamma = float(LHGNNHost(p, threads=1).card["gamma_m2"])
-        for name in full:
-            for steps, b in ((0, full[name]), (0, few[name]), (RT_ASCENT_STEPS, few[name])):
-                spec = PrecoderSpec("lhgnn", "coisac", {"path": str(p), "ascent_steps": steps})
-                W = make_precoder(spec, cfg)(b.realization()).W.astype(complex)
-                rows.append({"model": label, "test_set": name, "ascent_steps": steps,
-                             "gamma_m2": gamma, **summary(block_metrics(b, W), gamma)})  # fmt: skip
-    return {
-        "rows": rows,
-        "dataset": str(path),
-        "channel_source": rt_card["channel_source"],
-        "test_blocks": int(test.size),
-        "ascent_blocks": n,
-        "geometric_seed": TEST_SEED,
-    }
 
 
 def row(rows: list[dict[str, Any]], key: str, value: float, method: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-RESCALED = " (P0 model, rescaled)"  # bench.lhgnn.RESCALED
+from .lhgnn_models import RESCALED
 
 COLOURS = {"LHGNN": "tab:red", "Homo GNN": "tab:blue", "naive CNN": "tab:green", "SCA": "k"}
 
