@@ -14,15 +14,12 @@ surrogate (``Program``) replaces the subtracted log by its tangent at the curren
 concave lower bound tight there, the tangent's 1 / I_k a cvxpy parameter), so the relaxed sum
 rate never decreases.
 
-Subspace (exact reduction). Every function of Q_k the program sees is a linear functional
-of Q_k through vectors of one subspace: the rates through h_k^H Q h_k, the FIM through
-Re tr(L_p^H L_q Q), whose maps L_p (``speb_fim.fim_maps``) read BS n's block of a stream only
-through a_n^H, da_theta_n^H and da_beta_n^H. With B block-diagonal with orthonormal columns
-spanning, per BS n, {a_n, da_theta_n, da_beta_n, the users' channels at BS n}
-(``subspace_basis``, d <= N min(L, 3 + K) columns) and P = B B^H, P Q P is PSD, leaves every
-rate and the FIM unchanged and spends no more power at any BS (P is block-diagonal: the trace
-of BS n's block can only drop). So an optimum exists in Q_k = B Y_k B^H, and the program is
-solved in the d x d matrices Y_k: at the bench's 3 BSs x 4 x 4 and K = 5, 24 x 24 instead of
+Subspace (exact reduction, ``subspace``). Q_k enters the program only through the rates'
+h_k^H Q h_k, the FIM's Re tr(L_p^H L_q Q), whose maps L_p (``speb_fim.fim_maps``) read BS n's
+block of a stream only through a_n^H, da_theta_n^H and da_beta_n^H, and per-BS traces. So with
+B block-diagonal spanning, per BS n, {a_n, da_theta_n, da_beta_n, the users' channels at BS n}
+(``subspace_basis``, d <= N min(L, 3 + K) columns) an optimum exists in Q_k = B Y_k B^H, and
+the program is solved in the d x d matrices Y_k: at the bench's 3 BSs x 4 x 4 and K = 5, 24 x 24 instead of
 48 x 48 (Clarabel's step ~50 x faster here; the same optimum within the solvers' tolerance,
 tested against the full program, ``subspace=False``).
 
@@ -64,6 +61,7 @@ from .covariance_rates import rate_terms, relaxed_sum_rate
 from .speb_extraction import candidates, per_bs_scale
 from .speb_fim import fim_blocks_affine, full_fim
 from .speb_scene import Scene, target_beam
+from .subspace import block_basis, block_power_columns
 
 SOLVERS = problems.SOLVERS
 #: a covariance eigenvalue below -PSD_TOL x max(max_n P_n, its largest) is not PSD (SCS's
@@ -94,23 +92,13 @@ def solve_program(problem: Any, solver: str) -> str:
     return str(problem.status)
 
 
-def subspace_basis(scene: Scene, rtol: float = 1e-10) -> np.ndarray:
-    """B (N L, d), block-diagonal with orthonormal columns: per BS n a basis of
-    span{a_n, da_theta_n, da_beta_n, the users' channels at BS n} (module docstring,
-    "Subspace"); d <= N min(L, 3 + K)."""
-    N, L = scene.N, scene.L
-    parts = []
-    for n in range(N):
-        V = np.column_stack([scene.a[n], scene.da_theta[n], scene.da_beta[n],
-                             scene.F[n * L : (n + 1) * L]])  # fmt: skip
-        U, sv, _ = np.linalg.svd(V, full_matrices=False)
-        parts.append(U[:, : max(1, int((sv > rtol * sv[0]).sum()))])
-    B = np.zeros((N * L, sum(p.shape[1] for p in parts)), complex)
-    col = 0
-    for n, part in enumerate(parts):
-        B[n * L : (n + 1) * L, col : col + part.shape[1]] = part
-        col += part.shape[1]
-    return B
+def subspace_basis(scene: Scene) -> np.ndarray:
+    """B (N L, d) of ``subspace.block_basis``: per BS n span{a_n, da_theta_n, da_beta_n, the
+    users' channels at BS n} (module docstring, "Subspace"); d <= N min(L, 3 + K)."""
+    L = scene.L
+    return block_basis([np.column_stack([scene.a[n], scene.da_theta[n], scene.da_beta[n],
+                                         scene.F[n * L : (n + 1) * L]])
+                        for n in range(scene.N)])  # fmt: skip
 
 
 class Program:
@@ -139,8 +127,7 @@ class Program:
         self.Y = [cp.Variable((d, d), hermitian=True) for _ in range(K + 1)]
         S = sum(self.Y)
         cons = [y >> 0 for y in self.Y]
-        for n in range(N):  # tr(E_n B Y B^H) = trace of Y over BS n's columns of B
-            cols = np.flatnonzero(np.abs(B[n * L : (n + 1) * L]).sum(0) > 0)
+        for n, cols in enumerate(block_power_columns(B, L)):  # tr(E_n B Y B^H)
             diag = cp.hstack([S[c, c] for c in cols])
             cons.append(cp.real(cp.sum(diag)) <= float(scene.power[n]) / self.P0)
         self.U = None
