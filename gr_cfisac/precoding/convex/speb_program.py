@@ -19,9 +19,11 @@ h_k^H Q h_k, the FIM's Re tr(L_p^H L_q Q), whose maps L_p (``speb_fim.fim_maps``
 block of a stream only through a_n^H, da_theta_n^H and da_beta_n^H, and per-BS traces. So with
 B block-diagonal spanning, per BS n, {a_n, da_theta_n, da_beta_n, the users' channels at BS n}
 (``subspace_basis``, d <= N min(L, 3 + K) columns) an optimum exists in Q_k = B Y_k B^H, and
-the program is solved in the d x d matrices Y_k: at the bench's 3 BSs x 4 x 4 and K = 5, 24 x 24 instead of
-48 x 48 (Clarabel's step ~50 x faster here; the same optimum within the solvers' tolerance,
-tested against the full program, ``subspace=False``).
+the program is solved in the d x d matrices Y_k: at the bench's 3 BSs x 4 x 4 and K = 5,
+24 x 24 instead of 48 x 48. Measured there in Clarabel (one realization): min SPEB 1.72249 m^2
+in 15 s against the full program's 1.72251 m^2 in 769 s; one SCA step from it, relaxed sum
+rate 24.5894 against 24.5881 bps/Hz, 16 s against 784 s (~50 x; a test checks that the two
+programs agree, ``subspace=False``).
 
 Failed steps. A step's status may say solved while its iterate is garbage (seen: a relaxed sum
 rate of -26.5 bps/Hz, impossible for PSD Q_k, each rate term being >= 0). So a step fails
