@@ -247,9 +247,9 @@ def runtime(
 
 def figures(full: bool = False) -> dict[str, Any]:
     """Seed 003's figure functions with their sizes. Laptop: 15 and 20 dBm x 2 SCA realizations
-    (about 4 CPU-minutes each at N = 3, 4 x 4 arrays, K = 5, shared by fig7, fig8 and runtime
-    through the point cache: ~8 minutes on a 2-process local cluster; the 25 dBm solves are the
-    slowest and took over 20 minutes here under load); full: 15, 20, 25 dBm x 6 per power."""
+    (about 2 CPU-minutes each at N = 3, 4 x 4 arrays, K = 5 with Clarabel on the subspace
+    program, shared by fig7, fig8 and runtime through the point cache: ~4 minutes on a 2-process
+    local cluster); full: 15, 20, 25 dBm x 6 per power."""
     power = {"powers": (15.0, 20.0, 25.0) if full else (15.0, 20.0), "n_sca": 6 if full else 2,
              "n_test": 1000 if full else 500}  # fmt: skip
     n = 1000 if full else 500

@@ -25,11 +25,12 @@ Stop: relative improvement < ``tol`` or ``max_iters`` steps.
 
 Failed steps. Every step is checked (``speb_program.step_fault``: status, PSD and finite
 covariances, a relaxed sum rate that is finite, non-negative and does not collapse). A failed
-step is retried once in the other solver of SOLVERS; if that fails too the realization is
+step goes to the next solver attempt (``speb_program.ATTEMPTS``: Clarabel, Clarabel without
+chordal decomposition, SCS); if every attempt fails the realization is
 reported failed: ``solved`` = 0 and ``feasible`` = 0 (never counted), ``relaxed_sum_rate`` NaN,
 W extracted from the last valid iterate (the start if the first step failed) with its true sum
 rate and SPEB, and a RuntimeWarning naming the fault. The min-SPEB program (phase 0) is checked
-the same way and raises RuntimeError when both solvers fail, as on a failed status.
+the same way and raises RuntimeError when every attempt fails, as on a failed status.
 
 Start and feasibility. Phase 0 minimizes tr U (the relaxed minimum SPEB under per-BS power,
 ``min_speb``; ``speb_program.min_speb_point``). gamma below it (less FEAS_SLACK) is infeasible
@@ -76,8 +77,8 @@ from .speb_program import (
     RATE_TOL,
     SOLVERS,
     Program,
+    attempts,
     min_speb_point,
-    other_solver,
     psd_fault,
     solve_program,
     step_fault,
@@ -99,6 +100,7 @@ __all__ = [
     "Program",
     "Scene",
     "Settings",
+    "attempts",
     "candidates",
     "covariances",
     "extract",
@@ -108,7 +110,6 @@ __all__ = [
     "mean_speb_at_power",
     "min_speb_point",
     "network_scenes",
-    "other_solver",
     "per_bs_scale",
     "position_fim_of",
     "psd_fault",
@@ -130,7 +131,7 @@ __all__ = [
 
 
 #: bump when a change alters the solutions (cached sweep records are then ignored)
-CACHE_VERSION = 3
+CACHE_VERSION = 4  # 4: the Clarabel-without-chordal attempt solves the bench's 2 failed steps
 #: per-realization extras, in this order
 EXTRAS = (
     "relaxed_sum_rate",
@@ -178,8 +179,8 @@ def solve_one(
     scene: Scene, settings: Settings = Settings(), history: bool = False
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """One realization -> (W (NL, K+1) sensing first, extras of EXTRAS; ``history`` adds the
-    relaxed sum rate after each SCA step, NaN for a failed one). A step that fails in both
-    solvers (``step_fault``) ends the SCA with ``solved`` = ``feasible`` = 0."""
+    relaxed sum rate after each SCA step, NaN for a failed one). A step that fails in every
+    solver attempt (``step_fault``, ``attempts``) ends the SCA with ``solved`` = ``feasible`` = 0."""
     start = time.perf_counter()
     s, F = settings, scene.F
     K, NL = F.shape[1], F.shape[0]
@@ -209,7 +210,7 @@ def solve_one(
     while iterations < s.max_iters:
         iterations += 1
         faults = []
-        for name in (s.solver, other_solver(s.solver)):
+        for name in attempts(s.solver):
             status, X_next = prog.run(X, solver=name)
             fault, new = step_fault(scene, status, X_next, value)
             if fault is None:
@@ -218,7 +219,7 @@ def solve_one(
         else:
             solved = False
             steps.append(math.nan)
-            warnings.warn(f"sca_speb: SCA step {iterations} failed in both solvers "
+            warnings.warn(f"sca_speb: SCA step {iterations} failed in every solver attempt "
                           f"({'; '.join(faults)}); the realization is reported failed",
                           RuntimeWarning, stacklevel=2)  # fmt: skip
             break

@@ -32,12 +32,13 @@ below -PSD_TOL max(max_n P_n, largest eigenvalue)), its relaxed sum rate is non-
 -RATE_TOL max(1, |rate|), or the rate drops by more than DROP_TOL max(1, |previous|) (the
 surrogate is tight at the previous iterate, so only solver noise, measured ~1e-4 relative in
 SCS, can lower it; a smaller drop stops the SCA at the better iterate). ``sca_speb.solve_one``
-retries a failed step once in the other solver of SOLVERS (``other_solver``) and reports the
-realization failed when that fails too.
+takes a failed step to the next attempt of ATTEMPTS (Clarabel, Clarabel without chordal
+decomposition, SCS; SCS first when it is the solver) and reports the realization failed when
+every attempt fails.
 
 Min SPEB (phase 0, ``min_speb_point``). Minimize tr U under per-BS power: the relaxed minimum
 SPEB and its covariance R, checked like a step (status, PSD, a min SPEB > 0), retried in the
-other solver, RuntimeError when both fail. R is seldom rank one (one beam makes G of rank one
+next attempts, RuntimeError when all fail. R is seldom rank one (one beam makes G of rank one
 and loses the transmit-angle information), so the "min-SPEB beam" p* is the single beam of
 least exact SPEB among the per-BS target beam, R's principal beam and draws from CN(0, R)
 (``speb_extraction``).
@@ -45,10 +46,14 @@ least exact SPEB among the per-BS target beam, R's principal beam and draws from
 Units and solvers. The program is solved in X_k = Q_k / max_n P_n, its LMI rows scaled (the
 Schur complement does not depend on the nuisance's scale). Solvers: Clarabel (``sca_speb``'s
 default; its defaults, gap and feasibility 1e-8) or SCS (eps_abs = eps_rel = 1e-6,
-``problems.SCS_EPS``), the other retried on a numerical failure (``solve_program``). In the
-subspace Clarabel is the faster and the surer: at the bench's size one step took 15 s against
-SCS's 250 s, whose answer ("optimal_inaccurate") had a NaN relaxed rate. cvxpy is imported when a solver runs;
-numpy elsewhere; complex128."""
+``problems.SCS_EPS``); each attempt runs one solver (``solve_program``), the checks above decide
+whether the next runs. In the subspace Clarabel is the faster and the surer: at the bench's size
+one step took 15 s against SCS's 250 s, whose answer ("optimal_inaccurate") had a NaN relaxed
+rate. On 2 of the bench's 24 realizations (20 dBm #4, 25 dBm #6) Clarabel's first step stopped
+with "InsufficientProgress" and SCS's answer was not PSD (eigenvalue -1.3e9 against a floor of
+-4.7e7) or had a NaN rate; Clarabel without chordal decomposition solved both (relaxed sum rate
+23.0 and 30.3 bps/Hz, ~24 s). cvxpy is imported when a solver runs; numpy elsewhere;
+complex128."""
 
 from __future__ import annotations
 
@@ -75,22 +80,38 @@ RATE_TOL = 1e-4
 DROP_TOL = 1e-2
 
 
-def solve_program(problem: Any, solver: str) -> str:
-    """Solve in ``solver``, retried in the other on a numerical failure; the status."""
+#: the solver attempts of one program, in order, for each ``solver`` of SOLVERS: a step (or the
+#: min-SPEB program) whose answer fails its check goes to the next. CLARABEL_DENSE is Clarabel
+#: without chordal decomposition of the PSD cones: where the default stopped with
+#: "InsufficientProgress" (2 of the bench's 24 realizations, first step) it solved the step.
+ATTEMPTS = {"CLARABEL": ("CLARABEL", "CLARABEL_DENSE", "SCS"),
+            "SCS": ("SCS", "CLARABEL", "CLARABEL_DENSE")}  # fmt: skip
+
+
+def attempts(solver: str) -> tuple[str, ...]:
+    """The attempts (ATTEMPTS) of a program solved in ``solver``."""
+    if solver not in ATTEMPTS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    return ATTEMPTS[solver]
+
+
+def solve_program(problem: Any, attempt: str) -> str:
+    """Solve in one attempt of ATTEMPTS (its own solver only: the caller checks the answer and
+    moves on); the status, "solver_error" when the solver gives up. A fresh solver every time
+    (no warm start: the attempts' settings differ)."""
     import cvxpy as cp
 
-    for name in (solver, *(s for s in SOLVERS if s != solver)):
-        try:
-            with warnings.catch_warnings():  # "may be inaccurate": the status says so
-                warnings.simplefilter("ignore", UserWarning)
-                if name == "SCS":
-                    problem.solve(solver=cp.SCS, eps=problems.SCS_EPS, max_iters=100000)
-                else:
-                    problem.solve(solver=getattr(cp, name))
-        except cp.error.SolverError:
-            continue
-        if problem.status in problems.SOLVED + problems.INFEASIBLE:
-            break
+    options = {
+        "CLARABEL": {"solver": cp.CLARABEL},
+        "CLARABEL_DENSE": {"solver": cp.CLARABEL, "chordal_decomposition_enable": False},
+        "SCS": {"solver": cp.SCS, "eps": problems.SCS_EPS, "max_iters": 100000},
+    }[attempt]
+    try:
+        with warnings.catch_warnings():  # "may be inaccurate": the status says so
+            warnings.simplefilter("ignore", UserWarning)
+            problem.solve(warm_start=False, **options)
+    except cp.error.SolverError:
+        return "solver_error"
     return str(problem.status)
 
 
@@ -170,8 +191,8 @@ class Program:
     def run(
         self, X0: np.ndarray | None = None, solver: str | None = None
     ) -> tuple[str, np.ndarray]:
-        """Solve (SCA: tangent at covariances X0 (K+1, NL, NL), unscaled) in ``solver`` (None:
-        the program's) -> (status, X)."""
+        """Solve (SCA: tangent at covariances X0 (K+1, NL, NL), unscaled) in the attempt
+        ``solver`` of ATTEMPTS (None: the program's solver) -> (status, X)."""
         if X0 is not None:
             _, interference = rate_terms(self.scene.F, X0)
             self.inv_i.value = 1.0 / interference
@@ -181,11 +202,6 @@ class Program:
         Y = np.stack([np.asarray(y.value) for y in self.Y])
         X = self.B @ Y @ self.B.conj().T * self.P0
         return status, 0.5 * (X + X.conj().swapaxes(-1, -2))
-
-
-def other_solver(solver: str) -> str:
-    """The solver of SOLVERS that is not ``solver`` (a failed step's retry)."""
-    return next(name for name in SOLVERS if name != solver)
 
 
 def psd_fault(X: np.ndarray, scale: float) -> str | None:
@@ -229,7 +245,7 @@ def min_speb_point(
     ref = float(scene.speb(target_beam(scene)[:, None]))  # scales tr U to about 1
     prog = Program(scene, ref, solver, min_speb=True)
     faults = []
-    for name in (solver, other_solver(solver)):  # a garbage "solved" answer: the other solver
+    for name in attempts(solver):  # a failed or garbage "solved" answer: the next attempt
         status, X = prog.run(solver=name)
         fault = f"status {status!r}" if status not in problems.SOLVED else None
         if fault is None:
