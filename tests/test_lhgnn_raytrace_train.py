@@ -112,4 +112,5 @@ def test_geometric_recipes_keep_the_geometric_source_and_the_rt_recipe_names_its
     rt = LHGNNConfig.from_yaml(CONFIG_DIR / "lhgnn_rt_small.yml")
     small = LHGNNConfig.from_yaml(CONFIG_DIR / "lhgnn_small.yml")
     assert rt.dataset == "data/coisac_rt_train/dataset.npz"
-    assert rt.replace(dataset=None, name=small.name) == small
+    assert rt.train_size == 2000  # of the dataset's 3000 realizations (500 validation, 500 test)
+    assert rt.replace(dataset=None, name=small.name, train_size=small.train_size) == small

@@ -38,7 +38,7 @@ SCA_SETTINGS = sca_speb.Settings(max_iters=15, draws=30)
 SCA_GAMMA_REF_M2, SCA_P0_DBM = 11.065971154359223, 20.0
 #: ascent steps after the LHGNN (speb_ascent, true echo model as the SCA), and the realizations
 #: of the test set they run on (quick / full)
-ASCENT_STEPS = (50, 200)
+ASCENT_STEPS = (50, 100, 200)
 ASCENT_BLOCKS = {True: 50, False: 200}
 ASCENT = "LHGNN + ascent ({} steps)"
 ASCENT_HEURISTIC = "target beam + MRT + ascent ({} steps)"
