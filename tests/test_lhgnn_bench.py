@@ -165,7 +165,28 @@ def test_noisier_csi_lowers_the_rate_of_a_fixed_model(hosts):
 def test_runtimes_report_per_realization_seconds(hosts):
     t = bench.runtimes({"LHGNN": hosts["LHGNN"]}, 8, 1, [30.0, 50.0])
     assert t["SCA"]["seconds"] == 40.0 and t["LHGNN"]["batch1_s"] > 0
+    assert t["SCA"]["source"] == "recorded"
     assert t["speedup_batch1"] == pytest.approx(40.0 / t["LHGNN"]["batch1_s"])
+    # timed in the same run: the speed-ups divide by those seconds, the recorded mean is kept
+    t = bench.runtimes({"LHGNN": hosts["LHGNN"]}, 8, 1, [30.0, 50.0], [10.0, 14.0])
+    assert t["SCA"]["seconds"] == 12.0 and t["SCA"]["source"] == "timed in this run"
+    assert t["SCA"]["recorded_seconds_mean"] == 40.0 and t["SCA"]["timed_seconds"] == [10.0, 14.0]
+    assert t["speedup_batch1"] == pytest.approx(12.0 / t["LHGNN"]["batch1_s"])
+    assert t["speedup_batched"] == pytest.approx(12.0 / t["LHGNN"]["batched_s"])
+
+
+def test_the_sca_is_timed_afresh_at_p0_on_its_first_realizations(hosts, monkeypatch):
+    seen = []
+
+    def spy(blocks, power_dbm, gamma_m2, run=None, settings=None):
+        seen.append((len(blocks), power_dbm, gamma_m2, run.cache_dir))
+        return fake_sca(blocks, power_dbm, gamma_m2)
+
+    monkeypatch.setattr(lhgnn_power, "run_sca", spy)
+    assert bench.time_sca(hosts, 2, 20.0) == [60.0, 60.0]  # the stand-in's seconds
+    assert seen == [(2, 20.0, pytest.approx(lhgnn_power.SCA_GAMMA_REF_M2), None)]  # no cache
+    bench.time_sca(hosts, 1, 23.0)  # another P0: the SCA's threshold scales as 1 / P
+    assert seen[-1][2] == pytest.approx(lhgnn_power.SCA_GAMMA_REF_M2 / 10**0.3)
 
 
 def test_reproduce_figures_on_tiny_sizes(hosts, monkeypatch):
