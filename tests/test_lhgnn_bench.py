@@ -206,7 +206,8 @@ def test_reproduce_figures_on_tiny_sizes(hosts, monkeypatch):
     assert all(t.holds in (True, False, None) for t in f9.trends + f10.trends)
     rt = rep.runtime(**small, repeats=1)
     sca = next(r for r in rt.rows if r["method"] == "SCA")
-    assert sca["seconds"] == 60.0  # the stand-in's recorded seconds
+    assert sca["seconds"] == 60.0  # the stand-in's seconds, timed in the run
+    assert rt.meta["sca_timed_seconds"] == [60.0]
     plan = rep.figures(False)
     assert set(plan) == {"fig7", "fig8", "fig9", "fig10", "runtime"}
 
