@@ -183,9 +183,10 @@ def test_the_sca_is_timed_afresh_at_p0_on_its_first_realizations(hosts, monkeypa
         return fake_sca(blocks, power_dbm, gamma_m2)
 
     monkeypatch.setattr(lhgnn_power, "run_sca", spy)
-    assert bench.time_sca(hosts, 2, 20.0) == [60.0, 60.0]  # the stand-in's seconds
+    cfg = bench.scenario_of(hosts)
+    assert bench.time_sca(cfg, 2, 20.0) == [60.0, 60.0]  # the stand-in's seconds
     assert seen == [(2, 20.0, pytest.approx(lhgnn_power.SCA_GAMMA_REF_M2), None)]  # no cache
-    bench.time_sca(hosts, 1, 23.0)  # another P0: the SCA's threshold scales as 1 / P
+    bench.time_sca(cfg, 1, 23.0)  # another P0: the SCA's threshold scales as 1 / P
     assert seen[-1][2] == pytest.approx(lhgnn_power.SCA_GAMMA_REF_M2 / 10**0.3)
 
 

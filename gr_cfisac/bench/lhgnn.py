@@ -15,7 +15,7 @@ naive CNN baselines (models/lhgnn/, ONNX Runtime) and the SCA optimizer of probl
    ``n_sca`` realizations (``sca_blocks``; the rate ratio uses those shared ones).
 2. Runtime per realization (``runtimes``): each ONNX model at batch 1 and batched (one thread)
    and the SCA solving ``n_sca_timed`` of its realizations at P0 afresh, in process, uncached,
-   in the same run (``time_sca``: the speed-ups are ratios of one run); the mean of the seconds
+   in the same run (``lhgnn_power.time_sca``: the speed-ups are ratios of one run); the mean of the seconds
    recorded when the cached realizations were solved is reported next to it.
 3. Figs. 9-10 (``robustness_sweep``): sum rate and SPEB satisfaction of the learned models at
    P0 vs the CSI SNR of the estimate they see (F_hat = F + E, E ~ CN(0, ||h_kn||^2 / (L SNR))
@@ -41,11 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from ..coisac import CoisacScenario, power_from_dbm
+from ..coisac import CoisacScenario
 from ..coisac.noise import noisy_csi, perturbed_steering
 from ..precoding.lhgnn import LHGNNHost
 from ..reproduce.run import Run
-from . import lhgnn_power
 from .common import best_time, write_report
 from .lhgnn_models import (  # noqa: F401
     MODELS,
@@ -68,6 +67,7 @@ from .lhgnn_power import (  # noqa: F401
     ascent_rows,
     power_sweep,
     sca_blocks,
+    time_sca,
 )
 from .lhgnn_raytraced import RAYTRACED, raytraced_section  # noqa: F401
 
@@ -118,16 +118,6 @@ def robustness_sweep(
         "axis": axis,
         "fixed": {"dt_m" if axis == "snr_db" else "snr_db": fixed},
     }
-
-
-def time_sca(hosts: dict[str, LHGNNHost], n: int, p0_dbm: float) -> list[float]:
-    """Seconds of the SCA on the first ``n`` of its realizations (``sca_blocks``) at P0 and the
-    bench's settings, solved now: in process, one at a time, no cache."""
-    cfg = scenario_of(hosts)
-    gamma = lhgnn_power.SCA_GAMMA_REF_M2 * power_from_dbm(cfg, lhgnn_power.SCA_P0_DBM) / \
-        power_from_dbm(cfg, p0_dbm)  # fmt: skip
-    res = lhgnn_power.run_sca(sca_blocks(cfg, n), p0_dbm, gamma, Run("sync", progress=True))
-    return [float(x) for x in res.extras["seconds"]]
 
 
 def runtimes(
@@ -212,7 +202,7 @@ def run(out_dir: Path, quick: bool, scheduler: Any = None) -> dict[str, Any]:
     sweep = power_sweep(hosts, sizes["powers"], sizes["n_sca"], sizes["n_test"], cache,
                         n_ascent=ASCENT_BLOCKS[quick])  # fmt: skip
     seconds = [s for p in sweep["points"] for s in p["sca_seconds"]]
-    timed = time_sca(hosts, sizes["n_sca_timed"], sweep["p0_dbm"])
+    timed = time_sca(scenario_of(hosts), sizes["n_sca_timed"], sweep["p0_dbm"])
     times = runtimes(hosts, 256, sizes["repeats"], seconds, timed)
     robust = load_hosts(noisy=True)
     report: dict[str, Any] = {

@@ -50,6 +50,15 @@ def sca_blocks(cfg: CoisacConfig, n: int, seed: int = TEST_SEED) -> list[CoisacB
     return [CoisacScenario(cfg).draw(1, rng=[seed, i]) for i in range(n)]
 
 
+def sca_threshold(
+    cfg: CoisacConfig, power_dbm: float, gamma_ref: float = SCA_GAMMA_REF_M2,
+    p0_dbm: float = SCA_P0_DBM,
+) -> float:  # fmt: skip
+    """The SCA's strict SPEB threshold at ``power_dbm``: gamma_ref P0 / P (m^2; SPEB ~ 1 / P
+    for fixed beam directions)."""
+    return gamma_ref * power_from_dbm(cfg, p0_dbm) / power_from_dbm(cfg, power_dbm)
+
+
 def run_sca(
     blocks: list[CoisacBatch], power_dbm: float, gamma_m2: float, run: Run = IN_PROCESS,
     settings: sca_speb.Settings = SCA_SETTINGS,
@@ -62,6 +71,15 @@ def run_sca(
     return sca_speb.solve_scenes(scenes, s, run.scheduler, cache, run.progress)
 
 
+def time_sca(cfg: CoisacConfig, n: int, p0_dbm: float) -> list[float]:
+    """Seconds of the SCA on the first ``n`` of its realizations (``sca_blocks``) at P0 and the
+    bench's settings, solved now: in process, one at a time, no cache."""
+    res = run_sca(
+        sca_blocks(cfg, n), p0_dbm, sca_threshold(cfg, p0_dbm), Run("sync", progress=True)
+    )
+    return [float(x) for x in res.extras["seconds"]]
+
+
 def power_point(
     hosts: dict[str, LHGNNHost], batch: CoisacBatch, blocks: list[CoisacBatch],
     power_dbm: float, gamma_ref: float, p0_dbm: float, run: Run = IN_PROCESS,
@@ -72,7 +90,7 @@ def power_point(
     ``sum_rate_shared``)."""
     cfg = batch.cfg
     P = power_from_dbm(cfg, power_dbm)
-    gamma_sca = gamma_ref * power_from_dbm(cfg, p0_dbm) / P
+    gamma_sca = sca_threshold(cfg, power_dbm, gamma_ref, p0_dbm)
     res = run_sca(blocks, power_dbm, gamma_sca, run, settings)
     ex = res.extras
     ok = ex["feasible"] > 0

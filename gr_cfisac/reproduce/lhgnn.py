@@ -231,7 +231,7 @@ def runtime(
     hosts = _hosts()
     sweep = bench.power_sweep(hosts, powers, n_sca, n_test, run)
     seconds = [s for p in sweep["points"] for s in p["sca_seconds"]]
-    timed = bench.time_sca(hosts, 1, sweep["p0_dbm"])
+    timed = bench.time_sca(bench.scenario_of(hosts), 1, sweep["p0_dbm"])
     t = bench.runtimes(hosts, 256, repeats, seconds, timed)
     rows = [{"method": f"{m} (batch 1)", "seconds": t[m]["batch1_s"]} for m in hosts]
     rows += [{"method": f"{m} (batch {t['batch']})", "seconds": t[m]["batched_s"]} for m in hosts]
