@@ -393,9 +393,8 @@ def test_the_bench_realizations_clarabel_gave_up_on_are_solved(power_dbm, index)
 
     cfg = CoisacConfig()
     block = lp.sca_blocks(cfg, index + 1)[index]
-    P = power_from_dbm(cfg, power_dbm)
-    (scene,) = S.scenes_of(block, P)
-    gamma = lp.SCA_GAMMA_REF_M2 * power_from_dbm(cfg, lp.SCA_P0_DBM) / P
+    (scene,) = S.scenes_of(block, power_from_dbm(cfg, power_dbm))
+    gamma = lp.sca_threshold(cfg, power_dbm)
     settings = dataclasses.replace(lp.SCA_SETTINGS, gamma=gamma, max_iters=1)
     W, extras = S.solve_one(scene, settings, history=True)
     assert extras["solved"] == 1.0 and extras["feasible"] == 1.0
