@@ -10,7 +10,8 @@
   iteration linearizes the concave -(- log I_k) term at the previous point, so the surrogate is
   concave, a lower bound of the relaxed sum rate, and the iterates improve it monotonically.
   Stops at a relative gain below ``tol`` (1e-4) or ``iterations``. Each step is one conic
-  problem (PSD + exponential cones) for Clarabel at its default tolerances (1e-8). Recovery:
+  problem (PSD + exponential cones) for Clarabel at its default tolerances (1e-8), SCS
+  (``convex.solvers``: eps 1e-6) where Clarabel does not answer. Recovery:
   w_k the principal eigenvector of Q_k, everything else of Q_k moves into the sensing
   covariance (the total covariance, so power and sensing SNRs, stay exactly as solved), F its
   Hermitian square root; the reported rates are those of the recovered (W, F).
@@ -23,6 +24,7 @@ import numpy as np
 
 from .. import mono_isac, mumiso
 from ..mono_isac import MonoIsacBatch, MonoIsacConfig
+from .convex.solvers import INFEASIBLE, SOLVED, fallback, solve_first
 
 
 def _sensing_directions(batch: MonoIsacBatch) -> np.ndarray:
@@ -96,16 +98,11 @@ def ccp_sdr(
             I0 = [np.real(np.trace(Hk[k] @ (Sv - Qv[k]))) + 1.0 for k in range(K)]
             surrogate = sum(cp.log(T[k]) - I[k] / I0[k] for k in range(K))
             problem = cp.Problem(cp.Maximize(surrogate), cons)
-            try:
-                problem.solve(solver=cp.CLARABEL)
-            except cp.error.SolverError:
-                try:  # Clarabel gives up on a few ill-scaled blocks; SCS to 1e-6 then
-                    problem.solve(solver=cp.SCS, eps=1e-6, max_iters=20000)
-                except cp.error.SolverError:
-                    info["status"][b] = "solver_error"
-                    break
-            info["status"][b] = problem.status
-            if Q[0].value is None or problem.status not in ("optimal", "optimal_inaccurate"):
+            # Clarabel gives up on a few ill-scaled blocks: SCS to 1e-6 then
+            status = solve_first(problem, fallback("CLARABEL"), SOLVED + INFEASIBLE,
+                                 warm_start=True).status  # fmt: skip
+            info["status"][b] = status
+            if Q[0].value is None or status not in SOLVED:
                 break
             Qv = [q.value for q in Q]
             Rv = R.value

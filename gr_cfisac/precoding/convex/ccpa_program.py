@@ -15,10 +15,10 @@ infeasible floors (maximize the worst floor margin).
 
 Scaling and solvers: the programs are solved in V = W / sqrt(rho NT), i.e. sum_k tr Q_k <= 1
 with channels and grams scaled by rho NT, in SCS (the default: eps_abs = eps_rel = 1e-6,
-``problems.SCS_EPS``) or Clarabel (its defaults: gap and feasibility tolerances 1e-8), each
-retried in the other when it fails numerically. Measured here: N = 8, K = 2 takes 0.05 s per
-SCA step in SCS and ~0.3 s in Clarabel; Table I's N = 32, K = 4 (five 64 x 64 real PSD cones)
-~10 s in SCS and ~70 s, "inaccurate", in Clarabel. cvxpy is imported when a solver runs; the
+``solvers.SCS_EPS``) or Clarabel (its defaults: gap and feasibility tolerances 1e-8), each
+retried in the other when it does not solve the program (``solvers``). Measured here: N = 8,
+K = 2 takes 0.05 s per SCA step in SCS and ~0.3 s in Clarabel; Table I's N = 32, K = 4 (five
+64 x 64 real PSD cones) ~10 s in SCS and ~70 s, "inaccurate", in Clarabel. cvxpy is imported when a solver runs; the
 SCA coefficients are cvxpy parameters, so a realization's program is compiled once and
 re-solved each iteration."""
 
@@ -31,6 +31,7 @@ import numpy as np
 
 from . import problems
 from .ccpa_scene import Scene, rate_terms
+from .solvers import SOLVED, fallback, solve_first
 
 #: bps/Hz by which the SDPs tighten the floors, so that SCS's ~1e-5 slack still meets the exact
 #: ones (the exact floors are used when the tightened ones are infeasible)
@@ -128,10 +129,8 @@ class SurrogateProgram:
     def solve(self, X: np.ndarray) -> tuple[np.ndarray | None, str]:
         """The maximizer of the surrogate tangent at X (K+1, N, N), the next iterate (None
         unless solved), and the conic status ("infeasible": no point meets the floors)."""
-        import cvxpy as cp
-
         self.tangent(X)
-        status = _solve(self.problem, self.solver, cp)
+        status = _solve(self.problem, self.solver)
         return (self.terms.values() if status in problems.SOLVED else None), status
 
 
@@ -144,28 +143,14 @@ def least_violation(scene: Scene, solver: str) -> np.ndarray:
     t = RelaxedTerms(scene)
     worst = cp.Variable()
     cons = t.constraints + [m >= worst for m in t.floor_margins(scene, scene.inv_gain())]
-    status = _solve(cp.Problem(cp.Maximize(worst), cons), solver, cp)
+    status = _solve(cp.Problem(cp.Maximize(worst), cons), solver)
     if status not in problems.SOLVED:
         raise RuntimeError(f"ccpa: the phase-0 (least violation) program ended {status!r}")
     return t.values()
 
 
-def _solve(problem: Any, solver: str, cp: Any) -> str:
-    """Solve in ``solver``, retried in the other on a numerical failure; the status."""
-    import warnings
-
-    for name in (solver, *(s for s in problems.SOLVERS if s != solver)):
-        try:
-            with warnings.catch_warnings():  # "may be inaccurate": the status says so
-                warnings.simplefilter("ignore", UserWarning)
-                if name == "SCS":
-                    problem.solve(
-                        solver=cp.SCS, eps=problems.SCS_EPS, max_iters=100000, warm_start=True
-                    )
-                else:
-                    problem.solve(solver=getattr(cp, name))
-        except cp.error.SolverError:
-            continue
-        if problem.status in problems.SOLVED:
-            break
-    return str(problem.status)
+def _solve(problem: Any, solver: str) -> str:
+    """Solve in ``solver``, then in the other one (``solvers.fallback``) unless the first
+    solved it (an "infeasible" verdict gets the other solver's second opinion); SCS warm-starts
+    from the last SCA step. The status of the attempt that answered."""
+    return solve_first(problem, fallback(solver), SOLVED, warm_start=True).status

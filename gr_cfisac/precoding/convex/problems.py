@@ -7,9 +7,12 @@ sqrt(1 + 1/gamma) Re(h_n^H w_n) >= ||[h_n^H W, sigma]|| (Bengtsson & Ottersten).
 SSNR s.t. every SINR >= gamma_high, per-AP power P_l) is relaxed to an SDP in complex Hermitian
 PSD matrices R_q = w_q w_q^H (q = users, sensing), then beams are extracted (``extract_beams``).
 
-Solvers: problem 8's SOCPs in Clarabel (its default tolerances: gap and feasibility 1e-8), SCS
-as the fallback; problem 9's SDP in SCS (eps_abs = eps_rel = 1e-6): Clarabel's interior point
-method took over 300 s on the paper's size (L M = 32, N = 5) where SCS takes ~15 s here. Shapes: F (L M, N) channels h_n, a_t (L, M) the APs' target steering vectors,
+Solvers (``solvers``, the attempts in LADDER): problem 8's SOCPs in Clarabel (its default
+tolerances: gap and feasibility 1e-8), SCS where Clarabel gives up; problem 9's SDP in SCS
+(eps_abs = eps_rel = 1e-6): Clarabel's interior point method took over 300 s on the paper's
+size (L M = 32, N = 5) where SCS takes ~15 s here. A solver that gives up is never mistaken for
+an answer (the bisection re-solves one compiled SOCP: the last gamma's status must not count).
+Shapes: F (L M, N) channels h_n, a_t (L, M) the APs' target steering vectors,
 weight (L,) the SSNR weight of AP l's beam gain (eq 6: sum_r sigma_s,lr^2 / (L sigma_a^2)).
 """
 
@@ -20,34 +23,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: statuses that mean "solved" (inaccurate ones included: the bisection's gamma_low is re-checked
-#: by the SDP, and the extracted beams are evaluated exactly)
-SOLVED = ("optimal", "optimal_inaccurate")
-INFEASIBLE = ("infeasible", "infeasible_inaccurate")
-SOLVERS = ("CLARABEL", "SCS")
-#: SCS's eps_abs = eps_rel
-SCS_EPS = 1e-6
+from .solvers import INFEASIBLE, SCS_EPS, SOLVED, SOLVER_ERROR, SOLVERS, Outcome, solve_first
+
+__all__ = ["INFEASIBLE", "SCS_EPS", "SOLVED", "SOLVER_ERROR", "SOLVERS"]
+
+#: the attempts (``solvers``) of a problem 8 / 9 solve per named solver: Clarabel, then SCS
+#: where it gives up; SCS alone (Clarabel took over 300 s on problem 9 at the paper's size)
+LADDER = {"CLARABEL": ("CLARABEL", "SCS"), "SCS": ("SCS",)}
 
 
-def _solve(problem, solver: str) -> str:
-    """Solve with ``solver`` (SCS retried if Clarabel fails numerically); the status."""
-    import warnings
-
-    import cvxpy as cp
-
-    for name in (solver, "SCS") if solver != "SCS" else ("SCS",):
-        try:
-            with warnings.catch_warnings():  # "may be inaccurate": the status says so
-                warnings.simplefilter("ignore", UserWarning)
-                if name == "SCS":
-                    problem.solve(solver=cp.SCS, eps=SCS_EPS, max_iters=100000)
-                else:
-                    problem.solve(solver=getattr(cp, name))
-        except cp.error.SolverError:
-            continue
-        if problem.status in SOLVED + INFEASIBLE:
-            return problem.status
-    return str(problem.status)
+def _solve(problem, solver: str) -> Outcome:
+    """Solve in ``solver``'s LADDER until an attempt ends solved or infeasible (cvxpy's warm
+    start, its default)."""
+    if solver not in LADDER:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    return solve_first(problem, LADDER[solver], SOLVED + INFEASIBLE, warm_start=True)
 
 
 class CommFeasibility:
@@ -79,10 +69,11 @@ class CommFeasibility:
 
     def feasible(self, gamma: float) -> bool:
         self.c.value = math.sqrt(1.0 + 1.0 / gamma)
-        status = _solve(self.problem, self.solver)
-        if status not in SOLVED + INFEASIBLE:
-            raise RuntimeError(f"problem 8 at gamma={gamma:g}: solver status {status}")
-        return status in SOLVED
+        outcome = _solve(self.problem, self.solver)
+        if outcome.status not in SOLVED + INFEASIBLE:
+            raise RuntimeError(f"problem 8 at gamma={gamma:g}: no solver answered "
+                               f"{outcome.tried}")  # fmt: skip
+        return outcome.status in SOLVED
 
 
 def check_sca_settings(
@@ -137,11 +128,13 @@ def bisect_gamma(
 @dataclass(frozen=True)
 class SdpSolution:
     """Problem 9's relaxed optimum: R (N+1, L M, L M) Hermitian, R[0] the sensing covariance,
-    R[n] user n's; ``ssnr`` the optimal (relaxed) SSNR; ``status`` the solver's."""
+    R[n] user n's; ``ssnr`` the optimal (relaxed) SSNR; ``status`` and ``solver`` those of the
+    attempt that solved it."""
 
     R: np.ndarray
     ssnr: float
     status: str
+    solver: str
 
 
 def max_ssnr_sdp(
@@ -175,12 +168,13 @@ def max_ssnr_sdp(
         A = np.outer(a_t[l], a_t[l].conj())
         gain = gain + float(weight[l]) * cp.real(cp.trace(A @ block))
     problem = cp.Problem(cp.Maximize(gain), cons)
-    status = _solve(problem, solver)
-    if status not in SOLVED:
-        raise RuntimeError(f"problem 9 (SDP) at gamma_high={gamma:g}: solver status {status}")
+    outcome = _solve(problem, solver)
+    if outcome.status not in SOLVED:
+        raise RuntimeError(f"problem 9 (SDP) at gamma_high={gamma:g}: no solver solved it "
+                           f"{outcome.tried}")  # fmt: skip
     Rv = np.stack([np.asarray(r.value) for r in R])
     Rv = 0.5 * (Rv + Rv.conj().transpose(0, 2, 1))
-    return SdpSolution(Rv, float(problem.value), status)
+    return SdpSolution(Rv, float(problem.value), outcome.status, outcome.attempt)
 
 
 def rank_one(R: np.ndarray, rel: float = 1e-4, scale: float | None = None) -> np.ndarray:

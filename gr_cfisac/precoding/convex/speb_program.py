@@ -46,7 +46,7 @@ least exact SPEB among the per-BS target beam, R's principal beam and draws from
 Units and solvers. The program is solved in X_k = Q_k / max_n P_n, its LMI rows scaled (the
 Schur complement does not depend on the nuisance's scale). Solvers: Clarabel (``sca_speb``'s
 default; its defaults, gap and feasibility 1e-8) or SCS (eps_abs = eps_rel = 1e-6,
-``problems.SCS_EPS``); each attempt runs one solver (``solve_program``), the checks above decide
+``solvers.SCS_EPS``); each attempt runs one solver (``solve_program``), the checks above decide
 whether the next runs. In the subspace Clarabel is the faster and the surer: at the bench's size
 one step took 15 s against SCS's 250 s, whose answer ("optimal_inaccurate") had a NaN relaxed
 rate. On 2 of the bench's 24 realizations (20 dBm #4, 25 dBm #6) Clarabel's first step stopped
@@ -58,12 +58,11 @@ complex128."""
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 
-from . import problems
+from . import problems, solvers
 from .covariance_rates import rate_terms, relaxed_sum_rate
 from .speb_extraction import candidates, per_bs_scale
 from .speb_fim import fim_blocks_affine, full_fim
@@ -96,23 +95,10 @@ def attempts(solver: str) -> tuple[str, ...]:
 
 
 def solve_program(problem: Any, attempt: str) -> str:
-    """Solve in one attempt of ATTEMPTS (its own solver only: the caller checks the answer and
-    moves on); the status, "solver_error" when the solver gives up. A fresh solver every time
-    (no warm start: the attempts' settings differ)."""
-    import cvxpy as cp
-
-    options = {
-        "CLARABEL": {"solver": cp.CLARABEL},
-        "CLARABEL_DENSE": {"solver": cp.CLARABEL, "chordal_decomposition_enable": False},
-        "SCS": {"solver": cp.SCS, "eps": problems.SCS_EPS, "max_iters": 100000},
-    }[attempt]
-    try:
-        with warnings.catch_warnings():  # "may be inaccurate": the status says so
-            warnings.simplefilter("ignore", UserWarning)
-            problem.solve(warm_start=False, **options)
-    except cp.error.SolverError:
-        return "solver_error"
-    return str(problem.status)
+    """Solve in one attempt of ATTEMPTS (``solvers.solve_once``: its own solver only, the caller
+    checks the answer and moves on); the status, "solver_error" when the solver gives up. A
+    fresh solver every time (no warm start: the attempts' settings differ)."""
+    return solvers.solve_once(problem, attempt, warm_start=False)
 
 
 def subspace_basis(scene: Scene) -> np.ndarray:
