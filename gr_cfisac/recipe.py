@@ -11,7 +11,6 @@ The dataclass defaults below are the base that every YAML file fills in; they ar
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,19 +221,9 @@ class TrainConfig:
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
         """Load a YAML config, a saved run config, or a model card (its ``training.config``)."""
-        import yaml
+        from .recipe_files import read_recipe
 
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"training config {path} does not exist")
-        data = yaml.safe_load(path.read_text()) if path.suffix in (".yml", ".yaml") else None
-        if data is None:
-            data = json.loads(path.read_text())
-        if isinstance(data, dict) and "training" in data and "config" in data["training"]:
-            data = data["training"]["config"]
-        if not isinstance(data, dict):
-            raise ValueError(f"training config {path}: expected a mapping at the top level")
-        return cls.from_dict(data)
+        return cls.from_dict(read_recipe(path, "training config"))
 
     def save(self, path: str | Path) -> None:
         import yaml

@@ -8,6 +8,7 @@ every override flag replaces one field of that recipe, and its help shows the re
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,7 @@ from .train_runs import (
     family_config,
     fit_resumable,
     recipe_source,
+    refuse_foreign_run,
     resume_command,
     run_folder,
 )
@@ -251,10 +253,12 @@ def resolve_l2o_config(args: argparse.Namespace):
 
 def run_l2o(args: argparse.Namespace) -> int:
     """``cfisac train --family l2o``: Algorithm 1 of paper 002 into runs/NAME (resumable)."""
+    from ..train.l2o.config import L2OConfig
     from ..train.l2o.trainer import Trainer
 
     cfg = resolve_l2o_config(args)
     out = run_folder(args, cfg.name)
+    refuse_foreign_run(Path(out), cfg.to_dict(), "l2o", lambda p: L2OConfig.load(p).to_dict())
     trainer = Trainer(cfg, out, progress=not args.no_progress)
     again = resume_command(out, args.export, family="l2o")
     print(f"cfisac train --family l2o {cfg.name}: {trainer.parameters} parameters, "
@@ -280,6 +284,8 @@ def run_sao_isac(args: argparse.Namespace) -> int:
     source = args.resume / "config.yml" if args.resume else args.config or config_path(SAO_ISAC)
     cfg = IsacConfig.load(source)
     out = run_folder(args, cfg.name)
+    refuse_foreign_run(Path(out), dataclasses.asdict(cfg), "sao_isac",
+                       lambda p: dataclasses.asdict(IsacConfig.load(p)))  # fmt: skip
     trainer = IsacTrainer(cfg, out, progress=not args.no_progress)
     print(f"cfisac train --family sao_isac {cfg.name}: {cfg.total_epochs} epochs -> {out}")
     result = trainer.fit()

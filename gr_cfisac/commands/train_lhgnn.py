@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .train_runs import resume_command, run_folder
+from .train_runs import refuse_foreign_run, resume_command, run_folder
 
 SMALL, FULL = "lhgnn_small.yml", "lhgnn_full.yml"
 
@@ -17,7 +17,11 @@ def run_lhgnn(args: argparse.Namespace) -> int:
     from ..train.lhgnn.trainer import Trainer
 
     if args.resume:
-        cfg = LHGNNConfig.from_dict(json.loads((args.resume / "config.json").read_text()))
+        if args.config or args.full:
+            raise ValueError(
+                "--resume RUN_DIR takes the run's own config.json: drop --config/--full"
+            )
+        cfg = LHGNNConfig.from_yaml(args.resume / "config.json")
     else:
         source = args.config or CONFIG_DIR / (FULL if args.full else SMALL)
         cfg = LHGNNConfig.from_yaml(source)
@@ -25,6 +29,8 @@ def run_lhgnn(args: argparse.Namespace) -> int:
                                  ("seed", args.seed)) if v is not None}  # fmt: skip
     cfg = cfg.replace(**changes) if changes else cfg
     out = run_folder(args, cfg.name)
+    refuse_foreign_run(Path(out), cfg.to_dict(), "lhgnn",
+                       lambda p: LHGNNConfig.from_yaml(p).to_dict(), "checkpoint.pt", "config.json")  # fmt: skip
     trainer = Trainer(cfg, out)
     (Path(out) / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     print(f"cfisac train --family lhgnn {cfg.name} ({cfg.arch}): {trainer.parameters} "

@@ -1,8 +1,9 @@
 """What every ``cfisac train`` family shares: where a run's recipe comes from (--resume, --config,
 the family's small or --full recipe), the override flags that set a recipe field, the run folder,
-the command that resumes a run, and running ``fit()`` so that Ctrl-C and ``kill`` (SIGTERM) both
-end it with that command printed. Each family's own file keeps only what is its own (its recipe
-class, its header line, its summary, its export).
+the command that resumes a run, the refusal of a run folder that holds a checkpoint of another
+recipe, and running ``fit()`` so that Ctrl-C and ``kill`` (SIGTERM) both end it with that
+command printed. Each family's own file keeps only what is its own (its recipe class, its
+header line, its summary, its export).
 """
 
 from __future__ import annotations
@@ -64,6 +65,57 @@ def refuse_flags(
             f"{', '.join(other)}: STCIB option(s), not used by --family {family} (its recipe is "
             f"{small} / {full}; pass --config for another)"
         )
+
+
+#: recipe fields that say where and how long a run goes, not what it trains: a run folder's
+#: checkpoint may be continued with other values of these
+HOW_TO_RUN = frozenset({"device", "threads", "max_minutes", "epochs"})
+
+
+def differing_fields(
+    ours: Mapping[str, Any], theirs: Mapping[str, Any], prefix: str = ""
+) -> list[str]:
+    """Dotted names of the fields (nested sections flattened) whose values differ or that only
+    one of two recipes has."""
+    out = []
+    for key in sorted(set(ours) | set(theirs), key=str):
+        a, b = ours.get(key), theirs.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += differing_fields(a, b, f"{name}.")
+        elif key not in ours or key not in theirs or _plain(a) != _plain(b):
+            out.append(name)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, recursively (a recipe read back from YAML/JSON has lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def refuse_foreign_run(
+    out: Path, recipe: Mapping[str, Any], family: str, read: Callable[[Path], Mapping[str, Any]],
+    checkpoint: str = "last.pt", saved: str = "config.yml",
+) -> None:  # fmt: skip
+    """ValueError when the run folder ``out`` holds a ``checkpoint`` written for another recipe
+    than ``recipe`` (its ``saved`` config, read by ``read``: the family's loader, normalized),
+    before anything in the folder is touched: the trainers resume any checkpoint they find, so
+    a changed recipe under an old name would go on from the old weights (and an export would
+    label them with the new recipe). Fields of HOW_TO_RUN may differ."""
+    if not (out / checkpoint).is_file():
+        return
+    fix = (f"continue that run with `cfisac train --family {family} --resume {out}`, or start "
+           f"this one in another folder (--name NEW or --out DIR)")  # fmt: skip
+    if not (out / saved).is_file():
+        raise ValueError(f"{out} holds a checkpoint ({checkpoint}) but no {saved} to tell its "
+                         f"recipe: start this run in another folder (--name NEW or --out DIR)")  # fmt: skip
+    theirs = read(out / saved)
+    diff = [f for f in differing_fields(recipe, theirs) if f.split(".")[-1] not in HOW_TO_RUN]
+    if diff:
+        raise ValueError(f"{out} holds a run of another {family} recipe (it differs in "
+                         f"{', '.join(diff)}): {fix}")  # fmt: skip
 
 
 def recipe_source(

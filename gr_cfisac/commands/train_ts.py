@@ -16,8 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from .train_runs import OPTIM_OVERRIDES, family_config, fit_resumable, resume_command, run_folder
+from .train_runs import (
+    OPTIM_OVERRIDES,
+    family_config,
+    fit_resumable,
+    refuse_foreign_run,
+    resume_command,
+    run_folder,
+)
 
 TS_SMALL, TS_FULL = "ts_small.yml", "ts_full.yml"
 #: override flag -> (section, field) of the recipe (the optim section)
@@ -36,9 +44,12 @@ def resolve_ts_config(args: argparse.Namespace, stcib_flags: tuple[str, ...] = (
 def run_teacher_student(args: argparse.Namespace, stcib_flags: tuple[str, ...] = ()) -> int:
     """Train the three stages (SSNR teacher, SINR teacher, student) and optionally export."""
     from ..train.decentral.cellfree import trainer_for
+    from ..train.decentral.config import TSConfig
 
     cfg = resolve_ts_config(args, stcib_flags)
     out = run_folder(args, cfg.name)
+    refuse_foreign_run(Path(out), cfg.to_dict(), "teacher-student",
+                       lambda p: TSConfig.load(p).to_dict())  # fmt: skip
     trainer = trainer_for(cfg, out, progress=not args.no_progress)
     again = resume_command(out, args.export, family="teacher-student")
     print(f"cfisac train --family teacher-student {cfg.name}: {cfg.scenario.L} x "

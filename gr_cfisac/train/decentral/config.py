@@ -296,9 +296,10 @@ class TSConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> TSConfig:
-        import yaml
+        """A YAML recipe, a run's config.yml, or a model card (its ``training.config``)."""
+        from ...recipe_files import read_recipe
 
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
+        return cls.from_dict(read_recipe(path, "teacher-student config"))
 
     def save(self, path: str | Path) -> None:
         import yaml

@@ -249,18 +249,9 @@ class L2OConfig:
     @classmethod
     def load(cls, path: str | Path) -> L2OConfig:
         """A YAML recipe, a run's config.yml, or a model card (its ``training.config``)."""
-        import json
+        from ...recipe_files import read_recipe
 
-        import yaml
-
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"l2o config {path} does not exist")
-        text = path.read_text()
-        data = yaml.safe_load(text) if path.suffix in (".yml", ".yaml") else json.loads(text)
-        if isinstance(data, dict) and "training" in data and "config" in data["training"]:
-            data = data["training"]["config"]
-        return cls.from_dict(data)
+        return cls.from_dict(read_recipe(path, "l2o config"))
 
     def save(self, path: str | Path) -> None:
         import yaml

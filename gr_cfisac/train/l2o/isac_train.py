@@ -97,11 +97,9 @@ class IsacConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> IsacConfig:
-        import yaml
+        from ...recipe_files import read_recipe
 
-        data = yaml.safe_load(Path(path).read_text())
-        if isinstance(data, dict) and "training" in data:
-            data = data["training"]["config"]
+        data = read_recipe(path, "sao_isac config")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .model import ARCHS
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -96,13 +94,10 @@ class LHGNNConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> LHGNNConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"lhgnn config {path} does not exist")
-        data = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"lhgnn config {path}: expected a mapping of fields")
-        return cls.from_dict(data)
+        """A YAML recipe, a run's config.json, or a model card (its ``training.config``)."""
+        from ...recipe_files import read_recipe
+
+        return cls.from_dict(read_recipe(path, "lhgnn config"))
 
     def replace(self, **changes: Any) -> LHGNNConfig:
         return dataclasses.replace(self, **changes)
