@@ -6,6 +6,7 @@ give instead -- a missing or empty file is never read as "all defaults"."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +40,26 @@ def read_recipe(path: str | Path, what: str) -> dict[str, Any]:
         raise ValueError(f"{what} {path}: expected a mapping of recipe fields at the top level, "
                          f"got {type(data).__name__}")  # fmt: skip
     return data
+
+
+def differing_fields(
+    ours: Mapping[str, Any], theirs: Mapping[str, Any], prefix: str = ""
+) -> list[str]:
+    """Dotted names of the fields (nested sections flattened) whose values differ or that only
+    one of two recipes has."""
+    out = []
+    for key in sorted(set(ours) | set(theirs), key=str):
+        a, b = ours.get(key), theirs.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += differing_fields(a, b, f"{name}.")
+        elif key not in ours or key not in theirs or _plain(a) != _plain(b):
+            out.append(name)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, recursively (a recipe read back from YAML/JSON has lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from gr_cfisac.commands import train as cmd_train
-from gr_cfisac.commands.train_runs import differing_fields, refuse_foreign_run
-from gr_cfisac.recipe_files import read_recipe
+from gr_cfisac.commands.train_runs import refuse_foreign_run
+from gr_cfisac.recipe_files import differing_fields, read_recipe
 
 CONFIGS = Path(__file__).resolve().parents[1] / "gr_cfisac" / "train" / "configs"
 

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..recipe_files import differing_fields
+
 T = TypeVar("T")
 
 #: override flags that set a field of a family recipe's optim section (l2o, teacher-student):
@@ -70,29 +72,6 @@ def refuse_flags(
 #: recipe fields that say where and how long a run goes, not what it trains: a run folder's
 #: checkpoint may be continued with other values of these
 HOW_TO_RUN = frozenset({"device", "threads", "max_minutes", "epochs"})
-
-
-def differing_fields(
-    ours: Mapping[str, Any], theirs: Mapping[str, Any], prefix: str = ""
-) -> list[str]:
-    """Dotted names of the fields (nested sections flattened) whose values differ or that only
-    one of two recipes has."""
-    out = []
-    for key in sorted(set(ours) | set(theirs), key=str):
-        a, b = ours.get(key), theirs.get(key)
-        name = f"{prefix}{key}"
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            out += differing_fields(a, b, f"{name}.")
-        elif key not in ours or key not in theirs or _plain(a) != _plain(b):
-            out.append(name)
-    return out
-
-
-def _plain(value: Any) -> Any:
-    """Tuples as lists, recursively (a recipe read back from YAML/JSON has lists)."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def refuse_foreign_run(

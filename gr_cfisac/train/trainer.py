@@ -23,6 +23,7 @@ import torch
 
 from ..dataset import iq, iq_rows, load_split
 from ..recipe import TrainConfig
+from ..recipe_files import differing_fields
 from . import losses
 from .models import build_model, count_parameters, input_scale
 
@@ -171,10 +172,12 @@ class Trainer:
         if not path.exists():
             return False
         ckpt = torch.load(path, weights_only=True)
-        if TrainConfig.from_dict(ckpt["config"]).to_dict() != self.cfg.to_dict():
+        diff = differing_fields(TrainConfig.from_dict(ckpt["config"]).to_dict(), self.cfg.to_dict())
+        if diff:
             raise ValueError(
-                f"{path} was written for a different training config; use a new --out folder "
-                "or delete the old run"
+                f"{path} was written for another training config (it differs in "
+                f"{', '.join(diff)}): continue it with `cfisac train --resume {self.out}`, or "
+                "start this one in another folder (--name NEW or --out DIR)"
             )
         self.model.load_state_dict(ckpt["model"])
         self.optim.load_state_dict(ckpt["optim"])
