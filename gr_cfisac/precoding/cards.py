@@ -294,13 +294,30 @@ def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
     return field, message
 
 
+#: the benchmark that scores each registry family's models (``cfisac bench NAME``)
+FAMILY_BENCH = {"lhgnn": "lhgnn", "l2o": "l2o", "teacher_student": "teacher-student"}
+
+
+def family_card_message(card: dict[str, Any], path: str | Path) -> str:
+    """Why a registry family's card is not a cell-free STCIB/CNN model's, and where it runs."""
+    family, scenario = card["family"], card.get("scenario", "?")
+    model = Path(path).with_suffix(".onnx")
+    bench = FAMILY_BENCH.get(family)
+    score = f"; `cfisac bench {bench}` scores it" if bench else ""
+    return (f"model card {path}: {model.name} is a {family!r} model (the card's family, scenario "
+            f"{scenario!r}), not a cell-free STCIB/CNN model: it runs as the registry family "
+            f"{family!r} with path={model}{score}")  # fmt: skip
+
+
 def validate_card(card: Any, path: str | Path, schema: dict[str, Any] | None = None) -> None:
     """Raise CardError naming ``path`` and the first bad field unless ``card`` follows
     ``schema`` (default :data:`LEARNED_CARD_SCHEMA`) and, where it has them, its ``system`` is a
     valid SystemConfig and its ``dimensions`` are the ones that system implies."""
-    schema = LEARNED_CARD_SCHEMA if schema is None else schema
     if not isinstance(card, dict):
         raise CardError(f"model card {path}: must be a JSON object, got {_json_type(card)}")
+    if schema is None and isinstance(card.get("family"), str):
+        raise CardError(family_card_message(card, path))
+    schema = LEARNED_CARD_SCHEMA if schema is None else schema
     validator = jsonschema.Draft202012Validator(schema)
     errors = list(validator.iter_errors(card))
     # a wrong format says "not this kind of card" better than whatever else it lacks
