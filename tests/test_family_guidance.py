@@ -62,3 +62,18 @@ def test_export_names_the_family_of_a_run_folder_and_the_command_that_exports_it
     stcib = write_run(tmp_path / "stcib", {"config.yml": {"name": "e", "system": {}, "loss": {}}})
     assert cmd_export.family_of_run(stcib) is None
     assert cmd_export.family_of_run(tmp_path / "nothing") is None
+
+
+def test_serve_refuses_a_scenario_whose_network_is_not_a_systemconfig():
+    from gr_cfisac.commands import serve as cmd_serve
+    from gr_cfisac.precoding.scenarios import known_scenarios
+
+    # every built-in scenario but cellfree needs another config: serve says where it runs
+    assert set(cmd_serve.ELSEWHERE) == set(known_scenarios()) - {"cellfree"}
+    parser = argparse.ArgumentParser(prog="cfisac serve")
+    cmd_serve.add_arguments(parser)
+    args = parser.parse_args(["lhgnn", "--scenario", "coisac", "--param", "path=x.onnx"])
+    with pytest.raises(ValueError, match=r"--scenario coisac: .*cfisac demo --scenario coisac"):
+        cmd_serve.run(args)
+    with pytest.raises(SystemExit):  # a typo fails while parsing, listing the known ones
+        parser.parse_args(["zf", "--scenario", "cellfre"])
