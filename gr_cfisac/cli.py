@@ -60,12 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe_error(exc: Exception) -> str:
+    """The message of an error a command ends with: an OSError from the system as "PATH: what
+    went wrong" (not "[Errno 2] ...: 'PATH'"), anything else as it says itself."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args._module.run(args) or 0)
     except (ValueError, OSError) as exc:
-        print(f"cfisac {args.command}: error: {exc}", file=sys.stderr)
+        print(f"cfisac {args.command}: error: {describe_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"cfisac {args.command}: interrupted", file=sys.stderr)

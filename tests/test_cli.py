@@ -60,3 +60,12 @@ def test_the_command_line_builds_without_gnuradio_or_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_system_error_names_the_path_and_what_went_wrong(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert main(["reproduce", "lhgnn", "--out", str(blocker / "report")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"cfisac reproduce: error: {blocker}") and "Errno" not in err
+    assert err.endswith(": Not a directory")
