@@ -69,3 +69,17 @@ def test_a_system_error_names_the_path_and_what_went_wrong(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"cfisac reproduce: error: {blocker}") and "Errno" not in err
     assert err.endswith(": Not a directory")
+
+
+def test_bench_scheduler_names_exactly_the_benchmarks_that_sweep():
+    import importlib
+    import inspect
+
+    from gr_cfisac.commands.bench import BENCHMARKS, SWEEPS
+
+    takes = {
+        name
+        for name, module in BENCHMARKS.items()
+        if "scheduler" in inspect.signature(importlib.import_module(module).run).parameters
+    }
+    assert takes == set(SWEEPS)

@@ -22,6 +22,10 @@ compare precoders (core, precoders: their line-up comes from the precoder regist
 run the cellfree network."""
 
 
+#: the benchmarks whose run() takes a scheduler (their points go through the sweep runner)
+SWEEPS = ("teacher-student", "ccpa", "lhgnn")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "names",
@@ -35,9 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scheduler",
         default=None,
-        help="where benchmarks that sweep (teacher-student) run their points: 'local' (a local "
-        "Dask cluster, one worker per core; the default), 'sync' (in process) or the "
-        "tcp://HOST:PORT of a running Dask scheduler (docs/sweeps.md)",
+        help=f"where the benchmarks that sweep ({', '.join(SWEEPS)}) run their points: "
+        "'local' (a local Dask cluster, one worker per core), 'sync' (in process) or the "
+        "tcp://HOST:PORT of a running Dask scheduler (docs/sweeps.md) (default: teacher-student "
+        "local, ccpa and lhgnn in process)",
     )
 
 
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if scheduler is not None and not sweeps:
         raise ValueError(
             f"--scheduler: benchmark(s) {names} run no sweep; it applies to the benchmarks "
-            "that sweep (teacher-student)"
+            f"that sweep ({', '.join(SWEEPS)})"
         )
     for name, module in modules.items():
         t0 = time.perf_counter()
