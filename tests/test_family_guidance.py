@@ -66,10 +66,11 @@ def test_export_names_the_family_of_a_run_folder_and_the_command_that_exports_it
 
 def test_serve_refuses_a_scenario_whose_network_is_not_a_systemconfig():
     from gr_cfisac.commands import serve as cmd_serve
+    from gr_cfisac.commands.scenario_option import ELSEWHERE
     from gr_cfisac.precoding.scenarios import known_scenarios
 
     # every built-in scenario but cellfree needs another config: serve says where it runs
-    assert set(cmd_serve.ELSEWHERE) == set(known_scenarios()) - {"cellfree"}
+    assert set(ELSEWHERE) == set(known_scenarios()) - {"cellfree"}
     parser = argparse.ArgumentParser(prog="cfisac serve")
     cmd_serve.add_arguments(parser)
     args = parser.parse_args(["lhgnn", "--scenario", "coisac", "--param", "path=x.onnx"])
@@ -77,3 +78,19 @@ def test_serve_refuses_a_scenario_whose_network_is_not_a_systemconfig():
         cmd_serve.run(args)
     with pytest.raises(SystemExit):  # a typo fails while parsing, listing the known ones
         parser.parse_args(["zf", "--scenario", "cellfre"])
+
+
+def test_evaluate_scores_a_cellfree_family_model_on_the_recipe_problem(capsys):
+    import json
+
+    from gr_cfisac.cli import main
+
+    model = MODELS / "l2o/l2o_cellfree.onnx"
+    args = ["evaluate", str(model), "--size", "4", "--optimizer-size", "0", "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == str(model) and report["regime"] == "joint"
+    assert report["precoders"]["l2o"]["name"] == "l2o" and report["realizations"] == 4
+    assert 0.9 < report["objective"] / report["baselines"]["WMMSE"]["objective"] < 1.01
+    assert main(["evaluate", str(MODELS / "lhgnn/lhgnn_coisac.onnx"), "--scenario", "coisac"]) == 2
+    assert "cfisac evaluate scores precoders on a cell-free network" in capsys.readouterr().err

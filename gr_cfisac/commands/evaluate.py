@@ -12,7 +12,7 @@ from typing import Any
 
 from ..evaluation import compare, format_table, summarize
 from ..metrics import OBJECTIVE
-from .scenario_option import add_scenario_argument
+from .scenario_option import add_scenario_argument, require_cellfree_network
 
 HELP = "score precoders (an ONNX model, registry families) on the same held-out realizations"
 
@@ -119,9 +119,27 @@ def _reference(args: argparse.Namespace, names: list[str]) -> tuple[Path | None,
     if given is None:
         return None, None
     model = resolve_model(given)
+    family = family_of_card(model)
+    if family is not None:  # a registry family's model: scored on the recipe's problem
+        check_scenario(family, args.scenario, model.name)
+        return model, None
     card = load_card(model)
     check_scenario(card, args.scenario, model.name)
     return model, card
+
+
+def family_of_card(model: Path) -> dict | None:
+    """The card beside ``model`` when it is a registry family's (it has ``family``: l2o,
+    teacher_student, lhgnn), else None (an STCIB/CNN card, or one load_card will judge)."""
+    import json
+
+    from ..precoding.onnx import card_path
+
+    try:
+        card = json.loads(card_path(model).read_text())
+    except (OSError, ValueError):
+        return None
+    return card if isinstance(card, dict) and isinstance(card.get("family"), str) else None
 
 
 def _line_up(args, model: Path | None, names: list[str], context: dict) -> dict[str, Any]:
@@ -150,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.size < 1 or args.optimizer_size < 0:
         raise ValueError("--size must be >= 1 and --optimizer-size >= 0")
+    require_cellfree_network(args.scenario, "cfisac evaluate scores precoders on")
     names = parse_names(args.algorithms)
     model, card = _reference(args, names)
     tcfg = TrainConfig() if card is None else TrainConfig.from_dict(card["training"]["config"])
@@ -195,8 +214,9 @@ def run(args: argparse.Namespace) -> int:
     rows = ({first: report} if first else {}) | report["baselines"]
     if optimizers and first and n_opt < args.size:
         rows[f"{first}, first {n_opt}"] = report["model_on_optimizer_realizations"]
+    carded = model if card is not None else None  # a family's model is scored on the defaults
     print(
-        format_table(rows, caption(args, tcfg, regime, eta, th_c, th_s, n_opt, optimizers, model))
+        format_table(rows, caption(args, tcfg, regime, eta, th_c, th_s, n_opt, optimizers, carded))
     )
     return 0
 

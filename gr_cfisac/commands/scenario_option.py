@@ -8,6 +8,25 @@ import argparse
 
 DEFAULT = "cellfree"
 
+#: the built-in scenarios whose network is not a SystemConfig's, and where their precoders run
+ELSEWHERE = {
+    "coisac": "its flowgraph (cfisac demo --scenario coisac) and cfisac bench lhgnn",
+    "pos1": "the numerical core and cfisac bench teacher-student",
+    "pos2": "the numerical core and cfisac bench teacher-student",
+    "mu_miso": "the numerical core and cfisac bench l2o",
+}
+
+
+def require_cellfree_network(scenario: str, what: str) -> None:
+    """ValueError for a built-in scenario on another network than a SystemConfig's (ELSEWHERE),
+    saying where its precoders run; ``what`` starts the sentence (e.g. "cfisac serve answers
+    requests of")."""
+    if scenario in ELSEWHERE:
+        raise ValueError(
+            f"--scenario {scenario}: {what} a cell-free network (a SystemConfig); {scenario}'s "
+            f"network is another, and its precoders run in {ELSEWHERE[scenario]}"
+        )
+
 
 def scenario_name(text: str) -> str:
     """argparse type: a known scenario name, else an error listing the known ones."""

@@ -21,7 +21,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .scenario_option import scenario_name
+from .scenario_option import require_cellfree_network, scenario_name
 
 HELP = "run a precoder as a ZeroMQ service (routed replies, optional CURVE)"
 DESCRIPTION = """\
@@ -126,15 +126,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-#: the built-in scenarios whose network is not a SystemConfig's, and where their precoders run
-ELSEWHERE = {
-    "coisac": "its flowgraph (cfisac demo --scenario coisac) and cfisac bench lhgnn",
-    "pos1": "the numerical core and cfisac bench teacher-student",
-    "pos2": "the numerical core and cfisac bench teacher-student",
-    "mu_miso": "the numerical core and cfisac bench l2o",
-}
-
-
 def run(args: argparse.Namespace) -> int:
     from ..config import SystemConfig
     from ..models import resolve_model
@@ -151,12 +142,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             "ALGORITHM is required (a precoder family such as zf or optimize, or an .onnx file)"
         )
-    if args.scenario in ELSEWHERE:
-        raise ValueError(
-            f"--scenario {args.scenario}: cfisac serve answers requests of a cell-free network "
-            f"(a SystemConfig: --config, Table I by default); {args.scenario}'s network is "
-            f"another, and its precoders run in {ELSEWHERE[args.scenario]}"
-        )
+    require_cellfree_network(args.scenario, "cfisac serve answers requests of")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cfg = SystemConfig() if args.config is None else SystemConfig.from_json(args.config.read_text())
     model = str(resolve_model(args.model)) if args.model.endswith(".onnx") else args.model
