@@ -299,14 +299,15 @@ FAMILY_BENCH = {"lhgnn": "lhgnn", "l2o": "l2o", "teacher_student": "teacher-stud
 
 
 def family_card_message(card: dict[str, Any], path: str | Path) -> str:
-    """Why a registry family's card is not a cell-free STCIB/CNN model's, and where it runs."""
+    """Why a registry family's card is not an STCIB/CNN model's (the ``onnx`` family's), and
+    where it runs."""
     family, scenario = card["family"], card.get("scenario", "?")
     model = Path(path).with_suffix(".onnx")
     bench = FAMILY_BENCH.get(family)
     score = f"; `cfisac bench {bench}` scores it" if bench else ""
-    return (f"model card {path}: {model.name} is a {family!r} model (the card's family, scenario "
-            f"{scenario!r}), not a cell-free STCIB/CNN model: it runs as the registry family "
-            f"{family!r} with path={model}{score}")  # fmt: skip
+    return (f"model card {path}: {model.name} is a {family!r} model (the card's family, "
+            f"scenario {scenario!r}), not an STCIB/CNN model of the 'onnx' family: it runs as "
+            f"the registry family {family!r} with path={model}{score}")  # fmt: skip
 
 
 def validate_card(card: Any, path: str | Path, schema: dict[str, Any] | None = None) -> None:
