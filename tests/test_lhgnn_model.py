@@ -1,5 +1,6 @@
-"""LHGNN of paper 003 and its baselines (gr_cfisac.train.lhgnn.model): output layout, the
-per-BS power of eq 50, permutation equivariance over users, any K for the GNNs."""
+"""LHGNN of paper 003 and its baselines (gr_cfisac.train.lhgnn.model), with the paper's output
+and the KKT output layer: output layout, the per-BS power of eq 50, permutation equivariance
+over users, any K for the GNNs."""
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from gr_cfisac.train.lhgnn.objective import to_complex  # noqa: E402
 
 SCN = CoisacConfig()
 ARCHS = ("lhgnn", "homo_gnn", "naive_cnn")
+HEADS = ("free", "kkt")
 
 
 def features(K=5, B=6, seed=0):
@@ -21,16 +23,18 @@ def features(K=5, B=6, seed=0):
     return torch.from_numpy(comm), torch.from_numpy(sensing)
 
 
-def model(arch, K=5):
+def model(arch, K=5, head="free"):
     torch.manual_seed(0)
-    return build_model(arch, SCN.N, K, SCN.L, SCN.power, [16, 16], 16).eval()
+    return build_model(arch, SCN.N, K, SCN.L, SCN.power, [16, 16], 16, head,
+                       (SCN.Lx, SCN.Ly)).eval()  # fmt: skip
 
 
+@pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("arch", ARCHS)
-def test_layout_and_per_bs_power(arch):
+def test_layout_and_per_bs_power(arch, head):
     comm, sensing = features()
     with torch.no_grad():
-        out = model(arch)(comm, sensing)
+        out = model(arch, head=head)(comm, sensing)
     assert out.shape == (6, SCN.K + 1, 2 * SCN.N * SCN.L)
     W = to_complex(out).numpy()
     assert W.shape == (6, SCN.N * SCN.L, SCN.K + 1)
@@ -46,11 +50,12 @@ def test_eq50_scales_an_over_budget_bs_to_exactly_its_budget_and_leaves_others()
     assert torch.allclose(power, torch.tensor([1.0, 0.25, 0.0], dtype=torch.float64))
 
 
+@pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("arch", ("lhgnn", "homo_gnn"))
-def test_permuting_users_permutes_the_beams(arch):
+def test_permuting_users_permutes_the_beams(arch, head):
     comm, sensing = features()
     perm = torch.tensor([3, 0, 4, 1, 2])
-    m = model(arch)
+    m = model(arch, head=head)
     with torch.no_grad():
         out = m(comm, sensing)
         out_p = m(comm[:, :, perm], sensing)
@@ -59,14 +64,17 @@ def test_permuting_users_permutes_the_beams(arch):
     assert not torch.allclose(out[:, 1], out[:, 2])  # users do get different beams
 
 
+@pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("arch", ("lhgnn", "homo_gnn"))
-def test_gnns_take_fewer_users(arch):
+def test_gnns_take_fewer_users(arch, head):
     comm, sensing = features(K=2)
     with torch.no_grad():
-        out = model(arch)(comm, sensing)
+        out = model(arch, head=head)(comm, sensing)
     assert out.shape == (6, 3, 2 * SCN.N * SCN.L) and torch.isfinite(out).all()
 
 
 def test_unknown_arch_is_named():
     with pytest.raises(ValueError, match="model.arch must be one of"):
         build_model("mlp", 3, 5, 16, 1.0, [8], 8)
+    with pytest.raises(ValueError, match=r"head must be one of \('free', 'kkt'\)"):
+        build_model("lhgnn", 3, 5, 16, 1.0, [8], 8, "zf")

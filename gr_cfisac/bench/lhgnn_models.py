@@ -14,10 +14,13 @@ from ..models import shipped_models_dir
 from ..precoding.lhgnn import LHGNNHost
 
 #: label -> shipped model (LHGNN first: the ordering goal compares it to the others)
+#: the LHGNN with the paper's output (its link outputs are the beams; the others: the KKT layer)
+PAPER_OUTPUT = "LHGNN, paper's output"
 MODELS = {
     "LHGNN": "lhgnn/lhgnn_coisac.onnx",
     "Homo GNN": "lhgnn/homo_gnn_coisac.onnx",
     "naive CNN": "lhgnn/cnn_coisac.onnx",
+    PAPER_OUTPUT: "lhgnn/lhgnn_free_coisac.onnx",
 }
 #: the LHGNN trained on noisy inputs (lhgnn_noisy_small.yml), in the robustness sweeps only
 NOISY = {"LHGNN, noisy-trained": "lhgnn/lhgnn_noisy_coisac.onnx"}

@@ -7,7 +7,13 @@ from typing import Any
 
 from .lhgnn_models import RESCALED
 
-COLOURS = {"LHGNN": "tab:red", "Homo GNN": "tab:blue", "naive CNN": "tab:green", "SCA": "k"}
+COLOURS = {
+    "LHGNN, paper": "tab:orange",
+    "LHGNN": "tab:red",
+    "Homo GNN": "tab:blue",
+    "naive CNN": "tab:green",
+    "SCA": "k",
+}
 
 
 def colour(method: str) -> str:

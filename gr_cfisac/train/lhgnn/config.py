@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .model import ARCHS
+from .model import ARCHS, HEADS
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -32,6 +32,7 @@ class LHGNNConfig:
     arch: str = "lhgnn"
     dims: list[int] = field(default_factory=lambda: [64, 64, 64, 64])  # paper: 128 ... 2L, U = 9
     hidden: int = 64  # the head's hidden width (U' = 2 layers)
+    head: str = "free"  # paper: free (the link outputs are the beams); kkt: kkt_head.KKTHead
     K: int = 5
     power_dbm: float = 20.0
     target_spread_m: float = 0.0
@@ -59,6 +60,9 @@ class LHGNNConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS} (free: the paper's output), got "
+                             f"{self.head!r}")  # fmt: skip
         for name in ("K", "train_size", "val_size", "epochs", "batch_size", "hidden", "threads"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:

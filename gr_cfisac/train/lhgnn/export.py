@@ -34,6 +34,16 @@ CHOICES = (
     "BS (under-budget BSs are left alone)"
 )
 
+#: the output layers (model.HEADS): what turns the link outputs into beams before eq 50
+HEAD_NOTES = {
+    "free": "the paper's: each link output is its beam (eq 50 per BS on them)",
+    "kkt": "ours, not the paper's (gr_cfisac.train.lhgnn.kkt_head): the link outputs are the "
+    "multipliers of problem 32's stationarity condition, w_k = A^-1 (sum_n beta_kn h_kn + T c_k), "
+    "w_0 = A^-1 T c_0, A = sum_k lambda_k h_k h_k^H + blockdiag(mu_n I), T_n = span{a_n, i_x a_n, "
+    "i_z a_n} (the SPEB gradient's subspace), one 2K x 2K inverse (com.microsoft::Inverse); "
+    "eq 50 per BS after it",
+}
+
 #: the baselines' notes (Section IV-B; the same node features and eq 50 as the LHGNN)
 BASELINE_CHOICES = {
     "homo_gnn": "Homo GNN (Section IV-B): one node type (every BS-user and BS-target link), one "
@@ -55,11 +65,19 @@ def export_onnx(model: torch.nn.Module, path: str | Path, N: int, K: int, L: int
     axes = {"comm": {0: "batch", **({2: "K"} if dyn_k else {})}, "sensing": {0: "batch"},
             "beamformer": {0: "batch", **({1: "K+1"} if dyn_k else {})}}  # fmt: skip
     buffer = io.BytesIO()
+    contrib = getattr(model, "kkt", None) is not None  # its 2K x 2K inverse
+    if contrib:
+        from torch.onnx import register_custom_op_symbolic
+
+        from ..export import _inverse_symbolic
+
+        register_custom_op_symbolic("aten::linalg_inv", _inverse_symbolic, OPSET)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, example, buffer, dynamo=False, opset_version=OPSET,
                           input_names=list(INPUTS), output_names=["beamformer"],
-                          dynamic_axes=axes, do_constant_folding=True)  # fmt: skip
+                          dynamic_axes=axes, do_constant_folding=True,
+                          custom_opsets={"com.microsoft": 1} if contrib else None)  # fmt: skip
     proto = onnx.load_from_string(buffer.getvalue())
     proto.producer_name = "gr-cfisac"
     proto.doc_string = "cfisac LHGNN precoder (paper 003); see the model card beside it"
@@ -109,7 +127,11 @@ def model_card(
         "gamma_m2": gamma,
         "snapshots": scn.snapshots,
         "channel_source": channel_source,
-        "architecture": {**arch, "note": BASELINE_CHOICES.get(arch["arch"], CHOICES)},
+        "architecture": {
+            **arch,
+            "note": BASELINE_CHOICES.get(arch["arch"], CHOICES),
+            "head_note": HEAD_NOTES[arch.get("head", "free")],
+        },  # fmt: skip
         "onnx": {
             "opset": OPSET,
             "input_scale": float(np.sqrt(scn.power)),
@@ -191,7 +213,7 @@ def export_trainer(trainer: Any, onnx_path: str | Path, fit: dict[str, Any]) -> 
     """Export a Trainer's selected model with its card (training recipe, test report)."""
     cfg, scn = trainer.cfg, trainer.scn
     model = trainer.best_model()
-    arch = {"arch": cfg.arch, "dims": list(cfg.dims), "hidden": cfg.hidden,
+    arch = {"arch": cfg.arch, "head": cfg.head, "dims": list(cfg.dims), "hidden": cfg.hidden,
             "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
     training = {
         "config": cfg.to_dict(),

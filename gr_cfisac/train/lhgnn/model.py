@@ -26,6 +26,8 @@ import math
 import torch
 from torch import nn
 
+from .kkt_head import KKTHead
+
 MASK = -1e4  # additive attention mask for a node's own entry (finite: ONNX-friendly)
 
 
@@ -104,27 +106,40 @@ def to_beamformer(o: torch.Tensor, output_scale: float) -> torch.Tensor:
     return torch.cat([re, im], -1) * output_scale
 
 
-class PrecoderNet(nn.Module):
-    """Common I/O of the three models (module docstring): scaling in, eq 50 and layout out."""
+#: output layers: "free" = the paper's (the link outputs are the beams), "kkt" = kkt_head's
+HEADS = ("free", "kkt")
 
-    def __init__(self, L: int, power: float) -> None:
+
+class PrecoderNet(nn.Module):
+    """Common I/O of the three models (module docstring): scaling in, the output ``head``
+    (HEADS; ``kkt`` needs the UPA's ``array`` = (Lx, Ly)), eq 50 and layout out."""
+
+    def __init__(
+        self, L: int, power: float, head: str = "free", array: tuple[int, int] | None = None
+    ) -> None:
         super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         self.L, self.power = L, float(power)
         self.scale = math.sqrt(self.power)
+        self.kkt = KKTHead(*(array or (L, 1))) if head == "kkt" else None
 
     def links(self, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def forward(self, comm: torch.Tensor, sensing: torch.Tensor) -> torch.Tensor:
-        o = self.links(comm * self.scale, sensing)  # (B, N, K+1, 2L), column 0 sensing
+        c = comm * self.scale
+        o = self.links(c, sensing)  # (B, N, K+1, 2L), column 0 sensing
+        if self.kkt is not None:
+            o = self.kkt(o, c, sensing)
         return to_beamformer(per_bs_normalize(o), self.scale)
 
 
 class LHGNN(PrecoderNet):
     """Attention-enhanced LHGNN (eqs 43-50): ``dims`` = output widths of the U GNN layers."""
 
-    def __init__(self, L: int, power: float, dims: list[int], hidden: int) -> None:
-        super().__init__(L, power)
+    def __init__(self, L: int, power: float, dims: list[int], hidden: int, **out) -> None:
+        super().__init__(L, power, **out)
         widths = [2 * L, *dims]
         self.layers = nn.ModuleList(LHGNNLayer(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.head_c, self.head_s = head(widths[-1], hidden, 2 * L), head(widths[-1], hidden, 2 * L)
@@ -164,8 +179,8 @@ class HomoLayer(nn.Module):
 class HomoGNN(PrecoderNet):
     """Homo GNN baseline (Section IV-B): same adjacency and inputs, no node or edge types."""
 
-    def __init__(self, L: int, power: float, dims: list[int], hidden: int) -> None:
-        super().__init__(L, power)
+    def __init__(self, L: int, power: float, dims: list[int], hidden: int, **out) -> None:
+        super().__init__(L, power, **out)
         widths = [2 * L, *dims]
         self.layers = nn.ModuleList(HomoLayer(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.out = head(widths[-1], hidden, 2 * L)
@@ -181,8 +196,10 @@ class NaiveCNN(PrecoderNet):
     """Naive CNN baseline (Section IV-B): 3x3 convolutions over the (N, K+1) link grid with the
     2L node features as channels, then fully connected layers to every link's beam (fixed N, K)."""
 
-    def __init__(self, L: int, power: float, N: int, K: int, channels: list[int], hidden: int):
-        super().__init__(L, power)
+    def __init__(
+        self, L: int, power: float, N: int, K: int, channels: list[int], hidden: int, **out
+    ) -> None:
+        super().__init__(L, power, **out)
         widths, convs = [2 * L, *channels], []
         for a, b in zip(widths[:-1], widths[1:]):
             convs += [nn.Conv2d(a, b, 3, padding=1), nn.ReLU()]
@@ -199,12 +216,17 @@ class NaiveCNN(PrecoderNet):
 ARCHS = ("lhgnn", "homo_gnn", "naive_cnn")
 
 
-def build_model(arch: str, N: int, K: int, L: int, power: float, dims: list[int], hidden: int):
-    """One of ARCHS; ``dims`` = GNN layer widths (CNN: conv channels)."""
+def build_model(
+    arch: str, N: int, K: int, L: int, power: float, dims: list[int], hidden: int,
+    head: str = "free", array: tuple[int, int] | None = None,
+):  # fmt: skip
+    """One of ARCHS with output ``head`` (HEADS; ``array`` = (Lx, Ly) for kkt); ``dims`` = GNN
+    layer widths (CNN: conv channels)."""
+    out = {"head": head, "array": array}
     if arch == "lhgnn":
-        return LHGNN(L, power, dims, hidden)
+        return LHGNN(L, power, dims, hidden, **out)
     if arch == "homo_gnn":
-        return HomoGNN(L, power, dims, hidden)
+        return HomoGNN(L, power, dims, hidden, **out)
     if arch == "naive_cnn":
-        return NaiveCNN(L, power, N, K, dims, hidden)
+        return NaiveCNN(L, power, N, K, dims, hidden, **out)
     raise ValueError(f"model.arch must be one of {ARCHS}, got {arch!r}")

@@ -106,7 +106,8 @@ class Trainer:
         torch.set_num_threads(cfg.threads)
         self.scn = scenario_config(cfg)
         self.model = build_model(cfg.arch, self.scn.N, cfg.K, self.scn.L, self.scn.power,
-                                 list(cfg.dims), cfg.hidden).to(cfg.device)  # fmt: skip
+                                 list(cfg.dims), cfg.hidden, cfg.head,
+                                 (self.scn.Lx, self.scn.Ly)).to(cfg.device)  # fmt: skip
         self.optim = torch.optim.Adam(self.model.parameters(), lr=cfg.lr,
                                       weight_decay=cfg.weight_decay)  # fmt: skip
         self.schedule = ob.Schedule(cfg.rho1_slope, cfg.rho2_slope, cfg.rate_floor)
@@ -200,6 +201,7 @@ class Trainer:
     def best_model(self) -> torch.nn.Module:
         """The model with the selected (best validation) weights, on the CPU, float32."""
         model = build_model(self.cfg.arch, self.scn.N, self.cfg.K, self.scn.L, self.scn.power,
-                            list(self.cfg.dims), self.cfg.hidden)  # fmt: skip
+                            list(self.cfg.dims), self.cfg.hidden, self.cfg.head,
+                            (self.scn.Lx, self.scn.Ly))  # fmt: skip
         model.load_state_dict(self.best["state"] if self.best else self.model.state_dict())
         return model.float().eval()
