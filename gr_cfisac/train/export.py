@@ -119,10 +119,16 @@ def _inverse_symbolic(g, x):
     return g.op("com.microsoft::Inverse", x).setType(x.type())
 
 
-def _export(model: torch.nn.Module, args: tuple, buffer: io.BytesIO, names: list[str]) -> None:
+def register_inverse_export() -> None:
+    """Export torch.linalg.inv as com.microsoft::Inverse (pass custom_opsets={"com.microsoft": 1}
+    to torch.onnx.export)."""
     from torch.onnx import register_custom_op_symbolic
 
     register_custom_op_symbolic("aten::linalg_inv", _inverse_symbolic, OPSET)
+
+
+def _export(model: torch.nn.Module, args: tuple, buffer: io.BytesIO, names: list[str]) -> None:
+    register_inverse_export()
     uses_contrib = isinstance(model, LeanSTCIB) or any(
         isinstance(m, ZeroForcingBasis) for m in model.modules()
     )

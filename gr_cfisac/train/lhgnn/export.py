@@ -67,11 +67,9 @@ def export_onnx(model: torch.nn.Module, path: str | Path, N: int, K: int, L: int
     buffer = io.BytesIO()
     contrib = getattr(model, "kkt", None) is not None  # its 2K x 2K inverse
     if contrib:
-        from torch.onnx import register_custom_op_symbolic
+        from ..export import register_inverse_export
 
-        from ..export import _inverse_symbolic
-
-        register_custom_op_symbolic("aten::linalg_inv", _inverse_symbolic, OPSET)
+        register_inverse_export()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, example, buffer, dynamo=False, opset_version=OPSET,
