@@ -93,6 +93,7 @@ class KKTHead(nn.Module):
         return self.beams(o, comm, sensing).to(dtype)
 
     def beams(self, o: torch.Tensor, comm: torch.Tensor, sensing: torch.Tensor) -> torch.Tensor:
+        """w_k = A^{-1} (sum_n beta_kn h_kn + T c_k) and w_0 = A^{-1} T c_0 (module docstring)."""
         B, N, A, _ = o.shape
         L = self.L
         hr, hi = comm[..., :L], comm[..., L:]  # (B, N, K, L)
