@@ -114,32 +114,17 @@ def _reference(args: argparse.Namespace, names: list[str]) -> tuple[Path | None,
     first .onnx of --algorithms, else none (the recipe's defaults). (path, card)."""
     from ..models import resolve_model
     from ..precoding.onnx import check_scenario, load_card
+    from ..precoding.registry import card_family
 
     given = args.model or next((Path(n) for n in names if n.endswith(".onnx")), None)
     if given is None:
         return None, None
     model = resolve_model(given)
-    family = family_of_card(model)
-    if family is not None:  # a registry family's model: scored on the recipe's problem
-        check_scenario(family, args.scenario, model.name)
-        return model, None
+    if card_family(str(model)) != "onnx":  # a registry family's model (its family checks its
+        return model, None  # card when it is built): scored on the recipe's problem
     card = load_card(model)
     check_scenario(card, args.scenario, model.name)
     return model, card
-
-
-def family_of_card(model: Path) -> dict | None:
-    """The card beside ``model`` when it is a registry family's (it has ``family``: l2o,
-    teacher_student, lhgnn), else None (an STCIB/CNN card, or one load_card will judge)."""
-    import json
-
-    from ..precoding.onnx import card_path
-
-    try:
-        card = json.loads(card_path(model).read_text())
-    except (OSError, ValueError):
-        return None
-    return card if isinstance(card, dict) and isinstance(card.get("family"), str) else None
 
 
 def _line_up(args, model: Path | None, names: list[str], context: dict) -> dict[str, Any]:

@@ -18,9 +18,9 @@ with channels and grams scaled by rho NT, in SCS (the default: eps_abs = eps_rel
 ``solvers.SCS_EPS``) or Clarabel (its defaults: gap and feasibility tolerances 1e-8), each
 retried in the other when it does not solve the program (``solvers``). Measured here: N = 8,
 K = 2 takes 0.05 s per SCA step in SCS and ~0.3 s in Clarabel; Table I's N = 32, K = 4 (five
-64 x 64 real PSD cones) ~10 s in SCS and ~70 s, "inaccurate", in Clarabel. cvxpy is imported when a solver runs; the
-SCA coefficients are cvxpy parameters, so a realization's program is compiled once and
-re-solved each iteration."""
+64 x 64 real PSD cones) ~10 s in SCS and ~70 s, "inaccurate", in Clarabel. cvxpy is imported
+when a solver runs; the SCA coefficients are cvxpy parameters, so a realization's program is
+compiled once and re-solved each iteration."""
 
 from __future__ import annotations
 

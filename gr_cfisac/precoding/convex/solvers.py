@@ -88,8 +88,8 @@ def solve_first(
 
 
 def fallback(solver: str) -> tuple[str, ...]:
-    """``solver`` (SOLVERS) then the other one: the two-solver ladder of problems 8 and 9, the
-    ccpa programs and the SAO-ISAC baseline."""
+    """``solver`` (SOLVERS) then the other one: the two-solver ladder of the ccpa programs and
+    the SAO-ISAC baseline (problems 8 and 9 have their own, ``problems.LADDER``)."""
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     return (solver, *(s for s in SOLVERS if s != solver))
