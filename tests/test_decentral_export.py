@@ -36,15 +36,18 @@ def central_W(model: ModelSet, F: np.ndarray, a_t: np.ndarray) -> np.ndarray:
         return beams(model(torch.from_numpy(csi))).numpy()
 
 
-def export(tmp_path, L, M, N, scenario="pos1", power=1.0, scale=1.0, extra=None):
+def export(tmp_path, L, M, N, scenario="pos1", power=1.0, scale=1.0, extra=None, head="free"):
+    """``head`` free or kkt (the latter on the Gram input, the shipped Pos-1 form)."""
     torch.manual_seed(0)
-    model = ModelSet(L, M, N, "unet", (2, 4), power=power, input_scale=scale).eval()
+    model = ModelSet(L, M, N, "unet", (2, 4), power=power, input_scale=scale, head=head,
+                     input="gram" if head == "kkt" else "csi").eval()  # fmt: skip
     cards = export_model_set(model, tmp_path / "ts", scenario, {}, ARCH, extra=extra)
     return model, cards
 
 
-def test_the_family_runs_each_ap_on_its_own_csi_like_the_torch_models(tmp_path):
-    model, cards = export(tmp_path, 2, 2, 2)
+@pytest.mark.parametrize("head", ["free", "kkt"])
+def test_the_family_runs_each_ap_on_its_own_csi_like_the_torch_models(tmp_path, head):
+    model, cards = export(tmp_path, 2, 2, 2, head=head)
     assert [c["ap"] for c in cards] == [0, 1] and cards[0]["onnx"]["parity_max_rel_diff"] < 1e-5
     path = tmp_path / "ts_ap1.onnx"  # any member names the set
     assert spec_for(str(path), "pos1").name == "teacher_student"
@@ -101,8 +104,9 @@ def test_a_set_for_another_configuration_is_refused_naming_the_field(tmp_path):
         make_precoder(spec, POS)
 
 
+@pytest.mark.parametrize("head", ["free", "kkt"])
 def test_the_per_tap_flowgraph_gives_the_centralized_w_and_moves_no_estimates(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, head
 ):
     from gr_cfisac.blocks import precoder
     from gr_cfisac.blocks.layout import estimate_layout, pack_geometry, unpack_geometry
@@ -115,7 +119,7 @@ def test_the_per_tap_flowgraph_gives_the_centralized_w_and_moves_no_estimates(
     B = 6
     r = draw_realizations(cfg, B, 8)
     model, _ = export(tmp_path, cfg.NT, cfg.MT, cfg.K, "cellfree", power=cfg.rho,
-                      scale=1e4, extra={"system": cfg.to_dict()})  # fmt: skip
+                      scale=1e4, extra={"system": cfg.to_dict()}, head=head)  # fmt: skip
     h = split_tap_major(r.F_hat, cfg.NT)
     ports = [estimate_layout(cfg).pack(h_hat=h[:, i])[:, None] for i in range(cfg.NT)]
     geometry = pack_geometry(cfg, r.sensing)

@@ -20,11 +20,14 @@ from gr_cfisac.train.decentral.trainer import Trainer, make_data  # noqa: E402
 TINY = config_path("ts_tiny.yml")
 
 
-@pytest.mark.parametrize("arch", ["cnn1d", "cae", "unet"])
-def test_each_ap_sees_only_its_own_csi_and_meets_its_power(arch):
+@pytest.mark.parametrize(("arch", "head", "input"),
+                         [(a, "free", "csi") for a in ("cnn1d", "cae", "unet")]
+                         + [("unet", "kkt", "csi"), ("cnn1d", "kkt", "csi"),
+                            ("unet", "kkt", "gram"), ("cae", "kkt", "gram")])  # fmt: skip
+def test_each_ap_sees_only_its_own_csi_and_meets_its_power(arch, head, input):
     torch.manual_seed(0)
     ch = (2, 4, 8) if arch == "cnn1d" else (4, 8)
-    model = ModelSet(2, 4, 3, arch, ch, (16, 16), power=2.0).eval()
+    model = ModelSet(2, 4, 3, arch, ch, (16, 16), power=2.0, head=head, input=input).eval()
     pos = decentral.PosConfig("pos2", L=2, M=4, N=3)
     data = make_data(pos, 6, 1)
     out = model(data.csi)

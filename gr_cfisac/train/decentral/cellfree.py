@@ -226,7 +226,7 @@ def export_cellfree_run(run_dir: str | Path, out: str | Path) -> list[dict[str, 
     validation = {"selected_epoch": pick.pop("epoch"), **pick, "size": cfg.data.val_size}
     m = cfg.model
     arch = {"arch": m.arch, "channels": list(m.channels), "hidden": list(m.hidden),
-            "kernel": m.kernel, "input": "TAP t's (K+1) x MT image: K estimate rows and its "
+            "kernel": m.kernel, "head": m.head, "network_input": m.input, "input": "TAP t's (K+1) x MT image: K estimate rows and its "
             "target steering row (decentral.csi_rows), users scaled by input_scale",
             "parameters_per_ap": sum(p.numel() for p in model.aps[0].parameters())}  # fmt: skip
     sc = t.sc

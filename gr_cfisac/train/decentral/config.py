@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 ARCHS = ("cnn1d", "cae", "unet")
+#: per-AP output layers: the paper's (the network outputs the beams) and kkt_head's
+HEADS = ("free", "kkt")
+#: per-AP inputs: eq 14's CSI image (the paper's) or its Gram matrix (models.gram_rows)
+INPUTS = ("csi", "gram")
 #: scenario layouts: paper 001's (teacher-student stages) and the Table-I cell-free network
 LAYOUTS = ("pos1", "pos2", "cellfree")
 #: a cellfree recipe's L, M, N are the SystemConfig's
@@ -30,6 +34,8 @@ DEVICES = ("cpu", "cuda")
 LAMBDA_MODES = ("batch", "epoch", "ema")
 #: the student's initial weights: fresh (the paper's) or the SINR teacher's
 STUDENT_INITS = ("scratch", "sinr_teacher")
+#: the student's loss: eq 11 (linear, the paper's) or eq 11's weights on logarithms (ours)
+STUDENT_LOSSES = ("linear", "log")
 #: the three trained model sets, in training order
 STAGES = ("ssnr_teacher", "sinr_teacher", "student")
 
@@ -142,16 +148,31 @@ class ObjectiveSection:
 @dataclass(frozen=True)
 class ModelSection:
     """``arch`` of Table 1 and its ``channels`` (encoder widths; cnn1d: conv widths) with
-    ``hidden`` (cnn1d: fully connected widths) and ``kernel`` (unet: square filter size)."""
+    ``hidden`` (cnn1d: fully connected widths), ``kernel`` (unet: square filter size) and the
+    output layer ``head`` (free: the paper's, kkt: kkt_head.LocalKKTHead, ours) and the
+    network's ``input`` (csi: eq 14's image, the paper's; gram: its Gram matrix, ours)."""
 
     arch: str = "unet"
     channels: tuple[int, ...] = (16, 32, 64, 128)
     hidden: tuple[int, ...] = (90, 90)
     kernel: int = 3
+    head: str = "free"
+    input: str = "csi"
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"teacher-student config: model.arch must be one of {ARCHS}")
+        if self.head not in HEADS:
+            raise ValueError(
+                f"teacher-student config: model.head must be one of {HEADS} (free: the paper's "
+                f"output, kkt: kkt_head's structured layer), got {self.head!r}"
+            )
+        if self.input not in INPUTS or (self.input == "gram" and self.head != "kkt"):
+            raise ValueError(
+                f"teacher-student config: model.input must be one of {INPUTS} (csi: eq 14's "
+                f"image, gram: its Gram matrix, with head kkt only), got {self.input!r} with "
+                f"head {self.head!r}"
+            )
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if not self.channels or min(self.channels) < 1:
@@ -188,6 +209,7 @@ class ScheduleSection:
     softmin_t0: float = 0.0
     softmin_decay: float = 0.95
     student_init: str = "scratch"
+    student_loss: str = "linear"
 
     def __post_init__(self) -> None:
         for name in ("ssnr_epochs", "max_epochs", "patience"):
@@ -196,6 +218,11 @@ class ScheduleSection:
             raise ValueError(
                 f"teacher-student config: schedule.lambda_mode must be one of {LAMBDA_MODES}, "
                 f"got {self.lambda_mode!r}"
+            )
+        if self.student_loss not in STUDENT_LOSSES:
+            raise ValueError(
+                f"teacher-student config: schedule.student_loss must be one of "
+                f"{STUDENT_LOSSES}, got {self.student_loss!r}"
             )
         if self.student_init not in STUDENT_INITS:
             raise ValueError(

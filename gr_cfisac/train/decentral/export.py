@@ -30,14 +30,18 @@ OPSET = 17
 def _onnx_bytes(net: torch.nn.Module, Q: int, M2: int) -> bytes:
     import onnx
 
+    from ..export import register_inverse_export
+
+    register_inverse_export()  # kkt_head's A^{-1}: com.microsoft::Inverse
     buffer = io.BytesIO()
     example = torch.randn(2, Q, M2)
+    contrib = {"com.microsoft": 1} if getattr(net, "head", None) is not None else None
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter's notice
         torch.onnx.export(net, (example,), buffer, dynamo=False, opset_version=OPSET,
                           input_names=["csi"], output_names=["beamformer"],
                           dynamic_axes={"csi": {0: "batch"}, "beamformer": {0: "batch"}},
-                          do_constant_folding=True)  # fmt: skip
+                          do_constant_folding=True, custom_opsets=contrib)  # fmt: skip
     proto = onnx.load_from_string(buffer.getvalue())
     proto.producer_name = "gr-cfisac"
     onnx.checker.check_model(proto)
@@ -141,6 +145,6 @@ def export_run(run_dir: str | Path, out: str | Path) -> list[dict[str, Any]]:
                   "size": cfg.data.val_size}  # fmt: skip
     m = cfg.model
     arch = {"arch": m.arch, "channels": list(m.channels), "hidden": list(m.hidden),
-            "kernel": m.kernel, "parameters_per_ap": sum(p.numel() for p in model.aps[0].parameters())}  # fmt: skip
+            "kernel": m.kernel, "head": m.head, "network_input": m.input, "parameters_per_ap": sum(p.numel() for p in model.aps[0].parameters())}  # fmt: skip
     return export_model_set(model, out, cfg.scenario.layout, t.pos.to_dict(), arch, training,
                             validation, t.val.csi[:64].cpu().numpy())  # fmt: skip

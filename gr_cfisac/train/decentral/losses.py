@@ -51,9 +51,18 @@ def teacher_loss(g1: torch.Tensor, g2: torch.Tensor, beta: float) -> torch.Tenso
 
 
 def student_loss(
-    g1: torch.Tensor, g2: torch.Tensor, lam: float, g1_max: float, g2_max: float
-) -> torch.Tensor:
-    """Eq 11: -[(1 - lambda) g1 / E g1_max + lambda g2 / E g2_max], averaged over the batch."""
+    g1: torch.Tensor, g2: torch.Tensor, lam: float, g1_max: float, g2_max: float,
+    form: str = "linear",
+) -> torch.Tensor:  # fmt: skip
+    """Eq 11: -[(1 - lambda) g1 / E g1_max + lambda g2 / E g2_max], averaged over the batch
+    (``form`` linear, the paper's). ``form`` log (ours): the same weights on the logarithms,
+    -[(1 - lambda) log(g1 / E g1_max) + lambda log(g2 / E g2_max)], whose maximum over a
+    straight trade-off line between the teachers' corners lies inside it (at lambda of the way),
+    where the linear form's lies at a corner."""
+    if form == "log":
+        floor = 1e-6  # keeps a realization whose SINR or SSNR is 0 finite
+        return -((1.0 - lam) * torch.log(g1 / g1_max + floor)
+                 + lam * torch.log(g2 / g2_max + floor)).mean()  # fmt: skip
     return -((1.0 - lam) * g1 / g1_max + lam * g2 / g2_max).mean()
 
 

@@ -31,6 +31,9 @@ import math
 import torch
 from torch import nn
 
+from .config import HEADS, INPUTS
+from .kkt_head import LocalKKTHead
+
 SLOPE = 0.01  # LeakyReLU's default negative slope
 
 
@@ -170,22 +173,48 @@ def make_net(arch: str, M: int, N: int, channels, hidden=(90, 90), kernel: int =
     raise ValueError(f"arch must be cnn1d, cae or unet, got {arch!r}")
 
 
-class PerAP(nn.Module):
-    """One AP's precoder: scale the user rows by ``input_scale``, the raw network, move the
-    sensing row first (DESIGN's layout) and normalize to sqrt(power) (eqs 17-18)."""
+def gram_rows(x: torch.Tensor) -> torch.Tensor:
+    """(B, N+1, 2M) CSI rows x_i -> (B, N+1, 2(N+1)) rows of their Gram matrix G = X X^H / M
+    (G_ij = x_i^T conj(x_j) / M), [Re G, Im G]: every channel's and the steering vector's gains
+    and mutual correlations, which 3x3 convolutions over the M antennas cannot form."""
+    M = x.shape[-1] // 2
+    xr, xi = x[..., :M], x[..., M:]
+    gr = (xr @ xr.transpose(1, 2) + xi @ xi.transpose(1, 2)) / M
+    gi = (xi @ xr.transpose(1, 2) - xr @ xi.transpose(1, 2)) / M
+    return torch.cat([gr, gi], -1)
 
-    def __init__(self, net: nn.Module, power: float = 1.0, input_scale: float = 1.0):
+
+class PerAP(nn.Module):
+    """One AP's precoder: scale the user rows by ``input_scale``, (``gram``: their Gram rows,
+    gram_rows), the raw network, then either move the sensing row first (DESIGN's layout;
+    ``head`` None: the paper's output) or read the beams from the structured layer ``head``
+    (kkt_head.LocalKKTHead), and normalize to sqrt(power) (eqs 17-18)."""
+
+    def __init__(self, net: nn.Module, power: float = 1.0, input_scale: float = 1.0,
+                 head: nn.Module | None = None, gram: bool = False):  # fmt: skip
         super().__init__()
-        self.net = net
+        self.net, self.head, self.gram = net, head, gram
         self.register_buffer("power_sqrt", torch.tensor(math.sqrt(power), dtype=torch.float32))
         self.register_buffer("scale", torch.tensor(float(input_scale), dtype=torch.float32))
 
     def forward(self, csi: torch.Tensor) -> torch.Tensor:
         users = csi[:, :-1] * self.scale
-        raw = self.net(torch.cat([users, csi[:, -1:]], 1))
-        raw = torch.cat([raw[:, -1:], raw[:, :-1]], 1)  # paper's sensing-last -> sensing first
+        x = torch.cat([users, csi[:, -1:]], 1)
+        raw = self.net(gram_rows(x) if self.gram else x)
+        if self.head is None:
+            raw = torch.cat([raw[:, -1:], raw[:, :-1]], 1)  # paper's sensing-last -> first
+        else:
+            raw = self.head(raw, users, csi[:, -1:])
         norm = torch.sqrt((raw * raw).sum(dim=(1, 2), keepdim=True) + 1e-20)
         return raw * (self.power_sqrt / norm)
+
+
+def make_head(head: str, M: int) -> nn.Module | None:
+    if head == "free":
+        return None
+    if head == "kkt":
+        return LocalKKTHead(M)
+    raise ValueError(f"model.head must be one of {HEADS}, got {head!r}")
 
 
 class ModelSet(nn.Module):
@@ -193,12 +222,19 @@ class ModelSet(nn.Module):
     only csi[:, l]. Cooperation happens only through the training loss."""
 
     def __init__(self, L: int, M: int, N: int, arch: str, channels, hidden=(90, 90),
-                 kernel: int = 3, power: float = 1.0, input_scale: float = 1.0):  # fmt: skip
+                 kernel: int = 3, power: float = 1.0, input_scale: float = 1.0,
+                 head: str = "free", input: str = "csi"):  # fmt: skip
         super().__init__()
-        self.aps = nn.ModuleList(
-            PerAP(make_net(arch, M, N, channels, hidden, kernel), power, input_scale)
-            for _ in range(L)
-        )
+        if input not in INPUTS or (input == "gram" and head != "kkt"):
+            raise ValueError(f"model.input must be one of {INPUTS} (gram with head kkt only: "
+                             f"the free head's output is the beams), got {input!r}")  # fmt: skip
+        width = N + 1 if input == "gram" else M  # the image's columns
+
+        def one_ap() -> PerAP:
+            net = make_net(arch, width, N, channels, hidden, kernel)
+            return PerAP(net, power, input_scale, make_head(head, M), input == "gram")
+
+        self.aps = nn.ModuleList(one_ap() for _ in range(L))
         self.L, self.M, self.N = L, M, N
 
     def forward(self, csi: torch.Tensor) -> torch.Tensor:

@@ -132,8 +132,8 @@ class Trainer:
         torch.manual_seed(self.cfg.seed * 1000 + stage)
         m = self.cfg.model
         L, M, N, power, scale = self.dims
-        return ModelSet(L, M, N, m.arch, m.channels, m.hidden, m.kernel, power,
-                        scale).to(self.device)  # fmt: skip
+        return ModelSet(L, M, N, m.arch, m.channels, m.hidden, m.kernel, power, scale,
+                        m.head, m.input).to(self.device)  # fmt: skip
 
     def new_optim(self, model: ModelSet):
         o = self.cfg.optim
@@ -201,7 +201,8 @@ class Trainer:
             g1, g2 = self.scores(self.model, self.train.take(order[i : i + bs]), temp)
             if stage == "student":
                 g1m, g2m = self.state["g_max"]
-                loss = losses.student_loss(g1, g2, self.state["lambda"], g1m, g2m)
+                loss = losses.student_loss(g1, g2, self.state["lambda"], g1m, g2m,
+                                           s.student_loss)  # fmt: skip
                 gap = losses.gaps(g1.detach(), g2.detach(), g1m, g2m)
                 sums = [sums[0] + gap[0] * len(g1), sums[1] + gap[1] * len(g1)]
                 self.step_lambda(gap, batch=True)

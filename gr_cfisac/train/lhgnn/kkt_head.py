@@ -62,6 +62,17 @@ def diagonal(d: torch.Tensor) -> torch.Tensor:
     return (idx[:, None] == idx[None, :]).to(d.dtype) * d[:, None, :]
 
 
+def woodbury_rows(
+    X: torch.Tensor, U: torch.Tensor, weights: torch.Tensor, d_inv: torch.Tensor
+) -> torch.Tensor:
+    """Rows of X A^{-1} for A = U^T diag(weights) U + D, D diagonal positive (Woodbury: one
+    r x r inverse for r rows of U). X (B, Q, n), U (B, r, n), weights (B, r) > 0, d_inv
+    (B, 1, n) the diagonal of D^{-1} -> (B, Q, n)."""
+    XD, UD = X * d_inv, U * d_inv
+    M = diagonal(1.0 / weights) + UD @ U.transpose(1, 2)
+    return XD - ((XD @ U.transpose(1, 2)) @ torch.linalg.inv(M)) @ UD
+
+
 class KKTHead(nn.Module):
     """The layer of the module docstring for Lx x Ly UPAs. forward(o (B, N, K+1, 2L) link
     outputs, column 0 the sensing link's; comm (B, N, K, 2L) the scaled channel rows; sensing
@@ -109,9 +120,7 @@ class KKTHead(nn.Module):
         U = torch.cat([stacked(hr, hi), stacked(-hi, hr)], 1)  # (B, 2K, 2NL)
         d_inv = (1.0 / mu)[:, :, None].expand(B, N, L).reshape(B, 1, N * L)
         d_inv = torch.cat([d_inv, d_inv], -1)  # (B, 1, 2NL): D^{-1}
-        XD, UD = X * d_inv, U * d_inv
-        M = diagonal(1.0 / torch.cat([lam, lam], 1)) + UD @ U.transpose(1, 2)
-        W = XD - ((XD @ U.transpose(1, 2)) @ torch.linalg.inv(M)) @ UD  # A^{-1} x
+        W = woodbury_rows(X, U, torch.cat([lam, lam], 1), d_inv)  # A^{-1} x
         NL = N * L
         Wr = W[..., :NL].reshape(B, A, N, L).permute(0, 2, 1, 3)
         Wi = W[..., NL:].reshape(B, A, N, L).permute(0, 2, 1, 3)
