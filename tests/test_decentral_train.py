@@ -68,6 +68,36 @@ def test_lambda_follows_eq_12_and_stays_in_0_1():
     assert losses.update_lambda(0.001, torch.tensor([0.0]), torch.tensor([4.0]), 2.0, 4.0, 1) == 0
 
 
+def test_the_log_form_of_eq_11_puts_the_optimum_inside_a_straight_trade_off():
+    """On s = S (1 - t / T) the linear eq 11 is best at a corner, the log form at t = lambda T."""
+    S, T, lam = 3.0, 5.0, 0.4
+    t = torch.linspace(0.01, T - 0.01, 4001)
+    s = S * (1 - t / T)
+    for form, want in (("log", lam * T), ("linear", 0.01)):  # lambda < 0.5: the SSNR corner
+        loss = torch.stack([losses.student_loss(si[None], ti[None], lam, S, T, form)
+                            for si, ti in zip(s, t)])  # fmt: skip
+        assert float(t[loss.argmin()]) == pytest.approx(want, abs=2e-3)
+
+
+@pytest.mark.parametrize("gaps", ["soft", "hard"])
+def test_eq_12_gaps_use_the_min_sinr_the_config_names(tmp_path, monkeypatch, gaps):
+    """``schedule.lambda_gaps`` hard: eq 12 sees the hard min of the users' SINRs even when the
+    loss smooths it (softmin_t0 > 0); soft: the loss's smooth min."""
+    cfg = TSConfig.load(TINY).to_dict()
+    cfg["schedule"].update(softmin_t0=0.5, lambda_gaps=gaps)
+    t = Trainer(TSConfig.from_dict(cfg), tmp_path, progress=False)
+    t.state.update(stage=2, g_max=(2.0, 4.0))
+    sinr = torch.tensor([[1.0, 3.0]] * 16, requires_grad=True)
+    ssnr = torch.ones(16, requires_grad=True)
+    monkeypatch.setattr(t, "ssnr_and_sinr", lambda model, data: (ssnr * 1.0, sinr * 1.0))
+    seen = []
+    monkeypatch.setattr(losses, "gaps", lambda g1, g2, a, b: seen.append(g2) or (0.0, 0.0))
+    t.epoch("student", 0)
+    want = sinr.min(-1).values if gaps == "hard" else losses.soft_min(sinr, t.temperature(0))
+    assert seen and all(torch.allclose(g, want.detach()) for g in seen)
+    assert not torch.allclose(losses.soft_min(sinr, 0.5), sinr.min(-1).values)  # they differ
+
+
 def test_the_three_stages_run_in_order_and_the_student_uses_the_teachers_scores(tmp_path):
     cfg = TSConfig.load(TINY)
     t = Trainer(cfg, tmp_path, progress=False)

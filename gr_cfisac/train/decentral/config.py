@@ -36,6 +36,8 @@ LAMBDA_MODES = ("batch", "epoch", "ema")
 STUDENT_INITS = ("scratch", "sinr_teacher")
 #: the student's loss: eq 11 (linear, the paper's) or eq 11's weights on logarithms (ours)
 STUDENT_LOSSES = ("linear", "log")
+#: the min-SINR in eq 12's gaps: the training loss's (soft with softmin_t0 > 0) or the hard min
+LAMBDA_GAPS = ("soft", "hard")
 #: the three trained model sets, in training order
 STAGES = ("ssnr_teacher", "sinr_teacher", "student")
 
@@ -194,9 +196,13 @@ class ScheduleSection:
     mini-batch on gaps smoothed with factor ``lambda_ema``); ``softmin_t0`` > 0 trains on a
     smooth min over users (losses.soft_min, temperature softmin_t0 softmin_decay^epoch, the
     hard min once below 1e-3) in the SINR teacher's and the student's losses instead of eq 10's
-    / eq 11's hard min (0: the hard min, the paper's). Validation always uses the hard min.
+    / eq 11's hard min (0: the hard min, the paper's). Validation always uses the hard min;
+    eq 12's gaps use the loss's min (``lambda_gaps`` soft, as the sets shipped before it were
+    trained) or the hard min (``hard``: the paper's min-SINR, whatever the loss smooths; the
+    smooth min lies up to T log N below it and so biased lambda toward communication).
     ``student_init``: ``scratch`` (the paper's) or ``sinr_teacher`` (the student starts from
-    the SINR teacher's weights and trades min-SINR for SSNR from there)."""
+    the SINR teacher's weights and trades min-SINR for SSNR from there). ``student_loss``:
+    ``linear`` (eq 11) or ``log`` (losses.student_loss)."""
 
     ssnr_epochs: int = 100
     max_epochs: int = 1000
@@ -210,6 +216,7 @@ class ScheduleSection:
     softmin_decay: float = 0.95
     student_init: str = "scratch"
     student_loss: str = "linear"
+    lambda_gaps: str = "soft"
 
     def __post_init__(self) -> None:
         for name in ("ssnr_epochs", "max_epochs", "patience"):
@@ -218,6 +225,11 @@ class ScheduleSection:
             raise ValueError(
                 f"teacher-student config: schedule.lambda_mode must be one of {LAMBDA_MODES}, "
                 f"got {self.lambda_mode!r}"
+            )
+        if self.lambda_gaps not in LAMBDA_GAPS:
+            raise ValueError(
+                f"teacher-student config: schedule.lambda_gaps must be one of {LAMBDA_GAPS}, "
+                f"got {self.lambda_gaps!r}"
             )
         if self.student_loss not in STUDENT_LOSSES:
             raise ValueError(

@@ -168,10 +168,14 @@ class Trainer:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(g1 = SSNR (B,), g2 = min-SINR (B,)) of ``model`` on ``data``; g2 is the smooth
         min (losses.soft_min) at ``temperature`` > 0."""
+        g1, sinr = self.ssnr_and_sinr(model, data)
+        return g1, losses.soft_min(sinr, temperature)
+
+    def ssnr_and_sinr(self, model: ModelSet, data: Data) -> tuple[torch.Tensor, torch.Tensor]:
+        """SSNR (B,) and every user's SINR (B, N) of ``model`` on ``data`` (eqs 6 and 2)."""
         W = beams(model(data.csi))
         g1 = losses.ssnr(data.a_t, W, self.gain, self.pos.noise)
-        g2 = losses.soft_min(losses.sinr(data.F, W, self.pos.noise), temperature)
-        return g1, g2
+        return g1, losses.sinr(data.F, W, self.pos.noise)
 
     @torch.no_grad()
     def evaluate(self, model: ModelSet, data: Data) -> tuple[float, float]:
@@ -198,12 +202,14 @@ class Trainer:
         temp = 0.0 if stage == "ssnr_teacher" else self.temperature(epoch)
         sums = [0.0, 0.0]
         for i in range(0, len(order), bs):
-            g1, g2 = self.scores(self.model, self.train.take(order[i : i + bs]), temp)
+            g1, sinr = self.ssnr_and_sinr(self.model, self.train.take(order[i : i + bs]))
+            g2 = losses.soft_min(sinr, temp)
             if stage == "student":
                 g1m, g2m = self.state["g_max"]
                 loss = losses.student_loss(g1, g2, self.state["lambda"], g1m, g2m,
                                            s.student_loss)  # fmt: skip
-                gap = losses.gaps(g1.detach(), g2.detach(), g1m, g2m)
+                g2_gap = sinr.min(-1).values if s.lambda_gaps == "hard" else g2
+                gap = losses.gaps(g1.detach(), g2_gap.detach(), g1m, g2m)
                 sums = [sums[0] + gap[0] * len(g1), sums[1] + gap[1] * len(g1)]
                 self.step_lambda(gap, batch=True)
             else:
