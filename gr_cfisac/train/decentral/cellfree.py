@@ -208,7 +208,7 @@ def trainer_for(cfg: TSConfig, out: str | Path, progress: bool = True) -> Traine
 def export_cellfree_run(run_dir: str | Path, out: str | Path) -> list[dict[str, Any]]:
     """Export a cellfree run's selected set as ``out``'s per-TAP files; the cards carry the
     system, the objective (eta), the validation curve and the selected epoch's metrics."""
-    from .export import export_model_set
+    from .export import architecture, export_model_set
 
     run_dir = Path(run_dir)
     cfg = TSConfig.load(run_dir / "config.yml")
@@ -224,11 +224,9 @@ def export_cellfree_run(run_dir: str | Path, out: str | Path) -> list[dict[str, 
                 "data": "the STCIB dataset (gr_cfisac.dataset), 'train' / 'val' splits of seed "
                         f"{cfg.data.seed}, MMSE estimates"}  # fmt: skip
     validation = {"selected_epoch": pick.pop("epoch"), **pick, "size": cfg.data.val_size}
-    m = cfg.model
-    arch = {"arch": m.arch, "channels": list(m.channels), "hidden": list(m.hidden),
-            "kernel": m.kernel, "head": m.head, "network_input": m.input, "input": "TAP t's (K+1) x MT image: K estimate rows and its "
-            "target steering row (decentral.csi_rows), users scaled by input_scale",
-            "parameters_per_ap": sum(p.numel() for p in model.aps[0].parameters())}  # fmt: skip
+    arch = architecture(cfg.model, model, input="TAP t's (K+1) x MT image: K estimate rows and "
+                        "its target steering row (decentral.csi_rows), users scaled by "
+                        "input_scale")  # fmt: skip
     sc = t.sc
     extra = {"system": sc.to_dict(), "regime": {"name": "joint", "eta": float(cfg.objective.eta)},
              "rho": sc.rho, "power_constraint": "per TAP: ||W_t||_F^2 = rho (its share of eq "

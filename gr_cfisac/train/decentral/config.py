@@ -147,6 +147,23 @@ class ObjectiveSection:
             )
 
 
+def check_head_and_input(head: str, input: str, context: str = "") -> None:
+    """ValueError naming ``model.head`` / ``model.input`` unless ``head`` is in HEADS and
+    ``input`` in INPUTS, the Gram input with the kkt head only (the free head's output is the
+    beams, one row per CSI row); ``context`` starts the message."""
+    if head not in HEADS:
+        raise ValueError(
+            f"{context}model.head must be one of {HEADS} (free: the paper's output, kkt: "
+            f"kkt_head's structured layer), got {head!r}"
+        )
+    if input not in INPUTS or (input == "gram" and head != "kkt"):
+        raise ValueError(
+            f"{context}model.input must be one of {INPUTS} (csi: eq 14's image, gram: its Gram "
+            f"matrix; gram with head kkt only: the free head's output is the beams), got "
+            f"{input!r} with head {head!r}"
+        )
+
+
 @dataclass(frozen=True)
 class ModelSection:
     """``arch`` of Table 1 and its ``channels`` (encoder widths; cnn1d: conv widths) with
@@ -164,17 +181,7 @@ class ModelSection:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"teacher-student config: model.arch must be one of {ARCHS}")
-        if self.head not in HEADS:
-            raise ValueError(
-                f"teacher-student config: model.head must be one of {HEADS} (free: the paper's "
-                f"output, kkt: kkt_head's structured layer), got {self.head!r}"
-            )
-        if self.input not in INPUTS or (self.input == "gram" and self.head != "kkt"):
-            raise ValueError(
-                f"teacher-student config: model.input must be one of {INPUTS} (csi: eq 14's "
-                f"image, gram: its Gram matrix, with head kkt only), got {self.input!r} with "
-                f"head {self.head!r}"
-            )
+        check_head_and_input(self.head, self.input, "teacher-student config: ")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if not self.channels or min(self.channels) < 1:

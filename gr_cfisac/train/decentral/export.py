@@ -59,6 +59,15 @@ def parity(path: Path, net: torch.nn.Module, csi: np.ndarray) -> float:
     return float(np.abs(got - want).max() / np.abs(want).max())
 
 
+def architecture(section: Any, model: ModelSet, **described: str) -> dict[str, Any]:
+    """A card's ``architecture``: the recipe's model section (config.ModelSection), ``described``
+    fields (e.g. what the input is) and the parameters per AP."""
+    m = section
+    return {"arch": m.arch, "channels": list(m.channels), "hidden": list(m.hidden),
+            "kernel": m.kernel, "head": m.head, "network_input": m.input, **described,
+            "parameters_per_ap": sum(p.numel() for p in model.aps[0].parameters())}  # fmt: skip
+
+
 def export_model_set(
     model: ModelSet,
     prefix: str | Path,
@@ -143,8 +152,6 @@ def export_run(run_dir: str | Path, out: str | Path) -> list[dict[str, Any]]:
     validation = {"selected_epoch": pick["epoch"], "mean_min_sinr": pick["sinr"],
                   "mean_ssnr": pick["ssnr"], "select": cfg.schedule.select,
                   "size": cfg.data.val_size}  # fmt: skip
-    m = cfg.model
-    arch = {"arch": m.arch, "channels": list(m.channels), "hidden": list(m.hidden),
-            "kernel": m.kernel, "head": m.head, "network_input": m.input, "parameters_per_ap": sum(p.numel() for p in model.aps[0].parameters())}  # fmt: skip
+    arch = architecture(cfg.model, model)
     return export_model_set(model, out, cfg.scenario.layout, t.pos.to_dict(), arch, training,
                             validation, t.val.csi[:64].cpu().numpy())  # fmt: skip

@@ -22,10 +22,10 @@ scale-free as the directions depend only on the ratios lam_k / mu; the amplitude
 c_0 are 1 + g (equal powers at g = 0) and t_k is g itself (0: the communication-only beam).
 Amplitudes and lean are affine in g on purpose: a positive map such as exp has no gradient left
 once a teacher or a corner of the trade-off drives its value to 0, and the student could not
-come back. beta_k^2 and c_0^2 split the AP's power before eqs 17-18 scale it to P_l; h_k^H u_k is real and
-positive, so with t_k = 0 the APs' signals add coherently at every user. A^{-1} is applied with
-one 2N x 2N inverse (Woodbury on the rank-2N real form, lhgnn.kkt_head.woodbury_rows), in
-float64, exported as com.microsoft::Inverse.
+come back. beta_k^2 and c_0^2 split the AP's power before eqs 17-18 scale it to P_l;
+h_k^H u_k is real and positive, so with t_k = 0 the APs' signals add coherently at every user.
+A^{-1} is applied with one 2N x 2N inverse (Woodbury on the rank-2N real form,
+lhgnn.kkt_head.woodbury_rows), in float64, exported as com.microsoft::Inverse.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..lhgnn.kkt_head import woodbury_rows
+from ..lhgnn.kkt_head import cmul, woodbury_rows
 
 #: column groups of each row of the raw output whose means give the multipliers
 GROUPS = 4
@@ -90,11 +90,10 @@ class LocalKKTHead(nn.Module):
         v, u = Y[:, :1], Y[:, 1:]
         ar, ai, vr, vi = steering[..., :M], steering[..., M:], v[..., :M], v[..., M:]
         pr, pi = inner(ar, ai, u[..., :M], u[..., M:])  # a^H u_k (B, N)
-        # t_k e^{j arg(a^H u_k)} / ||v||: the phase that adds user k's beam coherently at the target
+        # t_k e^{j arg(a^H u_k)} / ||v||: the phase that adds beam k coherently at the target
         k = p["lean"] / (torch.sqrt(pr * pr + pi * pi + 1e-30) * row_norm(v)[..., 0])
-        sr, si = k * pr, k * pi
-        z = u / row_norm(u) + torch.cat([sr[..., None] * vr - si[..., None] * vi,
-                                         sr[..., None] * vi + si[..., None] * vr], -1)  # fmt: skip
+        zr, zi = cmul((k * pr)[..., None], (k * pi)[..., None], vr, vi)
+        z = u / row_norm(u) + torch.cat([zr, zi], -1)
         w_k = p["beta"][..., None] * z / row_norm(z)
         w_0 = p["c0"][:, None, None] * v / row_norm(v)
         return torch.cat([w_0, w_k], 1)

@@ -31,7 +31,7 @@ import math
 import torch
 from torch import nn
 
-from .config import HEADS, INPUTS
+from .config import check_head_and_input
 from .kkt_head import LocalKKTHead
 
 SLOPE = 0.01  # LeakyReLU's default negative slope
@@ -210,11 +210,8 @@ class PerAP(nn.Module):
 
 
 def make_head(head: str, M: int) -> nn.Module | None:
-    if head == "free":
-        return None
-    if head == "kkt":
-        return LocalKKTHead(M)
-    raise ValueError(f"model.head must be one of {HEADS}, got {head!r}")
+    """The output layer ``head`` (config.HEADS, checked by check_head_and_input)."""
+    return LocalKKTHead(M) if head == "kkt" else None
 
 
 class ModelSet(nn.Module):
@@ -225,9 +222,7 @@ class ModelSet(nn.Module):
                  kernel: int = 3, power: float = 1.0, input_scale: float = 1.0,
                  head: str = "free", input: str = "csi"):  # fmt: skip
         super().__init__()
-        if input not in INPUTS or (input == "gram" and head != "kkt"):
-            raise ValueError(f"model.input must be one of {INPUTS} (gram with head kkt only: "
-                             f"the free head's output is the beams), got {input!r}")  # fmt: skip
+        check_head_and_input(head, input)
         width = N + 1 if input == "gram" else M  # the image's columns
 
         def one_ap() -> PerAP:
