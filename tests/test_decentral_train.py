@@ -190,3 +190,28 @@ def test_cfisac_train_family_teacher_student_trains_and_exports_one_model_per_ap
     assert dev.optim.device == "cpu"
     with pytest.raises(ValueError, match="--eta: STCIB option"):
         cmd_train.run(parse("--family", "teacher-student", "--eta", "0.3"))
+
+
+@pytest.mark.parametrize("stop", ["metrics", "selection"])
+def test_student_patience_counts_what_schedule_student_stop_names(tmp_path, stop):
+    """``metrics`` (the paper's): only a better validation SSNR or min-SINR resets the patience,
+    so an early corner epoch ends a student whose trade-off still improves; ``selection``: an
+    epoch section 8.3 would now pick (or a new best min-SINR) resets it."""
+    cfg = TSConfig.load(TINY).to_dict()
+    cfg["schedule"].update(patience=2, max_epochs=50, select=0.94, student_stop=stop)
+    t = Trainer(TSConfig.from_dict(cfg), tmp_path, progress=False)
+    t.state.update(stage=2)
+    # (SSNR, min-SINR): the SSNR corner, the best min-SINR, then better trade-offs within 94 %
+    # of it (each the new selection), then an epoch below 94 % of the best min-SINR
+    vals = [(3.0, 0.5), (1.8, 3.5), (2.0, 3.4), (2.1, 3.35), (2.2, 3.3), (1.9, 3.2), (1.9, 3.2)]
+    ends = [t.stage_done("student", e, v) for e, v in enumerate(vals)]
+    if stop == "metrics":
+        assert ends.index(True) == 3  # epochs 2 and 3 improve neither metric
+    else:
+        assert ends.index(True) == 6 and t.selected()["epoch"] == 4
+        assert t.state["stale"] == 2
+
+
+def test_student_stop_must_be_a_known_rule():
+    with pytest.raises(ValueError, match=r"schedule.student_stop must be one of"):
+        TSConfig.from_dict({"schedule": {"student_stop": "loss"}})

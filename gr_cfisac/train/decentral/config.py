@@ -38,6 +38,10 @@ STUDENT_INITS = ("scratch", "sinr_teacher")
 STUDENT_LOSSES = ("linear", "log")
 #: the min-SINR in eq 12's gaps: the training loss's (soft with softmin_t0 > 0) or the hard min
 LAMBDA_GAPS = ("soft", "hard")
+#: what resets the student's early-stopping patience: a better validation SSNR or min-SINR
+#: (the paper's) or a new section-8.3 selection (the epoch becomes the selected one or raises
+#: the best min-SINR)
+STUDENT_STOPS = ("metrics", "selection")
 #: the three trained model sets, in training order
 STAGES = ("ssnr_teacher", "sinr_teacher", "student")
 
@@ -209,7 +213,11 @@ class ScheduleSection:
     smooth min lies up to T log N below it and so biased lambda toward communication).
     ``student_init``: ``scratch`` (the paper's) or ``sinr_teacher`` (the student starts from
     the SINR teacher's weights and trades min-SINR for SSNR from there). ``student_loss``:
-    ``linear`` (eq 11) or ``log`` (losses.student_loss)."""
+    ``linear`` (eq 11) or ``log`` (losses.student_loss). ``student_stop`` (STUDENT_STOPS):
+    ``metrics`` (the paper's: a better validation SSNR or min-SINR resets the patience; an
+    early epoch near a teacher's corner can then end the student while its trade-off still
+    improves) or ``selection`` (an epoch that section 8.3 would now select, or that raises the
+    best min-SINR, resets it)."""
 
     ssnr_epochs: int = 100
     max_epochs: int = 1000
@@ -224,30 +232,20 @@ class ScheduleSection:
     student_init: str = "scratch"
     student_loss: str = "linear"
     lambda_gaps: str = "soft"
+    student_stop: str = "metrics"
 
     def __post_init__(self) -> None:
         for name in ("ssnr_epochs", "max_epochs", "patience"):
             _check("schedule", name, getattr(self, name))
-        if self.lambda_mode not in LAMBDA_MODES:
-            raise ValueError(
-                f"teacher-student config: schedule.lambda_mode must be one of {LAMBDA_MODES}, "
-                f"got {self.lambda_mode!r}"
-            )
-        if self.lambda_gaps not in LAMBDA_GAPS:
-            raise ValueError(
-                f"teacher-student config: schedule.lambda_gaps must be one of {LAMBDA_GAPS}, "
-                f"got {self.lambda_gaps!r}"
-            )
-        if self.student_loss not in STUDENT_LOSSES:
-            raise ValueError(
-                f"teacher-student config: schedule.student_loss must be one of "
-                f"{STUDENT_LOSSES}, got {self.student_loss!r}"
-            )
-        if self.student_init not in STUDENT_INITS:
-            raise ValueError(
-                f"teacher-student config: schedule.student_init must be one of "
-                f"{STUDENT_INITS}, got {self.student_init!r}"
-            )
+        choices = {"lambda_mode": LAMBDA_MODES, "lambda_gaps": LAMBDA_GAPS,
+                   "student_loss": STUDENT_LOSSES, "student_init": STUDENT_INITS,
+                   "student_stop": STUDENT_STOPS}  # fmt: skip
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"teacher-student config: schedule.{name} must be one of {allowed}, "
+                    f"got {getattr(self, name)!r}"
+                )
         if not 0 <= self.lambda_ema < 1:
             raise ValueError(
                 f"teacher-student config: schedule.lambda_ema must be in [0, 1), "

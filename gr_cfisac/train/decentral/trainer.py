@@ -263,12 +263,12 @@ class Trainer:
                 st["stale"] += 1
         else:
             best = st["best"] or {"sinr": -math.inf, "ssnr": -math.inf}
-            if sinr > best["sinr"] or ssnr > best["ssnr"]:
-                st["best"] = {"sinr": max(sinr, best["sinr"]), "ssnr": max(ssnr, best["ssnr"])}
-                st["stale"] = 0
-            else:
-                st["stale"] += 1
+            better = sinr > best["sinr"] or ssnr > best["ssnr"]
+            st["best"] = {"sinr": max(sinr, best["sinr"]), "ssnr": max(ssnr, best["ssnr"])}
             self.keep_candidate(epoch, sinr, ssnr)
+            if s.student_stop == "selection":
+                better = sinr > best["sinr"] or self.selected()["epoch"] == epoch
+            st["stale"] = 0 if better else st["stale"] + 1
         return epoch + 1 >= s.max_epochs or st["stale"] >= s.patience
 
     def model_state(self) -> dict[str, torch.Tensor]:
