@@ -125,7 +125,9 @@ def fig16a(count: int = 10, repeats: int = 5, run: Run = IN_PROCESS) -> Figure:
 def figures(full: bool = False) -> dict[str, Any]:
     """Seed 001's figure functions with their sizes."""
     count = 100 if full else 10
-    plan: dict[str, Any] = {"fig16": (fig16, {"count": count})}
+    # in full, the realizations of bench teacher-student's goal (all 200)
+    goal_count = bench.SIZES[False]["goal"] if full else count
+    plan: dict[str, Any] = {"fig16": (fig16, {"count": goal_count})}
     if shipped_pos2():
         plan["fig16a"] = (fig16a, {"count": count})
     return plan
