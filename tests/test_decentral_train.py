@@ -198,7 +198,9 @@ def test_student_patience_counts_what_schedule_student_stop_names(tmp_path, stop
     so an early corner epoch ends a student whose trade-off still improves; ``selection``: an
     epoch section 8.3 would now pick (or a new best min-SINR) resets it."""
     cfg = TSConfig.load(TINY).to_dict()
-    cfg["schedule"].update(patience=2, max_epochs=50, select=0.94, student_stop=stop)
+    # the student's own patience (2), not the SINR teacher's (9)
+    cfg["schedule"].update(patience=9, student_patience=2, max_epochs=50, select=0.94,
+                           student_stop=stop)  # fmt: skip
     t = Trainer(TSConfig.from_dict(cfg), tmp_path, progress=False)
     t.state.update(stage=2)
     # (SSNR, min-SINR): the SSNR corner, the best min-SINR, then better trade-offs within 94 %
@@ -215,3 +217,15 @@ def test_student_patience_counts_what_schedule_student_stop_names(tmp_path, stop
 def test_student_stop_must_be_a_known_rule():
     with pytest.raises(ValueError, match=r"schedule.student_stop must be one of"):
         TSConfig.from_dict({"schedule": {"student_stop": "loss"}})
+    with pytest.raises(ValueError, match=r"schedule.student_patience must be an integer >= 0"):
+        TSConfig.from_dict({"schedule": {"student_patience": -1}})
+
+
+def test_the_student_has_its_own_epoch_limit_and_the_teacher_keeps_max_epochs(tmp_path):
+    cfg = TSConfig.load(TINY).to_dict()
+    cfg["schedule"].update(max_epochs=3, patience=50, student_max_epochs=5)
+    t = Trainer(TSConfig.from_dict(cfg), tmp_path, progress=False)
+    teacher = [t.stage_done("sinr_teacher", e, (1.0, 1.0 + e)) for e in range(5)]
+    t.state.update(stage=2, best=None, stale=0)
+    student = [t.stage_done("student", e, (1.0, 1.0 + e)) for e in range(5)]
+    assert teacher.index(True) == 2 and student.index(True) == 4

@@ -217,7 +217,16 @@ class ScheduleSection:
     ``metrics`` (the paper's: a better validation SSNR or min-SINR resets the patience; an
     early epoch near a teacher's corner can then end the student while its trade-off still
     improves) or ``selection`` (an epoch that section 8.3 would now select, or that raises the
-    best min-SINR, resets it)."""
+    best min-SINR, resets it). ``student_max_epochs`` / ``student_patience`` > 0: the
+    student's own limits (0: ``max_epochs`` / ``patience``, as the SINR teacher's)."""
+
+    def limits(self, stage: str) -> tuple[int, int]:
+        """(at most this many epochs, early-stopping patience) of a student or SINR-teacher
+        ``stage``."""
+        if stage == "student":
+            return (self.student_max_epochs or self.max_epochs,
+                    self.student_patience or self.patience)  # fmt: skip
+        return self.max_epochs, self.patience
 
     ssnr_epochs: int = 100
     max_epochs: int = 1000
@@ -233,10 +242,19 @@ class ScheduleSection:
     student_loss: str = "linear"
     lambda_gaps: str = "soft"
     student_stop: str = "metrics"
+    student_max_epochs: int = 0
+    student_patience: int = 0
 
     def __post_init__(self) -> None:
         for name in ("ssnr_epochs", "max_epochs", "patience"):
             _check("schedule", name, getattr(self, name))
+        for name in ("student_max_epochs", "student_patience"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(
+                    f"teacher-student config: schedule.{name} must be an integer >= 0 (0: the "
+                    f"teachers' {name.removeprefix('student_')}), got {value!r}"
+                )
         choices = {"lambda_mode": LAMBDA_MODES, "lambda_gaps": LAMBDA_GAPS,
                    "student_loss": STUDENT_LOSSES, "student_init": STUDENT_INITS,
                    "student_stop": STUDENT_STOPS}  # fmt: skip

@@ -8,8 +8,10 @@ same data (pos1/pos2 realizations, perfect CSI):
    epochs without a better validation min-SINR (its best epoch kept);
 3. the student, loss eq 11 normalized by the teachers' mean scores on the training set
    (g1_max: SSNR teacher's SSNR, g2_max: SINR teacher's min-SINR), lambda adapted every
-   mini-batch by eq 12 (``schedule.lambda_mode``: or once per epoch, or on smoothed gaps); at most ``max_epochs``, stopping after ``patience`` epochs in which
-   neither validation metric improved. Model selection (section 8.3): among the epochs whose
+   mini-batch by eq 12 (``schedule.lambda_mode``: or once per epoch, or on smoothed gaps); at
+   most ``max_epochs``, stopping after ``patience`` epochs in which neither validation metric
+   improved (``student_max_epochs``, ``student_patience``, ``student_stop``: the student's own
+   limits and rule). Model selection (section 8.3): among the epochs whose
    validation min-SINR reaches ``select`` (0.94) of the best, the one with the highest
    validation SSNR.
 
@@ -269,7 +271,8 @@ class Trainer:
             if s.student_stop == "selection":
                 better = sinr > best["sinr"] or self.selected()["epoch"] == epoch
             st["stale"] = 0 if better else st["stale"] + 1
-        return epoch + 1 >= s.max_epochs or st["stale"] >= s.patience
+        most, patience = s.limits(stage)
+        return epoch + 1 >= most or st["stale"] >= patience
 
     def model_state(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().clone().cpu() for k, v in self.model.state_dict().items()}
@@ -337,7 +340,7 @@ class Trainer:
                 _, g2 = self.evaluate(self.teacher("sinr_teacher"), self.train)
                 st["g_max"] = (g1, g2)
             sched = self.cfg.schedule
-            total = sched.ssnr_epochs if stage == "ssnr_teacher" else sched.max_epochs
+            total = sched.ssnr_epochs if stage == "ssnr_teacher" else sched.limits(stage)[0]
             bar = None
             if self.progress:
                 from tqdm import tqdm
