@@ -220,14 +220,6 @@ class ScheduleSection:
     best min-SINR, resets it). ``student_max_epochs`` / ``student_patience`` > 0: the
     student's own limits (0: ``max_epochs`` / ``patience``, as the SINR teacher's)."""
 
-    def limits(self, stage: str) -> tuple[int, int]:
-        """(at most this many epochs, early-stopping patience) of a student or SINR-teacher
-        ``stage``."""
-        if stage == "student":
-            return (self.student_max_epochs or self.max_epochs,
-                    self.student_patience or self.patience)  # fmt: skip
-        return self.max_epochs, self.patience
-
     ssnr_epochs: int = 100
     max_epochs: int = 1000
     patience: int = 100
@@ -279,6 +271,14 @@ class ScheduleSection:
                 "teacher-student config: schedule.lambda0 must be in [0, 1], select in (0, 1] "
                 "and epsilon > 0"
             )
+
+    def limits(self, stage: str) -> tuple[int, int]:
+        """(at most this many epochs, early-stopping patience) of a student or SINR-teacher
+        ``stage``."""
+        if stage == "student":
+            return (self.student_max_epochs or self.max_epochs,
+                    self.student_patience or self.patience)  # fmt: skip
+        return self.max_epochs, self.patience
 
 
 @dataclass(frozen=True)
