@@ -208,6 +208,9 @@ def _plot(report: dict[str, Any], history: dict[str, Any], path: Path) -> None:
             a.plot(np.arange(1, len(ys) + 1), ys, color=colour, label=stage.replace("_", " "))
         ref = goal["sdp_bisection"]["ssnr" if metric == "val_ssnr" else "min_sinr"]
         a.axhline(ref, ls="--", color="k", label="SDP + bisection (mean)")
+        picked = goal["selection"].get("selected_epoch")
+        if picked is not None:  # epochs are plotted from 1
+            a.axvline(picked + 1, ls=":", color="tab:red", label=f"selected (epoch {picked})")
         a.set(xlabel="epoch", ylabel=f"validation mean {label} (linear)",
               title=f"Figs. 7-10 analogue: {label}, Pos-1, N = 5")  # fmt: skip
         a.legend(fontsize=8)
