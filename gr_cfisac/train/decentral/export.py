@@ -62,9 +62,9 @@ def parity(path: Path, net: torch.nn.Module, csi: np.ndarray) -> float:
 def architecture(section: Any, model: ModelSet, **described: str) -> dict[str, Any]:
     """A card's ``architecture``: the recipe's model section (config.ModelSection), ``described``
     fields (e.g. what the input is) and the parameters per AP."""
-    m = section
-    return {"arch": m.arch, "channels": list(m.channels), "hidden": list(m.hidden),
-            "kernel": m.kernel, "head": m.head, "network_input": m.input, **described,
+    return {"arch": section.arch, "channels": list(section.channels),
+            "hidden": list(section.hidden), "kernel": section.kernel, "head": section.head,
+            "network_input": section.input, **described,
             "parameters_per_ap": sum(p.numel() for p in model.aps[0].parameters())}  # fmt: skip
 
 

@@ -265,11 +265,12 @@ class Trainer:
                 st["stale"] += 1
         else:
             best = st["best"] or {"sinr": -math.inf, "ssnr": -math.inf}
-            better = sinr > best["sinr"] or ssnr > best["ssnr"]
-            st["best"] = {"sinr": max(sinr, best["sinr"]), "ssnr": max(ssnr, best["ssnr"])}
             self.keep_candidate(epoch, sinr, ssnr)
             if s.student_stop == "selection":
                 better = sinr > best["sinr"] or self.selected()["epoch"] == epoch
+            else:
+                better = sinr > best["sinr"] or ssnr > best["ssnr"]
+            st["best"] = {"sinr": max(sinr, best["sinr"]), "ssnr": max(ssnr, best["ssnr"])}
             st["stale"] = 0 if better else st["stale"] + 1
         most, patience = s.limits(stage)
         return epoch + 1 >= most or st["stale"] >= patience
