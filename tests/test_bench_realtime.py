@@ -115,3 +115,28 @@ def test_the_smallest_run_reports_every_part_and_goal(tmp_path):
     assert s["peak_rss_increase_mb"] >= max(
         r["rap"]["peak_rss_increase_mb"] for r in sizes.values()
     )
+
+
+def test_blocks_per_call_sets_every_blocks_max_blocks_and_scales_the_runs(monkeypatch):
+    from dataclasses import replace
+
+    from gr_cfisac.bench import realtime
+    from gr_cfisac.bench import realtime_graphs as rg
+
+    plan = replace(PLANS["smoke"], blocks_per_call=256)
+    assert (plan.blocks("chain"), plan.blocks("rap")) == (4 * 32, 4 * 64)
+    assert PLANS["smoke"].blocks("chain") == 32  # the default: the plan's own counts
+    cfg = network(4, 4)
+    for part in rg.PARTS:
+        stages = rg.twin_stages(part, cfg, batch=256)
+        assert {s.block.max_blocks for s in stages} == {256}, part
+    graph = rg.build("rap", cfg, 8, rg.recorded_items(cfg, n=8), batch=256)
+    assert {b.max_blocks for b in graph.parts} == {256}
+    monkeypatch.setenv(realtime.BLOCKS_PER_CALL_ENV, "128")
+    assert realtime.blocks_per_call_setting(PLANS["smoke"]).blocks_per_call == 128
+    for bad in ("0", "many"):
+        monkeypatch.setenv(realtime.BLOCKS_PER_CALL_ENV, bad)
+        with pytest.raises(ValueError, match="CFISAC_BLOCKS_PER_CALL"):
+            realtime.blocks_per_call_setting(PLANS["smoke"])
+    with pytest.raises(ValueError, match="blocks_per_call"):
+        replace(PLANS["smoke"], blocks_per_call=0)

@@ -137,8 +137,14 @@ def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path, monkeyp
         assert r["WMMSE"] >= 0.99 * max(r["LMMSE"], r["MRT"])
         assert (r["ZF"] is None) == (r["K"] > f8["N"])
     monkeypatch.setattr(bench, "TABLE_BATCH", 10)
-    t2 = bench.table2(host, 1)
+    t2 = bench.table2(host, 1, {"again": L2OHost(exported)})
     assert t2["batch"] == 10
+    # the frontier: the shipped model's row is the headline's; the same graph again rates alike
+    shipped, again = t2["frontier"]
+    assert shipped["time_s"] == t2["time_s"]["model"] and again["model"] == "again"
+    assert again["sum_rate_vs_wmmse_converged"] == pytest.approx(
+        t2["sum_rate"]["model"] / t2["wmmse_converged_sum_rate"]
+    )
     assert t2["sum_rate"]["wmmse_fastest"] >= (1 - 1e-4) * t2["wmmse_converged_sum_rate"] - 1e-9
     assert t2["speedup_vs_wmmse_fastest"] == pytest.approx(
         t2["time_s"]["wmmse_fastest"] / t2["time_s"]["model"]
@@ -149,7 +155,15 @@ def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path, monkeyp
     assert [r["N"] for r in f7["rows"]] == [2, 4] and all(r["K"] == Km for r in f7["rows"])
     bench.plot_fig7(f7, tmp_path / "fig7.png")
     assert (tmp_path / "fig7.png").stat().st_size > 5_000
-    bench.plot_fig4(host.card["validation"]["q_sweep"], 2, tmp_path / "fig4.png")
+    f4 = bench.fig4({2: host})
+    (curve,) = f4["curves"]
+    sweep = host.card["validation"]["q_sweep"]
+    assert curve["Q_i"] == [r["Q_i"] for r in sweep] and curve["Q_t"] == 2
+    # the (Km, round(0.7 Nm)) stage's ratios where the validation has that stage, else None
+    stage = [[st["ratio"] for st in r["stages"] if (st["K"], st["N"]) == (Km, curve["N"])]
+             for r in sweep]  # fmt: skip
+    assert curve["ratio_at_KN"] == [x[0] if x else None for x in stage]
+    bench.plot_fig4(f4, tmp_path / "fig4.png")
     assert (tmp_path / "fig4.png").stat().st_size > 5_000
 
 

@@ -158,6 +158,27 @@ def test_l2o_fig6_one_model_against_the_dedicated_ones():
         assert r["MT-SAO-lift"] <= 1.02 * r["WMMSE"] and r["DT-SAO-lift"] <= 1.02 * r["WMMSE"]
 
 
+def test_l2o_fig4_one_curve_per_training_q_read_from_the_shipped_cards():
+    import json
+
+    from gr_cfisac.bench import l2o as bench_l2o
+    from gr_cfisac.models import shipped_models_dir
+    from gr_cfisac.reproduce import l2o
+
+    if set(bench_l2o.qt_hosts()) != {0, 5}:
+        pytest.fail("models/l2o/qt (the shipped Q_t = 0 and 5 models) is missing")
+    fig = l2o.fig4()
+    assert list(fig.y) == ["Q_t = 0", "Q_t = 5", "Q_t = 10"]
+    card = json.loads((shipped_models_dir() / bench_l2o.QT_MODELS[5]).with_suffix(".json")
+                      .read_text())  # fmt: skip
+    assert card["architecture"]["Q_t"] == 5
+    for row, sweep in zip(fig.rows, card["validation"]["q_sweep"], strict=True):
+        assert row["Q_i"] == sweep["Q_i"]
+        (at,) = [s["ratio"] for s in sweep["stages"] if (s["K"], s["N"]) == (16, 11)]
+        assert row["Q_t = 5"] == at  # the (Km, 0.7 Nm) stage: the paper's (40, 28)
+    assert len(fig.trends) == 3
+
+
 @pytest.mark.slow
 def test_teacher_student_fig16_student_vs_sdp():
     from gr_cfisac.reproduce import teacher_student

@@ -15,9 +15,12 @@
 3. Fig. 7 analogue: sum rate vs N at K = Km, 20 dB, for MT-SAO-lift and MT-SAO (the auxiliary
    variable fixed, models/l2o/l2o_sao_mumiso16.onnx, when shipped) against WMMSE and LMMSE.
 
-4. Fig. 4 analogue (inference axis only): validation sum rate / WMMSE vs the inference ascent
-   steps Q_i, for the shipped model's one Q_t, as its card's ``validation.q_sweep`` records it
-   (measured on the torch model at export; the graph fixes Q_i). bench/l2o_fig4.png.
+4. Fig. 4 analogue: validation sum rate / WMMSE vs the inference ascent steps Q_i for models
+   trained with Q_t = 0, 5 (models/l2o/qt/, when shipped) and 10 (the shipped model), as each
+   card's ``validation.q_sweep`` records it (measured on the torch model at export; a graph
+   fixes its Q_i): at (K, N) = (Km, round(0.7 Nm)), the paper's (40, 28), and the mean over
+   the validation stages. bench/l2o_fig4.png. The Q_t models' own graphs (Q_i = 0 and 10)
+   join Table 2 as a speed / sum-rate frontier: what fewer in-graph steps buy.
 5. Figs. 10-11 analogue (section IV, monostatic ISAC, K = 4, N = 16, M = 2 targets, 20 dB): sum
    rate and feasibility of (29) vs the sensing-SNR floor gamma_s for the baselines (LMMSE +
    null-space sensing with the least sensing power; the convex-concave SDR in cvxpy, when
@@ -119,6 +122,16 @@ def fig8(host: L2OHost, per_k: int) -> dict[str, Any]:
 DEDICATED = {K: f"l2o/dt/l2o_dt_k{K}_n11.onnx" for K in (4, 8, 12, 16)}
 
 
+#: Fig. 4's models trained with other Q_t: Q_t -> file (the shipped model is Q_t = 10)
+QT_MODELS = {q: f"l2o/qt/l2o_qt{q}_mumiso16.onnx" for q in (0, 5)}
+
+
+def qt_hosts() -> dict[int, L2OHost]:
+    """The shipped models trained with other Q_t (Fig. 4), those that exist."""
+    found = {q: shipped_models_dir() / name for q, name in QT_MODELS.items()}
+    return {q: L2OHost(p, threads=1) for q, p in found.items() if p.is_file()}
+
+
 def dedicated_hosts() -> dict[int, L2OHost]:
     """The shipped DT-SAO-lift models (one per K at N = 11), those that exist."""
     found = {K: shipped_models_dir() / name for K, name in DEDICATED.items()}
@@ -164,22 +177,43 @@ def fig7(hosts: dict[str, L2OHost], per_n: int) -> dict[str, Any]:
     return {"K": K, "snr_db": SNR_DB, "draws_per_N": per_n, "models": list(hosts), "rows": rows}
 
 
-def plot_fig4(sweep: list[dict[str, Any]], q_train: int, path: Path) -> None:
+def fig4(hosts: dict[int, L2OHost]) -> dict[str, Any] | None:
+    """Fig. 4: validation sum rate / WMMSE vs Q_i per training Q_t (``hosts``: Q_t -> model),
+    from each card's ``validation.q_sweep``: at (Km, round(0.7 Nm)) and over all stages."""
+    curves = []
+    for q_t, host in sorted(hosts.items()):
+        sweep = host.card["validation"].get("q_sweep")
+        if not sweep:
+            continue
+        N = max(1, round(0.7 * host.Nm))
+        at = [next((st["ratio"] for st in r["stages"] if (st["K"], st["N"]) == (host.Km, N)),
+                   None) for r in sweep]  # fmt: skip
+        curves.append({"Q_t": q_t, "model": host.path.name,
+                       "Q_i_graph": host.card["architecture"]["Q_i"],
+                       "Q_i": [r["Q_i"] for r in sweep], "mean_ratio": [r["ratio"] for r in sweep],
+                       "K": host.Km, "N": N, "ratio_at_KN": at, "q_sweep": sweep})  # fmt: skip
+    return {"curves": curves} if curves else None
+
+
+def plot_fig4(f4: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    q = [r["Q_i"] for r in sweep]
-    ax.plot(q, [r["ratio"] for r in sweep], "o-", color="k", label="mean over stages")
-    for i, stage in enumerate(sweep[0]["stages"]):
-        label = f"K={stage['K']}, N={stage['N']}"
-        ax.plot(q, [r["stages"][i]["ratio"] for r in sweep], ".--", lw=0.8, label=label)
-    ax.axvline(q_train, color="gray", lw=0.6, ls=":")
-    ax.set(xlabel="inference ascent steps per layer Q_i", ylabel="sum rate / WMMSE",
-           title=f"Fig. 4 analogue (Q_t = {q_train})")  # fmt: skip
-    ax.legend(fontsize=7, ncol=2)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    for c in f4["curves"]:
+        label = f"Q_t = {c['Q_t']}"
+        line = axes[0].plot(c["Q_i"], c["ratio_at_KN"], "o-", label=label)[0]
+        axes[1].plot(c["Q_i"], c["mean_ratio"], "o-", color=line.get_color(), label=label)
+    first = f4["curves"][0]
+    axes[0].set(xlabel="inference ascent steps per layer Q_i", ylabel="sum rate / WMMSE",
+                title=f"Fig. 4 analogue: K = {first['K']}, N = {first['N']}, {SNR_DB:g} dB")  # fmt: skip
+    axes[1].set(xlabel="inference ascent steps per layer Q_i",
+                title="mean over the validation stages")  # fmt: skip
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -279,8 +313,10 @@ def plot_isac(res: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def table2(host: L2OHost, repeats: int) -> dict[str, Any]:
-    """Batch-100 times at Km x Nm: the model vs WMMSE at its fastest 0.01 % setting."""
+def table2(host: L2OHost, repeats: int, frontier: dict[str, L2OHost] | None = None
+           ) -> dict[str, Any]:  # fmt: skip
+    """Batch-100 times at Km x Nm: the model vs WMMSE at its fastest 0.01 % setting; with
+    ``frontier`` (label -> model) each of those models' time, sum rate and speed-up too."""
     cfg = mumiso.MuMisoConfig(K=host.Km, N=host.Nm, Km=host.Km, Nm=host.Nm, snr_db=SNR_DB)
     F = mumiso.draw(cfg, TABLE_BATCH, 7, contiguous=True).active_channels()
     _, hist = wmmse(F, 1.0, cfg.noise, iterations=5000, tol=1e-10, return_history=True)
@@ -295,6 +331,19 @@ def table2(host: L2OHost, repeats: int) -> dict[str, Any]:
     rate = {name: float(mumiso.sum_rate(F, W, cfg.noise).mean())
             for name, W in (("model", W_model), ("wmmse_fastest", W_fast))}  # fmt: skip
     speedup = t_fast / t_model
+    rows = []
+    for label, other in {"shipped": host, **(frontier or {})}.items():
+        t = (
+            t_model
+            if other is host
+            else best_time(lambda h=other: h.precode(F, None, cfg.noise), repeats)
+        )
+        arch = other.card["architecture"]
+        r = float(mumiso.sum_rate(F, other.precode(F, None, cfg.noise), cfg.noise).mean())
+        rows.append({"model": label, "file": other.path.name, "Q_t": arch.get("Q_t"),
+                     "Q_i": arch["Q_i"], "T": arch["T"], "time_s": t,
+                     "sum_rate_vs_wmmse_converged": r / converged,
+                     "speedup_vs_wmmse_fastest": t_fast / t})  # fmt: skip
     return {
         "K": host.Km,
         "N": host.Nm,
@@ -307,6 +356,7 @@ def table2(host: L2OHost, repeats: int) -> dict[str, Any]:
         "sum_rate": rate,
         "speedup_vs_wmmse_fastest": speedup,
         "goal_speedup_200x": bool(speedup >= 200),
+        "frontier": rows,
         "note": "model: ONNX Runtime on one thread; WMMSE: numpy (its BLAS threads as set)",
     }
 
@@ -349,8 +399,10 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         "card": {k: host.card[k] for k in ("scenario", "dimensions", "snr_db_range")},
         "architecture": {k: host.card["architecture"][k] for k in ("arch", "T", "Q_i")},
         "fig8": fig8(host, sizes["per_k"]),
-        "table2": table2(host, sizes["repeats"]),
     }
+    by_qt = qt_hosts()
+    report["table2"] = table2(host, sizes["repeats"],
+                              {f"Q_t={q}": h for q, h in sorted(by_qt.items())})  # fmt: skip
     hosts = {"MT-SAO-lift": host}
     sao = path.parent / Path(SAO_MODEL).name
     if sao.exists():
@@ -358,9 +410,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     report["fig7"] = fig7(hosts, sizes["per_k"])
     dedicated = dedicated_hosts()
     report["fig6"] = fig6(host, dedicated, sizes["per_k"]) if dedicated else None
-    sweep = host.card["validation"].get("q_sweep")
-    report["fig4"] = None if not sweep else {"Q_t": host.card["architecture"].get("Q_t"),
-                                             "q_sweep": sweep}  # fmt: skip
+    report["fig4"] = fig4({**by_qt, host.card["architecture"].get("Q_t"): host})
     report["isac"] = isac(quick)
     f8, t2 = report["fig8"], report["table2"]
     report["summary"] = {
@@ -387,7 +437,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
     plot_isac(report["isac"], out_dir / "l2o_isac.png")
     report["plots"] = ["l2o.png", "l2o_fig7.png", "l2o_isac.png"]
     if report["fig4"]:
-        plot_fig4(sweep, report["fig4"]["Q_t"], out_dir / "l2o_fig4.png")
+        plot_fig4(report["fig4"], out_dir / "l2o_fig4.png")
         report["plots"].append("l2o_fig4.png")
     write_report(out_dir, "l2o", report)
     return report

@@ -16,8 +16,8 @@ work does not depend on NT or K: its exponents show the noise of the machine); t
 of every run (the whole process's, reset before it, and its increase over the RSS the run
 started from: memory earlier runs left behind counts in the first, not the second); and the
 ratio of each flowgraph's time per block to its batched core twin's (the same blocks'
-process() called directly, BATCH blocks per call, one thread; on two cores a flowgraph can
-pipeline and beat it). On Table-I
+process() called directly, as many blocks per call as the flowgraph's max_blocks, one
+thread; on two cores a flowgraph can pipeline and beat it). On Table-I
 also the RAP side with 2x2 (MDL) and 4x4 (NC + 1 sources) arrays and MUSIC methods "fast"
 and "esprit", the TAP side with the shipped STCIB models, and the TAP's latency from its
 last pilot sample in to W out (p50/p99, one block in flight; ``process_mean_us`` is the
@@ -28,12 +28,20 @@ it with 2x2 and 4x4 RAPs (its fastest method); TAP side at or above it with ZF a
 fast STCIB; every flowgraph within 1.2x its core twin's time per block. Each is a boolean of
 this run's measurements. Speeds are best of ``repeats`` runs, flowgraph and twin interleaved
 (the machine is shared and noisy).
+
+Blocks per call: every block's max_blocks, 64 by default (the blocks' own default; a block
+that keeps up with its source is called with what has arrived, one that falls behind with up
+to max_blocks: its capacity is its rate at max_blocks, and a call's worth of blocks, max_blocks
+/ rate, is the delay the backlog adds). ``CFISAC_BLOCKS_PER_CALL=256 cfisac bench realtime``
+measures another setting (reported as ``batch_blocks_per_call``); the TAP latency runs one
+block in flight whatever it is.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +54,8 @@ from .common import write_report
 RADIO_RATE_HZ = 1e6
 #: a flowgraph may cost at most this many times its core twin's time per block
 RATIO_GOAL = 1.2
+#: the environment variable that sets the blocks' max_blocks (Plan.blocks_per_call)
+BLOCKS_PER_CALL_ENV = "CFISAC_BLOCKS_PER_CALL"
 #: shipped STCIB models the TAP side runs (the fast one is the goal's)
 STCIB_FAST, STCIB = "stcib_joint_fast", "stcib_joint"
 
@@ -53,7 +63,8 @@ STCIB_FAST, STCIB = "stcib_joint_fast", "stcib_joint"
 @dataclass(frozen=True)
 class Plan:
     """What one run measures: the (NT, K) sweep, coherence blocks per run, repeats (best
-    of), the Table-I RAP methods and STCIB models, blocks per latency run."""
+    of), the Table-I RAP methods and STCIB models, blocks per latency run, and the blocks'
+    max_blocks (coherence blocks per work() call at most; the twins' batch)."""
 
     sizes: tuple[tuple[int, int], ...]
     chain_blocks: int
@@ -62,6 +73,20 @@ class Plan:
     repeats: int
     rap_methods: tuple[str, ...] = ("fast", "esprit")
     stcib_models: tuple[str, ...] = (STCIB_FAST, STCIB)
+    blocks_per_call: int = 64
+
+    def __post_init__(self) -> None:
+        if isinstance(self.blocks_per_call, bool) or int(self.blocks_per_call) < 1:
+            raise ValueError(
+                f"blocks_per_call must be an integer >= 1, got {self.blocks_per_call!r}"
+            )
+
+    def blocks(self, part: str) -> int:
+        """Coherence blocks per run of ``part``: the plan's at 64 blocks per call, scaled with
+        blocks_per_call above that (as many calls per run: the steady-state rate needs calls
+        after the first)."""
+        n = self.chain_blocks if part == "chain" else self.side_blocks
+        return n * max(1, -(-self.blocks_per_call // 64))
 
 
 PLANS: dict[str, Plan] = {
@@ -119,19 +144,23 @@ def _feeds(stages, items: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def measure(part: str, cfg: SystemConfig, n_blocks: int, repeats: int,
-            items: dict[str, np.ndarray] | None = None, **kw: Any) -> dict[str, Any]:  # fmt: skip
-    """A part's flowgraph and its core twin on n_blocks blocks, best of ``repeats`` each
-    (interleaved): blocks/s, samples/s per antenna, peak RSS, flowgraph/core time ratio."""
+            items: dict[str, np.ndarray] | None = None, batch: int = 64,
+            **kw: Any) -> dict[str, Any]:  # fmt: skip
+    """A part's flowgraph and its core twin on n_blocks blocks, ``batch`` blocks per call at
+    most, best of ``repeats`` each (interleaved): blocks/s, samples/s per antenna, peak RSS,
+    flowgraph/core time ratio."""
     from . import realtime_graphs as rg
 
     best: dict[str, dict[str, Any]] = {}
     for _ in range(repeats):
-        stages = rg.twin_stages(part, cfg, **kw)
+        stages = rg.twin_stages(part, cfg, batch=batch, **kw)
         feeds = _feeds(stages, items) if part in ("tap", "rap") else None
         runs = {
-            "core": rg.timed(lambda s=stages, f=feeds: rg.run_twin(s, n_blocks, f)),
+            "core": rg.timed(lambda s=stages, f=feeds: rg.run_twin(s, n_blocks, f, batch)),
             "flowgraph": rg.timed(
-                lambda: rg.run_graph(rg.build(part, cfg, n_blocks, items, **kw), n_blocks)
+                lambda: rg.run_graph(
+                    rg.build(part, cfg, n_blocks, items, batch=batch, **kw), n_blocks, batch=batch
+                )
             ),
         }
         for key, run in runs.items():
@@ -164,8 +193,8 @@ def sweep(plan: Plan) -> dict[str, Any]:
         items = rg.recorded_items(cfg)
         row: dict[str, Any] = {"NT": NT, "K": K, "tau_p": cfg.tau_p}
         for part in rg.PARTS:
-            n = plan.chain_blocks if part == "chain" else plan.side_blocks
-            row[part] = measure(part, cfg, n, plan.repeats, items)
+            row[part] = measure(part, cfg, plan.blocks(part), plan.repeats, items,
+                                plan.blocks_per_call)  # fmt: skip
             print(f"  {_size_key(NT, K):12s} {part:8s} {row[part]['blocks_per_s']:9.1f} blocks/s"
                   f"  core {row[part]['core_blocks_per_s']:9.1f}")  # fmt: skip
         rows[_size_key(NT, K)] = row
@@ -198,8 +227,8 @@ def table1(plan: Plan) -> dict[str, Any]:
         key = f"{shape[0]}x{shape[1]}"
         out["rap"][key] = {"n_sources": n_sources or "MDL per block"}
         for method in plan.rap_methods:
-            row = measure("rap", cfg, plan.side_blocks, plan.repeats, items,
-                          n_sources=n_sources, method=method)  # fmt: skip
+            row = measure("rap", cfg, plan.blocks("rap"), plan.repeats, items,
+                          plan.blocks_per_call, n_sources=n_sources, method=method)  # fmt: skip
             out["rap"][key][method] = row
             print(f"  Table-I RAP {key} {method:7s} {row['blocks_per_s']:9.1f} blocks/s")
     cfg = network()
@@ -213,7 +242,8 @@ def table1(plan: Plan) -> dict[str, Any]:
         else:
             out["tap"][name] = {"skipped": f"{path} is missing"}
     for label, algorithm in algorithms.items():
-        row = measure("tap", cfg, plan.side_blocks, plan.repeats, items, algorithm=algorithm)
+        row = measure("tap", cfg, plan.blocks("tap"), plan.repeats, items, plan.blocks_per_call,
+                      algorithm=algorithm)  # fmt: skip
         out["tap"][label] = row
         timing = rg.tap_latency(cfg, items, algorithm, plan.latency_blocks)
         lat = timing["latency_s"]
@@ -286,20 +316,38 @@ def _found(node: Any, key: str) -> list[float]:
     return []
 
 
+def blocks_per_call_setting(plan: Plan) -> Plan:
+    """``plan`` with the environment's CFISAC_BLOCKS_PER_CALL (when set) as blocks_per_call."""
+    text = os.environ.get(BLOCKS_PER_CALL_ENV, "").strip()
+    if not text:
+        return plan
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(
+            f"{BLOCKS_PER_CALL_ENV}={text!r}: set it to a whole number of coherence blocks "
+            "per work() call >= 1 (e.g. 256), or unset it for the default 64"
+        )
+    return replace(plan, blocks_per_call=value)
+
+
 def run(out_dir: Path, quick: bool, plan: Plan | None = None) -> dict[str, Any]:
-    """Measure (``plan``: PLANS["quick"] or PLANS["full"] by default), write
-    bench/realtime.json and bench/realtime.png; returns the report."""
-    from .realtime_graphs import BATCH, POOL
+    """Measure (``plan``: PLANS["quick"] or PLANS["full"] by default, blocks per call from
+    CFISAC_BLOCKS_PER_CALL when set), write bench/realtime.json and bench/realtime.png;
+    returns the report."""
+    from .realtime_graphs import POOL
     from .realtime_plots import plot_realtime
 
-    plan = plan or PLANS["quick" if quick else "full"]
+    plan = blocks_per_call_setting(plan or PLANS["quick" if quick else "full"])
     out_dir = Path(out_dir)
     report: dict[str, Any] = {
         "plan": asdict(plan),
         "network": network().summary(),
         "radio_rate_samples_per_s_per_antenna": RADIO_RATE_HZ,
         "goal_blocks_per_s": goal_blocks_per_s(network()),
-        "batch_blocks_per_call": BATCH,
+        "batch_blocks_per_call": plan.blocks_per_call,
         "recorded_pool_blocks": POOL,
         "sweep": sweep(plan),
         "table1": table1(plan),

@@ -123,26 +123,29 @@ def call_stage(stage: Stage, cb: np.ndarray, items: dict[str, np.ndarray]) -> No
 
 
 def run_twin(
-    stages: Sequence[Stage], n_blocks: int, feeds: dict[str, np.ndarray] | None = None
+    stages: Sequence[Stage],
+    n_blocks: int,
+    feeds: dict[str, np.ndarray] | None = None,
+    batch: int = BATCH,
 ) -> dict[str, Any]:
-    """The stages' work on n_blocks coherence blocks, BATCH per call, in this thread (BLAS
+    """The stages' work on n_blocks coherence blocks, ``batch`` per call, in this thread (BLAS
     limited as in a block thread). ``feeds``: recorded items (POOL, per_block, vlen) by port
     name, repeated. The first batch is a warm-up. -> blocks, seconds, blocks_per_s."""
     blas.enter_block_thread()
     feeds = feeds or {}
     pool = min((len(v) for v in feeds.values()), default=0)
 
-    def batch(first: int, n: int) -> None:
+    def call(first: int, n: int) -> None:
         cb = np.arange(first, first + n, dtype=np.int64)
         rows = cb % pool if pool else None
         items = {k: v[rows] for k, v in feeds.items()}
         for stage in stages:
             call_stage(stage, cb, items)
 
-    batch(0, BATCH)
+    call(0, batch)
     t0 = time.perf_counter()
-    for first in range(BATCH, BATCH + n_blocks, BATCH):
-        batch(first, min(BATCH, BATCH + n_blocks - first))
+    for first in range(batch, batch + n_blocks, batch):
+        call(first, min(batch, batch + n_blocks - first))
     seconds = time.perf_counter() - t0
     return {"blocks": n_blocks, "seconds": seconds, "blocks_per_s": n_blocks / seconds}
 
@@ -160,49 +163,52 @@ def recorded_items(cfg: SystemConfig, n: int = POOL, seed: int = 7) -> dict[str,
     return items
 
 
-def _simulated_tap(cfg: SystemConfig, algorithm: str, seed: int = 1) -> list[Stage]:
-    est, prec, tx = _radio_tap_blocks(cfg, algorithm, seed)
-    scen = scenario_source(cfg, seed=seed, max_blocks=BATCH)
+def _simulated_tap(cfg: SystemConfig, algorithm: str, seed: int = 1, batch: int = BATCH
+                   ) -> list[Stage]:  # fmt: skip
+    est, prec, tx = _radio_tap_blocks(cfg, algorithm, seed, batch)
+    scen = scenario_source(cfg, seed=seed, max_blocks=batch)
     return [Stage(scen, len(scen.out_ports)), Stage(est, cfg.NT), Stage(prec, cfg.NT + 1),
             Stage(tx, cfg.NT + 1)]  # fmt: skip
 
 
-def _radio_tap_blocks(cfg: SystemConfig, algorithm: str, seed: int = 1):
-    est = pilot_estimator(cfg, max_blocks=BATCH)
-    prec = precoder(cfg, algorithm, sensing_fraction=0.3, msg_interval=0, max_blocks=BATCH)
-    tx = transmitter(cfg, seed=seed + 1, max_blocks=BATCH)
+def _radio_tap_blocks(cfg: SystemConfig, algorithm: str, seed: int = 1, batch: int = BATCH):
+    est = pilot_estimator(cfg, max_blocks=batch)
+    prec = precoder(cfg, algorithm, sensing_fraction=0.3, msg_interval=0, max_blocks=batch)
+    tx = transmitter(cfg, seed=seed + 1, max_blocks=batch)
     return est, prec, tx
 
 
-def _rap_blocks(cfg: SystemConfig, n_sources: int, method: str):
+def _rap_blocks(cfg: SystemConfig, n_sources: int, method: str, batch: int = BATCH):
     music = music_localizer(cfg, n_sources=n_sources, method=method, msg_interval=0,
-                            max_blocks=BATCH)  # fmt: skip
-    fuse = fusion(cfg, n_peaks=music.n_peaks, msg_interval=0, max_blocks=BATCH)
+                            max_blocks=batch)  # fmt: skip
+    fuse = fusion(cfg, n_peaks=music.n_peaks, msg_interval=0, max_blocks=batch)
     return music, fuse
 
 
 def twin_stages(part: str, cfg: SystemConfig, algorithm: str = "zf", n_sources: int = 0,
-                method: str = "fast") -> list[Stage]:  # fmt: skip
-    """The stages of a part's twin, built like the flowgraph's blocks."""
+                method: str = "fast", batch: int = BATCH) -> list[Stage]:  # fmt: skip
+    """The stages of a part's twin, built like the flowgraph's blocks (``batch``: their
+    max_blocks)."""
     if part == "tap":
-        est, prec, tx = _radio_tap_blocks(cfg, algorithm)
+        est, prec, tx = _radio_tap_blocks(cfg, algorithm, batch=batch)
         return [Stage(est, cfg.NT), Stage(prec, cfg.NT + 1), Stage(tx, cfg.NT + 1)]
     if part == "tap_sim":
-        return _simulated_tap(cfg, algorithm)
+        return _simulated_tap(cfg, algorithm, batch=batch)
     if part == "rap":
-        return _rap_stages(cfg, n_sources, method)
+        return _rap_stages(cfg, n_sources, method, batch)
     if part == "chain":
-        return _simulated_tap(cfg, algorithm) + [
-            Stage(downlink_channel(cfg, seed=3, max_blocks=BATCH), cfg.K),
-            Stage(echo_channel(cfg, seed=4, max_blocks=BATCH), cfg.NR),
-            *_rap_stages(cfg, n_sources, method),
-            Stage(metrics_sink(cfg, msg_interval=0, max_blocks=BATCH), 0),
+        return _simulated_tap(cfg, algorithm, batch=batch) + [
+            Stage(downlink_channel(cfg, seed=3, max_blocks=batch), cfg.K),
+            Stage(echo_channel(cfg, seed=4, max_blocks=batch), cfg.NR),
+            *_rap_stages(cfg, n_sources, method, batch),
+            Stage(metrics_sink(cfg, msg_interval=0, max_blocks=batch), 0),
         ]
     raise ValueError(f"part must be one of {PARTS}, got {part!r}")
 
 
-def _rap_stages(cfg: SystemConfig, n_sources: int, method: str) -> list[Stage]:
-    music, fuse = _rap_blocks(cfg, n_sources, method)
+def _rap_stages(cfg: SystemConfig, n_sources: int, method: str, batch: int = BATCH
+                ) -> list[Stage]:  # fmt: skip
+    music, fuse = _rap_blocks(cfg, n_sources, method, batch)
     return [Stage(music, cfg.NR), Stage(fuse, 1)]
 
 
@@ -220,14 +226,14 @@ class Graph:
         return {b.name(): b.error for b in self.parts if getattr(b, "error", None) is not None}
 
 
-def _source(tb: gr.top_block, data: np.ndarray, dst) -> None:
+def _source(tb: gr.top_block, data: np.ndarray, dst, batch: int = BATCH) -> None:
     """A repeating C++ vector source of recorded items (POOL, per_block, vlen) into dst, its
-    buffer sized like a cfisac block's (2 BATCH coherence blocks: GNU Radio's default holds a
+    buffer sized like a cfisac block's (2 ``batch`` coherence blocks: GNU Radio's default holds a
     few, and the reader would then be called with a few blocks at a time)."""
     per_block, vlen = data.shape[1], data.shape[-1]
     src = blocks.vector_source_c(np.ascontiguousarray(data, np.complex64).ravel(), True, vlen)
     src.set_log_level("warning")  # not an info line per source about its buffer
-    src.set_min_output_buffer(2 * BATCH * per_block)
+    src.set_min_output_buffer(2 * batch * per_block)
     tb.connect(src, dst)
 
 
@@ -237,47 +243,50 @@ def _null(tb: gr.top_block, block, port) -> None:
 
 
 def build(part: str, cfg: SystemConfig, n_blocks: int, items: dict[str, np.ndarray] | None = None,
-          algorithm: str = "zf", n_sources: int = 0, method: str = "fast") -> Graph:  # fmt: skip
+          algorithm: str = "zf", n_sources: int = 0, method: str = "fast", batch: int = BATCH
+          ) -> Graph:  # fmt: skip
     """The flowgraph of ``part`` (PARTS) for n_blocks coherence blocks. ``items``: recorded
-    items (:func:`recorded_items`) for the radio-side parts."""
+    items (:func:`recorded_items`) for the radio-side parts; ``batch``: the blocks'
+    max_blocks (coherence blocks per work() call at most)."""
     tb = gr.top_block()
     if part == "chain":
         chain = build_chain(tb, cfg, num_blocks=n_blocks, algorithm=algorithm,
-                            sensing_fraction=0.3, n_sources=n_sources, max_blocks=BATCH)  # fmt: skip
+                            sensing_fraction=0.3, n_sources=n_sources, max_blocks=batch)  # fmt: skip
         return Graph(tb, chain.metrics, chain.blocks)
     if items is None and part in ("tap", "rap"):
         raise ValueError(f"part {part!r} replays recorded items: pass items=recorded_items(cfg)")
     if part == "tap":
-        est, prec, tx = _radio_tap_blocks(cfg, algorithm)
+        est, prec, tx = _radio_tap_blocks(cfg, algorithm, batch=batch)
         est.num_blocks = n_blocks  # ends the sources (its only readers) after n_blocks
         for i, p in enumerate(est.in_ports):
-            _source(tb, items[p.name], (est, i))
+            _source(tb, items[p.name], (est, i), batch)
         for i in range(cfg.NT):
             tb.connect((est, i), (prec, i))
             tb.connect((prec, i), (tx, i))
-        _source(tb, items["geometry"], (prec, cfg.NT))
+        _source(tb, items["geometry"], (prec, cfg.NT), batch)
         _null(tb, prec, cfg.NT)
         for o in range(cfg.NT + 1):
             _null(tb, tx, o)
         return Graph(tb, tx, [est, prec, tx])
     if part == "tap_sim":
         tap = tap_side(cfg, num_blocks=n_blocks, algorithm=algorithm, sensing_fraction=0.3,
-                       msg_interval=0, max_blocks=BATCH)  # fmt: skip
+                       msg_interval=0, max_blocks=batch)  # fmt: skip
         for o, p in enumerate(tap.out_ports):
             if p.name.startswith(("tap", "symbols", "truth", "W")):
                 _null(tb, tap, o)
         return Graph(tb, tap.transmitter, tap.blocks)
     if part == "rap":
-        rap = rap_side(cfg, n_sources=n_sources, method=method, msg_interval=0, max_blocks=BATCH)
+        rap = rap_side(cfg, n_sources=n_sources, method=method, msg_interval=0, max_blocks=batch)
         rap.music.num_blocks = rap.fusion.num_blocks = n_blocks
         for i, p in enumerate(rap.in_ports):
-            _source(tb, items[p.name], (rap, i))
+            _source(tb, items[p.name], (rap, i), batch)
         _null(tb, rap, 0)
         return Graph(tb, rap.fusion, rap.blocks)
     raise ValueError(f"part must be one of {PARTS}, got {part!r}")
 
 
-def run_graph(graph: Graph, n_blocks: int, timeout_s: float = 600.0) -> dict[str, Any]:
+def run_graph(graph: Graph, n_blocks: int, timeout_s: float = 600.0, batch: int = BATCH
+              ) -> dict[str, Any]:  # fmt: skip
     """Run a flowgraph to its end -> blocks, seconds (start to end), blocks_per_s (steady
     state: the last block's progress from its first call to the end, see the module doc)."""
     samples: list[tuple[float, int]] = []
@@ -310,7 +319,7 @@ def run_graph(graph: Graph, n_blocks: int, timeout_s: float = 600.0) -> dict[str
     started = [(t, b) for t, b in samples if b > 0]
     steady = None
     # a steady state needs most blocks after the first call (else: start to end)
-    if started and finished - started[0][1] >= max(BATCH, finished // 2):
+    if started and finished - started[0][1] >= max(batch, finished // 2):
         t_first, b_first = started[0]
         t_last = next((t for t, b in samples if b >= finished), t_end)
         steady = (finished - b_first) / max(t_last - t_first, 1e-9)
