@@ -19,7 +19,7 @@
    trained with Q_t = 0, 5 (models/l2o/qt/, when shipped) and 10 (the shipped model), as each
    card's ``validation.q_sweep`` records it (measured on the torch model at export; a graph
    fixes its Q_i): at (K, N) = (Km, round(0.7 Nm)), the paper's (40, 28), and the mean over
-   the validation stages. bench/l2o_fig4.png. The Q_t models' own graphs (Q_i = 0 and 10)
+   the validation stages. bench/l2o_fig4.png. The Q_t models' own graphs (Q_i = 0 and 5)
    join Table 2 as a speed / sum-rate frontier: what fewer in-graph steps buy.
 5. Figs. 10-11 analogue (section IV, monostatic ISAC, K = 4, N = 16, M = 2 targets, 20 dB): sum
    rate and feasibility of (29) vs the sensing-SNR floor gamma_s for the baselines (LMMSE +
@@ -126,10 +126,14 @@ DEDICATED = {K: f"l2o/dt/l2o_dt_k{K}_n11.onnx" for K in (4, 8, 12, 16)}
 QT_MODELS = {q: f"l2o/qt/l2o_qt{q}_mumiso16.onnx" for q in (0, 5)}
 
 
-def qt_hosts() -> dict[int, L2OHost]:
-    """The shipped models trained with other Q_t (Fig. 4), those that exist."""
+def qt_hosts(like: L2OHost | None = None) -> dict[int, L2OHost]:
+    """The shipped models trained with other Q_t (Fig. 4), those that exist (and, given
+    ``like``, have its Km and Nm: they are compared on its draws)."""
     found = {q: shipped_models_dir() / name for q, name in QT_MODELS.items()}
-    return {q: L2OHost(p, threads=1) for q, p in found.items() if p.is_file()}
+    hosts = {q: L2OHost(p, threads=1) for q, p in found.items() if p.is_file()}
+    if like is None:
+        return hosts
+    return {q: h for q, h in hosts.items() if (h.Km, h.Nm) == (like.Km, like.Nm)}
 
 
 def dedicated_hosts() -> dict[int, L2OHost]:
@@ -400,7 +404,7 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         "architecture": {k: host.card["architecture"][k] for k in ("arch", "T", "Q_i")},
         "fig8": fig8(host, sizes["per_k"]),
     }
-    by_qt = qt_hosts()
+    by_qt = qt_hosts(host)
     report["table2"] = table2(host, sizes["repeats"],
                               {f"Q_t={q}": h for q, h in sorted(by_qt.items())})  # fmt: skip
     hosts = {"MT-SAO-lift": host}

@@ -61,13 +61,16 @@ def fig8(per_k: int = 100, run: Run = IN_PROCESS) -> Figure:
 
 def fig4(run: Run = IN_PROCESS) -> Figure:
     """Fig. 4: validation sum rate / WMMSE vs Q_i at (Km, round(0.7 Nm)), 20 dB, per training
-    Q_t (the cards' ``validation.q_sweep``, measured at export on 64 draws per stage)."""
-    res = bench.fig4({**bench.qt_hosts(), 10: _host()})
+    Q_t (the cards' ``validation.q_sweep``, measured at export on the validation draws)."""
+    host = _host()
+    shipped_qt = host.card["architecture"].get("Q_t")
+    res = bench.fig4({**bench.qt_hosts(host), shipped_qt: host})
     curves = {c["Q_t"]: c for c in res["curves"]}
-    q_i = curves[10]["Q_i"]
+    first = curves[shipped_qt]
+    q_i = first["Q_i"]
+    draws = host.card["training"]["config"]["optim"]["val_size"]  # per validation stage
     rows = [{"Q_i": q, **{f"Q_t = {t}": c["ratio_at_KN"][i] for t, c in sorted(curves.items())}}
             for i, q in enumerate(q_i)]  # fmt: skip
-    first = curves[10]
     trends = [
         Trend("more inference steps than training steps (Q_i > Q_t) raise the sum rate",
               "employing Q_i > Q_t further improves the achievable sum rate",
@@ -76,7 +79,7 @@ def fig4(run: Run = IN_PROCESS) -> Figure:
               f"to {q_i[-1]}",
               all(all(np.diff(c["ratio_at_KN"]) > 0) for c in curves.values())),
     ]  # fmt: skip
-    if 0 in curves and 5 in curves:
+    if {0, 5, 10} <= set(curves):
         above = [q for q, a, b in zip(q_i, curves[5]["ratio_at_KN"], curves[0]["ratio_at_KN"])
                  if q >= 5 and a > b]  # fmt: skip
         steps = [q for q in q_i if q >= 5]
@@ -96,15 +99,15 @@ def fig4(run: Run = IN_PROCESS) -> Figure:
             "Q_t = 5 minus Q_t = 10: " + ", ".join(f"{g:+.3f}" for g in gap)
             + f" at Q_i = {q_i}", min(gap) >= -0.005,
             "" if min(gap[1:]) > 0.005 else "level within the validation's sampling noise "
-            "(64 draws) beyond Q_i = 5: at Km = Nm = 16 the longer training unroll costs "
-            "nothing measurable"))  # fmt: skip
+            f"({draws} draws) beyond Q_i = 5: at Km = Nm = 16 the longer training unroll "
+            "costs nothing measurable"))  # fmt: skip
     return Figure(
         "fig4", f"Fig. 4: sum rate / WMMSE vs Q_i (K = {first['K']}, N = {first['N']}, 20 dB)",
         rows, x="Q_i", y=tuple(k for k in rows[0] if k != "Q_i"),
         xlabel="inference ascent steps per layer Q_i", ylabel="sum rate / WMMSE", trends=trends,
         deviations=[DEVIATION, "Q_t = 0 and 5: the shipped recipe with another Q_t "
                     "(gr_cfisac/train/configs/l2o_qt*.yml, models/l2o/qt/); Q_i in "
-                    f"{q_i}; 64 validation draws at (K, N)"],
+                    f"{q_i}; {draws} validation draws at (K, N)"],
         meta={"models": {t: c["model"] for t, c in curves.items()}},
     )  # fmt: skip
 
@@ -166,8 +169,9 @@ def fig7(per_n: int = 100, run: Run = IN_PROCESS) -> Figure:
 def table2(repeats: int = 5, run: Run = IN_PROCESS) -> Figure:
     """Table 2: seconds per batch of 100 at Km x Nm, 20 dB: model vs WMMSE (fastest setting within
     0.01 % of its converged sum rate, and its default tolerance). Timed in this process."""
-    others = {f"Q_t={q}": h for q, h in sorted(bench.qt_hosts().items())}
-    res = bench.table2(_host(), repeats, others)
+    host = _host()
+    others = {f"Q_t={q}": h for q, h in sorted(bench.qt_hosts(host).items())}
+    res = bench.table2(host, repeats, others)
     t = res["time_s"]
     rows = [
         {"scheme": "MT-SAO-lift (ONNX, 1 thread)", "seconds": t["model"], "paper_seconds": 0.042},
@@ -200,9 +204,10 @@ def figures(full: bool = False) -> dict[str, Any]:
     """Seed 002's figure functions with their sizes."""
     n = 1000 if full else 100
     dedicated = any((shipped_models_dir() / f).is_file() for f in bench.DEDICATED.values())
+    qt_models = any((shipped_models_dir() / f).is_file() for f in bench.QT_MODELS.values())
     return {
         "fig8": (fig8, {"per_k": n}),
-        **({"fig4": (fig4, {})} if bench.qt_hosts() else {}),
+        **({"fig4": (fig4, {})} if qt_models else {}),
         **({"fig6": (fig6, {"per_k": n})} if dedicated else {}),
         "fig7": (fig7, {"per_n": n}),
         "table2": (table2, {"repeats": 5}),
