@@ -149,6 +149,9 @@ def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path, monkeyp
     assert t2["speedup_vs_wmmse_fastest"] == pytest.approx(
         t2["time_s"]["wmmse_fastest"] / t2["time_s"]["model"]
     )
+    assert t2["speedup_vs_wmmse_fastest_per_sample"] == pytest.approx(
+        t2["time_s"]["wmmse_fastest_per_sample"] / t2["time_s"]["model"]
+    )
     bench.plot({"fig8": f8, "table2": t2}, tmp_path / "l2o.png")
     assert (tmp_path / "l2o.png").stat().st_size > 10_000
     f7 = bench.fig7({"MT-SAO-lift": host}, 2)

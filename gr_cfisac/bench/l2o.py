@@ -319,8 +319,10 @@ def plot_isac(res: dict[str, Any], path: Path) -> None:
 
 def table2(host: L2OHost, repeats: int, frontier: dict[str, L2OHost] | None = None
            ) -> dict[str, Any]:  # fmt: skip
-    """Batch-100 times at Km x Nm: the model vs WMMSE at its fastest 0.01 % setting; with
-    ``frontier`` (label -> model) each of those models' time, sum rate and speed-up too."""
+    """Batch-100 times at Km x Nm: the model vs WMMSE at its fastest 0.01 % setting (batched
+    over the 100, the goal's baseline; and one sample at a time, as the paper times it, one
+    round); with ``frontier`` (label -> model) each of those models' time, sum rate and
+    speed-up too."""
     cfg = mumiso.MuMisoConfig(K=host.Km, N=host.Nm, Km=host.Km, Nm=host.Nm, snr_db=SNR_DB)
     F = mumiso.draw(cfg, TABLE_BATCH, 7, contiguous=True).active_channels()
     _, hist = wmmse(F, 1.0, cfg.noise, iterations=5000, tol=1e-10, return_history=True)
@@ -329,6 +331,10 @@ def table2(host: L2OHost, repeats: int, frontier: dict[str, L2OHost] | None = No
     fastest = int(np.argmax(mean >= (1 - 1e-4) * converged))
     t_fast = best_time(lambda: wmmse(F, 1.0, cfg.noise, iterations=fastest, tol=0.0), repeats)
     t_default = best_time(lambda: wmmse(F, 1.0, cfg.noise), repeats)
+    t_per_sample = best_time(
+        lambda: [wmmse(F[b : b + 1], 1.0, cfg.noise, iterations=fastest, tol=0.0)
+                 for b in range(len(F))], 1
+    )  # fmt: skip
     W_fast = wmmse(F, 1.0, cfg.noise, iterations=fastest, tol=0.0)
     t_model = best_time(lambda: host.precode(F, None, cfg.noise), repeats)
     W_model = host.precode(F, None, cfg.noise)
@@ -347,7 +353,8 @@ def table2(host: L2OHost, repeats: int, frontier: dict[str, L2OHost] | None = No
         rows.append({"model": label, "file": other.path.name, "Q_t": arch.get("Q_t"),
                      "Q_i": arch["Q_i"], "T": arch["T"], "time_s": t,
                      "sum_rate_vs_wmmse_converged": r / converged,
-                     "speedup_vs_wmmse_fastest": t_fast / t})  # fmt: skip
+                     "speedup_vs_wmmse_fastest": t_fast / t,
+                     "speedup_vs_wmmse_fastest_per_sample": t_per_sample / t})  # fmt: skip
     return {
         "K": host.Km,
         "N": host.Nm,
@@ -356,9 +363,15 @@ def table2(host: L2OHost, repeats: int, frontier: dict[str, L2OHost] | None = No
         "wmmse_converged_sum_rate": converged,
         "wmmse_iterations_within_0.01pct": fastest,
         "wmmse_iterations_converged": int(hist.shape[1] - 1),
-        "time_s": {"model": t_model, "wmmse_fastest": t_fast, "wmmse_default_tol": t_default},
+        "time_s": {
+            "model": t_model,
+            "wmmse_fastest": t_fast,
+            "wmmse_default_tol": t_default,
+            "wmmse_fastest_per_sample": t_per_sample,
+        },
         "sum_rate": rate,
         "speedup_vs_wmmse_fastest": speedup,
+        "speedup_vs_wmmse_fastest_per_sample": t_per_sample / t_model,
         "goal_speedup_200x": bool(speedup >= 200),
         "frontier": rows,
         "note": "model: ONNX Runtime on one thread; WMMSE: numpy (its BLAS threads as set)",
@@ -426,13 +439,13 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
             k[len("ascent_vs_wmmse_") :]: round(v, 4)
             for k, v in f8.items()
             if k.startswith("ascent_vs_wmmse_")
-        },  # fmt: skip
+        },
         "speedup_vs_wmmse_fastest": round(t2["speedup_vs_wmmse_fastest"], 1),
         "goals": {
             "K<=N >= 0.98": f8["goal_underloaded_0.98"],
             "K>N >= 0.95": f8["goal_overloaded_0.95"],
             "speedup >= 200": t2["goal_speedup_200x"],
-        },  # fmt: skip
+        },
         "wall_s": round(time.perf_counter() - t0, 1),
     }
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -182,6 +182,9 @@ def table2(repeats: int = 5, run: Run = IN_PROCESS) -> Figure:
          "seconds": t["wmmse_fastest"], "paper_seconds": None},
         {"scheme": "WMMSE, default tolerance", "seconds": t["wmmse_default_tol"],
          "paper_seconds": 8.782},
+        {"scheme": f"WMMSE, {res['wmmse_iterations_within_0.01pct']} iterations, one sample at "
+                   "a time (as the paper runs it)", "seconds": t["wmmse_fastest_per_sample"],
+         "paper_seconds": None},
     ]  # fmt: skip
     speed = res["speedup_vs_wmmse_fastest"]
     floor = max((r["speedup_vs_wmmse_fastest"] for r in res["frontier"]), default=speed)
@@ -191,7 +194,9 @@ def table2(repeats: int = 5, run: Run = IN_PROCESS) -> Figure:
               f"{t['wmmse_default_tol'] / t['model']:.1f}x vs its default tolerance", speed > 1,
               "ours is faster by less: our WMMSE is vectorized numpy over the batch (the paper's "
               "runs per sample) and at 16 x 16 it needs few iterations; the fastest graph "
-              f"measured (the fewest ascent steps) is {floor:.1f}x" if speed < 209 else ""),
+              f"measured (the fewest ascent steps) is {floor:.1f}x. Against WMMSE run one sample "
+              f"at a time, as the paper times it, the model is "
+              f"{res['speedup_vs_wmmse_fastest_per_sample']:.0f}x" if speed < 209 else ""),
     ]  # fmt: skip
     return Figure(
         "table2", f"Table 2: seconds per batch of 100 ({res['K']} x {res['N']}, 20 dB)", rows,
