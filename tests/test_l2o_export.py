@@ -126,7 +126,7 @@ def test_a_changed_model_or_broken_card_is_refused(exported, tmp_path):
 
 
 def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path, monkeypatch):
-    from gr_cfisac.bench import BENCHMARKS
+    from gr_cfisac.bench import BENCHMARKS, l2o_plots
     from gr_cfisac.bench import l2o as bench
 
     assert BENCHMARKS["l2o"] == "gr_cfisac.bench.l2o"
@@ -152,11 +152,11 @@ def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path, monkeyp
     assert t2["speedup_vs_wmmse_fastest_per_sample"] == pytest.approx(
         t2["time_s"]["wmmse_fastest_per_sample"] / t2["time_s"]["model"]
     )
-    bench.plot({"fig8": f8, "table2": t2}, tmp_path / "l2o.png")
+    l2o_plots.plot({"fig8": f8, "table2": t2}, tmp_path / "l2o.png")
     assert (tmp_path / "l2o.png").stat().st_size > 10_000
     f7 = bench.fig7({"MT-SAO-lift": host}, 2)
     assert [r["N"] for r in f7["rows"]] == [2, 4] and all(r["K"] == Km for r in f7["rows"])
-    bench.plot_fig7(f7, tmp_path / "fig7.png")
+    l2o_plots.plot_fig7(f7, tmp_path / "fig7.png")
     assert (tmp_path / "fig7.png").stat().st_size > 5_000
     f4 = bench.fig4({2: host})
     (curve,) = f4["curves"]
@@ -166,7 +166,7 @@ def test_bench_fig8_and_table2_on_the_exported_model(exported, tmp_path, monkeyp
     stage = [[st["ratio"] for st in r["stages"] if (st["K"], st["N"]) == (Km, curve["N"])]
              for r in sweep]  # fmt: skip
     assert curve["ratio_at_KN"] == [x[0] if x else None for x in stage]
-    bench.plot_fig4(f4, tmp_path / "fig4.png")
+    l2o_plots.plot_fig4(f4, tmp_path / "fig4.png")
     assert (tmp_path / "fig4.png").stat().st_size > 5_000
 
 

@@ -81,6 +81,7 @@ def test_ccp_sdr_finds_feasible_beamformers_where_the_baseline_cannot():
 
 def test_bench_isac_part_reports_rates_and_feasibility(tmp_path, monkeypatch):
     from gr_cfisac.bench import l2o as bench
+    from gr_cfisac.bench import l2o_plots
 
     monkeypatch.setitem(bench.ISAC_GAMMAS_DB, True, (20.0,))
     monkeypatch.setitem(bench.ISAC_DRAWS, True, 2)
@@ -89,5 +90,5 @@ def test_bench_isac_part_reports_rates_and_feasibility(tmp_path, monkeypatch):
     row = res["rows"][0]
     assert "LMMSE + null space" in row and "SDR (CCP)" not in row
     assert 0 <= row["LMMSE + null space"]["feasible"] <= 1
-    bench.plot_isac(res, tmp_path / "isac.png")
+    l2o_plots.plot_isac(res, tmp_path / "isac.png")
     assert (tmp_path / "isac.png").stat().st_size > 5_000

@@ -57,8 +57,6 @@ SNR_DB = 20.0
 SIZES = {True: {"per_k": 16, "repeats": 2}, False: {"per_k": 200, "repeats": 5}}
 TABLE_BATCH = 100
 METHODS = ("model", "WMMSE", "ascent", "LMMSE", "ZF", "MRT")
-COLOURS = {"model": "tab:red", "WMMSE": "tab:blue", "ascent": "tab:purple", "LMMSE": "tab:green",
-           "ZF": "tab:orange", "MRT": "tab:gray"}  # fmt: skip
 
 
 def ascent_only(F: np.ndarray, noise: float, steps: int, sizes: list[float]) -> np.ndarray:
@@ -199,51 +197,6 @@ def fig4(hosts: dict[int, L2OHost]) -> dict[str, Any] | None:
     return {"curves": curves} if curves else None
 
 
-def plot_fig4(f4: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
-    for c in f4["curves"]:
-        label = f"Q_t = {c['Q_t']}"
-        line = axes[0].plot(c["Q_i"], c["ratio_at_KN"], "o-", label=label)[0]
-        axes[1].plot(c["Q_i"], c["mean_ratio"], "o-", color=line.get_color(), label=label)
-    first = f4["curves"][0]
-    axes[0].set(xlabel="inference ascent steps per layer Q_i", ylabel="sum rate / WMMSE",
-                title=f"Fig. 4 analogue: K = {first['K']}, N = {first['N']}, {SNR_DB:g} dB")  # fmt: skip
-    axes[1].set(xlabel="inference ascent steps per layer Q_i",
-                title="mean over the validation stages")  # fmt: skip
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def plot_fig7(f7: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    N = [r["N"] for r in f7["rows"]]
-    styles = {"MT-SAO-lift": ("tab:red", "o-"), "MT-SAO": ("tab:brown", "s--"),
-              "WMMSE": ("tab:blue", "o-"), "LMMSE": ("tab:green", "o-")}  # fmt: skip
-    for name in [*f7["models"], "WMMSE", "LMMSE"]:
-        colour, style = styles.get(name, ("k", "o-"))
-        ax.plot(N, [r[name] for r in f7["rows"]], style, ms=3, color=colour, label=name)
-    ax.set(xlabel="active antennas N", ylabel="sum rate (bps/Hz)",
-           title=f"Fig. 7 analogue: K = {f7['K']}, {f7['snr_db']:g} dB")  # fmt: skip
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
 ISAC_GAMMAS_DB = {True: (20.0, 30.0), False: (15.0, 20.0, 25.0, 30.0, 35.0)}
 ISAC_DRAWS = {True: 2, False: 12}
 
@@ -295,28 +248,6 @@ def isac(quick: bool) -> dict[str, Any]:
             "sao_isac_trained_gamma_s_db": trained}  # fmt: skip
 
 
-def plot_isac(res: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8))
-    g = [r["gamma_s_db"] for r in res["rows"]]
-    names = [k for k in res["rows"][0] if k != "gamma_s_db"]
-    for name in names:
-        ax.plot(g, [r[name]["sum_rate"] for r in res["rows"]], "o-", label=name)
-        bx.plot(g, [r[name]["feasible"] for r in res["rows"]], "o-", label=name)
-    ax.set(xlabel="sensing SNR floor gamma_s (dB)", ylabel="sum rate (bps/Hz, infeasible = 0)",
-           title="Fig. 10 analogue")  # fmt: skip
-    bx.set(xlabel="sensing SNR floor gamma_s (dB)", ylabel="feasible fraction",
-           title="Fig. 11 analogue", ylim=(0, 1.05))  # fmt: skip
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
 def table2(host: L2OHost, repeats: int, frontier: dict[str, L2OHost] | None = None
            ) -> dict[str, Any]:  # fmt: skip
     """Batch-100 times at Km x Nm: the model vs WMMSE at its fastest 0.01 % setting (batched
@@ -343,13 +274,12 @@ def table2(host: L2OHost, repeats: int, frontier: dict[str, L2OHost] | None = No
     speedup = t_fast / t_model
     rows = []
     for label, other in {"shipped": host, **(frontier or {})}.items():
-        t = (
-            t_model
-            if other is host
-            else best_time(lambda h=other: h.precode(F, None, cfg.noise), repeats)
-        )
+        if other is host:
+            t, r = t_model, rate["model"]
+        else:
+            t = best_time(lambda h=other: h.precode(F, None, cfg.noise), repeats)
+            r = float(mumiso.sum_rate(F, other.precode(F, None, cfg.noise), cfg.noise).mean())
         arch = other.card["architecture"]
-        r = float(mumiso.sum_rate(F, other.precode(F, None, cfg.noise), cfg.noise).mean())
         rows.append({"model": label, "file": other.path.name, "Q_t": arch.get("Q_t"),
                      "Q_i": arch["Q_i"], "T": arch["T"], "time_s": t,
                      "sum_rate_vs_wmmse_converged": r / converged,
@@ -376,34 +306,6 @@ def table2(host: L2OHost, repeats: int, frontier: dict[str, L2OHost] | None = No
         "frontier": rows,
         "note": "model: ONNX Runtime on one thread; WMMSE: numpy (its BLAS threads as set)",
     }
-
-
-def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    f8, t2 = report["fig8"], report["table2"]
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [2, 1]})
-    K = [r["K"] for r in f8["rows"]]
-    for name in METHODS:
-        ys = [np.nan if r[name] is None else r[name] for r in f8["rows"]]
-        ax.plot(K, ys, "o-", ms=3, color=COLOURS[name], label=name)
-    ax.axvline(f8["N"], color="k", lw=0.6, ls=":")
-    ax.set(xlabel="users K", ylabel="sum rate (bps/Hz)",
-           title=f"Fig. 8 analogue: N = {f8['N']}, {f8['snr_db']:g} dB")  # fmt: skip
-    ax.legend(fontsize=8)
-    times = t2["time_s"]
-    labels = ["model", "WMMSE\n0.01 %", "WMMSE\ndefault"]
-    values = [times["model"], times["wmmse_fastest"], times["wmmse_default_tol"]]
-    bars = bx.bar(labels, values, color=[COLOURS["model"], COLOURS["WMMSE"], "lightsteelblue"])
-    bx.bar_label(bars, labels=[f"{v * 1e3:.1f} ms" for v in values], fontsize=8)
-    bx.set(yscale="log", ylabel="s per batch of 100",
-           title=f"Table 2 analogue: {t2['K']}x{t2['N']}, x{t2['speedup_vs_wmmse_fastest']:.0f}")  # fmt: skip
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def run(out_dir: Path, quick: bool) -> dict[str, Any]:
@@ -448,6 +350,8 @@ def run(out_dir: Path, quick: bool) -> dict[str, Any]:
         },
         "wall_s": round(time.perf_counter() - t0, 1),
     }
+    from .l2o_plots import plot, plot_fig4, plot_fig7, plot_isac
+
     out_dir.mkdir(parents=True, exist_ok=True)
     plot(report, out_dir / "l2o.png")
     plot_fig7(report["fig7"], out_dir / "l2o_fig7.png")

@@ -56,6 +56,8 @@ RADIO_RATE_HZ = 1e6
 RATIO_GOAL = 1.2
 #: the environment variable that sets the blocks' max_blocks (Plan.blocks_per_call)
 BLOCKS_PER_CALL_ENV = "CFISAC_BLOCKS_PER_CALL"
+#: blocks per call unless set: the cfisac blocks' own default max_blocks
+DEFAULT_BLOCKS_PER_CALL = 64
 #: shipped STCIB models the TAP side runs (the fast one is the goal's)
 STCIB_FAST, STCIB = "stcib_joint_fast", "stcib_joint"
 
@@ -73,7 +75,7 @@ class Plan:
     repeats: int
     rap_methods: tuple[str, ...] = ("fast", "esprit")
     stcib_models: tuple[str, ...] = (STCIB_FAST, STCIB)
-    blocks_per_call: int = 64
+    blocks_per_call: int = DEFAULT_BLOCKS_PER_CALL
 
     def __post_init__(self) -> None:
         if isinstance(self.blocks_per_call, bool) or int(self.blocks_per_call) < 1:
@@ -82,11 +84,11 @@ class Plan:
             )
 
     def blocks(self, part: str) -> int:
-        """Coherence blocks per run of ``part``: the plan's at 64 blocks per call, scaled with
-        blocks_per_call above that (as many calls per run: the steady-state rate needs calls
-        after the first)."""
+        """Coherence blocks per run of ``part``: the plan's at the default blocks per call,
+        scaled with blocks_per_call above that (as many calls per run: the steady-state rate
+        needs calls after the first)."""
         n = self.chain_blocks if part == "chain" else self.side_blocks
-        return n * max(1, -(-self.blocks_per_call // 64))
+        return n * max(1, -(-self.blocks_per_call // DEFAULT_BLOCKS_PER_CALL))
 
 
 PLANS: dict[str, Plan] = {
@@ -144,7 +146,7 @@ def _feeds(stages, items: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def measure(part: str, cfg: SystemConfig, n_blocks: int, repeats: int,
-            items: dict[str, np.ndarray] | None = None, batch: int = 64,
+            items: dict[str, np.ndarray] | None = None, batch: int = DEFAULT_BLOCKS_PER_CALL,
             **kw: Any) -> dict[str, Any]:  # fmt: skip
     """A part's flowgraph and its core twin on n_blocks blocks, ``batch`` blocks per call at
     most, best of ``repeats`` each (interleaved): blocks/s, samples/s per antenna, peak RSS,
@@ -328,7 +330,8 @@ def blocks_per_call_setting(plan: Plan) -> Plan:
     if value < 1:
         raise ValueError(
             f"{BLOCKS_PER_CALL_ENV}={text!r}: set it to a whole number of coherence blocks "
-            "per work() call >= 1 (e.g. 256), or unset it for the default 64"
+            f"per work() call >= 1 (e.g. 256), or unset it for the default "
+            f"{DEFAULT_BLOCKS_PER_CALL}"
         )
     return replace(plan, blocks_per_call=value)
 

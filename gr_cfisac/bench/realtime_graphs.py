@@ -52,9 +52,10 @@ from ..blocks import (
     transmitter,
 )
 from ..config import SystemConfig
+from .realtime import DEFAULT_BLOCKS_PER_CALL
 
-#: coherence blocks per work() call (the blocks' max_blocks) and per twin call
-BATCH = 64
+#: coherence blocks per work() call (the blocks' max_blocks) and per twin call, by default
+BATCH = DEFAULT_BLOCKS_PER_CALL
 #: distinct recorded blocks the sources repeat
 POOL = 64
 #: seconds between samples of the last block's progress
