@@ -94,7 +94,10 @@ def test_the_smallest_run_reports_every_part_and_goal(tmp_path):
     # every goal is a boolean read from the numbers beside it
     for key in ("2x2", "4x4"):
         rates = s["rap_side_blocks_per_s"][key]
-        assert set(rates) == set(plan.rap_methods)
+        assert set(rates) == {
+            *plan.rap_methods,
+            *(f"esprit, {w} threads" for w in plan.rap_workers),
+        }
         assert s[f"goal_rap_side_{key}_met"] is (max(rates.values()) >= goal)
     assert t1["rap"]["2x2"]["n_sources"] == "MDL per block" and t1["rap"]["4x4"]["n_sources"] == 3
     tap = s["tap_side_blocks_per_s"]
@@ -105,7 +108,8 @@ def test_the_smallest_run_reports_every_part_and_goal(tmp_path):
     worst = max(s["flowgraph_over_core"].values())
     assert s["worst_flowgraph_over_core"]["ratio"] == worst
     assert s["goal_flowgraph_within_1.2x_core_met"] is (worst <= 1.2)
-    assert len(s["flowgraph_over_core"]) == 4 * len(plan.sizes) + 2 * len(plan.rap_methods) + 2
+    rap_runs = len(plan.rap_methods) + len(plan.rap_workers)
+    assert len(s["flowgraph_over_core"]) == 4 * len(plan.sizes) + 2 * rap_runs + 2
     for alg, lat in t1["latency"].items():
         assert lat["blocks"] == plan.latency_blocks, alg
         assert 0 < lat["p50_us"] <= lat["p99_us"] <= lat["max_us"]

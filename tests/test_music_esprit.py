@@ -136,6 +136,98 @@ def test_untrusted_blocks_are_searched():
     assert searched == []  # the right model order: trusted, no search
 
 
+def test_a_block_whose_weakest_source_is_within_the_noise_is_not_searched():
+    # the same block with its snapshot count known: the second eigenvalue is noise's (below
+    # noise_edge), so no search can resolve a second source; the refined ESPRIT starts stand
+    from gr_cfisac.music.estimators import noise_edge
+    from gr_cfisac.music.lags import half_plane_lags, lag_coefficients, lag_derivatives
+    from gr_cfisac.music.search import noise_projector
+
+    rng = np.random.default_rng(12)
+    A = steering(np.radians([10.0]), np.radians([40.0]), 4, 4).T
+    R = music.sample_covariance(A @ (crandn(rng, (1, 192)) * 10) + crandn(rng, (16, 192)))
+    lam, vecs = np.linalg.eigh(R)
+    assert lam[-2] < noise_edge(16, 192) * lam[:-2].mean()
+    est = music.MusicEstimator(4, 4, "esprit")
+    searched = []
+    search = est.search
+    est.search = lambda P, n: searched.append(len(P)) or search(P, n)
+    pe = est.peaks(R, 2, snapshots=192)
+    assert searched == []
+    pf = music.MusicEstimator(4, 4, "fast").peaks(R, 2)
+    np.testing.assert_allclose([pe.u[0], pe.v[0]], [pf.u[0], pf.v[0]], atol=1e-9)  # the source
+    # every peak reported is a maximum of eq 42: f = 1 / spectrum has zero gradient there
+    # and a positive definite Hessian
+    found = np.isfinite(pe.u)
+    assert found[0]
+    p0, p = lag_coefficients(noise_projector(vecs[None], 2), 4, 4)
+    lr, lc, _ = half_plane_lags(4, 4)
+    k = int(found.sum())
+    f, grad, hess = lag_derivatives(
+        np.repeat(p0, k), np.repeat(p, k, axis=0), pe.u[found], pe.v[found], lr, lc
+    )
+    np.testing.assert_allclose(1 / f, pe.value[found], rtol=1e-9)
+    assert np.all(np.abs(grad) < 1e-6 * np.abs(hess).max())
+    assert np.all(np.linalg.eigvalsh(hess) > 0)
+
+
+def test_two_close_sources_are_searched_though_one_eigenvalue_is_within_the_noise():
+    # 2 deg apart at 10 dB each: the pair's second eigenvalue sits below the noise edge, but
+    # the weak ESPRIT start is within a beamwidth of the strong one: resolution, not noise,
+    # limits this block, and the search resolves it
+    from gr_cfisac.music.estimators import noise_edge
+
+    rng = np.random.default_rng(0)
+    A = steering(np.radians([10.0, 12.0]), np.radians([40.0, 40.0]), 4, 4).T
+    R = music.sample_covariance(A @ (crandn(rng, (2, 192)) * 3) + crandn(rng, (16, 192)))
+    lam = np.linalg.eigvalsh(R)
+    assert lam[-2] < noise_edge(16, 192) * lam[:-2].mean() < lam[-1]
+    est = music.MusicEstimator(4, 4, "esprit")
+    searched = []
+    search = est.search
+    est.search = lambda P, n: searched.append(len(P)) or search(P, n)
+    pe = est.peaks(R, 2, snapshots=192)
+    assert searched == [1]
+    pf = music.MusicEstimator(4, 4, "fast").peaks(R, 2)
+    np.testing.assert_array_equal(pe.u, pf.u)
+
+
+def test_refinement_leashes_each_start_by_its_own_leash():
+    from gr_cfisac.music.lags import lag_coefficients
+    from gr_cfisac.music.newton import refine_lags
+    from gr_cfisac.music.search import noise_projector
+
+    rng = np.random.default_rng(5)
+    a = steering_uv(np.array([0.3]), np.array([-0.2]), 4, 4).T
+    R = music.sample_covariance(a @ (crandn(rng, (1, 192)) * 10) + crandn(rng, (16, 192)))
+    p0, p = lag_coefficients(noise_projector(np.linalg.eigh(R)[1][None], 1), 4, 4)
+    u0, v0 = np.array([0.32, 0.6, 0.6]), np.array([-0.2, -0.2, -0.2])
+    leash = np.array([0.1, 0.1, np.inf])  # the same far start leashed and free
+    u, v, f = refine_lags(np.repeat(p0, 3), np.repeat(p, 3, 0), u0, v0, 4, 4, 0.0125, leash=leash)
+    for i, reach in enumerate(leash):
+        one = refine_lags(p0, p, u0[i : i + 1], v0[i : i + 1], 4, 4, 0.0125, leash=reach)
+        np.testing.assert_allclose([u[i], v[i], f[i]], np.ravel(one), rtol=0, atol=1e-12)
+    assert np.isinf(f[1]) and np.isfinite(f[2])
+
+
+def test_covariances_are_screened_and_computed_chunk_by_chunk_as_whole():
+    from gr_cfisac.music.subspace import CHUNK_BYTES, screened_covariances
+
+    rng = np.random.default_rng(9)
+    chunk = CHUNK_BYTES // (16 * 16 * 192)
+    Y = crandn(rng, (3 * chunk + 2, 16, 192)).astype(np.complex64)
+    Y[chunk - 1, 3, 7] = np.nan  # bad blocks at a chunk's end and start
+    Y[chunk] = 0.0
+    codes, R = screened_covariances(Y)
+    np.testing.assert_array_equal(codes, music.screen_snapshots(Y))
+    good = codes == music.Validity.OK
+    assert good.sum() == len(Y) - 2
+    np.testing.assert_allclose(
+        R[good], music.sample_covariance(Y[good].astype(complex)), rtol=1e-12
+    )
+    np.testing.assert_array_equal(R[~good], np.broadcast_to(np.eye(16), (2, 16, 16)))
+
+
 def test_a_start_leaving_its_leash_is_abandoned_and_one_inside_converges_as_before():
     from gr_cfisac.music.newton import refine
     from gr_cfisac.music.search import noise_projector

@@ -19,7 +19,8 @@ ratio of each flowgraph's time per block to its batched core twin's (the same bl
 process() called directly, as many blocks per call as the flowgraph's max_blocks, one
 thread; on two cores a flowgraph can pipeline and beat it). On Table-I
 also the RAP side with 2x2 (MDL) and 4x4 (NC + 1 sources) arrays and MUSIC methods "fast"
-and "esprit", the TAP side with the shipped STCIB models, and the TAP's latency from its
+and "esprit", and "esprit" with two threads sharing its calls (music_localizer workers; its
+twin shares them the same way), the TAP side with the shipped STCIB models, and the TAP's latency from its
 last pilot sample in to W out (p50/p99, one block in flight; ``process_mean_us`` is the
 estimator's and precoder's own share, the rest is GNU Radio's hand-offs between threads).
 
@@ -65,8 +66,10 @@ STCIB_FAST, STCIB = "stcib_joint_fast", "stcib_joint"
 @dataclass(frozen=True)
 class Plan:
     """What one run measures: the (NT, K) sweep, coherence blocks per run, repeats (best
-    of), the Table-I RAP methods and STCIB models, blocks per latency run, and the blocks'
-    max_blocks (coherence blocks per work() call at most; the twins' batch)."""
+    of), the Table-I RAP methods and STCIB models, blocks per latency run, the blocks'
+    max_blocks (coherence blocks per work() call at most; the twins' batch), and the
+    music_localizer workers of the Table-I RAPs' extra "esprit" runs (threads sharing its
+    calls; :func:`rap_variant`)."""
 
     sizes: tuple[tuple[int, int], ...]
     chain_blocks: int
@@ -76,6 +79,7 @@ class Plan:
     rap_methods: tuple[str, ...] = ("fast", "esprit")
     stcib_models: tuple[str, ...] = (STCIB_FAST, STCIB)
     blocks_per_call: int = DEFAULT_BLOCKS_PER_CALL
+    rap_workers: tuple[int, ...] = (2,)
 
     def __post_init__(self) -> None:
         if isinstance(self.blocks_per_call, bool) or int(self.blocks_per_call) < 1:
@@ -228,11 +232,14 @@ def table1(plan: Plan) -> dict[str, Any]:
         items = rg.recorded_items(cfg)
         key = f"{shape[0]}x{shape[1]}"
         out["rap"][key] = {"n_sources": n_sources or "MDL per block"}
-        for method in plan.rap_methods:
+        variants = [(m, 1) for m in plan.rap_methods] + [("esprit", w) for w in plan.rap_workers]
+        for method, workers in variants:
             row = measure("rap", cfg, plan.blocks("rap"), plan.repeats, items,
-                          plan.blocks_per_call, n_sources=n_sources, method=method)  # fmt: skip
-            out["rap"][key][method] = row
-            print(f"  Table-I RAP {key} {method:7s} {row['blocks_per_s']:9.1f} blocks/s")
+                          plan.blocks_per_call, n_sources=n_sources, method=method,
+                          workers=workers)  # fmt: skip
+            label = rap_variant(method, workers)
+            out["rap"][key][label] = row
+            print(f"  Table-I RAP {key} {label:17s} {row['blocks_per_s']:9.1f} blocks/s")
     cfg = network()
     items = rg.recorded_items(cfg)
     models = shipped_models_dir()
@@ -260,6 +267,11 @@ def table1(plan: Plan) -> dict[str, Any]:
         print(f"  Table-I TAP {label:17s} {row['blocks_per_s']:9.1f} blocks/s, latency p50 "
               f"{out['latency'][label]['p50_us']:.0f} us p99 {out['latency'][label]['p99_us']:.0f} us")  # fmt: skip
     return out
+
+
+def rap_variant(method: str, workers: int = 1) -> str:
+    """The Table-I RAP runs' label: the MUSIC method, and its threads where more than one."""
+    return method if workers == 1 else f"{method}, {workers} threads"
 
 
 def goals(report: dict[str, Any]) -> dict[str, Any]:

@@ -179,24 +179,26 @@ def _radio_tap_blocks(cfg: SystemConfig, algorithm: str, seed: int = 1, batch: i
     return est, prec, tx
 
 
-def _rap_blocks(cfg: SystemConfig, n_sources: int, method: str, batch: int = BATCH):
+def _rap_blocks(cfg: SystemConfig, n_sources: int, method: str, batch: int = BATCH,
+                workers: int = 1):  # fmt: skip
     music = music_localizer(cfg, n_sources=n_sources, method=method, msg_interval=0,
-                            max_blocks=batch)  # fmt: skip
+                            max_blocks=batch, workers=workers)  # fmt: skip
     fuse = fusion(cfg, n_peaks=music.n_peaks, msg_interval=0, max_blocks=batch)
     return music, fuse
 
 
 def twin_stages(part: str, cfg: SystemConfig, algorithm: str = "zf", n_sources: int = 0,
-                method: str = "fast", batch: int = BATCH) -> list[Stage]:  # fmt: skip
+                method: str = "fast", batch: int = BATCH, workers: int = 1
+                ) -> list[Stage]:  # fmt: skip
     """The stages of a part's twin, built like the flowgraph's blocks (``batch``: their
-    max_blocks)."""
+    max_blocks; ``workers``: the RAP side's MUSIC threads, as in the flowgraph)."""
     if part == "tap":
         est, prec, tx = _radio_tap_blocks(cfg, algorithm, batch=batch)
         return [Stage(est, cfg.NT), Stage(prec, cfg.NT + 1), Stage(tx, cfg.NT + 1)]
     if part == "tap_sim":
         return _simulated_tap(cfg, algorithm, batch=batch)
     if part == "rap":
-        return _rap_stages(cfg, n_sources, method, batch)
+        return _rap_stages(cfg, n_sources, method, batch, workers)
     if part == "chain":
         return _simulated_tap(cfg, algorithm, batch=batch) + [
             Stage(downlink_channel(cfg, seed=3, max_blocks=batch), cfg.K),
@@ -207,9 +209,9 @@ def twin_stages(part: str, cfg: SystemConfig, algorithm: str = "zf", n_sources: 
     raise ValueError(f"part must be one of {PARTS}, got {part!r}")
 
 
-def _rap_stages(cfg: SystemConfig, n_sources: int, method: str, batch: int = BATCH
-                ) -> list[Stage]:  # fmt: skip
-    music, fuse = _rap_blocks(cfg, n_sources, method, batch)
+def _rap_stages(cfg: SystemConfig, n_sources: int, method: str, batch: int = BATCH,
+                workers: int = 1) -> list[Stage]:  # fmt: skip
+    music, fuse = _rap_blocks(cfg, n_sources, method, batch, workers)
     return [Stage(music, cfg.NR), Stage(fuse, 1)]
 
 
@@ -244,11 +246,12 @@ def _null(tb: gr.top_block, block, port) -> None:
 
 
 def build(part: str, cfg: SystemConfig, n_blocks: int, items: dict[str, np.ndarray] | None = None,
-          algorithm: str = "zf", n_sources: int = 0, method: str = "fast", batch: int = BATCH
-          ) -> Graph:  # fmt: skip
+          algorithm: str = "zf", n_sources: int = 0, method: str = "fast", batch: int = BATCH,
+          workers: int = 1) -> Graph:  # fmt: skip
     """The flowgraph of ``part`` (PARTS) for n_blocks coherence blocks. ``items``: recorded
     items (:func:`recorded_items`) for the radio-side parts; ``batch``: the blocks'
-    max_blocks (coherence blocks per work() call at most)."""
+    max_blocks (coherence blocks per work() call at most); ``workers``: the RAP side's
+    MUSIC threads (rap_side)."""
     tb = gr.top_block()
     if part == "chain":
         chain = build_chain(tb, cfg, num_blocks=n_blocks, algorithm=algorithm,
@@ -277,7 +280,8 @@ def build(part: str, cfg: SystemConfig, n_blocks: int, items: dict[str, np.ndarr
                 _null(tb, tap, o)
         return Graph(tb, tap.transmitter, tap.blocks)
     if part == "rap":
-        rap = rap_side(cfg, n_sources=n_sources, method=method, msg_interval=0, max_blocks=batch)
+        rap = rap_side(cfg, n_sources=n_sources, method=method, msg_interval=0, max_blocks=batch,
+                       workers=workers)  # fmt: skip
         rap.music.num_blocks = rap.fusion.num_blocks = n_blocks
         for i, p in enumerate(rap.in_ports):
             _source(tb, items[p.name], (rap, i), batch)

@@ -85,21 +85,38 @@ def esprit_uv(R: np.ndarray, rows: int, cols: int, n_sources: int) -> tuple[np.n
     M = rows * cols
     if R.shape[-2:] != (M, M):
         raise ValueError(f"R must be (..., {M}, {M}) for a {rows}x{cols} URPA, got {R.shape}")
-    n = int(n_sources)
-    if not 1 <= n <= capacity(rows, cols):
+    check_sources(n_sources, rows, cols)
+    lead = R.shape[:-2]
+    basis = signal_basis(R.reshape((-1, M, M)), rows, cols)
+    u, v = basis_directions(basis[..., M - int(n_sources) :], rows, cols)
+    return u.reshape(lead + u.shape[-1:]), v.reshape(lead + v.shape[-1:])
+
+
+def check_sources(n_sources: int, rows: int, cols: int) -> None:
+    """ValueError unless 1 <= n_sources <= capacity(rows, cols)."""
+    if not 1 <= int(n_sources) <= capacity(rows, cols):
         raise ValueError(
             f"n_sources={n_sources}: 2-D ESPRIT on a {rows}x{cols} URPA resolves 1 ... "
             f"{capacity(rows, cols)} sources (its shifted subarrays); use MUSIC's search "
             "(method 'fast') for more"
         )
-    lead = R.shape[:-2]
-    Q, K1r, K2r, K1c, K2c = invariance_matrices(rows, cols)
-    T = (Q.conj().T @ R.reshape((-1, M, M)) @ Q).real
-    _, vecs = np.linalg.eigh(0.5 * (T + np.swapaxes(T, -1, -2)))
-    Es = vecs[..., M - n :]  # (B, M, n) real
+
+
+def signal_basis(R: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Step 1 for every model order at once: the real eigenvectors (B, M, M) of
+    Re(Q_M^H R Q_M), ascending (the last n columns span n sources' subspace). R (B, M, M)."""
+    Q = invariance_matrices(rows, cols)[0]
+    T = (Q.conj().T @ R @ Q).real
+    return np.linalg.eigh(0.5 * (T + np.swapaxes(T, -1, -2)))[1]
+
+
+def basis_directions(Es: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 2-3: direction cosines (u, v) (B, n) of the n sources whose real signal subspace
+    is Es (B, M, n) (:func:`signal_basis`'s last n columns), clipped onto the visible disk."""
+    _, K1r, K2r, K1c, K2c = invariance_matrices(rows, cols)
     Y = _shift_operator(K1r, K2r, Es) + 1j * _shift_operator(K1c, K2c, Es)
     lam = np.linalg.eigvals(Y)  # tan(alpha / 2) + j tan(beta / 2)
     u = -2.0 / np.pi * np.arctan(lam.real)
     v = 2.0 / np.pi * np.arctan(lam.imag)
     shrink = 1.0 / np.maximum(np.hypot(u, v), 1.0)
-    return (u * shrink).reshape(lead + (n,)), (v * shrink).reshape(lead + (n,))
+    return u * shrink, v * shrink

@@ -69,5 +69,6 @@ def lag_derivatives(
     # d/du multiplies q_l by j pi dr_l, d/dv by -j pi dc_l
     weights = np.pi * np.stack([lr, -lc], axis=-1)  # (L, 2)
     grad = -2 * q.imag @ weights
-    hess = -2 * np.einsum("nl,li,lj->nij", q.real, weights, weights)
+    outer = (weights[:, :, None] * weights[:, None, :]).reshape(-1, 4)  # (L, 4): w_i w_j
+    hess = (-2 * q.real @ outer).reshape(-1, 2, 2)
     return f, grad, hess

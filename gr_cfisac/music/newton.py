@@ -148,12 +148,35 @@ def refine(
     """
     P = np.asarray(P).reshape((-1,) + np.shape(P)[-2:])
     shape = np.broadcast(u, v).shape
-    lr, lc, _ = half_plane_lags(rows, cols)
     p0, p = lag_coefficients(P, rows, cols)
     k = int(np.prod(shape)) // P.shape[0]
-    p0, p = np.repeat(p0, k), np.repeat(p, k, axis=0)
-    u = np.broadcast_to(u, shape).astype(float).ravel()
-    v = np.broadcast_to(v, shape).astype(float).ravel()
+    u = np.broadcast_to(u, shape).ravel()
+    v = np.broadcast_to(v, shape).ravel()
+    u, v, f = refine_lags(
+        np.repeat(p0, k), np.repeat(p, k, axis=0), u, v, rows, cols, cap, iterations, tol, leash
+    )
+    return u.reshape(shape), v.reshape(shape), f.reshape(shape)
+
+
+def refine_lags(
+    p0: np.ndarray,
+    p: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    rows: int,
+    cols: int,
+    cap: float = 0.05,
+    iterations: int = _NEWTON_ITERATIONS,
+    tol: float = 1e-8,
+    leash: float | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`refine` of starts (u, v) (N,), each with its own block's lag coefficients
+    p0 (N,), p (N, L) (:func:`.lags.lag_coefficients`): starts of different blocks in any
+    number per block (a search refines only the grid maxima each block has); ``leash`` one
+    for all or one per start (N,) (inf: none). -> u, v, f (N,)."""
+    lr, lc, _ = half_plane_lags(rows, cols)
+    u = np.asarray(u, dtype=float).ravel()
+    v = np.asarray(v, dtype=float).ravel()
     shrink = 1.0 / np.maximum(np.hypot(u, v), 1.0)
     u, v = u * shrink, v * shrink
     psi = np.arctan2(v, u)
@@ -211,7 +234,8 @@ def refine(
         grow = np.where(full & capped, 2.0, np.where(full, 1.0, 0.5))
         radius[active] = np.clip(radius[active] * grow, cap / 64, 16 * cap)
         if leash is not None:
-            gone = np.hypot(nu - u_start[active], nv - v_start[active]) > leash
+            reach = leash if np.ndim(leash) == 0 else leash[active]
+            gone = np.hypot(nu - u_start[active], nv - v_start[active]) > reach
             abandoned[active[gone]] = True
             moving &= ~gone
         active, pa0, pa = active[moving], pa0[moving], pa[moving]
@@ -219,4 +243,4 @@ def refine(
     f = np.maximum(f, 1e-300)
     f[active] = np.inf  # not converged: not a peak (a converged start covers its target)
     f[abandoned] = np.inf
-    return u.reshape(shape), v.reshape(shape), f.reshape(shape)
+    return u, v, f

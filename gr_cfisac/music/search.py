@@ -31,7 +31,7 @@ import numpy as np
 
 from ..arrays import angles_from_uv, direction_cosines
 from .lags import half_plane_lags, lag_basis, lag_coefficients, lag_polynomial
-from .newton import refine
+from .newton import refine_lags
 from .pseudospectrum import paper_grid
 
 #: The peak search methods (:class:`PeakSearch`, music.estimators.MusicEstimator).
@@ -247,9 +247,13 @@ class PeakSearch:
             us.append(self.grid_u[idx])
             vs.append(self.grid_v[idx])
             found.append(np.isfinite(top))  # False: filler where fewer maxima exist
-        u, v = np.concatenate(us), np.concatenate(vs)
-        if self.refine_peaks:
-            u, v, f = refine(P, u, v, self.rows, self.cols, cap=0.5 * self.step)
+        u, v, found = np.concatenate(us), np.concatenate(vs), np.concatenate(found)
+        if self.refine_peaks:  # the grid's maxima only, not the filler
+            block = np.broadcast_to(np.arange(P.shape[0])[:, None], found.shape)[found]
+            f = np.full(u.shape, np.inf)
+            u[found], v[found], f[found] = refine_lags(
+                p0[block], p[block], u[found], v[found], self.rows, self.cols, cap=0.5 * self.step
+            )
             return select_distinct(u, v, f, n_peaks)
-        f = np.where(np.concatenate(found), evaluate(p0, p, u, v, self.rows, self.cols), np.inf)
+        f = np.where(found, evaluate(p0, p, u, v, self.rows, self.cols), np.inf)
         return select_distinct(u, v, f, n_peaks, GRID_MERGE_STEPS * self.step)
