@@ -70,7 +70,7 @@ class cfisac_hil_rap(gr.top_block):
         ##################################################
         snippets_init_before_blocks(self)
         self.recorder = cfisac.sigmf_sink(cfg, capture, preset='rap_truth_geometry', description='', overwrite=True, max_blocks=64, num_blocks=0)
-        self.rap = cfisac.rap_side(cfg, n_sources=sources, n_peaks=0, method="esprit", display_step_deg=4.0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64)
+        self.rap = cfisac.rap_side(cfg, n_sources=sources, n_peaks=0, method="esprit", display_step_deg=4.0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64, workers=1)
         self.pull_truth = zeromq.pull_source(gr.sizeof_gr_complex, cfisac.item_size(cfg, 'truth'), 'tcp://%s:%d' % (host, base_port + 5), 100, True, (-1))
         self.pull_rap4 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 3), 100, True, (-1))
         self.pull_rap3 = zeromq.pull_source(gr.sizeof_gr_complex, cfg.MR, 'tcp://%s:%d' % (host, base_port + 2), 100, True, (-1))

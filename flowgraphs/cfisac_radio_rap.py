@@ -89,7 +89,7 @@ class cfisac_radio_rap(gr.top_block):
         snippets_init_before_blocks(self)
         self.scene = cfisac.scene_follower(cfg, seed=seed, scene="paper", user_speed_mps=0.0, target_speed_mps=0.0, max_blocks=64)
         self.recorder = cfisac.sigmf_sink(cfg, capture, preset='rap_truth_geometry', description='', overwrite=True, max_blocks=64, num_blocks=0)
-        self.rap = cfisac.rap_side(cfg, n_sources=sources, n_peaks=0, method="esprit", display_step_deg=4.0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64)
+        self.rap = cfisac.rap_side(cfg, n_sources=sources, n_peaks=0, method="esprit", display_step_deg=4.0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64, workers=1)
         self.radio = cfisac.radio_source(cfg, driver=driver, device_args=device_args, samp_rate=samp_rate, center_freq=carrier, gain=gain, antenna=antenna, raps=raps, channels=channels, clock_source=clock_source, time_source=time_source, sync=sync, start_time_s=start_time, source=source, record=record)
         self.head = cfisac.head(cfg, num_blocks=num_blocks, preset='rap_truth_geometry', max_blocks=32, idle_timeout_s=idle_timeout, on_idle=getattr(self, 'stop', None))
         self.fix_file = blocks.file_sink(gr.sizeof_float*cfisac.item_size(cfg, 'fix'), fix_path, False)

@@ -228,7 +228,7 @@ class cfisac_sim_qt(gr.top_block, Qt.QWidget):
         self.rate_streams = blocks.vector_to_streams(gr.sizeof_float*1, 8)
         self.precoder = cfisac.precoder(cfg, algorithm=algorithm, sensing_fraction=sensing_fraction, sensing_beam="nullspace", per_tap=False, regime="joint", eta=0.5, threads=1, remote_address='', remote_timeout_ms=500, fallback="zf", msg_interval=1, max_blocks=64, threshold=0.0)
         self.pace = blocks.throttle(gr.sizeof_gr_complex*cfisac.item_size(cfg, 'geometry'), blocks_per_s,True)
-        self.music = cfisac.music_localizer(cfg, n_sources=sources, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64, num_blocks=0)
+        self.music = cfisac.music_localizer(cfg, n_sources=sources, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64, num_blocks=0, workers=1)
         self.metrics = cfisac.metrics_sink(cfg, with_sensing=True, csv_path=csv_path, print_interval=print_interval, display_user=1, msg_interval=1, history=10000, max_blocks=64)
         self.fusion = cfisac.fusion(cfg, n_peaks=0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64, num_blocks=0)
         self.estimator = cfisac.pilot_estimator(cfg, method="mmse", num_taps=0, max_blocks=64)

@@ -70,7 +70,7 @@ class cfisac_sim(gr.top_block):
         self.scenario = cfisac.scenario_source(cfg, seed=seed, num_blocks=num_blocks, scene="paper", user_speed_mps=user_speed_mps, target_speed_mps=0.0, block_interval_s=0.0, max_blocks=64)
         self.recorder = cfisac.sigmf_sink(cfg, capture, preset='replay', description='', overwrite=True, max_blocks=64, num_blocks=0)
         self.precoder = cfisac.precoder(cfg, algorithm=algorithm, sensing_fraction=sensing_fraction, sensing_beam="nullspace", per_tap=False, regime="joint", eta=0.5, threads=1, remote_address='', remote_timeout_ms=500, fallback="zf", msg_interval=1, max_blocks=64, threshold=0.0)
-        self.music = cfisac.music_localizer(cfg, n_sources=sources, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64, num_blocks=0)
+        self.music = cfisac.music_localizer(cfg, n_sources=sources, n_peaks=0, method="fast", num_raps=0, display_step_deg=4.0, msg_interval=1, max_blocks=64, num_blocks=0, workers=1)
         self.metrics = cfisac.metrics_sink(cfg, with_sensing=True, csv_path=csv_path, print_interval=print_interval, display_user=1, msg_interval=1, history=10000, max_blocks=64)
         self.fusion = cfisac.fusion(cfg, n_peaks=0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64, num_blocks=0)
         self.estimator = cfisac.pilot_estimator(cfg, method="mmse", num_taps=0, max_blocks=64)
