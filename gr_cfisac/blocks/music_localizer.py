@@ -22,10 +22,11 @@ output item and carries NaN peaks; the block goes on with the next block.
 ``n_sources``: sources assumed by MUSIC (0: estimated per block by MDL, music.model_order);
 default NC + 1 (target and clutter).
 ``workers`` > 1: a work() call's blocks are shared by that many threads (the block's own and
-workers - 1 more), each estimating a contiguous share (every block's estimate is its own, so
-the results do not change; numpy's eigendecompositions and array arithmetic run without the
-GIL). Worth it where a block's estimate is heavy (4x4 RAPs: ~1.6x on two cores); on 2x2 RAPs
-the threads mostly wait for the GIL and it is slower. Default 1.
+workers - 1 more), each estimating a contiguous share as music.estimate does (a block's
+estimate is its own, up to BLAS rounding; numpy's eigendecompositions and array arithmetic
+run without the GIL). Worth it where a block's estimate is heavy (4x4 RAPs: 1.2-1.3x at 256
+blocks per call on two cores); on 2x2 RAPs the threads mostly wait for the GIL and it is
+slower. Default 1.
 ``num_blocks`` > 0: end after that many blocks (counted after a join, _base.CoherenceBlock).
 """
 

@@ -261,8 +261,8 @@ class MusicEstimator(PeakSearch):
         for n, idx, u0, v0, strong in starts:
             out.append((u0.copy(), v0.copy(), np.full(u0.shape, np.inf)))
             rows = np.flatnonzero(strong > 0)
-            leash = np.where(strong[rows, None] == n, self.basin, np.inf) * np.ones(n)
-            todo.append((idx[rows].repeat(n), u0[rows].ravel(), v0[rows].ravel(), leash.ravel()))
+            leash = np.where(strong[rows] == n, self.basin, np.inf).repeat(n)
+            todo.append((idx[rows].repeat(n), u0[rows].ravel(), v0[rows].ravel(), leash))
         blocks, su, sv, leash = (np.concatenate(x) for x in zip(*todo))
         ru, rv, rf = refine_lags(
             p0[blocks], p[blocks], su, sv, self.rows, self.cols, cap=0.5 * self.step, leash=leash
@@ -290,8 +290,9 @@ class MusicEstimator(PeakSearch):
         strong: np.ndarray,
     ) -> np.ndarray:
         """(B,) blocks whose refined ESPRIT peaks (B, n) stand (see the class): those of the
-        ``strong`` (B,) sources (the first ones) all converged, stayed in their start's basin
-        and merged with no other peak; blocks with no strong source never do."""
+        ``strong`` (B,) sources (the first ones) all converged and merged with no other strong
+        one, and either every source is strong and every peak stayed in its start's basin, or
+        no weak start lies within ``ISOLATION`` of a strong one; no strong source: never."""
         n = u.shape[-1]
         counted = np.arange(n) < strong[:, None]
         gap = np.hypot(u[..., :, None] - u[..., None, :], v[..., :, None] - v[..., None, :])
