@@ -78,9 +78,15 @@ def scnr(G_t: np.ndarray, G_c: np.ndarray, W: np.ndarray) -> np.ndarray:
     _check_same_batch("G_t", G_t, "G_c", G_c)
     _check_same_batch("G_t", G_t, "W", W)
     MR = G_t.shape[2]
-    target = np.sum(np.abs(np.einsum("bjrn,bnk->bjrk", G_t, W)) ** 2, axis=(-2, -1))
-    clutter = np.sum(np.abs(np.einsum("bjcrn,bnk->bjcrk", G_c, W)) ** 2, axis=(-3, -2, -1))
+    # the echoes G w_k as batched matrix products (BLAS), not einsum's generic loops
+    target = _power(G_t @ W[:, None], axes=(-2, -1))
+    clutter = _power(G_c @ W[:, None, None], axes=(-3, -2, -1))
     return target / (clutter + MR)
+
+
+def _power(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """sum |x|^2 over ``axes``."""
+    return (x.real**2 + x.imag**2).sum(axis=axes)
 
 
 def scnr_averaged(Q_t: np.ndarray, Q_c: np.ndarray, W: np.ndarray, MR: int) -> np.ndarray:
@@ -99,8 +105,9 @@ def scnr_averaged(Q_t: np.ndarray, Q_c: np.ndarray, W: np.ndarray, MR: int) -> n
                 f"Q_t, got {Q.shape}"
             )
         _check_same_batch(name, Q, "W", W)
-    target = np.einsum("bnk,bjnm,bmk->bj", W.conj(), Q_t, W).real
-    clutter = np.einsum("bnk,bjnm,bmk->bj", W.conj(), Q_c, W).real
+    Wc = W.conj()[:, None]  # (B, 1, N, K): sum_k w_k^H Q w_k = sum(conj(W) * (Q W))
+    target = (Wc * (np.asarray(Q_t) @ W[:, None])).sum(axis=(-2, -1)).real
+    clutter = (Wc * (np.asarray(Q_c) @ W[:, None])).sum(axis=(-2, -1)).real
     return target / (clutter + MR)
 
 
