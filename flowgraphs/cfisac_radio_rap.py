@@ -50,7 +50,7 @@ def snippets_init_before_blocks(tb):
 
 class cfisac_radio_rap(gr.top_block):
 
-    def __init__(self, driver='uhd', device_args='', samp_rate=1e6, carrier=3.5e9, gain=0, antenna='', channels='', clock_source='', time_source='', sync='pc_clock_next_pps', start_time=0, raps='', source='', record='', calibration='', num_blocks=100, seed=1, fix_path='radio_fix.f32', capture='', sources=0, idle_timeout=10):
+    def __init__(self, driver='uhd', device_args='', samp_rate=1e6, carrier=3.5e9, gain=0, antenna='', channels='', clock_source='', time_source='', sync='pc_clock_next_pps', start_time=0, raps='', source='', record='', calibration='', num_blocks=100, seed=1, fix_path='radio_fix.f32', capture='', sources=0, music_threads=1, idle_timeout=10):
         gr.top_block.__init__(self, "CF-ISAC radio testbed: RAP side", catch_exceptions=True)
 
         ##################################################
@@ -76,6 +76,7 @@ class cfisac_radio_rap(gr.top_block):
         self.fix_path = fix_path
         self.capture = capture
         self.sources = sources
+        self.music_threads = music_threads
         self.idle_timeout = idle_timeout
 
         ##################################################
@@ -89,7 +90,7 @@ class cfisac_radio_rap(gr.top_block):
         snippets_init_before_blocks(self)
         self.scene = cfisac.scene_follower(cfg, seed=seed, scene="paper", user_speed_mps=0.0, target_speed_mps=0.0, max_blocks=64)
         self.recorder = cfisac.sigmf_sink(cfg, capture, preset='rap_truth_geometry', description='', overwrite=True, max_blocks=64, num_blocks=0)
-        self.rap = cfisac.rap_side(cfg, n_sources=sources, n_peaks=0, method="esprit", display_step_deg=4.0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64, workers=1)
+        self.rap = cfisac.rap_side(cfg, n_sources=sources, n_peaks=0, method="esprit", display_step_deg=4.0, association="prior", gate_deg=10.0, known_height=True, msg_interval=1, max_blocks=64, workers=music_threads)
         self.radio = cfisac.radio_source(cfg, driver=driver, device_args=device_args, samp_rate=samp_rate, center_freq=carrier, gain=gain, antenna=antenna, raps=raps, channels=channels, clock_source=clock_source, time_source=time_source, sync=sync, start_time_s=start_time, source=source, record=record)
         self.head = cfisac.head(cfg, num_blocks=num_blocks, preset='rap_truth_geometry', max_blocks=32, idle_timeout_s=idle_timeout, on_idle=getattr(self, 'stop', None))
         self.fix_file = blocks.file_sink(gr.sizeof_float*cfisac.item_size(cfg, 'fix'), fix_path, False)
@@ -103,31 +104,31 @@ class cfisac_radio_rap(gr.top_block):
         ##################################################
         self.connect((self.align, 0), (self.cal, 0))
         self.connect((self.align, 3), (self.cal, 3))
-        self.connect((self.align, 2), (self.cal, 2))
         self.connect((self.align, 1), (self.cal, 1))
-        self.connect((self.cal, 1), (self.head, 1))
-        self.connect((self.cal, 2), (self.head, 2))
-        self.connect((self.cal, 0), (self.head, 0))
+        self.connect((self.align, 2), (self.cal, 2))
         self.connect((self.cal, 3), (self.head, 3))
+        self.connect((self.cal, 2), (self.head, 2))
+        self.connect((self.cal, 1), (self.head, 1))
+        self.connect((self.cal, 0), (self.head, 0))
         self.connect((self.cal, 0), (self.scene, 0))
-        self.connect((self.head, 3), (self.rap, 3))
-        self.connect((self.head, 5), (self.rap, 4))
         self.connect((self.head, 1), (self.rap, 1))
-        self.connect((self.head, 2), (self.rap, 2))
+        self.connect((self.head, 3), (self.rap, 3))
         self.connect((self.head, 0), (self.rap, 0))
-        self.connect((self.head, 5), (self.recorder, 5))
+        self.connect((self.head, 5), (self.rap, 4))
+        self.connect((self.head, 2), (self.rap, 2))
         self.connect((self.head, 1), (self.recorder, 1))
+        self.connect((self.head, 5), (self.recorder, 5))
         self.connect((self.head, 3), (self.recorder, 3))
+        self.connect((self.head, 4), (self.recorder, 4))
         self.connect((self.head, 2), (self.recorder, 2))
         self.connect((self.head, 0), (self.recorder, 0))
-        self.connect((self.head, 4), (self.recorder, 4))
+        self.connect((self.radio, 0), (self.align, 0))
+        self.connect((self.radio, 3), (self.align, 3))
         self.connect((self.radio, 2), (self.align, 2))
         self.connect((self.radio, 1), (self.align, 1))
-        self.connect((self.radio, 3), (self.align, 3))
-        self.connect((self.radio, 0), (self.align, 0))
         self.connect((self.rap, 0), (self.fix_file, 0))
-        self.connect((self.scene, 0), (self.head, 4))
         self.connect((self.scene, 1), (self.head, 5))
+        self.connect((self.scene, 0), (self.head, 4))
 
 
     def get_driver(self):
@@ -251,6 +252,12 @@ class cfisac_radio_rap(gr.top_block):
     def set_sources(self, sources):
         self.sources = sources
 
+    def get_music_threads(self):
+        return self.music_threads
+
+    def set_music_threads(self, music_threads):
+        self.music_threads = music_threads
+
     def get_idle_timeout(self):
         return self.idle_timeout
 
@@ -329,6 +336,9 @@ def argument_parser():
         "--sources", dest="sources", type=intx, default=0,
         help="Set MUSIC sources (0: MDL per block) [default=%(default)r]")
     parser.add_argument(
+        "--music-threads", dest="music_threads", type=intx, default=1,
+        help="Set MUSIC threads (2 pays on 4x4 RAPs) [default=%(default)r]")
+    parser.add_argument(
         "--idle-timeout", dest="idle_timeout", type=eng_float, default=eng_notation.num_to_str(float(10)),
         help="Set End after this many idle seconds (0: never) [default=%(default)r]")
     return parser
@@ -337,7 +347,7 @@ def argument_parser():
 def main(top_block_cls=cfisac_radio_rap, options=None):
     if options is None:
         options = argument_parser().parse_args()
-    tb = top_block_cls(driver=options.driver, device_args=options.device_args, samp_rate=options.samp_rate, carrier=options.carrier, gain=options.gain, antenna=options.antenna, channels=options.channels, clock_source=options.clock_source, time_source=options.time_source, sync=options.sync, start_time=options.start_time, raps=options.raps, source=options.source, record=options.record, calibration=options.calibration, num_blocks=options.num_blocks, seed=options.seed, fix_path=options.fix_path, capture=options.capture, sources=options.sources, idle_timeout=options.idle_timeout)
+    tb = top_block_cls(driver=options.driver, device_args=options.device_args, samp_rate=options.samp_rate, carrier=options.carrier, gain=options.gain, antenna=options.antenna, channels=options.channels, clock_source=options.clock_source, time_source=options.time_source, sync=options.sync, start_time=options.start_time, raps=options.raps, source=options.source, record=options.record, calibration=options.calibration, num_blocks=options.num_blocks, seed=options.seed, fix_path=options.fix_path, capture=options.capture, sources=options.sources, music_threads=options.music_threads, idle_timeout=options.idle_timeout)
 
     def sig_handler(sig=None, frame=None):
         tb.stop()

@@ -180,6 +180,16 @@ def test_rap_template_aligns_reports_the_overflow_calibrates_and_localizes(radio
     assert summary["position_median_error_m"] < 4.0, summary
 
 
+def test_rap_template_shares_music_between_threads_with_the_same_fixes(radio_file):
+    cal = f"--calibration={radio_file / 'cal.json'}"
+    one, _ = run_rap(radio_file, "threads1", cal)
+    two, _ = run_rap(radio_file, "threads2", cal, "--music-threads=2")
+    fixes = [np.fromfile(radio_file / f"{n}.f32", np.float32) for n in ("threads1", "threads2")]
+    assert fixes[0].size == fixes[1].size > 0
+    np.testing.assert_allclose(fixes[1], fixes[0], rtol=1e-4, atol=1e-4, equal_nan=True)
+    assert two["blocks_with_fix"] == one["blocks_with_fix"]
+
+
 def test_rap_template_without_calibration_is_broken_by_the_phase_error(radio_file):
     summary, _ = run_rap(radio_file, "raw")
     assert summary["timing"]["blocks_lost"] == 4
