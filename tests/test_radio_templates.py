@@ -180,8 +180,16 @@ def test_rap_template_aligns_reports_the_overflow_calibrates_and_localizes(radio
     assert summary["position_median_error_m"] < 4.0, summary
 
 
-def test_rap_template_shares_music_between_threads_with_the_same_fixes(radio_file):
-    cal = f"--calibration={radio_file / 'cal.json'}"
+def test_rap_template_shares_music_between_threads_with_the_same_fixes(radio_file, phase_error):
+    # its own calibration file (a run named "cal" writes its summary to cal.json)
+    raps = {
+        j + 1: calibration.RapCalibration(j + 1, 1 / phase_error[j], np.zeros(CFG.MR))
+        for j in range(CFG.NR)
+    }
+    path = calibration.save(
+        calibration.Calibration(CFG.MR_shape, raps), radio_file / "threads_cal.json"
+    )
+    cal = f"--calibration={path}"
     one, _ = run_rap(radio_file, "threads1", cal)
     two, _ = run_rap(radio_file, "threads2", cal, "--music-threads=2")
     fixes = [np.fromfile(radio_file / f"{n}.f32", np.float32) for n in ("threads1", "threads2")]
