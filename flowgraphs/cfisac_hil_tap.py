@@ -27,10 +27,17 @@ def snipfcn_crash_report(self):
     from gr_cfisac.blocks.process_exit import report_crashes
     report_crashes()
 
+def snipfcn_stop_on_signal(self):
+    from gr_cfisac.blocks.process_exit import stop_on_signal
+    stop_on_signal(self)
+
 def snipfcn_join_threads(self):
     from gr_cfisac.blocks.process_exit import join_threads
     join_threads()
 
+
+def snippets_main_after_start(tb):
+    snipfcn_stop_on_signal(tb)
 
 def snippets_main_after_stop(tb):
     snipfcn_join_threads(tb)
@@ -85,19 +92,19 @@ class cfisac_hil_tap(gr.top_block):
         self.connect((self.echo, 1), (self.push_rap2, 0))
         self.connect((self.echo, 2), (self.push_rap3, 0))
         self.connect((self.echo, 3), (self.push_rap4, 0))
-        self.connect((self.echo, 0), (self.recorder, 0))
+        self.connect((self.echo, 2), (self.recorder, 2))
         self.connect((self.echo, 1), (self.recorder, 1))
         self.connect((self.echo, 3), (self.recorder, 3))
-        self.connect((self.echo, 2), (self.recorder, 2))
+        self.connect((self.echo, 0), (self.recorder, 0))
         self.connect((self.tap, 4), (self.echo, 4))
         self.connect((self.tap, 1), (self.echo, 1))
-        self.connect((self.tap, 0), (self.echo, 0))
+        self.connect((self.tap, 7), (self.echo, 7))
+        self.connect((self.tap, 6), (self.echo, 6))
         self.connect((self.tap, 5), (self.echo, 5))
         self.connect((self.tap, 2), (self.echo, 2))
-        self.connect((self.tap, 7), (self.echo, 7))
-        self.connect((self.tap, 9), (self.echo, 8))
         self.connect((self.tap, 3), (self.echo, 3))
-        self.connect((self.tap, 6), (self.echo, 6))
+        self.connect((self.tap, 0), (self.echo, 0))
+        self.connect((self.tap, 9), (self.echo, 8))
         self.connect((self.tap, 10), (self.push_geometry, 0))
         self.connect((self.tap, 9), (self.push_truth, 0))
         self.connect((self.tap, 10), (self.recorder, 5))
@@ -207,7 +214,7 @@ def main(top_block_cls=cfisac_hil_tap, options=None):
     signal.signal(signal.SIGTERM, sig_handler)
 
     tb.start()
-
+    snippets_main_after_start(tb)
     tb.wait()
     snippets_main_after_stop(tb)
 

@@ -34,10 +34,17 @@ def snipfcn_crash_report(self):
     from gr_cfisac.blocks.process_exit import report_crashes
     report_crashes()
 
+def snipfcn_stop_on_signal(self):
+    from gr_cfisac.blocks.process_exit import stop_on_signal
+    stop_on_signal(self)
+
 def snipfcn_join_threads(self):
     from gr_cfisac.blocks.process_exit import join_threads
     join_threads()
 
+
+def snippets_main_after_start(tb):
+    snipfcn_stop_on_signal(tb)
 
 def snippets_main_after_stop(tb):
     snipfcn_summary(tb)
@@ -106,25 +113,25 @@ class cfisac_radio_rap(gr.top_block):
         self.connect((self.align, 3), (self.cal, 3))
         self.connect((self.align, 1), (self.cal, 1))
         self.connect((self.align, 2), (self.cal, 2))
-        self.connect((self.cal, 3), (self.head, 3))
         self.connect((self.cal, 2), (self.head, 2))
-        self.connect((self.cal, 1), (self.head, 1))
+        self.connect((self.cal, 3), (self.head, 3))
         self.connect((self.cal, 0), (self.head, 0))
+        self.connect((self.cal, 1), (self.head, 1))
         self.connect((self.cal, 0), (self.scene, 0))
         self.connect((self.head, 1), (self.rap, 1))
         self.connect((self.head, 3), (self.rap, 3))
+        self.connect((self.head, 2), (self.rap, 2))
         self.connect((self.head, 0), (self.rap, 0))
         self.connect((self.head, 5), (self.rap, 4))
-        self.connect((self.head, 2), (self.rap, 2))
-        self.connect((self.head, 1), (self.recorder, 1))
-        self.connect((self.head, 5), (self.recorder, 5))
-        self.connect((self.head, 3), (self.recorder, 3))
-        self.connect((self.head, 4), (self.recorder, 4))
         self.connect((self.head, 2), (self.recorder, 2))
+        self.connect((self.head, 3), (self.recorder, 3))
         self.connect((self.head, 0), (self.recorder, 0))
+        self.connect((self.head, 5), (self.recorder, 5))
+        self.connect((self.head, 4), (self.recorder, 4))
+        self.connect((self.head, 1), (self.recorder, 1))
         self.connect((self.radio, 0), (self.align, 0))
-        self.connect((self.radio, 3), (self.align, 3))
         self.connect((self.radio, 2), (self.align, 2))
+        self.connect((self.radio, 3), (self.align, 3))
         self.connect((self.radio, 1), (self.align, 1))
         self.connect((self.rap, 0), (self.fix_file, 0))
         self.connect((self.scene, 1), (self.head, 5))
@@ -359,7 +366,7 @@ def main(top_block_cls=cfisac_radio_rap, options=None):
     signal.signal(signal.SIGTERM, sig_handler)
 
     tb.start()
-
+    snippets_main_after_start(tb)
     tb.wait()
     snippets_main_after_stop(tb)
 

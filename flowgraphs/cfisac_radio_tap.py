@@ -30,10 +30,17 @@ def snipfcn_crash_report(self):
     from gr_cfisac.blocks.process_exit import report_crashes
     report_crashes()
 
+def snipfcn_stop_on_signal(self):
+    from gr_cfisac.blocks.process_exit import stop_on_signal
+    stop_on_signal(self)
+
 def snipfcn_join_threads(self):
     from gr_cfisac.blocks.process_exit import join_threads
     join_threads()
 
+
+def snippets_main_after_start(tb):
+    snipfcn_stop_on_signal(tb)
 
 def snippets_main_after_stop(tb):
     snipfcn_join_threads(tb)
@@ -91,20 +98,20 @@ class cfisac_radio_tap(gr.top_block):
         ##################################################
         self.connect((self.burst, 6), (self.radio, 6))
         self.connect((self.burst, 4), (self.radio, 4))
-        self.connect((self.burst, 2), (self.radio, 2))
-        self.connect((self.burst, 1), (self.radio, 1))
-        self.connect((self.burst, 5), (self.radio, 5))
-        self.connect((self.burst, 0), (self.radio, 0))
-        self.connect((self.burst, 7), (self.radio, 7))
         self.connect((self.burst, 3), (self.radio, 3))
+        self.connect((self.burst, 0), (self.radio, 0))
+        self.connect((self.burst, 5), (self.radio, 5))
+        self.connect((self.burst, 1), (self.radio, 1))
+        self.connect((self.burst, 7), (self.radio, 7))
+        self.connect((self.burst, 2), (self.radio, 2))
         self.connect((self.tap, 11), (self.W_null, 0))
         self.connect((self.tap, 5), (self.burst, 5))
-        self.connect((self.tap, 6), (self.burst, 6))
         self.connect((self.tap, 2), (self.burst, 2))
-        self.connect((self.tap, 7), (self.burst, 7))
         self.connect((self.tap, 4), (self.burst, 4))
-        self.connect((self.tap, 0), (self.burst, 0))
+        self.connect((self.tap, 7), (self.burst, 7))
+        self.connect((self.tap, 6), (self.burst, 6))
         self.connect((self.tap, 3), (self.burst, 3))
+        self.connect((self.tap, 0), (self.burst, 0))
         self.connect((self.tap, 1), (self.burst, 1))
         self.connect((self.tap, 8), (self.symbols_null, 0))
         self.connect((self.tap, 9), (self.truth_null, 0))
@@ -292,7 +299,7 @@ def main(top_block_cls=cfisac_radio_tap, options=None):
     signal.signal(signal.SIGTERM, sig_handler)
 
     tb.start()
-
+    snippets_main_after_start(tb)
     tb.wait()
     snippets_main_after_stop(tb)
 

@@ -243,8 +243,9 @@ def recorder(
 
 def clean_exit(fg: Flowgraph, at: tuple[int, int]) -> None:
     """Snippets of a no-GUI template's process end (gr_cfisac.blocks.process_exit): a Python
-    stack of every thread on a crash, and the Python threads joined after the stop, before
-    GRC's main() exits (after any other main_after_stop snippet)."""
+    stack of every thread on a crash, SIGINT/SIGTERM that only stop the flowgraph (main()'s
+    one wait then returns), and the Python threads joined after the stop, before GRC's main()
+    exits (after any other main_after_stop snippet)."""
     fg.block(
         "crash_report",
         "snippet",
@@ -252,6 +253,14 @@ def clean_exit(fg: Flowgraph, at: tuple[int, int]) -> None:
         section="init_before_blocks",
         priority="1",
         code="from gr_cfisac.blocks.process_exit import report_crashes\nreport_crashes()",
+    )
+    fg.block(
+        "stop_on_signal",
+        "snippet",
+        (at[0], at[1] + 200),
+        section="main_after_start",
+        priority="0",
+        code="from gr_cfisac.blocks.process_exit import stop_on_signal\nstop_on_signal(self)",
     )
     fg.block(
         "join_threads",

@@ -7,11 +7,19 @@ daemon thread and polls) may still be returning from GNU Radio's C++ wait: the i
 finalizes under a thread that is about to take the GIL again. The templates call
 :func:`join_threads` after the stop (a GRC ``main_after_stop`` snippet) and
 :func:`report_crashes` before their blocks are built.
+
+Worse, that handler's wait runs while main()'s own wait is still in GNU Radio's C++ wait (in
+the daemon thread): two concurrent waits join the same scheduler threads, which crashed the
+HIL TAP side with SIGSEGV once and hung it once (of many clean-clone CI runs). So the
+templates replace the handler after the start (a ``main_after_start`` snippet,
+:func:`stop_on_signal`): a signal only stops the flowgraph, main()'s one wait returns, and the
+process ends through the ``main_after_stop`` snippets as when the flowgraph ends by itself.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import signal
 import threading
 import time
 
@@ -39,3 +47,15 @@ def join_threads(timeout_s: float = 2.0) -> list[str]:
     for t in others:
         t.join(max(0.0, deadline - time.monotonic()))
     return [t.name for t in others if t.is_alive()]
+
+
+def stop_on_signal(tb) -> None:
+    """SIGINT and SIGTERM stop the flowgraph ``tb`` and nothing more: the wait of GRC's no-GUI
+    main() (run option "run") then returns and the process ends as when the flowgraph ends by
+    itself (see the module). Call it after ``tb.start()``."""
+
+    def stop(signum: int, frame) -> None:
+        tb.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
