@@ -12,7 +12,7 @@ from gr_cfisac.blocks.layout import angles_layout
 from gr_cfisac.blocks.qa import run_block
 from gr_cfisac.config import SystemConfig
 from gr_cfisac.echo import synthesize
-from gr_cfisac.music.estimators import noise_edge
+from gr_cfisac.music.eigen_peaks import noise_edge
 from gr_cfisac.precoding import isac_beamformer, nullspace_beam, target_beam, zf
 from gr_cfisac.scenario import draw_realizations
 

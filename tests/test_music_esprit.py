@@ -139,7 +139,7 @@ def test_untrusted_blocks_are_searched():
 def test_a_block_whose_weakest_source_is_within_the_noise_is_not_searched():
     # the same block with its snapshot count known: the second eigenvalue is noise's (below
     # noise_edge), so no search can resolve a second source; the refined ESPRIT starts stand
-    from gr_cfisac.music.estimators import noise_edge
+    from gr_cfisac.music.eigen_peaks import noise_edge
     from gr_cfisac.music.lags import half_plane_lags, lag_coefficients, lag_derivatives
     from gr_cfisac.music.search import noise_projector
 
@@ -177,7 +177,7 @@ def test_close_sources_with_an_eigenvalue_within_the_noise_get_the_searchs_peaks
     # 1-4 deg apart at 10 dB each: the pair's second eigenvalue sits below the noise edge.
     # Where a weak ESPRIT start lies within ISOLATION of the strong one the block is searched,
     # elsewhere its weak peak comes from the coarser search: the fast search's peaks either way
-    from gr_cfisac.music.estimators import noise_edge
+    from gr_cfisac.music.eigen_peaks import noise_edge
 
     est = music.MusicEstimator(4, 4, "esprit")
     searched = []
@@ -254,7 +254,7 @@ def test_a_start_leaving_its_leash_is_abandoned_and_one_inside_converges_as_befo
 
 
 def test_noise_edge_is_rarely_passed_by_noise_and_cleared_by_a_resolved_source():
-    from gr_cfisac.music.estimators import noise_edge
+    from gr_cfisac.music.eigen_peaks import noise_edge
 
     rng = np.random.default_rng(4)
     lam = np.linalg.eigvalsh(music.sample_covariance(crandn(rng, (2000, 16, 192))))

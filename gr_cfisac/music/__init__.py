@@ -14,8 +14,8 @@ compared in (u, v) and reported in the canonical range theta in [0, pi/2], psi i
   rim, where theta = 90 deg is a fold and rim maxima are ordinary stationary points).
 - ``"esprit"``: no search where the array resolves the sources: 2-D unitary ESPRIT's closed-form
   directions start the same Newton steps; blocks whose refined peaks are not trusted (merged,
-  left their start's basin) and model orders ESPRIT cannot resolve get the fast search. Cheap
-  at batch 1 too.
+  left their start's basin) and model orders ESPRIT cannot resolve get the fast search, a
+  source within the noise a coarser one. Cheap at batch 1 too.
 
 All return the strongest ``n`` distinct peaks (``METHODS`` names them). All angles are radians;
 complex128 inside.
@@ -25,8 +25,10 @@ model order), :mod:`.pseudospectrum` (eq 42 on azimuth x elevation grids, the pa
 :mod:`.lags` (eq 42's denominator as a trigonometric polynomial in (u, v), with derivatives),
 :mod:`.validity` (whether a block's result means anything), :mod:`.newton` (Newton refinement
 of the peaks), :mod:`.esprit` (2-D unitary ESPRIT), :mod:`.search` (grids, local maxima, the
-strongest distinct peaks: :class:`PeakSearch`, :class:`Peaks`), :mod:`.estimators`
-(:class:`MusicEstimator`, :func:`estimate`, :func:`find_peaks`, :class:`MusicResult`).
+strongest distinct peaks: :class:`PeakSearch`, :class:`Peaks`), :mod:`.eigen_peaks` (the
+peaks of eigendecompositions: the search or ESPRIT-started refinement, per model order or
+several at once), :mod:`.estimators` (:class:`MusicEstimator`, :func:`estimate`,
+:func:`find_peaks`, :class:`MusicResult`).
 """
 
 from __future__ import annotations
